@@ -1,0 +1,68 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace LeNet.Gpu.Kernels;
+
+/// <summary>
+/// Dense layers F6 (120 → 84, squashed) and OUTPUT (84 → 10 logits, identity; the softmax follows):
+/// <code>
+/// y[o] = f( bias[o] + Σ_j weight[o,j] · input[j] )
+/// input [In][Stride]   output [Out][Stride]   weight [Out][In]   bias [Out]
+/// </code>
+/// Gradient rule as in <see cref="ConvolutionKernels"/>.
+/// </summary>
+public static class FullyConnectedKernels
+{
+    /// <summary>One thread per (output unit, image).</summary>
+    public static void Forward(Index1D index, int inUnits, int outUnits, int count, int stride, int activation,
+        ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    {
+        int n = index % count, o = index / count;
+        float sum = bias[o];
+        for (int j = 0; j < inUnits; j++)
+            sum += weight[o * inUnits + j] * input[j * stride + n];
+        output[o * stride + n] = Squash.Apply(sum, activation);
+    }
+
+    /// <summary>dInput[j] = Σ_o weight[o,j] · dA[o] (weight² in second-order mode). One thread per (input unit, image).</summary>
+    public static void BackwardInput(Index1D index, int inUnits, int outUnits, int count, int stride, int secondOrder,
+        ArrayView<float> dA, ArrayView<float> weight, ArrayView<float> dInput)
+    {
+        int n = index % count, j = index / count;
+        float sum = 0f;
+        for (int o = 0; o < outUnits; o++)
+        {
+            float w = weight[o * inUnits + j];
+            if (secondOrder != 0) w *= w;
+            sum += w * dA[o * stride + n];
+        }
+        dInput[j * stride + n] = sum;
+    }
+
+    /// <summary>
+    /// dWeight[o,j] = Σ_n dA[o,n] · input[j,n] (input² in second-order mode); dBias[o] = Σ_n dA[o,n].
+    /// Threads: Out·In weights, then Out biases; each sums over the batch in order.
+    /// </summary>
+    public static void BackwardParameters(Index1D index, int inUnits, int outUnits, int count, int stride, int secondOrder,
+        ArrayView<float> dA, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
+    {
+        int weights = outUnits * inUnits;
+        if (index >= weights)
+        {
+            int ob = index - weights;
+            float db = 0f;
+            for (int n = 0; n < count; n++) db += dA[ob * stride + n];
+            dBias[ob] = db;
+            return;
+        }
+        int o = index / inUnits, j = index % inUnits;
+        float sum = 0f;
+        for (int n = 0; n < count; n++)
+        {
+            float x = input[j * stride + n];
+            if (secondOrder != 0) x *= x;
+            sum += dA[o * stride + n] * x;
+        }
+        dWeight[index] = sum;
+    }
+}

@@ -1,0 +1,51 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace LeNet.Gpu.Kernels;
+
+/// <summary>
+/// The squashing functions on the device, and the kernel that turns the gradient of a layer's output into the
+/// gradient of its weighted sum. Activation codes are <see cref="Model.Activation"/>: 0 identity,
+/// 1 f(a) = 1.7159·tanh(2a/3), 2 logistic sigmoid. Derivatives are taken from the output y, so a forward pass
+/// keeps only outputs:
+/// <code>
+/// scaled tanh: f'(a) = (2/3)/1.7159 · (1.7159² − y²)      sigmoid: f'(a) = y(1 − y)
+/// </code>
+/// </summary>
+public static class Squash
+{
+    public const float A = 1.7159f, S = 2f / 3f;
+
+    public static float Apply(float a, int activation) => activation switch
+    {
+        1 => A * XMath.Tanh(S * a),
+        2 => 1f / (1f + XMath.Exp(-a)),
+        _ => a,
+    };
+
+    public static float DerivativeFromOutput(float y, int activation) => activation switch
+    {
+        1 => S / A * (A * A - y * y),
+        2 => y * (1f - y),
+        _ => 1f,
+    };
+
+    /// <summary>
+    /// grad ← grad · f'(a), in place: dE/dy becomes dE/da. In second-order mode (the Hessian diagonal of the
+    /// paper's Levenberg–Marquardt method, Gauss–Newton approximation) grad ← grad · f'(a)².
+    /// Shape: y, grad [Maps][Size][Size][Stride]. One thread per (map, image), looping over the map's pixels.
+    /// </summary>
+    public static void Backward(Index1D index, BatchShape shape, int activation, int secondOrder,
+        ArrayView<float> output, ArrayView<float> gradient)
+    {
+        int n = index % shape.Count, m = index / shape.Count;
+        int pixels = shape.Pixels;
+        for (int p = 0; p < pixels; p++)
+        {
+            int at = (m * pixels + p) * shape.Stride + n;
+            float d = DerivativeFromOutput(output[at], activation);
+            gradient[at] *= secondOrder != 0 ? d * d : d;
+        }
+    }
+}

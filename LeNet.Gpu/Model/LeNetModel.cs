@@ -1,0 +1,53 @@
+namespace LeNet.Gpu.Model;
+
+/// <summary>
+/// A LeNet-5 on the host: its squashing function and its parameters in the flat layout of
+/// <see cref="ParameterLayout"/>. Plain data; the runtime copies it to a device.
+/// </summary>
+public sealed class LeNetModel
+{
+    public Squashing Squashing { get; }
+
+    /// <summary>The flat parameter buffer (<see cref="ParameterLayout.Length"/> floats).</summary>
+    public float[] Parameters { get; }
+
+    /// <summary>Free-form provenance (dataset, epochs, seed, accuracy…), carried into weight files.</summary>
+    public Dictionary<string, string> Metadata { get; } = new();
+
+    public LeNetModel(Squashing squashing, float[] parameters)
+    {
+        if (!Enum.IsDefined(squashing))
+            throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function");
+        if (parameters.Length != ParameterLayout.Length)
+            throw new ArgumentException(
+                $"parameter buffer holds {parameters.Length} floats; LeNet-5 needs {ParameterLayout.Length}", nameof(parameters));
+        Squashing = squashing;
+        Parameters = parameters;
+    }
+
+    /// <summary>The paper's initialisation: every weight, coefficient and bias uniform in ±2.4/F_in; masked C3 entries 0.</summary>
+    public static LeNetModel CreateRandom(int seed, Squashing squashing = Squashing.ScaledTanh)
+    {
+        var random = new Random(seed);
+        var p = new float[ParameterLayout.Length];
+        var mask = ParameterLayout.TrainableMask();
+        foreach (var slice in ParameterLayout.Slices)
+            for (int i = slice.Offset; i < slice.End; i++)
+            {
+                float limit = 2.4f / ParameterLayout.FanInOf(i);
+                float value = (float)((random.NextDouble() * 2 - 1) * limit);
+                p[i] = value * mask[i];
+            }
+        return new LeNetModel(squashing, p);
+    }
+
+    public LeNetModel Clone()
+    {
+        var copy = new LeNetModel(Squashing, (float[])Parameters.Clone());
+        foreach (var (k, v) in Metadata) copy.Metadata[k] = v;
+        return copy;
+    }
+
+    /// <summary>The elements of one named tensor.</summary>
+    public Span<float> Tensor(ParameterSlice slice) => Parameters.AsSpan(slice.Offset, slice.Length);
+}

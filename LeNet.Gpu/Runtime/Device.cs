@@ -1,0 +1,166 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>Which accelerator to run on. <see cref="Auto"/> takes CUDA, then OpenCL, then ILGPU's CPU accelerator.</summary>
+public enum DeviceKind { Auto, Cuda, OpenCL, Cpu }
+
+/// <summary>What a device is, in the words a user needs to pick one.</summary>
+public sealed record DeviceDescription(DeviceKind Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize)
+{
+    public override string ToString() =>
+        $"{Kind.ToName()}: {Name} ({MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB, warp {WarpSize}, max group {MaxGroupSize})";
+}
+
+public static class DeviceKindExtensions
+{
+    /// <summary>The environment variable that chooses the device when the caller leaves it at auto.</summary>
+    public const string EnvironmentVariable = "LENET_DEVICE";
+
+    public static string ToName(this DeviceKind kind) => kind switch
+    {
+        DeviceKind.Auto => "auto",
+        DeviceKind.Cuda => "cuda",
+        DeviceKind.OpenCL => "opencl",
+        DeviceKind.Cpu => "cpu",
+        _ => kind.ToString(),
+    };
+
+    public static DeviceKind ParseDeviceKind(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "auto" or "" => DeviceKind.Auto,
+        "cuda" => DeviceKind.Cuda,
+        "opencl" or "cl" => DeviceKind.OpenCL,
+        "cpu" => DeviceKind.Cpu,
+        _ => throw new ArgumentException($"unknown device '{text}' (expected auto, cuda, opencl or cpu)"),
+    };
+
+    /// <summary>An explicit choice wins; otherwise <c>LENET_DEVICE</c>; otherwise auto.</summary>
+    public static DeviceKind Resolve(DeviceKind requested)
+    {
+        if (requested != DeviceKind.Auto) return requested;
+        var text = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(text)) return DeviceKind.Auto;
+        try { return ParseDeviceKind(text); }
+        catch (ArgumentException e) { throw new ArgumentException($"{EnvironmentVariable}: {e.Message}"); }
+    }
+}
+
+/// <summary>
+/// The device-agnostic accelerator: one ILGPU context with CUDA, OpenCL and CPU devices registered, the
+/// accelerator chosen from it, and the LeNet kernels loaded on it once. Every engine runs on one of these.
+/// </summary>
+public sealed class LeNetAccelerator : IDisposable
+{
+    public Context Context { get; }
+    public Accelerator Accelerator { get; }
+    public DeviceDescription Description { get; }
+    public DeviceKind Kind => Description.Kind;
+
+    private LeNetKernels? kernels;
+
+    /// <summary>The kernels, compiled and loaded on first use, then reused by every engine on this accelerator.</summary>
+    public LeNetKernels Kernels => kernels ??= new LeNetKernels(Accelerator);
+
+    private LeNetAccelerator(Context context, Accelerator accelerator)
+    {
+        Context = context;
+        Accelerator = accelerator;
+        Description = Describe(accelerator.Device);
+    }
+
+    /// <summary>
+    /// Opens the requested device (<see cref="DeviceKind.Auto"/>: <c>LENET_DEVICE</c>, else CUDA → OpenCL → CPU).
+    /// <paramref name="cpuKind"/> picks the CPU accelerator's simulated GPU; tests use
+    /// <see cref="CPUDeviceKind.Nvidia"/> (warp 32, groups up to 1,024).
+    /// </summary>
+    public static LeNetAccelerator Create(DeviceKind requested = DeviceKind.Auto, CPUDeviceKind cpuKind = CPUDeviceKind.Default)
+    {
+        var kind = DeviceKindExtensions.Resolve(requested);
+        var context = CreateContext(cpuKind);
+        try
+        {
+            var device = Pick(context, kind)
+                ?? throw new DeviceNotFoundException(kind, ListDevices(context));
+            return new LeNetAccelerator(context, device.CreateAccelerator(context));
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Every device ILGPU can run LeNet on here, in the order auto prefers them.</summary>
+    public static IReadOnlyList<DeviceDescription> ListDevices()
+    {
+        using var context = CreateContext(CPUDeviceKind.Default);
+        return ListDevices(context);
+    }
+
+    /// <summary>The device auto would choose.</summary>
+    public static DeviceDescription AutoChoice()
+    {
+        using var context = CreateContext(CPUDeviceKind.Default);
+        return Describe(Pick(context, DeviceKind.Auto)!);
+    }
+
+    private static Context CreateContext(CPUDeviceKind cpuKind) =>
+        Context.Create(builder => builder
+            .Cuda()
+            .OpenCL()
+            .CPU(cpuKind)
+            .EnableAlgorithms()
+            .Math(MathMode.Default));
+
+    private static IReadOnlyList<DeviceDescription> ListDevices(Context context) =>
+        Ordered(context).Select(Describe).ToList();
+
+    private static IEnumerable<Device> Ordered(Context context) =>
+        OfType(context, AcceleratorType.Cuda)
+            .Concat(OfType(context, AcceleratorType.OpenCL))
+            .Concat(OfType(context, AcceleratorType.CPU));
+
+    private static IEnumerable<Device> OfType(Context context, AcceleratorType type) =>
+        context.Devices.Where(d => d.AcceleratorType == type);
+
+    private static Device? Pick(Context context, DeviceKind kind) => kind switch
+    {
+        DeviceKind.Auto => Ordered(context).FirstOrDefault(),
+        DeviceKind.Cuda => OfType(context, AcceleratorType.Cuda).FirstOrDefault(),
+        DeviceKind.OpenCL => OfType(context, AcceleratorType.OpenCL).FirstOrDefault(),
+        DeviceKind.Cpu => OfType(context, AcceleratorType.CPU).FirstOrDefault(),
+        _ => null,
+    };
+
+    private static DeviceDescription Describe(Device device)
+    {
+        var kind = device.AcceleratorType switch
+        {
+            AcceleratorType.Cuda => DeviceKind.Cuda,
+            AcceleratorType.OpenCL => DeviceKind.OpenCL,
+            _ => DeviceKind.Cpu,
+        };
+        long memory = kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
+        string name = kind == DeviceKind.Cpu ? $"ILGPU CPU accelerator ({Environment.ProcessorCount} cores)" : device.Name;
+        return new DeviceDescription(kind, name, memory, device.WarpSize, device.MaxNumThreadsPerGroup);
+    }
+
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        Context.Dispose();
+    }
+}
+
+/// <summary>The requested device is not present; the message lists those that are.</summary>
+public sealed class DeviceNotFoundException(DeviceKind requested, IReadOnlyList<DeviceDescription> present)
+    : Exception($"no {requested.ToName()} device found; present: " +
+                (present.Count == 0 ? "none" : string.Join("; ", present)))
+{
+    public DeviceKind Requested { get; } = requested;
+}

@@ -1,0 +1,47 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>
+/// A model's parameters on the device: the flat buffer of <see cref="ParameterLayout"/>, the connection masks
+/// of the three convolutions (C1 and C5 all-connected, C3 Table I) and the trainable mask.
+/// </summary>
+public sealed class DeviceParameters : IDisposable
+{
+    public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; }
+    public MemoryBuffer1D<float, Stride1D.Dense> Trainable { get; }
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> masks;
+
+    public Squashing Squashing { get; }
+
+    /// <summary>Connection masks [out maps][in maps] of C1 (6×1), C3 (16×6) and C5 (120×16).</summary>
+    public ArrayView<int> C1Mask => masks.View.SubView(0, 6);
+    public ArrayView<int> C3Mask => masks.View.SubView(6, 96);
+    public ArrayView<int> C5Mask => masks.View.SubView(102, 1920);
+
+    public DeviceParameters(Accelerator accelerator, LeNetModel model)
+    {
+        Squashing = model.Squashing;
+        Buffer = accelerator.Allocate1D(model.Parameters);
+        Trainable = accelerator.Allocate1D(ParameterLayout.TrainableMask());
+        var allMasks = new int[6 + 96 + 1920];
+        Array.Fill(allMasks, 1);
+        ConnectionTable.ToMask().CopyTo(allMasks, 6);
+        masks = accelerator.Allocate1D(allMasks);
+    }
+
+    public ArrayView<float> View(ParameterSlice slice) => Buffer.View.SubView(slice.Offset, slice.Length);
+
+    public void Upload(float[] parameters) => Buffer.CopyFromCPU(parameters);
+
+    public float[] Download() => Buffer.GetAsArray1D();
+
+    public void Dispose()
+    {
+        Buffer.Dispose();
+        Trainable.Dispose();
+        masks.Dispose();
+    }
+}

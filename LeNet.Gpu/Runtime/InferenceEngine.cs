@@ -1,0 +1,159 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>Class probabilities [Count][10] (image-major) and the predicted class of each image.</summary>
+public sealed record Prediction(float[] Probabilities, int[] Classes)
+{
+    public int Count => Classes.Length;
+    public ReadOnlySpan<float> ProbabilitiesOf(int image) => Probabilities.AsSpan(image * 10, 10);
+}
+
+/// <summary>
+/// Every layer's output for a few images, image-major ([image][maps][size][size]), as read back from the device:
+/// for tests against a reference and for pictures of feature maps.
+/// </summary>
+public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] S2, float[] C3, float[] S4,
+    float[] C5, float[] F6, float[] Logits, float[] Probabilities, int[] Classes);
+
+/// <summary>
+/// Batch inference of one model on one accelerator. Parameters go to the device once; images stream through in
+/// batches of <see cref="BatchCapacity"/>, each batch prepared on the device (transpose, or the paper's padding
+/// and scaling of 28×28 bytes) and never copied back between layers.
+/// </summary>
+public sealed class InferenceEngine : IDisposable
+{
+    public const int ImageFloats = Architecture.InputLength, MnistPixels = 28 * 28;
+
+    private readonly LeNetAccelerator accelerator;
+    private readonly bool ownsAccelerator;
+    private readonly DeviceParameters parameters;
+    private readonly ForwardPass pass;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> floatStaging;
+    private readonly MemoryBuffer1D<byte, Stride1D.Dense> byteStaging;
+    private readonly AcceleratorStream stream;
+
+    public DeviceDescription Device => accelerator.Description;
+    public int BatchCapacity => pass.Capacity;
+    public Squashing Squashing => parameters.Squashing;
+
+    /// <param name="batchCapacity">Images per device batch; 0 picks one from the device's memory.</param>
+    public InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0)
+        : this(model, accelerator, batchCapacity, ownsAccelerator: false) { }
+
+    /// <summary>Opens the device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → CPU) and owns it.</summary>
+    public static InferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0)
+    {
+        var accelerator = LeNetAccelerator.Create(device);
+        try { return new InferenceEngine(model, accelerator, batchCapacity, ownsAccelerator: true); }
+        catch { accelerator.Dispose(); throw; }
+    }
+
+    private InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity, bool ownsAccelerator)
+    {
+        if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
+        this.accelerator = accelerator;
+        this.ownsAccelerator = ownsAccelerator;
+        var a = accelerator.Accelerator;
+        int capacity = batchCapacity > 0 ? batchCapacity : DefaultCapacity(accelerator.Description);
+        parameters = new DeviceParameters(a, model);
+        pass = new ForwardPass(a, capacity);
+        floatStaging = a.Allocate1D<float>((long)capacity * ImageFloats);
+        byteStaging = a.Allocate1D<byte>((long)capacity * MnistPixels);
+        stream = a.DefaultStream;
+        _ = accelerator.Kernels; // compile now, not inside the first timed batch
+    }
+
+    /// <summary>A batch that fills a quarter of a GPU's memory (at most 65,536); 1,024 on the CPU accelerator.</summary>
+    public static int DefaultCapacity(DeviceDescription device)
+    {
+        if (device.Kind == DeviceKind.Cpu) return 1024;
+        long bytesPerImage = (ForwardPass.FloatsPerImage + ImageFloats) * sizeof(float) + MnistPixels;
+        return (int)Math.Clamp(device.MemoryBytes / 4 / bytesPerImage, 1, 65536);
+    }
+
+    /// <summary>Replaces the parameters on the device (same squashing function).</summary>
+    public void Load(LeNetModel model)
+    {
+        if (model.Squashing != parameters.Squashing)
+            throw new ArgumentException($"engine was built for {parameters.Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
+        parameters.Upload(model.Parameters);
+    }
+
+    /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>
+    public Prediction Predict(ReadOnlySpan<float> images) =>
+        Run(images, [], CountImages(images.Length, ImageFloats, "float 32×32 images"));
+
+    /// <summary>Classifies raw 28×28 bytes [n][784] (MNIST layout, 0 = background), padded and scaled on the device.</summary>
+    public Prediction PredictMnist(ReadOnlySpan<byte> images) =>
+        Run([], images, CountImages(images.Length, MnistPixels, "28×28 byte images"));
+
+    /// <summary>One of <paramref name="floats"/> and <paramref name="bytes"/> holds the n images.</summary>
+    private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
+    {
+        var probabilities = new float[(long)n * 10];
+        var classes = new int[n];
+        var k = accelerator.Kernels;
+        for (int first = 0; first < n; first += pass.Capacity)
+        {
+            int count = Math.Min(pass.Capacity, n - first);
+            if (bytes.IsEmpty)
+            {
+                floatStaging.View.SubView(0, (long)count * ImageFloats)
+                    .CopyFromCPU(stream, floats.Slice(first * ImageFloats, count * ImageFloats));
+                k.InputFromFloats(stream, count, pass.Capacity, floatStaging.View, pass.Input.View);
+            }
+            else
+            {
+                byteStaging.View.SubView(0, (long)count * MnistPixels)
+                    .CopyFromCPU(stream, bytes.Slice(first * MnistPixels, count * MnistPixels));
+                k.InputFromBytes(stream, count, pass.Capacity, byteStaging.View, pass.Input.View);
+            }
+            pass.Run(k, stream, parameters, count);
+            pass.Probabilities.View.SubView(0, count * 10L).CopyToCPU(stream, probabilities.AsSpan(first * 10, count * 10));
+            pass.Predictions.View.SubView(0, count).CopyToCPU(stream, classes.AsSpan(first, count));
+        }
+        stream.Synchronize();
+        return new Prediction(probabilities, classes);
+    }
+
+    /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, read back image-major.</summary>
+    public LayerOutputs Trace(ReadOnlySpan<float> images)
+    {
+        int n = CountImages(images.Length, ImageFloats, "float 32×32 images");
+        if (n > pass.Capacity) throw new ArgumentException($"trace takes at most {pass.Capacity} images, got {n}");
+        var prediction = Predict(images);
+        float[] Read(MemoryBuffer1D<float, Stride1D.Dense> buffer, int maps, int size)
+        {
+            var all = buffer.GetAsArray1D();
+            int per = maps * size * size;
+            var result = new float[n * per];
+            for (int image = 0; image < n; image++)
+                for (int e = 0; e < per; e++)
+                    result[image * per + e] = all[(long)e * pass.Capacity + image];
+            return result;
+        }
+        return new LayerOutputs(n, Read(pass.Input, 1, 32), Read(pass.C1, 6, 28), Read(pass.S2, 6, 14),
+            Read(pass.C3, 16, 10), Read(pass.S4, 16, 5), Read(pass.C5, 120, 1), Read(pass.F6, 84, 1),
+            Read(pass.Logits, 10, 1), prediction.Probabilities, prediction.Classes);
+    }
+
+    private static int CountImages(int length, int per, string what)
+    {
+        if (length == 0) throw new ArgumentException($"no images given (expected {what}, {per} values each)");
+        if (length % per != 0)
+            throw new ArgumentException($"input holds {length} values, not a whole number of {what} ({per} values each)");
+        return length / per;
+    }
+
+    public void Dispose()
+    {
+        pass.Dispose();
+        parameters.Dispose();
+        floatStaging.Dispose();
+        byteStaging.Dispose();
+        if (ownsAccelerator) accelerator.Dispose();
+    }
+}

@@ -1,0 +1,103 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>
+/// Every LeNet kernel compiled and loaded once for one accelerator, as typed delegates (ILGPU's
+/// <c>LoadAutoGroupedStreamKernel</c>). Engines take them from <see cref="LeNetAccelerator.Kernels"/>.
+/// </summary>
+public sealed class LeNetKernels
+{
+    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>> InputFromFloats;
+    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<byte>, ArrayView<float>> InputFromBytes;
+    public readonly Action<AcceleratorStream, Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>> Gather;
+
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> ConvolutionForward;
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> ConvolutionBackwardInput;
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>> ConvolutionBackwardParameters;
+
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> SubsamplingForward;
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>> SubsamplingBackwardInput;
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> SubsamplingBackwardParameters;
+
+    public readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> FullyConnectedForward;
+    public readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>> FullyConnectedBackwardInput;
+    public readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> FullyConnectedBackwardParameters;
+
+    public readonly Action<AcceleratorStream, Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>> SquashBackward;
+
+    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<int>> SoftmaxForward;
+    public readonly Action<AcceleratorStream, Index1D, int, int, int, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>> CrossEntropyBackward;
+    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>> AccumulateStatistics;
+
+    public readonly Action<AcceleratorStream, Index1D, float, float, float,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Sgd;
+    public readonly Action<AcceleratorStream, Index1D, float, float, float, float, float, float, float,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Adam;
+    public readonly Action<AcceleratorStream, Index1D, float, float, float,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Sdlm;
+    public readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, ArrayView<float>> Accumulate;
+
+    internal LeNetKernels(Accelerator a)
+    {
+        InputFromFloats = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>>(InputKernels.FromFloatImages);
+        InputFromBytes = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<byte>, ArrayView<float>>(InputKernels.FromMnistBytes);
+        Gather = a.LoadAutoGroupedKernel<Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(InputKernels.Gather);
+
+        ConvolutionForward = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.Forward);
+        ConvolutionBackwardInput = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.BackwardInput);
+        ConvolutionBackwardParameters = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>>(ConvolutionKernels.BackwardParameters);
+
+        SubsamplingForward = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SubsamplingKernels.Forward);
+        SubsamplingBackwardInput = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>>(SubsamplingKernels.BackwardInput);
+        SubsamplingBackwardParameters = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SubsamplingKernels.BackwardParameters);
+
+        FullyConnectedForward = a.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.Forward);
+        FullyConnectedBackwardInput = a.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.BackwardInput);
+        FullyConnectedBackwardParameters = a.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.BackwardParameters);
+
+        SquashBackward = a.LoadAutoGroupedKernel<Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>>(Squash.Backward);
+
+        SoftmaxForward = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.Forward);
+        CrossEntropyBackward = a.LoadAutoGroupedKernel<Index1D, int, int, int, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.CrossEntropyBackward);
+        AccumulateStatistics = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>>(SoftmaxKernels.AccumulateStatistics);
+
+        Sgd = a.LoadAutoGroupedKernel<Index1D, float, float, float,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sgd);
+        Adam = a.LoadAutoGroupedKernel<Index1D, float, float, float, float, float, float, float,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Adam);
+        Sdlm = a.LoadAutoGroupedKernel<Index1D, float, float, float,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sdlm);
+        Accumulate = a.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Accumulate);
+    }
+
+    /// <summary>Every kernel method, for offline compilation checks and documentation.</summary>
+    public static IReadOnlyList<System.Reflection.MethodInfo> All { get; } =
+        new[] { typeof(InputKernels), typeof(ConvolutionKernels), typeof(SubsamplingKernels),
+                typeof(FullyConnectedKernels), typeof(Squash), typeof(SoftmaxKernels), typeof(OptimizerKernels) }
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+            .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D))
+            .ToList();
+}
