@@ -80,45 +80,49 @@ public static class ConvolutionKernels
 
     /// <summary>
     /// dWeight[o,i,ky,kx] = Σ_n Σ_{y,x} dA[o,y,x,n] · input[i,y+ky,x+kx,n]; dBias[o] = Σ_n Σ_{y,x} dA[o,y,x,n].
-    /// Threads: Out.Maps·In.Maps·25 weights, then Out.Maps biases; each sums over the whole batch. Masked
-    /// weights get exactly 0. In second-order mode the inputs are squared.
+    /// Elements: Out.Maps·In.Maps·25 weights, then Out.Maps biases, each summed over the whole batch by one thread;
+    /// thread t of <c>threads</c> takes elements t, t + threads… Masked weights get exactly 0. In second-order
+    /// mode the inputs are squared.
     /// </summary>
-    public static void BackwardParameters(Index1D index, BatchShape inShape, BatchShape outShape, int secondOrder,
+    public static void BackwardParameters(Index1D index, int threads, BatchShape inShape, BatchShape outShape, int secondOrder,
         ArrayView<float> dA, ArrayView<float> input, ArrayView<int> mask,
         ArrayView<float> dWeight, ArrayView<float> dBias)
     {
         int count = outShape.Count, stride = outShape.Stride, outSize = outShape.Size, inSize = inShape.Size;
         int weights = outShape.Maps * inShape.Maps * K * K;
-        if (index >= weights)
+        for (int e = index; e < weights + outShape.Maps; e += threads)
         {
-            int ob = index - weights;
-            float db = 0f;
-            for (int p = 0; p < outSize * outSize; p++)
-                for (int n = 0; n < count; n++)
-                    db += dA[(ob * outSize * outSize + p) * stride + n];
-            dBias[ob] = db;
-            return;
-        }
-
-        int kx = index % K, ky = index / K % K, i = index / (K * K) % inShape.Maps, o = index / (K * K * inShape.Maps);
-        if (mask[o * inShape.Maps + i] == 0)
-        {
-            dWeight[index] = 0f;
-            return;
-        }
-        float sum = 0f;
-        for (int y = 0; y < outSize; y++)
-            for (int x = 0; x < outSize; x++)
+            if (e >= weights)
             {
-                int a = ((o * outSize + y) * outSize + x) * stride;
-                int b = ((i * inSize + y + ky) * inSize + x + kx) * stride;
-                for (int n = 0; n < count; n++)
-                {
-                    float v = input[b + n];
-                    if (secondOrder != 0) v *= v;
-                    sum += dA[a + n] * v;
-                }
+                int ob = e - weights;
+                float db = 0f;
+                for (int p = 0; p < outSize * outSize; p++)
+                    for (int n = 0; n < count; n++)
+                        db += dA[(ob * outSize * outSize + p) * stride + n];
+                dBias[ob] = db;
+                continue;
             }
-        dWeight[index] = sum;
+
+            int kx = e % K, ky = e / K % K, i = e / (K * K) % inShape.Maps, o = e / (K * K * inShape.Maps);
+            if (mask[o * inShape.Maps + i] == 0)
+            {
+                dWeight[e] = 0f;
+                continue;
+            }
+            float sum = 0f;
+            for (int y = 0; y < outSize; y++)
+                for (int x = 0; x < outSize; x++)
+                {
+                    int a = ((o * outSize + y) * outSize + x) * stride;
+                    int b = ((i * inSize + y + ky) * inSize + x + kx) * stride;
+                    for (int n = 0; n < count; n++)
+                    {
+                        float v = input[b + n];
+                        if (secondOrder != 0) v *= v;
+                        sum += dA[a + n] * v;
+                    }
+                }
+            dWeight[e] = sum;
+        }
     }
 }

@@ -41,28 +41,32 @@ public static class FullyConnectedKernels
 
     /// <summary>
     /// dWeight[o,j] = Σ_n dA[o,n] · input[j,n] (input² in second-order mode); dBias[o] = Σ_n dA[o,n].
-    /// Threads: Out·In weights, then Out biases; each sums over the batch in order.
+    /// Elements: Out·In weights, then Out biases, each summed over the batch in order by one thread; thread t of
+    /// <c>threads</c> takes elements t, t + threads… (one thread per element on a GPU, fewer on the CPU accelerator).
     /// </summary>
-    public static void BackwardParameters(Index1D index, int inUnits, int outUnits, int count, int stride, int secondOrder,
+    public static void BackwardParameters(Index1D index, int threads, int inUnits, int outUnits, int count, int stride, int secondOrder,
         ArrayView<float> dA, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
     {
         int weights = outUnits * inUnits;
-        if (index >= weights)
+        for (int e = index; e < weights + outUnits; e += threads)
         {
-            int ob = index - weights;
-            float db = 0f;
-            for (int n = 0; n < count; n++) db += dA[ob * stride + n];
-            dBias[ob] = db;
-            return;
+            if (e >= weights)
+            {
+                int ob = e - weights;
+                float db = 0f;
+                for (int n = 0; n < count; n++) db += dA[ob * stride + n];
+                dBias[ob] = db;
+                continue;
+            }
+            int o = e / inUnits, j = e % inUnits;
+            float sum = 0f;
+            for (int n = 0; n < count; n++)
+            {
+                float x = input[j * stride + n];
+                if (secondOrder != 0) x *= x;
+                sum += dA[o * stride + n] * x;
+            }
+            dWeight[e] = sum;
         }
-        int o = index / inUnits, j = index % inUnits;
-        float sum = 0f;
-        for (int n = 0; n < count; n++)
-        {
-            float x = input[j * stride + n];
-            if (secondOrder != 0) x *= x;
-            sum += dA[o * stride + n] * x;
-        }
-        dWeight[index] = sum;
     }
 }

@@ -5,51 +5,67 @@ using ILGPU.Runtime;
 namespace LeNet.Gpu.Kernels;
 
 /// <summary>
-/// Parameter updates, one thread per element of the flat parameter buffer. <c>trainable</c> is 1 for every
+/// Parameter updates over the flat parameter buffer of <c>length</c> elements. Thread i of <c>threads</c> takes
+/// elements i, i + threads, i + 2·threads… (a grid-stride loop): on a GPU the runtime launches one thread per
+/// element, on the CPU accelerator a few hundred, since each simulated thread costs about a microsecond.
+/// Neighbouring threads still touch neighbouring elements. <c>trainable</c> is 1 for every
 /// parameter and 0 for the C3 weights the connection table leaves out: those threads return at once, so
 /// masked weights never move whatever the learning rate or weight decay. Gradients are batch means.
 /// </summary>
 public static class OptimizerKernels
 {
     /// <summary>SGD with momentum and L2 weight decay: v ← μv − lr(g + λw); w ← w + v.</summary>
-    public static void Sgd(Index1D i, float learningRate, float momentum, float weightDecay,
+    public static void Sgd(Index1D index, int length, int threads, float learningRate, float momentum, float weightDecay,
         ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> velocity, ArrayView<float> trainable)
     {
-        if (trainable[i] == 0f) return;
-        float g = gradients[i] + weightDecay * parameters[i];
-        float v = momentum * velocity[i] - learningRate * g;
-        velocity[i] = v;
-        parameters[i] += v;
+        for (int i = index; i < length; i += threads)
+        {
+            if (trainable[i] == 0f) continue;
+            float g = gradients[i] + weightDecay * parameters[i];
+            float v = momentum * velocity[i] - learningRate * g;
+            velocity[i] = v;
+            parameters[i] += v;
+        }
     }
 
     /// <summary>Adam (Kingma &amp; Ba) with L2 weight decay; correction1/2 = 1 − β1^t, 1 − β2^t from the host.</summary>
-    public static void Adam(Index1D i, float learningRate, float beta1, float beta2, float epsilon, float weightDecay,
+    public static void Adam(Index1D index, int length, int threads, float learningRate, float beta1, float beta2, float epsilon, float weightDecay,
         float correction1, float correction2,
         ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v,
         ArrayView<float> trainable)
     {
-        if (trainable[i] == 0f) return;
-        float g = gradients[i] + weightDecay * parameters[i];
-        float mi = beta1 * m[i] + (1f - beta1) * g;
-        float vi = beta2 * v[i] + (1f - beta2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        parameters[i] -= learningRate * (mi / correction1) / (XMath.Sqrt(vi / correction2) + epsilon);
+        for (int i = index; i < length; i += threads)
+        {
+            if (trainable[i] == 0f) continue;
+            float g = gradients[i] + weightDecay * parameters[i];
+            float mi = beta1 * m[i] + (1f - beta1) * g;
+            float vi = beta2 * v[i] + (1f - beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            parameters[i] -= learningRate * (mi / correction1) / (XMath.Sqrt(vi / correction2) + epsilon);
+        }
     }
 
     /// <summary>
     /// Stochastic diagonal Levenberg–Marquardt (LeCun et al. 1998, Appendix C): w ← w − ε/(μ + h_kk) · g, with
     /// h_kk the Hessian diagonal estimated before the pass (<see cref="Accumulate"/>).
     /// </summary>
-    public static void Sdlm(Index1D i, float learningRate, float mu, float weightDecay,
+    public static void Sdlm(Index1D index, int length, int threads, float learningRate, float mu, float weightDecay,
         ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> hessian, ArrayView<float> trainable)
     {
-        if (trainable[i] == 0f) return;
-        float g = gradients[i] + weightDecay * parameters[i];
-        parameters[i] -= learningRate / (mu + hessian[i]) * g;
+        for (int i = index; i < length; i += threads)
+        {
+            if (trainable[i] == 0f) continue;
+            float g = gradients[i] + weightDecay * parameters[i];
+            parameters[i] -= learningRate / (mu + hessian[i]) * g;
+        }
     }
 
     /// <summary>target ← target + scale · source (Hessian estimate: the mean of per-batch diagonals).</summary>
-    public static void Accumulate(Index1D i, float scale, ArrayView<float> source, ArrayView<float> target) =>
-        target[i] += scale * source[i];
+    public static void Accumulate(Index1D index, int length, int threads, float scale,
+        ArrayView<float> source, ArrayView<float> target)
+    {
+        for (int i = index; i < length; i += threads)
+            target[i] += scale * source[i];
+    }
 }

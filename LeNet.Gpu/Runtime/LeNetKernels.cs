@@ -18,7 +18,7 @@ public sealed class LeNetKernels
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> ConvolutionForward;
     public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
         ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> ConvolutionBackwardInput;
-    public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+    public readonly Action<AcceleratorStream, Index1D, int, BatchShape, BatchShape, int,
         ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>> ConvolutionBackwardParameters;
 
     public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
@@ -32,7 +32,7 @@ public sealed class LeNetKernels
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> FullyConnectedForward;
     public readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
         ArrayView<float>, ArrayView<float>, ArrayView<float>> FullyConnectedBackwardInput;
-    public readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
+    public readonly Action<AcceleratorStream, Index1D, int, int, int, int, int, int,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> FullyConnectedBackwardParameters;
 
     public readonly Action<AcceleratorStream, Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>> SquashBackward;
@@ -42,13 +42,20 @@ public sealed class LeNetKernels
         ArrayView<float>, ArrayView<float>, ArrayView<int>> CrossEntropyBackward;
     public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>> AccumulateStatistics;
 
-    public readonly Action<AcceleratorStream, Index1D, float, float, float,
+    public readonly Action<AcceleratorStream, Index1D, int, int, float, float, float,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Sgd;
-    public readonly Action<AcceleratorStream, Index1D, float, float, float, float, float, float, float,
+    public readonly Action<AcceleratorStream, Index1D, int, int, float, float, float, float, float, float, float,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Adam;
-    public readonly Action<AcceleratorStream, Index1D, float, float, float,
+    public readonly Action<AcceleratorStream, Index1D, int, int, float, float, float,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Sdlm;
-    public readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, ArrayView<float>> Accumulate;
+    public readonly Action<AcceleratorStream, Index1D, int, int, float, ArrayView<float>, ArrayView<float>> Accumulate;
+
+    /// <summary>
+    /// Threads for a grid-stride launch over <paramref name="elements"/> independent elements: one per element
+    /// on a GPU; on the CPU accelerator, where each simulated thread costs about a microsecond, at most 256.
+    /// </summary>
+    public int ThreadsFor(int elements) => isCpu ? Math.Min(elements, 256) : elements;
+    private readonly bool isCpu;
 
     internal LeNetKernels(Accelerator a)
     {
@@ -60,7 +67,7 @@ public sealed class LeNetKernels
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.Forward);
         ConvolutionBackwardInput = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
             ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.BackwardInput);
-        ConvolutionBackwardParameters = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+        ConvolutionBackwardParameters = a.LoadAutoGroupedKernel<Index1D, int, BatchShape, BatchShape, int,
             ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>>(ConvolutionKernels.BackwardParameters);
 
         SubsamplingForward = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
@@ -74,7 +81,7 @@ public sealed class LeNetKernels
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.Forward);
         FullyConnectedBackwardInput = a.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
             ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.BackwardInput);
-        FullyConnectedBackwardParameters = a.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
+        FullyConnectedBackwardParameters = a.LoadAutoGroupedKernel<Index1D, int, int, int, int, int, int,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.BackwardParameters);
 
         SquashBackward = a.LoadAutoGroupedKernel<Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>>(Squash.Backward);
@@ -84,13 +91,14 @@ public sealed class LeNetKernels
             ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.CrossEntropyBackward);
         AccumulateStatistics = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>>(SoftmaxKernels.AccumulateStatistics);
 
-        Sgd = a.LoadAutoGroupedKernel<Index1D, float, float, float,
+        isCpu = a.AcceleratorType == AcceleratorType.CPU;
+        Sgd = a.LoadAutoGroupedKernel<Index1D, int, int, float, float, float,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sgd);
-        Adam = a.LoadAutoGroupedKernel<Index1D, float, float, float, float, float, float, float,
+        Adam = a.LoadAutoGroupedKernel<Index1D, int, int, float, float, float, float, float, float, float,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Adam);
-        Sdlm = a.LoadAutoGroupedKernel<Index1D, float, float, float,
+        Sdlm = a.LoadAutoGroupedKernel<Index1D, int, int, float, float, float,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sdlm);
-        Accumulate = a.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Accumulate);
+        Accumulate = a.LoadAutoGroupedKernel<Index1D, int, int, float, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Accumulate);
     }
 
     /// <summary>Every kernel method, for offline compilation checks and documentation.</summary>

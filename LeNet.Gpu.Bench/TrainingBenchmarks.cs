@@ -1,0 +1,45 @@
+using BenchmarkDotNet.Attributes;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+
+namespace LeNet.Gpu.Bench;
+
+/// <summary>
+/// One training step (gather, forward, loss, backward, SGD update) on a device-resident batch, by batch size.
+/// images/s = BatchSize / time per step.
+/// </summary>
+public class TrainingBenchmarks
+{
+    [ParamsSource(nameof(DeviceKinds))]
+    public DeviceKind Device { get; set; }
+
+    [Params(16, 64, 256)]
+    public int BatchSize { get; set; }
+
+    public static IEnumerable<DeviceKind> DeviceKinds() => Devices.Present();
+
+    private LeNetAccelerator accelerator = null!;
+    private Trainer trainer = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        accelerator = LeNetAccelerator.Create(Device);
+        var random = new Random(3);
+        var images = new float[BatchSize * Architecture.InputLength];
+        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        var labels = Enumerable.Range(0, BatchSize).Select(i => i % 10).ToArray();
+        trainer = new Trainer(accelerator, LeNetModel.CreateRandom(1), new TrainingOptions { BatchSize = BatchSize }, images, labels);
+        trainer.StepOnce();
+    }
+
+    [Benchmark]
+    public void TrainStep() => trainer.StepOnce();
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        trainer.Dispose();
+        accelerator.Dispose();
+    }
+}

@@ -1,0 +1,100 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
+using LeNet.Gpu.Model;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>
+/// Gradient buffers for one batch capacity and the launches of the backward pass, layer by layer from the
+/// loss back to C1. Activation gradients are assigned; parameter gradients (<see cref="Gradients"/>, same flat
+/// layout as the parameters) are assigned too, each already summed over the batch inside its kernel thread.
+/// In second-order mode the same launches compute the Gauss–Newton Hessian diagonal instead (for SDLM).
+/// </summary>
+public sealed class BackwardPass : IDisposable
+{
+    public MemoryBuffer1D<float, Stride1D.Dense> Gradients { get; }
+    public MemoryBuffer1D<int, Stride1D.Dense> Labels { get; }
+    public MemoryBuffer1D<float, Stride1D.Dense> Losses { get; }
+    public MemoryBuffer1D<int, Stride1D.Dense> Correct { get; }
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> dLogits, dF6, dC5, dS4, dC3, dS2, dC1;
+
+    public BackwardPass(Accelerator accelerator, int capacity)
+    {
+        Gradients = accelerator.Allocate1D<float>(P.Length);
+        Labels = accelerator.Allocate1D<int>(capacity);
+        Losses = accelerator.Allocate1D<float>(capacity);
+        Correct = accelerator.Allocate1D<int>(capacity);
+        dLogits = accelerator.Allocate1D<float>(10L * capacity);
+        dF6 = accelerator.Allocate1D<float>(84L * capacity);
+        dC5 = accelerator.Allocate1D<float>(120L * capacity);
+        dS4 = accelerator.Allocate1D<float>(400L * capacity);
+        dC3 = accelerator.Allocate1D<float>(1600L * capacity);
+        dS2 = accelerator.Allocate1D<float>(1176L * capacity);
+        dC1 = accelerator.Allocate1D<float>(4704L * capacity);
+    }
+
+    public ArrayView<float> Gradient(ParameterSlice slice) => Gradients.View.SubView(slice.Offset, slice.Length);
+
+    /// <summary>
+    /// Loss and gradients for the <paramref name="count"/> images whose forward pass is in <paramref name="f"/>
+    /// and whose labels are in <see cref="Labels"/>. Also writes per-image losses and correctness.
+    /// </summary>
+    public void Run(LeNetKernels k, AcceleratorStream s, DeviceParameters p, ForwardPass f, int count, bool secondOrder = false)
+    {
+        int B = f.Capacity, so = secondOrder ? 1 : 0;
+        int squash = (int)p.Squashing.ToActivation();
+
+        k.CrossEntropyBackward(s, count, count, B, so, f.Probabilities.View, f.Predictions.View, Labels.View,
+            dLogits.View, Losses.View, Correct.View);
+
+        // OUTPUT 84 → 10 (identity)
+        k.FullyConnectedBackwardParameters(s, k.ThreadsFor(10 * 85), k.ThreadsFor(10 * 85), 84, 10, count, B, so, dLogits.View, f.F6.View,
+            Gradient(P.OutputWeight), Gradient(P.OutputBias));
+        k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, B, so, dLogits.View, p.View(P.OutputWeight), dF6.View);
+
+        // F6 120 → 84 (squashed)
+        k.SquashBackward(s, 84 * count, ForwardPass.Shape(84, 1, B, count), squash, so, f.F6.View, dF6.View);
+        k.FullyConnectedBackwardParameters(s, k.ThreadsFor(84 * 121), k.ThreadsFor(84 * 121), 120, 84, count, B, so, dF6.View, f.C5.View,
+            Gradient(P.F6Weight), Gradient(P.F6Bias));
+        k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, B, so, dF6.View, p.View(P.F6Weight), dC5.View);
+
+        // C5 16@5x5 → 120 (squashed)
+        k.SquashBackward(s, 120 * count, f.C5Shape(count), squash, so, f.C5.View, dC5.View);
+        k.ConvolutionBackwardParameters(s, k.ThreadsFor(120 * 16 * 25 + 120), k.ThreadsFor(120 * 16 * 25 + 120), f.S4Shape(count), f.C5Shape(count), so,
+            dC5.View, f.S4.View, p.C5Mask, Gradient(P.C5Weight), Gradient(P.C5Bias));
+        k.ConvolutionBackwardInput(s, 16 * count, f.S4Shape(count), f.C5Shape(count), so,
+            dC5.View, p.View(P.C5Weight), p.C5Mask, dS4.View);
+
+        // S4 16@10x10 → 16@5x5 (squashed)
+        k.SquashBackward(s, 16 * count, f.S4Shape(count), squash, so, f.S4.View, dS4.View);
+        k.SubsamplingBackwardParameters(s, 16, f.C3Shape(count), f.S4Shape(count), so,
+            dS4.View, f.C3.View, Gradient(P.S4Coefficient), Gradient(P.S4Bias));
+        k.SubsamplingBackwardInput(s, 16 * count, f.C3Shape(count), f.S4Shape(count), so,
+            dS4.View, p.View(P.S4Coefficient), dC3.View);
+
+        // C3 6@14x14 → 16@10x10 (identity; Table I)
+        k.ConvolutionBackwardParameters(s, k.ThreadsFor(16 * 6 * 25 + 16), k.ThreadsFor(16 * 6 * 25 + 16), f.S2Shape(count), f.C3Shape(count), so,
+            dC3.View, f.S2.View, p.C3Mask, Gradient(P.C3Weight), Gradient(P.C3Bias));
+        k.ConvolutionBackwardInput(s, 6 * count, f.S2Shape(count), f.C3Shape(count), so,
+            dC3.View, p.View(P.C3Weight), p.C3Mask, dS2.View);
+
+        // S2 6@28x28 → 6@14x14 (squashed)
+        k.SquashBackward(s, 6 * count, f.S2Shape(count), squash, so, f.S2.View, dS2.View);
+        k.SubsamplingBackwardParameters(s, 6, f.C1Shape(count), f.S2Shape(count), so,
+            dS2.View, f.C1.View, Gradient(P.S2Coefficient), Gradient(P.S2Bias));
+        k.SubsamplingBackwardInput(s, 6 * count, f.C1Shape(count), f.S2Shape(count), so,
+            dS2.View, p.View(P.S2Coefficient), dC1.View);
+
+        // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
+        k.ConvolutionBackwardParameters(s, k.ThreadsFor(6 * 25 + 6), k.ThreadsFor(6 * 25 + 6), f.InputShape(count), f.C1Shape(count), so,
+            dC1.View, f.Input.View, p.C1Mask, Gradient(P.C1Weight), Gradient(P.C1Bias));
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in new MemoryBuffer[] { Gradients, Labels, Losses, Correct, dLogits, dF6, dC5, dS4, dC3, dS2, dC1 })
+            b.Dispose();
+    }
+}

@@ -1,0 +1,69 @@
+namespace LeNet.Gpu.Runtime;
+
+public enum OptimizerKind { Sgd, Adam, Sdlm }
+
+public enum LearningRateSchedule { Constant, Step, Cosine }
+
+/// <summary>Everything that decides a training run. Same options, data, seed and device kind → same weights.</summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 64;
+    public int Seed { get; init; } = 1;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+
+    /// <summary>Base learning rate (SGD: 0.05, Adam: 0.001 and SDLM: 0.002 are good starts for batch-mean gradients).</summary>
+    public float LearningRate { get; init; } = 0.05f;
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Cosine;
+
+    /// <summary>Step schedule: multiply the rate by <see cref="StepGamma"/> every <see cref="StepEpochs"/> epochs.</summary>
+    public int StepEpochs { get; init; } = 5;
+    public float StepGamma { get; init; } = 0.3f;
+
+    public float Momentum { get; init; } = 0.9f;
+    public float WeightDecay { get; init; } = 0f;
+    public float AdamBeta1 { get; init; } = 0.9f;
+    public float AdamBeta2 { get; init; } = 0.999f;
+    public float AdamEpsilon { get; init; } = 1e-8f;
+
+    /// <summary>SDLM's μ, which keeps steps bounded where the curvature is small (the paper uses 0.02).</summary>
+    public float SdlmMu { get; init; } = 0.02f;
+
+    /// <summary>Samples the Hessian diagonal is estimated on before each pass (the paper: 500).</summary>
+    public int SdlmSamples { get; init; } = 500;
+
+    /// <summary>Fraction of the training set held out for validation (chosen from the seed), 0 for none.</summary>
+    public double ValidationFraction { get; init; }
+
+    /// <summary>Report loss and accuracy every this many batches (0: once per epoch only).</summary>
+    public int ReportEvery { get; init; }
+
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
+        if (BatchSize < 1 || BatchSize > 65536) throw new ArgumentException($"batch size must be 1 to 65536, got {BatchSize}");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {LearningRate}");
+        if (Momentum < 0 || Momentum >= 1) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
+        if (WeightDecay < 0) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
+        if (ValidationFraction < 0 || ValidationFraction >= 1) throw new ArgumentException($"validation fraction must be in [0, 1), got {ValidationFraction}");
+        if (SdlmSamples < 1) throw new ArgumentException($"SDLM samples must be at least 1, got {SdlmSamples}");
+        if (StepEpochs < 1) throw new ArgumentException($"step epochs must be at least 1, got {StepEpochs}");
+    }
+
+    /// <summary>The learning rate for a step: constant, step-wise per epoch, or cosine over all steps.</summary>
+    public float RateAt(int epoch, long step, long totalSteps) => Schedule switch
+    {
+        LearningRateSchedule.Step => LearningRate * MathF.Pow(StepGamma, epoch / StepEpochs),
+        LearningRateSchedule.Cosine => LearningRate * 0.5f * (1f + MathF.Cos(MathF.PI * step / Math.Max(1, totalSteps))),
+        _ => LearningRate,
+    };
+}
+
+/// <summary>Loss and accuracy over some images.</summary>
+public readonly record struct Score(double Loss, double Accuracy, long Images);
+
+/// <summary>What one finished epoch measured.</summary>
+public sealed record EpochResult(int Epoch, Score Train, Score? Validation, double ImagesPerSecond, TimeSpan Elapsed, float LearningRate);
+
+/// <summary>Progress inside an epoch, every <see cref="TrainingOptions.ReportEvery"/> batches.</summary>
+public sealed record BatchProgress(int Epoch, int Batch, int Batches, Score Running, double ImagesPerSecond);
