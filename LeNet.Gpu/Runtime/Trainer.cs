@@ -170,7 +170,7 @@ public sealed class Trainer : IDisposable
     {
         if (Steps == 0) order.View.SubView(0, trainIndices.Length).CopyFromCPU(stream, Shuffle(trainIndices, options.Seed, 0));
         int first = (int)(Steps * options.BatchSize % trainIndices.Length);
-        TrainBatch(first, Math.Min(options.BatchSize, trainIndices.Length - first), options.LearningRate);
+        TrainBatch(first, Math.Min(options.BatchSize, trainIndices.Length - first), options.BaseLearningRate);
         stream.Synchronize();
     }
 

@@ -12,8 +12,21 @@ public sealed record TrainingOptions
     public int Seed { get; init; } = 1;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
-    /// <summary>Base learning rate (SGD: 0.05, Adam: 0.001 and SDLM: 0.002 are good starts for batch-mean gradients).</summary>
-    public float LearningRate { get; init; } = 0.05f;
+    /// <summary>
+    /// Base learning rate; null takes the optimizer's default (<see cref="DefaultLearningRate"/>). Gradients are
+    /// batch means, so these are larger than the paper's per-sample rates.
+    /// </summary>
+    public float? LearningRate { get; init; }
+
+    /// <summary>The rate a run uses: the one given, else SGD 0.05, Adam 0.002, SDLM 0.001.</summary>
+    public float BaseLearningRate => LearningRate ?? DefaultLearningRate(Optimizer);
+
+    public static float DefaultLearningRate(OptimizerKind optimizer) => optimizer switch
+    {
+        OptimizerKind.Adam => 0.002f,
+        OptimizerKind.Sdlm => 0.001f,
+        _ => 0.05f,
+    };
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Cosine;
 
     /// <summary>Step schedule: multiply the rate by <see cref="StepGamma"/> every <see cref="StepEpochs"/> epochs.</summary>
@@ -42,7 +55,7 @@ public sealed record TrainingOptions
     {
         if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
         if (BatchSize < 1 || BatchSize > 65536) throw new ArgumentException($"batch size must be 1 to 65536, got {BatchSize}");
-        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {LearningRate}");
+        if (!(BaseLearningRate > 0) || !float.IsFinite(BaseLearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {BaseLearningRate}");
         if (Momentum < 0 || Momentum >= 1) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
         if (WeightDecay < 0) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
         if (ValidationFraction < 0 || ValidationFraction >= 1) throw new ArgumentException($"validation fraction must be in [0, 1), got {ValidationFraction}");
@@ -53,9 +66,9 @@ public sealed record TrainingOptions
     /// <summary>The learning rate for a step: constant, step-wise per epoch, or cosine over all steps.</summary>
     public float RateAt(int epoch, long step, long totalSteps) => Schedule switch
     {
-        LearningRateSchedule.Step => LearningRate * MathF.Pow(StepGamma, epoch / StepEpochs),
-        LearningRateSchedule.Cosine => LearningRate * 0.5f * (1f + MathF.Cos(MathF.PI * step / Math.Max(1, totalSteps))),
-        _ => LearningRate,
+        LearningRateSchedule.Step => BaseLearningRate * MathF.Pow(StepGamma, epoch / StepEpochs),
+        LearningRateSchedule.Cosine => BaseLearningRate * 0.5f * (1f + MathF.Cos(MathF.PI * step / Math.Max(1, totalSteps))),
+        _ => BaseLearningRate,
     };
 }
 
