@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+
+namespace LeNet.Gpu.Data;
+
+/// <summary>
+/// The datasets known by name — "digits" (OpenCV's digits sheet) and "fashion" (Fashion-MNIST) — where they
+/// are looked for, and how to fetch them from Debian's archive. Finding and loading never touch the network
+/// or the system; only <see cref="Fetch"/> does, and only when called.
+/// </summary>
+public static class DataCatalog
+{
+    public const string Digits = OpenCvDigits.Name, Fashion = FashionMnist.Name;
+
+    /// <summary>Overrides the cache directory (default <c>~/.cache/lenet</c>).</summary>
+    public const string EnvironmentVariable = "LENET_DATA";
+
+    /// <summary>Inside the cache: Fashion-MNIST's four IDX files go in this sub-directory.</summary>
+    public const string FashionCacheFolder = "fashion-mnist";
+
+    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion];
+
+    /// <summary><c>$LENET_DATA</c> when set, else <c>~/.cache/lenet</c>. Read on every call.</summary>
+    public static string CacheDirectory
+    {
+        get
+        {
+            string? custom = Environment.GetEnvironmentVariable(EnvironmentVariable);
+            if (!string.IsNullOrWhiteSpace(custom)) return custom;
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            return Path.Combine(home, ".cache", "lenet");
+        }
+    }
+
+    /// <summary>One line per dataset, for a listing.</summary>
+    public static string Describe(string name) => Normalize(name) switch
+    {
+        Digits => "digits: OpenCV's digits.png, 5,000 handwritten 20×20 digits (2,500 train / 2,500 test), Debian package opencv-doc",
+        _ => "fashion: Fashion-MNIST, 70,000 28×28 clothing images in 10 classes (60,000 train / 10,000 test), Debian package dataset-fashion-mnist",
+    };
+
+    /// <summary>The places searched for a dataset, in order: the cache first (a user's explicit choice), then
+    /// Debian's installed path. A file for digits, a directory of IDX files for fashion.</summary>
+    public static IReadOnlyList<string> Candidates(string name) => Normalize(name) switch
+    {
+        Digits => [Path.Combine(CacheDirectory, OpenCvDigits.FileName), OpenCvDigits.DebianPath],
+        _ => [Path.Combine(CacheDirectory, FashionCacheFolder), FashionMnist.DebianDirectory],
+    };
+
+    /// <summary>Where the dataset is on this machine, or null.</summary>
+    public static string? Find(string name)
+    {
+        bool digits = Normalize(name) == Digits;
+        return Candidates(name).FirstOrDefault(p => digits ? File.Exists(p) : IdxDirectory.Exists(p));
+    }
+
+    /// <summary>Loads a named dataset's train and test splits.</summary>
+    /// <exception cref="DataNotFoundException">Not on this machine; the message says how to get it.</exception>
+    public static (Dataset Train, Dataset Test) Load(string name)
+    {
+        string canonical = Normalize(name);
+        string path = Find(canonical) ?? throw new DataNotFoundException(FetchHint(canonical));
+        return canonical == Digits
+            ? OpenCvDigits.Load(path)
+            : (FashionMnist.LoadTrain(path), FashionMnist.LoadTest(path));
+    }
+
+    /// <summary><c>--data DIR</c>: any directory in MNIST's layout; classes are digits unless told otherwise.</summary>
+    public static (Dataset Train, Dataset Test) LoadDirectory(string directory, IReadOnlyList<string>? classNames = null) =>
+        IdxDirectory.LoadBoth(directory, null, classNames ?? ClassNames.Digits);
+
+    /// <summary>One line saying how to get the dataset by hand.</summary>
+    public static string FetchHint(string name)
+    {
+        string cache = CacheDirectory;
+        return Normalize(name) switch
+        {
+            Digits =>
+                $"dataset 'digits' (OpenCV's digits.png) not found in {string.Join(" or ", Candidates(Digits))}; get it with: " +
+                $"mkdir -p {cache} && cd \"$(mktemp -d)\" && apt-get download {OpenCvDigits.DebianPackage} && " +
+                $"dpkg-deb --fsys-tarfile {OpenCvDigits.DebianPackage}_*.deb | tar -xOf - .{OpenCvDigits.DebianPath} > {Path.Combine(cache, OpenCvDigits.FileName)}",
+            _ =>
+                $"dataset 'fashion' (Fashion-MNIST) not found in {string.Join(" or ", Candidates(Fashion))}; install it as root with: " +
+                $"apt-get install -y {FashionMnist.DebianPackage}",
+        };
+    }
+
+    /// <summary>
+    /// Makes a named dataset available and returns where it is (a no-op when <see cref="Find"/> already finds
+    /// it). Fashion-MNIST: <c>apt-get install -y dataset-fashion-mnist</c>, which needs root. Digits:
+    /// <c>apt-get download opencv-doc</c> into a temporary directory and only <c>digits.png</c> taken from the
+    /// package (written under a temporary name, checked, then renamed into the cache), which needs no root.
+    /// </summary>
+    /// <exception cref="DataNotFoundException">It cannot be fetched here; the message says what to run.</exception>
+    public static string Fetch(string name, Action<string>? log = null)
+    {
+        string canonical = Normalize(name);
+        log ??= _ => { };
+        if (Find(canonical) is { } existing)
+        {
+            log($"{canonical}: already available at {existing}");
+            return existing;
+        }
+        if (!OperatingSystem.IsLinux() || FindOnPath("apt-get") is null)
+            throw new DataNotFoundException($"cannot fetch here (no apt-get): {FetchHint(canonical)}");
+        return canonical == Digits ? FetchDigits(log) : FetchFashion(log);
+    }
+
+    private static string FetchFashion(Action<string> log)
+    {
+        if (!Environment.IsPrivilegedProcess)
+            throw new DataNotFoundException($"installing a package needs root: {FetchHint(Fashion)}");
+        log($"fashion: apt-get install -y {FashionMnist.DebianPackage}");
+        var install = Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
+        if (install.ExitCode != 0)
+        {
+            // A fresh machine may have no package lists yet.
+            log("fashion: install failed; apt-get update, then retrying");
+            Run("apt-get", ["update"], null);
+            install = Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
+        }
+        if (install.ExitCode != 0)
+            throw new DataNotFoundException(
+                $"apt-get install -y {FashionMnist.DebianPackage} failed (exit {install.ExitCode}): {install.LastLine}");
+        return Find(Fashion) ?? throw new DataNotFoundException(
+            $"{FashionMnist.DebianPackage} is installed but {FashionMnist.DebianDirectory} lacks its IDX files");
+    }
+
+    private static string FetchDigits(Action<string> log)
+    {
+        if (FindOnPath("dpkg-deb") is null)
+            throw new DataNotFoundException($"cannot fetch here (no dpkg-deb): {FetchHint(Digits)}");
+        string cache = CacheDirectory;
+        Directory.CreateDirectory(cache);
+        string target = Path.Combine(cache, OpenCvDigits.FileName);
+        var work = Directory.CreateTempSubdirectory("lenet-opencv-doc-");
+        try
+        {
+            log($"digits: apt-get download {OpenCvDigits.DebianPackage} (about 96 MB) into {work.FullName}");
+            var download = Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
+            if (download.ExitCode != 0 && Environment.IsPrivilegedProcess)
+            {
+                log("digits: download failed; apt-get update, then retrying");
+                Run("apt-get", ["update"], null);
+                download = Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
+            }
+            string? deb = download.ExitCode == 0 ? work.GetFiles("*.deb").FirstOrDefault()?.FullName : null;
+            if (deb is null)
+                throw new DataNotFoundException(
+                    $"apt-get download {OpenCvDigits.DebianPackage} failed (exit {download.ExitCode}): {download.LastLine}");
+
+            log($"digits: extracting {OpenCvDigits.DebianPath} into {target}");
+            string temporary = $"{target}.tmp-{Guid.NewGuid():N}";
+            try
+            {
+                ExtractFromDeb(deb, "." + OpenCvDigits.DebianPath, temporary);
+                OpenCvDigits.Load(temporary); // a damaged file fails here, before it takes the real name
+                File.Move(temporary, target, overwrite: true);
+            }
+            finally
+            {
+                if (File.Exists(temporary)) File.Delete(temporary);
+            }
+            return target;
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Copies one member of a .deb's data archive to <paramref name="destination"/>, reading the tar
+    /// stream from <c>dpkg-deb --fsys-tarfile</c> (which handles every compression a .deb may use).</summary>
+    private static void ExtractFromDeb(string deb, string member, string destination)
+    {
+        var start = new ProcessStartInfo("dpkg-deb") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("--fsys-tarfile");
+        start.ArgumentList.Add(deb);
+        using var process = Process.Start(start) ?? throw new DataNotFoundException("could not start dpkg-deb");
+        var errors = process.StandardError.ReadToEndAsync();
+        bool found = false;
+        using (var reader = new TarReader(process.StandardOutput.BaseStream))
+        {
+            // Read to the end (not stopping at the member) so dpkg-deb finishes normally and its status means something.
+            while (reader.GetNextEntry() is { } entry)
+            {
+                if (found || entry.Name != member || entry.DataStream is null) continue;
+                using (var output = File.Create(destination)) entry.DataStream.CopyTo(output);
+                found = true;
+            }
+        }
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): {LastLineOf(errors.Result)}");
+        if (!found)
+            throw new DataNotFoundException($"{deb} does not contain {member}");
+    }
+
+    private sealed record RunResult(int ExitCode, string LastLine);
+
+    private static RunResult Run(string program, string[] arguments, string? workingDirectory)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        using var process = Process.Start(start) ?? throw new DataNotFoundException($"could not start {program}");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        // apt's errors ("E: …") go to stderr; prefer them for the one-line reason.
+        string last = LastLineOf(errors.Result);
+        if (last.Length == 0) last = LastLineOf(output.Result);
+        return new RunResult(process.ExitCode, last);
+    }
+
+    private static string LastLineOf(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .LastOrDefault(l => l.StartsWith("E:", StringComparison.Ordinal))
+        ?? text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault()
+        ?? "";
+
+    private static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, program))
+            .FirstOrDefault(File.Exists);
+
+    private static string Normalize(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "digits" or "opencv-digits" => Digits,
+        "fashion" or "fashion-mnist" => Fashion,
+        _ => throw new ArgumentException($"unknown dataset '{name}' (known: {string.Join(", ", Names)}; or give a directory of IDX files)"),
+    };
+}

@@ -1,0 +1,190 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Serialization;
+
+/// <summary>
+/// A <see cref="LeNetModel"/> as a safetensors file: one F32 tensor per <see cref="ParameterLayout"/> slice,
+/// under its PyTorch-style name and shape (C3 dense [16,6,5,5], unconnected entries zero), so the file opens
+/// in any safetensors reader. Metadata says what it is — <c>format</c> = lenet-gpu, <c>architecture</c> =
+/// lenet5-v1, <c>squashing</c>, <c>connection_table</c> (the S2 maps feeding each C3 map, as JSON) — followed
+/// by the model's own provenance (<see cref="LeNetModel.Metadata"/>).
+/// </summary>
+public static class ModelFile
+{
+    public const string Format = "lenet-gpu";
+    public const string ArchitectureName = "lenet5-v1";
+    public const string FormatKey = "format", ArchitectureKey = "architecture",
+        SquashingKey = "squashing", ConnectionTableKey = "connection_table";
+
+    /// <summary>Keys the file itself owns; a model's own metadata may not use them.</summary>
+    public static readonly IReadOnlyList<string> ReservedKeys = [FormatKey, ArchitectureKey, SquashingKey, ConnectionTableKey];
+
+    /// <summary>Table I as stored: <c>[[0,1,2],[1,2,3],…]</c>, the S2 inputs of C3 maps 0..15.</summary>
+    public static string ConnectionTableJson { get; } = JsonSerializer.Serialize(
+        Enumerable.Range(0, ConnectionTable.OutputMaps).Select(ConnectionTable.InputsOf).ToArray());
+
+    public static byte[] ToBytes(LeNetModel model)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            [FormatKey] = Format,
+            [ArchitectureKey] = ArchitectureName,
+            [SquashingKey] = model.Squashing.ToName(),
+            [ConnectionTableKey] = ConnectionTableJson,
+        };
+        foreach (var (key, value) in model.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (ReservedKeys.Contains(key))
+                throw new ArgumentException($"model metadata key '{key}' is reserved for the file format", nameof(model));
+            metadata[key] = value;
+        }
+        var tensors = ParameterLayout.Slices
+            .Select(s => new SafeTensor(s.Name, (int[])s.Shape.Clone(), model.Tensor(s).ToArray()))
+            .ToList();
+        return SafeTensors.ToBytes(tensors, metadata);
+    }
+
+    public static void Save(LeNetModel model, Stream stream) => stream.Write(ToBytes(model));
+
+    /// <summary>
+    /// Writes atomically: to <c>path.tmp-&lt;random&gt;</c> beside the target, flushed to disk, then renamed
+    /// over it, so a crash never leaves a half-written model under the real name.
+    /// </summary>
+    public static void Save(LeNetModel model, string path)
+    {
+        var bytes = ToBytes(model);
+        string temporary = $"{path}.tmp-{Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant()}";
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                file.Write(bytes);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Loads and checks a model file.</summary>
+    /// <exception cref="ModelFormatException">The first problem found, naming the file.</exception>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    public static LeNetModel Load(string path) => FromBytes(File.ReadAllBytes(path), path);
+
+    /// <summary>Loads from a stream (e.g. an embedded resource); <paramref name="source"/> names it in errors.</summary>
+    public static LeNetModel Load(Stream stream, string source = "<stream>")
+    {
+        var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return FromBytes(buffer.ToArray(), source);
+    }
+
+    /// <summary>
+    /// Parses and checks a model image: a valid safetensors file (see <see cref="SafeTensors.Parse"/>) holding
+    /// exactly LeNet-5's tensors with their shapes, finite values, zeros wherever Table I has no connection,
+    /// and this format's metadata with a known squashing function and the paper's connection table.
+    /// </summary>
+    public static LeNetModel FromBytes(byte[] file, string source)
+    {
+        var content = SafeTensors.Parse(file, source);
+        var metadata = content.Metadata;
+
+        string format = Required(metadata, FormatKey, source);
+        if (format != Format)
+            throw new ModelFormatException(source, $"format is '{format}', expected '{Format}'");
+        string architecture = Required(metadata, ArchitectureKey, source);
+        if (architecture != ArchitectureName)
+            throw new ModelFormatException(source, $"architecture '{architecture}' is not supported (expected '{ArchitectureName}')");
+        Squashing squashing;
+        try
+        {
+            squashing = SquashingExtensions.ParseSquashing(Required(metadata, SquashingKey, source));
+        }
+        catch (ArgumentException)
+        {
+            throw new ModelFormatException(source,
+                $"unknown squashing function '{metadata[SquashingKey]}' (expected scaled-tanh or sigmoid)");
+        }
+        string table = Required(metadata, ConnectionTableKey, source);
+        if (!SameConnectionTable(table))
+            throw new ModelFormatException(source,
+                $"connection_table {table} is not the paper's Table I ({ConnectionTableJson})");
+
+        foreach (var tensor in content.Tensors)
+            if (!ParameterLayout.Slices.Any(s => s.Name == tensor.Name))
+                throw new ModelFormatException(source,
+                    $"unknown tensor '{tensor.Name}' (LeNet-5 has {string.Join(", ", ParameterLayout.Slices.Select(s => s.Name))})");
+
+        var parameters = new float[ParameterLayout.Length];
+        foreach (var slice in ParameterLayout.Slices)
+        {
+            var tensor = content.Find(slice.Name)
+                ?? throw new ModelFormatException(source, $"missing tensor '{slice.Name}'");
+            if (!tensor.Shape.SequenceEqual(slice.Shape))
+                throw new ModelFormatException(source,
+                    $"tensor '{slice.Name}' has shape {tensor.ShapeText}, expected {SafeTensors.FormatShape(slice.Shape)}");
+            for (int i = 0; i < tensor.Data.Length; i++)
+                if (!float.IsFinite(tensor.Data[i]))
+                    throw new ModelFormatException(source,
+                        $"tensor '{slice.Name}' holds {Show(tensor.Data[i])} at {Index(slice.Shape, i)}; weights must be finite");
+            tensor.Data.CopyTo(parameters, slice.Offset);
+        }
+
+        var mask = ParameterLayout.TrainableMask();
+        var c3 = ParameterLayout.C3Weight;
+        for (int i = c3.Offset; i < c3.End; i++)
+            if (mask[i] == 0 && parameters[i] != 0)
+            {
+                int local = i - c3.Offset;
+                int output = local / 150, input = local / 25 % 6;
+                throw new ModelFormatException(source,
+                    $"tensor 'c3.weight' holds {Show(parameters[i])} at {Index(c3.Shape, local)}, but C3 map {output} " +
+                    $"is not connected to S2 map {input} (Table I): that entry must be 0");
+            }
+
+        var model = new LeNetModel(squashing, parameters);
+        foreach (var (key, value) in metadata)
+            if (!ReservedKeys.Contains(key))
+                model.Metadata[key] = value;
+        return model;
+    }
+
+    private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string source) =>
+        metadata.TryGetValue(key, out var value)
+            ? value
+            : throw new ModelFormatException(source, $"no '{key}' in the metadata; not a {Format} model file");
+
+    /// <summary>Compares by content, so a file written with other JSON spacing still matches.</summary>
+    private static bool SameConnectionTable(string json)
+    {
+        try
+        {
+            var lists = JsonSerializer.Deserialize<int[][]>(json);
+            return lists is { Length: ConnectionTable.OutputMaps }
+                && lists.Select((inputs, o) => inputs is not null && inputs.SequenceEqual(ConnectionTable.InputsOf(o))).All(x => x);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static string Show(float value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Flat index → "[a, b, c, d]" in the tensor's shape.</summary>
+    private static string Index(int[] shape, int flat)
+    {
+        var index = new int[shape.Length];
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            index[d] = flat % shape[d];
+            flat /= shape[d];
+        }
+        return SafeTensors.FormatShape(index);
+    }
+}
