@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using LeNet.Gpu.Model;
 
@@ -27,6 +26,13 @@ public static class ModelFile
 
     public static byte[] ToBytes(LeNetModel model)
     {
+        var (tensors, metadata) = ToTensors(model);
+        return SafeTensors.ToBytes(tensors, metadata);
+    }
+
+    /// <summary>The model's tensors and metadata, before encoding (checkpoints add their own to these).</summary>
+    internal static (List<SafeTensor> Tensors, Dictionary<string, string> Metadata) ToTensors(LeNetModel model)
+    {
         var metadata = new Dictionary<string, string>
         {
             [FormatKey] = Format,
@@ -43,33 +49,13 @@ public static class ModelFile
         var tensors = ParameterLayout.Slices
             .Select(s => new SafeTensor(s.Name, (int[])s.Shape.Clone(), model.Tensor(s).ToArray()))
             .ToList();
-        return SafeTensors.ToBytes(tensors, metadata);
+        return (tensors, metadata);
     }
 
     public static void Save(LeNetModel model, Stream stream) => stream.Write(ToBytes(model));
 
-    /// <summary>
-    /// Writes atomically: to <c>path.tmp-&lt;random&gt;</c> beside the target, flushed to disk, then renamed
-    /// over it, so a crash never leaves a half-written model under the real name.
-    /// </summary>
-    public static void Save(LeNetModel model, string path)
-    {
-        var bytes = ToBytes(model);
-        string temporary = $"{path}.tmp-{Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant()}";
-        try
-        {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            {
-                file.Write(bytes);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-    }
+    /// <summary>Writes atomically (<see cref="AtomicFile"/>): a crash never leaves a half-written model under the real name.</summary>
+    public static void Save(LeNetModel model, string path) => AtomicFile.WriteAllBytes(path, ToBytes(model));
 
     /// <summary>Loads and checks a model file.</summary>
     /// <exception cref="ModelFormatException">The first problem found, naming the file.</exception>
@@ -89,9 +75,11 @@ public static class ModelFile
     /// exactly LeNet-5's tensors with their shapes, finite values, zeros wherever Table I has no connection,
     /// and this format's metadata with a known squashing function and the paper's connection table.
     /// </summary>
-    public static LeNetModel FromBytes(byte[] file, string source)
+    public static LeNetModel FromBytes(byte[] file, string source) => FromContent(SafeTensors.Parse(file, source), source);
+
+    /// <summary>The checks of <see cref="FromBytes"/> on already parsed safetensors content.</summary>
+    internal static LeNetModel FromContent(SafeTensorsContent content, string source)
     {
-        var content = SafeTensors.Parse(file, source);
         var metadata = content.Metadata;
 
         string format = Required(metadata, FormatKey, source);

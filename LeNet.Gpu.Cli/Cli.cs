@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LeNet.Gpu.Data;
+using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Serialization;
+
+namespace LeNet.Gpu.Cli;
+
+public static class ExitCodes
+{
+    public const int Success = 0, Failure = 1, Usage = 2;
+}
+
+/// <summary>Thrown for a bad combination of options that the parser cannot see; exits with 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Options several commands share, and the one place that turns failures into exit codes.</summary>
+public static class Common
+{
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "auto | cuda | opencl | cpu (auto: LENET_DEVICE, else CUDA, then OpenCL, then the CPU)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public static Option<string> Model() => new("--model")
+    {
+        Description = $"a model file (.safetensors) or a shipped model: {string.Join(", ", ShippedModels.Names)}",
+        DefaultValueFactory = _ => ShippedModels.Default,
+    };
+
+    public static Option<bool> Json() => new("--json") { Description = "machine-readable JSON on stdout" };
+
+    public static Option<string?> Dataset() => new("--dataset")
+    {
+        Description = $"a named dataset: {string.Join(", ", DataCatalog.Names)}",
+    };
+
+    public static Option<string?> DataDirectory() => new("--data")
+    {
+        Description = "a directory of MNIST-style IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])",
+    };
+
+    public static DeviceKind ParseDevice(string text)
+    {
+        try { return DeviceKindExtensions.ParseDeviceKind(text); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+    }
+
+    /// <summary>A dataset named by <c>--dataset</c> or <c>--data DIR</c>; the fallback when neither is given.</summary>
+    public static (Dataset Train, Dataset Test, string Name) LoadData(string? dataset, string? directory, string fallback)
+    {
+        if (dataset is not null && directory is not null)
+            throw new UsageException("give either --dataset or --data, not both");
+        if (directory is not null)
+        {
+            var (train, test) = DataCatalog.LoadDirectory(directory);
+            return (train, test, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))));
+        }
+        string name = dataset ?? fallback;
+        if (!DataCatalog.Names.Contains(name))
+            throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)}; or --data DIR)");
+        // A named dataset that is missing is fetched (apt as root); where that cannot be done, Fetch says how.
+        if (DataCatalog.Find(name) is null)
+            DataCatalog.Fetch(name, line => Console.Error.WriteLine($"lenet: {line}"));
+        var (tr, te) = DataCatalog.Load(name);
+        return (tr, te, name);
+    }
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+
+    /// <summary>Runs a command body: known failures become one line on stderr and exit code 1 (usage: 2).</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"lenet: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("lenet: cancelled");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException
+            or DataFormatException or DataNotFoundException or ModelFormatException or DeviceNotFoundException
+            or InvalidOperationException or NotSupportedException)
+        {
+            Console.Error.WriteLine($"lenet: {OneLine(e.Message)}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"lenet: unexpected {e.GetType().Name}: {OneLine(e.Message)}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+}

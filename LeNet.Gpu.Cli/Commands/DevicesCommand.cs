@@ -1,0 +1,40 @@
+using System.CommandLine;
+using LeNet.Gpu.Runtime;
+using Spectre.Console;
+
+namespace LeNet.Gpu.Cli.Commands;
+
+public static class DevicesCommand
+{
+    public static Command Create()
+    {
+        var json = Common.Json();
+        var command = new Command("devices", "List the accelerators found and the one auto picks") { json };
+        command.SetAction(parse => Common.Run(() =>
+        {
+            var devices = LeNetAccelerator.ListDevices();
+            var auto = LeNetAccelerator.AutoChoice();
+            if (parse.GetValue(json))
+            {
+                Common.WriteJson(new
+                {
+                    devices = devices.Select(d => new
+                    {
+                        kind = d.Kind.ToName(), name = d.Name, memory_bytes = d.MemoryBytes,
+                        warp_size = d.WarpSize, max_group_size = d.MaxGroupSize, auto = d == auto,
+                    }),
+                    auto = auto.Kind.ToName(),
+                });
+                return ExitCodes.Success;
+            }
+            var table = new Table().AddColumns("Kind", "Device", "Memory", "Warp", "Max group", "Auto");
+            foreach (var d in devices)
+                table.AddRow(d.Kind.ToName(), Markup.Escape(d.Name), $"{d.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB",
+                    d.WarpSize.ToString(), d.MaxGroupSize.ToString(), d == auto ? "[green]✓[/]" : "");
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"auto picks [bold]{auto.Kind.ToName()}[/]: {Markup.Escape(auto.Name)}");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}

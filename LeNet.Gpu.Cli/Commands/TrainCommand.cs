@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Serialization;
+using Spectre.Console;
+
+namespace LeNet.Gpu.Cli.Commands;
+
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var dataset = Common.Dataset();
+        var data = Common.DataDirectory();
+        var device = Common.Device();
+        var epochs = new Option<int>("--epochs") { Description = "passes over the training set", DefaultValueFactory = _ => 20 };
+        var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => 32 };
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, weight decay) | adam | sdlm (the paper's stochastic diagonal Levenberg–Marquardt)", DefaultValueFactory = _ => "sgd" };
+        var rate = new Option<float?>("--lr") { Description = "base learning rate (default: sgd 0.05, adam 0.002, sdlm 0.001)" };
+        var schedule = new Option<string>("--schedule") { Description = "constant | step | cosine", DefaultValueFactory = _ => "cosine" };
+        var momentum = new Option<float>("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9f };
+        var decay = new Option<float>("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => 0f };
+        var seed = new Option<int>("--seed") { Description = "seed of initialisation, shuffling and validation split", DefaultValueFactory = _ => 1 };
+        var squashing = new Option<string>("--squashing") { Description = "scaled-tanh (the paper's) | sigmoid", DefaultValueFactory = _ => "scaled-tanh" };
+        var validation = new Option<double>("--validation") { Description = "fraction of the training set held out for validation", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--output", "-o") { Description = "where to write the trained model (.safetensors)", DefaultValueFactory = _ => "lenet5.safetensors" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written after every epoch (default: OUTPUT.ckpt)" };
+        var resume = new Option<string?>("--resume") { Description = "continue from this checkpoint (same options and data)" };
+        var plot = new Option<string?>("--plot") { Description = "write the loss and accuracy curves to this PNG" };
+        var noProgress = new Option<bool>("--no-progress") { Description = "plain lines instead of a live progress bar" };
+
+        var command = new Command("train", "Train LeNet-5 on a dataset, with checkpoints, on the chosen device")
+        {
+            dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, squashing,
+            validation, output, checkpoint, resume, plot, noProgress,
+        };
+        command.SetAction(parse => Common.Run(() =>
+        {
+            var options = new TrainingOptions
+            {
+                Epochs = parse.GetValue(epochs),
+                BatchSize = parse.GetValue(batch),
+                Optimizer = ParseEnum<OptimizerKind>(parse.GetValue(optimizer)!, "optimizer"),
+                LearningRate = parse.GetValue(rate),
+                Schedule = ParseEnum<LearningRateSchedule>(parse.GetValue(schedule)!, "schedule"),
+                Momentum = parse.GetValue(momentum),
+                WeightDecay = parse.GetValue(decay),
+                Seed = parse.GetValue(seed),
+                ValidationFraction = parse.GetValue(validation),
+                ReportEvery = 10,
+            };
+            try { options.Validate(); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            Squashing squash;
+            try { squash = SquashingExtensions.ParseSquashing(parse.GetValue(squashing)!); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+
+            string outputPath = parse.GetValue(output)!;
+            string checkpointPath = parse.GetValue(checkpoint) ?? outputPath + ".ckpt";
+            string? plotPath = parse.GetValue(plot);
+            var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
+
+            using var accelerator = LeNetAccelerator.Create(Common.ParseDevice(parse.GetValue(device)!));
+            string? resumePath = parse.GetValue(resume);
+            using var trainer = resumePath is null
+                ? new Trainer(accelerator, LeNetModel.CreateRandom(options.Seed, squash), options, train.Images, train.Labels)
+                : Trainer.Resume(accelerator, CheckpointFile.Load(resumePath, options.Optimizer), options, train.Images, train.Labels);
+
+            Console.Error.WriteLine($"training on {accelerator.Description}");
+            Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
+                $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
+
+            using var cancellation = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            var history = new List<EpochResult>();
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                void OnEpoch(EpochResult r)
+                {
+                    history.Add(r);
+                    CheckpointFile.Save(trainer.Checkpoint(), options.Optimizer, checkpointPath);
+                }
+                bool live = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+                if (live)
+                    RunWithProgressBar(trainer, options, OnEpoch, cancellation.Token);
+                else
+                    trainer.Run(r => { OnEpoch(r); Console.Error.WriteLine(Describe(r)); }, null, cancellation.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine($"lenet: cancelled at a batch boundary; the last complete checkpoint is {checkpointPath} (epoch {trainer.EpochsCompleted})");
+                return ExitCodes.Failure;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+
+            var model = trainer.Model();
+            using (var engine = new InferenceEngine(model, accelerator))
+            {
+                var prediction = engine.Predict(test.Images);
+                int correct = prediction.Classes.Where((c, i) => c == test.Labels[i]).Count();
+                double accuracy = (double)correct / test.Count;
+                model.Metadata["dataset"] = dataName;
+                model.Metadata["epochs"] = trainer.EpochsCompleted.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
+                model.Metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["test_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture);
+                model.Metadata["test_images"] = test.Count.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["device"] = accelerator.Description.Kind.ToName();
+                model.Metadata["training_seconds"] = clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
+                ModelFile.Save(model, outputPath);
+                Console.WriteLine($"test accuracy {accuracy:P2} ({correct}/{test.Count}); model written to {outputPath} in {clock.Elapsed.TotalSeconds:0} s");
+            }
+            if (plotPath is not null && history.Count > 0)
+            {
+                Plots.TrainingCurves(history, plotPath);
+                Console.WriteLine($"curves written to {plotPath}");
+            }
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static string Describe(EpochResult r) =>
+        $"epoch {r.Epoch}: loss {r.Train.Loss:0.0000} accuracy {r.Train.Accuracy:P2}" +
+        (r.Validation is { } v ? $" | validation loss {v.Loss:0.0000} accuracy {v.Accuracy:P2}" : "") +
+        $" | {r.ImagesPerSecond:N0} images/s, lr {r.LearningRate:0.#####}";
+
+    private static void RunWithProgressBar(Trainer trainer, TrainingOptions options, Action<EpochResult> onEpoch, CancellationToken token)
+    {
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("training", maxValue: (double)options.Epochs * trainer.BatchesPerEpoch);
+                task.Value = (double)trainer.EpochsCompleted * trainer.BatchesPerEpoch;
+                var progress = new SynchronousProgress<BatchProgress>(p =>
+                {
+                    task.Value = (double)p.Epoch * p.Batches + p.Batch;
+                    task.Description = Markup.Escape(
+                        $"epoch {p.Epoch + 1}/{options.Epochs} batch {p.Batch}/{p.Batches} loss {p.Running.Loss:0.000} acc {p.Running.Accuracy:P1} {p.ImagesPerSecond:N0} img/s");
+                });
+                trainer.Run(r =>
+                {
+                    onEpoch(r);
+                    AnsiConsole.MarkupLine(Markup.Escape(Describe(r)));
+                }, progress, token);
+                task.Value = task.MaxValue;
+            });
+    }
+
+    private static T ParseEnum<T>(string text, string what) where T : struct, Enum =>
+        Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value)
+            ? value
+            : throw new UsageException($"unknown {what} '{text}' (expected {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))})");
+}
+
+/// <summary>Reports on the calling thread (System.Progress would post to the thread pool, out of order).</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -1,0 +1,21 @@
+using System.CommandLine;
+using LeNet.Gpu.Cli;
+using LeNet.Gpu.Cli.Commands;
+
+// `lenet`: exit 0 on success, 1 on failure, 2 on bad usage; errors are one line on stderr.
+var root = new RootCommand("LeNet-5 (LeCun et al., 1998) on CUDA, OpenCL or the CPU: train, evaluate, predict, benchmark.");
+foreach (var command in new[]
+{
+    DevicesCommand.Create(), SummaryCommand.Create(), DataCommand.Create(), TrainCommand.Create(),
+    EvalCommand.Create(), PredictCommand.Create(), BenchCommand.Create(),
+})
+    root.Subcommands.Add(command);
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"lenet: {error.Message}");
+    Console.Error.WriteLine("Run 'lenet --help' for usage.");
+    return ExitCodes.Usage;
+}
+return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -1,0 +1,43 @@
+using System.Reflection;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Serialization;
+
+/// <summary>
+/// The models this project trained and ships inside the library (embedded safetensors files), so inference
+/// works with no file at hand, and the one rule for naming a model: a file path, else a shipped name.
+/// </summary>
+public static class ShippedModels
+{
+    public const string Digits = "lenet5-digits", Fashion = "lenet5-fashion";
+    public const string Default = Digits;
+
+    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion];
+
+    public static bool IsAvailable(string name) => Stream(name) is { } s && s.Length > 0 && Dispose(s);
+
+    public static LeNetModel Load(string name)
+    {
+        using var stream = Stream(name)
+            ?? throw new ArgumentException($"no shipped model named '{name}' (shipped: {string.Join(", ", Names)})");
+        return ModelFile.Load(stream, $"shipped model {name}");
+    }
+
+    /// <summary>A path to an existing file loads that file; otherwise the name must be a shipped model.</summary>
+    public static LeNetModel Resolve(string nameOrPath)
+    {
+        if (File.Exists(nameOrPath)) return ModelFile.Load(nameOrPath);
+        if (Names.Contains(nameOrPath)) return Load(nameOrPath);
+        throw new ArgumentException(
+            $"model '{nameOrPath}' is neither a file nor a shipped model ({string.Join(", ", Names)})");
+    }
+
+    private static Stream? Stream(string name) =>
+        typeof(ShippedModels).Assembly.GetManifestResourceStream($"LeNet.Gpu.Shipped.{name}.safetensors");
+
+    private static bool Dispose(Stream s)
+    {
+        s.Dispose();
+        return true;
+    }
+}
