@@ -147,4 +147,30 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
 
         Assert.Throws<ArgumentOutOfRangeException>(() => new InferenceEngine(LeNetModel.CreateRandom(1), gpu.LeNet, batchCapacity: -1));
     }
+
+    [Fact]
+    public void CreateOpensAndOwnsItsDevice()
+    {
+        var model = LeNetModel.CreateRandom(950, Squashing.Sigmoid);
+        var data = TestData.RandomImages(6, seed: 951);
+        Prediction prediction;
+        using (var engine = InferenceEngine.Create(model, DeviceKind.Cpu, batchCapacity: 4))
+        {
+            Assert.Equal(DeviceKind.Cpu, engine.Device.Kind);
+            Assert.Equal(4, engine.BatchCapacity);
+            prediction = engine.Predict(data);
+        }
+        AssertMatchesReference("owned CPU accelerator", prediction, new ReferenceLeNet(model), Inputs(data));
+    }
+
+    [Fact]
+    public void DefaultCapacityFollowsTheDevice()
+    {
+        Assert.Equal(1024, InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cpu, "cpu", 1L << 40, 32, 1024)));
+        // A quarter of the memory over the bytes one image costs: activations, float staging and byte staging.
+        long perImage = (ForwardPass.FloatsPerImage + 1024) * 4 + 784;
+        Assert.Equal((int)((8L << 30) / 4 / perImage), InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));
+        Assert.Equal(65_536, InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "big", 80L << 30, 32, 1024)));
+        Assert.Equal(1, InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.OpenCL, "tiny", 1024, 32, 256)));
+    }
 }
