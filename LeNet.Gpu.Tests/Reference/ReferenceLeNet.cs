@@ -1,0 +1,384 @@
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Tests.Reference;
+
+/// <summary>Every layer of one image's forward pass, image-major, in double. "…A" arrays are weighted sums before squashing.</summary>
+public sealed class ReferenceActivations
+{
+    public required double[] Input { get; init; }        // [32][32]
+    public required double[] C1 { get; init; }           // [6][28][28]  (identity)
+    public required double[] S2A { get; init; }          // [6][14][14]  weighted sums
+    public required double[] S2 { get; init; }           // [6][14][14]
+    public required double[] C3 { get; init; }           // [16][10][10] (identity)
+    public required double[] S4A { get; init; }          // [16][5][5]
+    public required double[] S4 { get; init; }           // [16][5][5]
+    public required double[] C5A { get; init; }          // [120]
+    public required double[] C5 { get; init; }           // [120]
+    public required double[] F6A { get; init; }          // [84]
+    public required double[] F6 { get; init; }           // [84]
+    public required double[] Logits { get; init; }       // [10]
+    public required double[] Probabilities { get; init; } // [10]
+    public int Class => ReferenceLeNet.ArgMax(Logits);
+}
+
+/// <summary>
+/// A plain float64 LeNet-5, written from the paper and the architecture seed, sharing no code with the kernels:
+/// scalar loops over image-major arrays. It reads only parameter <i>values</i> from the flat buffer, through the
+/// slice offsets of <see cref="ParameterLayout"/> (the layout is the contract), and keeps its own copy of Table I.
+/// <code>
+/// C1  a = b + Σ w·x (5×5, 1→6), identity          S2  y = f(c·(2×2 block sum) + b)
+/// C3  a = b + Σ_{i ∈ Table I} Σ w·x (6→16), identity  S4  y = f(c·(2×2 block sum) + b)
+/// C5  y = f(b + Σ w·x) (16@5x5 → 120)             F6  y = f(b + W·x) (120 → 84)
+/// OUTPUT logits = b + W·x (84 → 10), softmax; loss = mean over the batch of −log p[label]
+/// </code>
+/// f is 1.7159·tanh(2a/3) or the logistic sigmoid.
+/// </summary>
+public sealed class ReferenceLeNet
+{
+    /// <summary>Table I of the paper as 0-based S2 maps feeding each C3 map (hard-coded independently of the library).</summary>
+    public static readonly int[][] C3Inputs =
+    [
+        [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 0], [5, 0, 1],
+        [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 0], [4, 5, 0, 1], [5, 0, 1, 2],
+        [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5],
+        [0, 1, 2, 3, 4, 5],
+    ];
+
+    public static bool C3Connected(int output, int input) => Array.IndexOf(C3Inputs[output], input) >= 0;
+
+    private const int K = 5;
+    private readonly double[] p;
+
+    public Squashing Squashing { get; }
+
+    // Offsets of every tensor in the flat buffer (the contract of ParameterLayout).
+    private readonly int c1w, c1b, s2c, s2b, c3w, c3b, s4c, s4b, c5w, c5b, f6w, f6b, ow, ob;
+
+    public ReferenceLeNet(LeNetModel model) : this(model.Parameters, model.Squashing) { }
+
+    public ReferenceLeNet(IReadOnlyList<float> parameters, Squashing squashing) : this(parameters.Select(v => (double)v).ToArray(), squashing) { }
+
+    public ReferenceLeNet(double[] parameters, Squashing squashing)
+    {
+        p = parameters;
+        Squashing = squashing;
+        c1w = ParameterLayout.C1Weight.Offset; c1b = ParameterLayout.C1Bias.Offset;
+        s2c = ParameterLayout.S2Coefficient.Offset; s2b = ParameterLayout.S2Bias.Offset;
+        c3w = ParameterLayout.C3Weight.Offset; c3b = ParameterLayout.C3Bias.Offset;
+        s4c = ParameterLayout.S4Coefficient.Offset; s4b = ParameterLayout.S4Bias.Offset;
+        c5w = ParameterLayout.C5Weight.Offset; c5b = ParameterLayout.C5Bias.Offset;
+        f6w = ParameterLayout.F6Weight.Offset; f6b = ParameterLayout.F6Bias.Offset;
+        ow = ParameterLayout.OutputWeight.Offset; ob = ParameterLayout.OutputBias.Offset;
+    }
+
+    /// <summary>The parameters this reference uses (a copy of the model's values, in double).</summary>
+    public double[] Parameters => p;
+
+    // ---------------------------------------------------------------- squashing
+
+    public static double Squash(double a, Squashing s) => s switch
+    {
+        Squashing.ScaledTanh => 1.7159 * Math.Tanh(2.0 * a / 3.0),
+        Squashing.Sigmoid => 1.0 / (1.0 + Math.Exp(-a)),
+        _ => throw new ArgumentOutOfRangeException(nameof(s)),
+    };
+
+    /// <summary>df/da, computed from the weighted sum a (not from the output, unlike the kernels).</summary>
+    public static double SquashDerivative(double a, Squashing s)
+    {
+        switch (s)
+        {
+            case Squashing.ScaledTanh:
+                double t = Math.Tanh(2.0 * a / 3.0);
+                return 1.7159 * (2.0 / 3.0) * (1 - t * t);
+            case Squashing.Sigmoid:
+                double y = 1.0 / (1.0 + Math.Exp(-a));
+                return y * (1 - y);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(s));
+        }
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// <summary>The paper's MNIST preparation: 28×28 bytes centred in 32×32, background −0.1, pixel v → −0.1 + 1.275·v/255.</summary>
+    public static double[] PadMnist(ReadOnlySpan<byte> image28)
+    {
+        if (image28.Length != 784) throw new ArgumentException("expected 784 bytes");
+        var field = new double[32 * 32];
+        Array.Fill(field, -0.1);
+        for (int y = 0; y < 28; y++)
+            for (int x = 0; x < 28; x++)
+                field[(y + 2) * 32 + x + 2] = -0.1 + 1.275 * image28[y * 28 + x] / 255.0;
+        return field;
+    }
+
+    // ---------------------------------------------------------------- single layers (one image)
+
+    /// <summary>C1: valid 5×5 convolution 1@32x32 → 6@28x28 plus bias, identity.</summary>
+    public double[] C1Layer(double[] input)
+    {
+        var c1 = new double[6 * 28 * 28];
+        for (int m = 0; m < 6; m++)
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++)
+                {
+                    double a = p[c1b + m];
+                    for (int ky = 0; ky < K; ky++)
+                        for (int kx = 0; kx < K; kx++)
+                            a += p[c1w + (m * K + ky) * K + kx] * input[(y + ky) * 32 + x + kx];
+                    c1[(m * 28 + y) * 28 + x] = a;
+                }
+        return c1;
+    }
+
+    /// <summary>S2 / S4 weighted sums: coefficient·(sum of each 2×2 block) + bias, per map.</summary>
+    public double[] SubsampleSums(double[] input, int maps, int inSize, bool second)
+    {
+        int c = second ? s4c : s2c, b = second ? s4b : s2b, outSize = inSize / 2;
+        var a = new double[maps * outSize * outSize];
+        for (int m = 0; m < maps; m++)
+            for (int y = 0; y < outSize; y++)
+                for (int x = 0; x < outSize; x++)
+                {
+                    double sum = 0;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++)
+                            sum += input[(m * inSize + 2 * y + dy) * inSize + 2 * x + dx];
+                    a[(m * outSize + y) * outSize + x] = p[c + m] * sum + p[b + m];
+                }
+        return a;
+    }
+
+    /// <summary>C3: 6@14x14 → 16@10x10, each output map summing only over its Table I inputs, plus bias, identity.</summary>
+    public double[] C3Layer(double[] s2)
+    {
+        var c3 = new double[16 * 10 * 10];
+        for (int o = 0; o < 16; o++)
+            for (int y = 0; y < 10; y++)
+                for (int x = 0; x < 10; x++)
+                {
+                    double a = p[c3b + o];
+                    foreach (int i in C3Inputs[o])
+                        for (int ky = 0; ky < K; ky++)
+                            for (int kx = 0; kx < K; kx++)
+                                a += p[c3w + ((o * 6 + i) * K + ky) * K + kx] * s2[(i * 14 + y + ky) * 14 + x + kx];
+                    c3[(o * 10 + y) * 10 + x] = a;
+                }
+        return c3;
+    }
+
+    /// <summary>C5 weighted sums: 16@5x5 → 120, every S4 map connected.</summary>
+    public double[] C5Sums(double[] s4)
+    {
+        var a = new double[120];
+        for (int o = 0; o < 120; o++)
+        {
+            double sum = p[c5b + o];
+            for (int i = 0; i < 16; i++)
+                for (int k = 0; k < K * K; k++)
+                    sum += p[c5w + (o * 16 + i) * K * K + k] * s4[i * K * K + k];
+            a[o] = sum;
+        }
+        return a;
+    }
+
+    /// <summary>Dense weighted sums b + W·x with W [outUnits][inUnits] at <paramref name="weight"/>.</summary>
+    private double[] Dense(double[] x, int weight, int bias, int outUnits)
+    {
+        var a = new double[outUnits];
+        for (int o = 0; o < outUnits; o++)
+        {
+            double sum = p[bias + o];
+            for (int j = 0; j < x.Length; j++)
+                sum += p[weight + o * x.Length + j] * x[j];
+            a[o] = sum;
+        }
+        return a;
+    }
+
+    public double[] F6Sums(double[] c5) => Dense(c5, f6w, f6b, 84);
+    public double[] OutputLogits(double[] f6) => Dense(f6, ow, ob, 10);
+
+    public double[] Squashed(double[] a) => a.Select(v => Squash(v, Squashing)).ToArray();
+
+    public static double[] Softmax(double[] logits)
+    {
+        double max = logits.Max();
+        var e = logits.Select(l => Math.Exp(l - max)).ToArray();
+        double total = e.Sum();
+        return e.Select(v => v / total).ToArray();
+    }
+
+    /// <summary>Index of the largest value; the first of equal maxima.</summary>
+    public static int ArgMax(IReadOnlyList<double> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Count; i++)
+            if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    // ---------------------------------------------------------------- whole network
+
+    public ReferenceActivations Forward(double[] input)
+    {
+        if (input.Length != 32 * 32) throw new ArgumentException("expected a 32×32 input field");
+        var c1 = C1Layer(input);
+        var s2a = SubsampleSums(c1, 6, 28, second: false);
+        var s2 = Squashed(s2a);
+        var c3 = C3Layer(s2);
+        var s4a = SubsampleSums(c3, 16, 10, second: true);
+        var s4 = Squashed(s4a);
+        var c5a = C5Sums(s4);
+        var c5 = Squashed(c5a);
+        var f6a = F6Sums(c5);
+        var f6 = Squashed(f6a);
+        var logits = OutputLogits(f6);
+        return new ReferenceActivations
+        {
+            Input = input, C1 = c1, S2A = s2a, S2 = s2, C3 = c3, S4A = s4a, S4 = s4,
+            C5A = c5a, C5 = c5, F6A = f6a, F6 = f6, Logits = logits, Probabilities = Softmax(logits),
+        };
+    }
+
+    /// <summary>Loss = mean over the batch of −log p[label].</summary>
+    public double Loss(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels)
+    {
+        double total = 0;
+        for (int n = 0; n < inputs.Count; n++)
+            total += CrossEntropy(Forward(inputs[n]).Logits, labels[n]);
+        return total / inputs.Count;
+    }
+
+    /// <summary>−log softmax(logits)[label], computed as log-sum-exp − logit so it stays exact for confident outputs.</summary>
+    public static double CrossEntropy(double[] logits, int label)
+    {
+        double max = logits.Max();
+        double lse = max + Math.Log(logits.Sum(l => Math.Exp(l - max)));
+        return lse - logits[label];
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /// <summary>
+    /// dLoss/dparameter for every entry of the flat buffer (same layout as <see cref="ParameterLayout"/>), for
+    /// loss = mean over the batch of −log p[label]. C3 weights the table leaves out get exactly 0.
+    /// </summary>
+    public double[] Gradient(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, out double loss)
+    {
+        if (inputs.Count == 0 || inputs.Count != labels.Count) throw new ArgumentException("one label per input, at least one input");
+        var g = new double[p.Length];
+        double scale = 1.0 / inputs.Count;
+        loss = 0;
+        var s = Squashing;
+        for (int n = 0; n < inputs.Count; n++)
+        {
+            var f = Forward(inputs[n]);
+            int label = labels[n];
+            loss += CrossEntropy(f.Logits, label) * scale;
+
+            // OUTPUT: dE/dlogit = (p − onehot)/N.
+            var dLogit = new double[10];
+            for (int c = 0; c < 10; c++) dLogit[c] = (f.Probabilities[c] - (c == label ? 1 : 0)) * scale;
+            var dF6 = DenseBackward(g, dLogit, f.F6, ow, ob);
+
+            // F6: through f, then dense.
+            var dF6A = new double[84];
+            for (int j = 0; j < 84; j++) dF6A[j] = dF6[j] * SquashDerivative(f.F6A[j], s);
+            var dC5 = DenseBackward(g, dF6A, f.C5, f6w, f6b);
+
+            // C5: through f, then the 16@5x5 → 120 "convolution" (a dense layer over 400 inputs).
+            var dC5A = new double[120];
+            for (int o = 0; o < 120; o++) dC5A[o] = dC5[o] * SquashDerivative(f.C5A[o], s);
+            var dS4 = new double[400];
+            for (int o = 0; o < 120; o++)
+            {
+                g[c5b + o] += dC5A[o];
+                for (int k = 0; k < 400; k++)
+                {
+                    g[c5w + o * 400 + k] += dC5A[o] * f.S4[k];
+                    dS4[k] += p[c5w + o * 400 + k] * dC5A[o];
+                }
+            }
+
+            // S4, then C3 (identity).
+            var dC3 = SubsampleBackward(g, dS4, f.S4A, f.C3, 16, 10, s4c, s4b);
+            var dS2 = new double[6 * 14 * 14];
+            for (int o = 0; o < 16; o++)
+                for (int y = 0; y < 10; y++)
+                    for (int x = 0; x < 10; x++)
+                    {
+                        double d = dC3[(o * 10 + y) * 10 + x];
+                        g[c3b + o] += d;
+                        foreach (int i in C3Inputs[o])
+                            for (int ky = 0; ky < K; ky++)
+                                for (int kx = 0; kx < K; kx++)
+                                {
+                                    int w = c3w + ((o * 6 + i) * K + ky) * K + kx;
+                                    int at = (i * 14 + y + ky) * 14 + x + kx;
+                                    g[w] += d * f.S2[at];
+                                    dS2[at] += p[w] * d;
+                                }
+                    }
+
+            // S2, then C1 (identity); the input needs no gradient.
+            var dC1 = SubsampleBackward(g, dS2, f.S2A, f.C1, 6, 28, s2c, s2b);
+            for (int m = 0; m < 6; m++)
+                for (int y = 0; y < 28; y++)
+                    for (int x = 0; x < 28; x++)
+                    {
+                        double d = dC1[(m * 28 + y) * 28 + x];
+                        g[c1b + m] += d;
+                        for (int ky = 0; ky < K; ky++)
+                            for (int kx = 0; kx < K; kx++)
+                                g[c1w + (m * K + ky) * K + kx] += d * f.Input[(y + ky) * 32 + x + kx];
+                    }
+        }
+        return g;
+    }
+
+    /// <summary>Accumulates dW, db of a dense layer into g and returns dE/dx.</summary>
+    private double[] DenseBackward(double[] g, double[] dA, double[] x, int weight, int bias)
+    {
+        var dX = new double[x.Length];
+        for (int o = 0; o < dA.Length; o++)
+        {
+            g[bias + o] += dA[o];
+            for (int j = 0; j < x.Length; j++)
+            {
+                g[weight + o * x.Length + j] += dA[o] * x[j];
+                dX[j] += p[weight + o * x.Length + j] * dA[o];
+            }
+        }
+        return dX;
+    }
+
+    /// <summary>
+    /// Backward through y = f(c·blocksum + b): accumulates dc, db into g and returns dE/d(input map), which is
+    /// c·dE/da for each of the four inputs of a block.
+    /// </summary>
+    private double[] SubsampleBackward(double[] g, double[] dY, double[] a, double[] input, int maps, int inSize, int coefficient, int bias)
+    {
+        int outSize = inSize / 2;
+        var dInput = new double[maps * inSize * inSize];
+        for (int m = 0; m < maps; m++)
+            for (int y = 0; y < outSize; y++)
+                for (int x = 0; x < outSize; x++)
+                {
+                    int at = (m * outSize + y) * outSize + x;
+                    double dA = dY[at] * SquashDerivative(a[at], Squashing);
+                    double sum = 0;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++)
+                        {
+                            int i = (m * inSize + 2 * y + dy) * inSize + 2 * x + dx;
+                            sum += input[i];
+                            dInput[i] = p[coefficient + m] * dA;
+                        }
+                    g[coefficient + m] += dA * sum;
+                    g[bias + m] += dA;
+                }
+        return dInput;
+    }
+}

@@ -1,0 +1,129 @@
+using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Tests.Support;
+using Xunit;
+
+namespace LeNet.Gpu.Tests.Runtime;
+
+/// <summary>Tests that set LENET_DEVICE run alone: xunit runs this collection after all parallel ones.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EnvironmentCollection
+{
+    public const string Name = "Process environment";
+}
+
+/// <summary>Choosing the device: explicit kind, else LENET_DEVICE, else auto; absent devices fail with a list of present ones.</summary>
+[Collection(EnvironmentCollection.Name)]
+public sealed class DeviceChoiceTests
+{
+    private const string Variable = "LENET_DEVICE";
+
+    /// <summary>Runs <paramref name="body"/> with LENET_DEVICE set to <paramref name="value"/> (null: unset), then restores it.</summary>
+    private static void WithEnvironment(string? value, Action body)
+    {
+        var saved = Environment.GetEnvironmentVariable(Variable);
+        Environment.SetEnvironmentVariable(Variable, value);
+        try { body(); }
+        finally { Environment.SetEnvironmentVariable(Variable, saved); }
+    }
+
+    [Fact]
+    public void TheVariableNameIsLenetDevice() => Assert.Equal(Variable, DeviceKindExtensions.EnvironmentVariable);
+
+    [Theory]
+    [InlineData("cuda", DeviceKind.Cuda)]
+    [InlineData("CUDA", DeviceKind.Cuda)]
+    [InlineData(" opencl ", DeviceKind.OpenCL)]
+    [InlineData("OpenCL", DeviceKind.OpenCL)]
+    [InlineData("cl", DeviceKind.OpenCL)]
+    [InlineData("cpu", DeviceKind.Cpu)]
+    [InlineData("Cpu", DeviceKind.Cpu)]
+    [InlineData("auto", DeviceKind.Auto)]
+    [InlineData("", DeviceKind.Auto)]
+    public void ParsesDeviceNames(string text, DeviceKind expected) =>
+        Assert.Equal(expected, DeviceKindExtensions.ParseDeviceKind(text));
+
+    [Theory]
+    [InlineData(DeviceKind.Auto)]
+    [InlineData(DeviceKind.Cuda)]
+    [InlineData(DeviceKind.OpenCL)]
+    [InlineData(DeviceKind.Cpu)]
+    public void NamesRoundTrip(DeviceKind kind) => Assert.Equal(kind, DeviceKindExtensions.ParseDeviceKind(kind.ToName()));
+
+    [Theory]
+    [InlineData("tpu")]
+    [InlineData("gpu0")]
+    [InlineData("cuda:1")]
+    public void UnknownNamesAreRejectedWithTheChoices(string text)
+    {
+        var e = Assert.Throws<ArgumentException>(() => DeviceKindExtensions.ParseDeviceKind(text));
+        Assert.Contains($"'{text}'", e.Message);
+        Assert.Contains("auto, cuda, opencl or cpu", e.Message);
+    }
+
+    [Fact]
+    public void ExplicitChoiceWinsOverTheVariable() => WithEnvironment("not-a-device", () =>
+    {
+        Assert.Equal(DeviceKind.Cpu, DeviceKindExtensions.Resolve(DeviceKind.Cpu));
+        Assert.Equal(DeviceKind.Cuda, DeviceKindExtensions.Resolve(DeviceKind.Cuda));
+    });
+
+    [Theory]
+    [InlineData(null, DeviceKind.Auto)]
+    [InlineData("", DeviceKind.Auto)]
+    [InlineData("   ", DeviceKind.Auto)]
+    [InlineData("cpu", DeviceKind.Cpu)]
+    [InlineData("OpenCL", DeviceKind.OpenCL)]
+    [InlineData("cuda", DeviceKind.Cuda)]
+    public void AutoFollowsTheVariable(string? value, DeviceKind expected) =>
+        WithEnvironment(value, () => Assert.Equal(expected, DeviceKindExtensions.Resolve(DeviceKind.Auto)));
+
+    [Fact]
+    public void ABadVariableNamesItselfAndTheValue() => WithEnvironment("gpu9", () =>
+    {
+        var e = Assert.Throws<ArgumentException>(() => DeviceKindExtensions.Resolve(DeviceKind.Auto));
+        Assert.StartsWith("LENET_DEVICE:", e.Message);
+        Assert.Contains("'gpu9'", e.Message);
+        Assert.Contains("auto, cuda, opencl or cpu", e.Message);
+        // Opening a device goes through the same path.
+        Assert.Throws<ArgumentException>(() => LeNetAccelerator.Create());
+    });
+
+    [Fact]
+    public void TheVariableChoosesTheDeviceWhenAskedForAuto() => WithEnvironment("cpu", () =>
+    {
+        using var accelerator = LeNetAccelerator.Create();
+        Assert.Equal(DeviceKind.Cpu, accelerator.Kind);
+    });
+
+    [SkippableTheory]
+    [InlineData(DeviceKind.Cuda)]
+    [InlineData(DeviceKind.OpenCL)]
+    public void AnAbsentDeviceFailsListingThePresentOnes(DeviceKind kind)
+    {
+        Skip.If(Devices.Has(kind), $"a {kind.ToName()} device is present here");
+        void Check(Func<LeNetAccelerator> open)
+        {
+            var e = Assert.Throws<DeviceNotFoundException>(() => { using var _ = open(); });
+            Assert.Equal(kind, e.Requested);
+            Assert.Contains($"no {kind.ToName()} device found", e.Message);
+            Assert.Contains("present:", e.Message);
+            Assert.Contains("cpu: ILGPU CPU accelerator", e.Message); // ILGPU's CPU accelerator is always there
+            foreach (var device in Devices.Present) Assert.Contains(device.ToString(), e.Message);
+        }
+        Check(() => LeNetAccelerator.Create(kind));
+        // The same through LENET_DEVICE.
+        WithEnvironment(kind.ToName(), () => Check(() => LeNetAccelerator.Create()));
+    }
+
+    [Fact]
+    public void DevicesAreListedInAutoOrderWithTheCpuAlwaysPresent()
+    {
+        var devices = LeNetAccelerator.ListDevices();
+        Assert.NotEmpty(devices);
+        Assert.Equal(DeviceKind.Cpu, devices[^1].Kind);
+        var order = devices.Select(d => d.Kind switch { DeviceKind.Cuda => 0, DeviceKind.OpenCL => 1, _ => 2 }).ToList();
+        Assert.Equal(order.OrderBy(k => k), order);
+        Assert.Equal(devices[0], LeNetAccelerator.AutoChoice());
+        Assert.All(devices, d => Assert.True(d.WarpSize > 0 && d.MaxGroupSize > 0 && d.MemoryBytes > 0, d.ToString()));
+    }
+}
