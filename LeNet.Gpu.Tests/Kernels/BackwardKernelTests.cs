@@ -59,31 +59,34 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
         ArrayView<float> W(ParameterSlice slice) => parameters.View(slice);
         int squash = (int)squashing.ToActivation();
         BatchShape Shape(int maps, int size) => new(maps, size, count, capacity);
+        // Parameter-gradient kernels loop grid-stride; 97 threads (not a divisor of any layer's count) makes
+        // every thread handle several elements, as on the CPU accelerator.
+        const int Threads = 97;
 
         // Loss → OUTPUT (identity) → F6.
         k.CrossEntropyBackward(s, count, count, capacity, 0, pass.Probabilities.View, pass.Predictions.View, labelBuffer.View,
             dLogits.View, losses.View, correct.View);
-        k.FullyConnectedBackwardParameters(s, 10 * 84 + 10, 84, 10, count, capacity, 0, dLogits.View, pass.F6.View, G(P.OutputWeight), G(P.OutputBias));
+        k.FullyConnectedBackwardParameters(s, Threads, Threads, 84, 10, count, capacity, 0, dLogits.View, pass.F6.View, G(P.OutputWeight), G(P.OutputBias));
         k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, capacity, 0, dLogits.View, W(P.OutputWeight), dF6.View);
         // F6 (squashed) → C5.
         k.SquashBackward(s, 84 * count, Shape(84, 1), squash, 0, pass.F6.View, dF6.View);
-        k.FullyConnectedBackwardParameters(s, 84 * 120 + 84, 120, 84, count, capacity, 0, dF6.View, pass.C5.View, G(P.F6Weight), G(P.F6Bias));
+        k.FullyConnectedBackwardParameters(s, Threads, Threads, 120, 84, count, capacity, 0, dF6.View, pass.C5.View, G(P.F6Weight), G(P.F6Bias));
         k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, capacity, 0, dF6.View, W(P.F6Weight), dC5.View);
         // C5 (squashed) → S4.
         k.SquashBackward(s, 120 * count, Shape(120, 1), squash, 0, pass.C5.View, dC5.View);
-        k.ConvolutionBackwardParameters(s, 120 * 16 * 25 + 120, Shape(16, 5), Shape(120, 1), 0, dC5.View, pass.S4.View, parameters.C5Mask, G(P.C5Weight), G(P.C5Bias));
+        k.ConvolutionBackwardParameters(s, Threads, Threads, Shape(16, 5), Shape(120, 1), 0, dC5.View, pass.S4.View, parameters.C5Mask, G(P.C5Weight), G(P.C5Bias));
         k.ConvolutionBackwardInput(s, 16 * count, Shape(16, 5), Shape(120, 1), 0, dC5.View, W(P.C5Weight), parameters.C5Mask, dS4.View);
         // S4 (squashed) → C3 (identity) → S2.
         k.SquashBackward(s, 16 * count, Shape(16, 5), squash, 0, pass.S4.View, dS4.View);
         k.SubsamplingBackwardParameters(s, 16, Shape(16, 10), Shape(16, 5), 0, dS4.View, pass.C3.View, G(P.S4Coefficient), G(P.S4Bias));
         k.SubsamplingBackwardInput(s, 16 * count, Shape(16, 10), Shape(16, 5), 0, dS4.View, W(P.S4Coefficient), dC3.View);
-        k.ConvolutionBackwardParameters(s, 16 * 6 * 25 + 16, Shape(6, 14), Shape(16, 10), 0, dC3.View, pass.S2.View, parameters.C3Mask, G(P.C3Weight), G(P.C3Bias));
+        k.ConvolutionBackwardParameters(s, Threads, Threads, Shape(6, 14), Shape(16, 10), 0, dC3.View, pass.S2.View, parameters.C3Mask, G(P.C3Weight), G(P.C3Bias));
         k.ConvolutionBackwardInput(s, 6 * count, Shape(6, 14), Shape(16, 10), 0, dC3.View, W(P.C3Weight), parameters.C3Mask, dS2.View);
         // S2 (squashed) → C1 (identity).
         k.SquashBackward(s, 6 * count, Shape(6, 14), squash, 0, pass.S2.View, dS2.View);
         k.SubsamplingBackwardParameters(s, 6, Shape(6, 28), Shape(6, 14), 0, dS2.View, pass.C1.View, G(P.S2Coefficient), G(P.S2Bias));
         k.SubsamplingBackwardInput(s, 6 * count, Shape(6, 28), Shape(6, 14), 0, dS2.View, W(P.S2Coefficient), dC1.View);
-        k.ConvolutionBackwardParameters(s, 6 * 25 + 6, Shape(1, 32), Shape(6, 28), 0, dC1.View, pass.Input.View, parameters.C1Mask, G(P.C1Weight), G(P.C1Bias));
+        k.ConvolutionBackwardParameters(s, Threads, Threads, Shape(1, 32), Shape(6, 28), 0, dC1.View, pass.Input.View, parameters.C1Mask, G(P.C1Weight), G(P.C1Bias));
         s.Synchronize();
 
         var reference = new ReferenceLeNet(model);

@@ -47,7 +47,7 @@ public static class Architecture
     /// <summary>The paper's input scaling: background (white) −0.1, foreground (black) 1.175.</summary>
     public const float Background = -0.1f, Foreground = 1.175f;
 
-    /// <summary>Trainable parameters of the 10-way output layer (84 weights + 1 bias per class).</summary>
+    /// <summary>The layers in order, INPUT to OUTPUT (10-way dense layer + softmax: 84 weights + 1 bias per class).</summary>
     public static readonly IReadOnlyList<LayerInfo> Layers = BuildLayers();
 
     public static long TotalTrainableParameters => Layers.Sum(l => l.TrainableParameters);

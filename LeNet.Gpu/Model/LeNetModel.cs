@@ -36,7 +36,7 @@ public sealed class LeNetModel
             {
                 float limit = 2.4f / ParameterLayout.FanInOf(i);
                 float value = (float)((random.NextDouble() * 2 - 1) * limit);
-                p[i] = value * mask[i];
+                p[i] = mask[i] == 0f ? 0f : value; // +0, never −0: files and hashes stay byte-stable
             }
         return new LeNetModel(squashing, p);
     }
