@@ -14,8 +14,9 @@ foreach (var command in new[]
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors) Console.Error.WriteLine($"lenet: {error.Message}");
-    Console.Error.WriteLine("Run 'lenet --help' for usage.");
+    // One line: the most specific message first (an unknown word explains a missing command).
+    var messages = parse.Errors.Select(e => e.Message.TrimEnd('.')).Reverse();
+    Console.Error.WriteLine($"lenet: {string.Join("; ", messages)} (see 'lenet --help')");
     return ExitCodes.Usage;
 }
 return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -24,11 +24,12 @@ public static class EvalCommand
         };
         command.SetAction(parse => Common.Run(() =>
         {
+            var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
             string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
             var (_, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
-            using var engine = InferenceEngine.Create(network, Common.ParseDevice(parse.GetValue(device)!));
+            using var engine = InferenceEngine.Create(network, deviceKind);
             engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * InferenceEngine.ImageFloats)); // first launches
             var clock = Stopwatch.StartNew();
             var prediction = engine.Predict(test.Images);

@@ -19,6 +19,7 @@ public static class PredictCommand
         var command = new Command("predict", "Classify image files: grayscale, ink scaled into a 20×20 box, centred in 32×32") { paths, model, device, json };
         command.SetAction(parse => Common.Run(() =>
         {
+            var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             var files = new List<string>();
             foreach (var path in parse.GetValue(paths)!)
             {
@@ -36,7 +37,7 @@ public static class PredictCommand
             var images = new float[files.Count * InferenceEngine.ImageFloats];
             for (int i = 0; i < files.Count; i++)
                 ImageLoader.Load(files[i]).CopyTo(images.AsSpan(i * InferenceEngine.ImageFloats));
-            using var engine = InferenceEngine.Create(network, Common.ParseDevice(parse.GetValue(device)!));
+            using var engine = InferenceEngine.Create(network, deviceKind);
             var prediction = engine.Predict(images);
 
             if (parse.GetValue(json))

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace LeNet.Gpu.Kernels;
@@ -49,4 +50,62 @@ public static class InputKernels
             input[p * stride + n] = dataset[from + p];
         labels[n] = datasetLabels[source];
     }
+
+    /// <summary>
+    /// <see cref="Gather"/> with the paper's distortions (Section III-C): each training image gets its own random
+    /// planar affine transform — horizontal and vertical translation, scaling, squeezing (compress one axis while
+    /// stretching the other) and horizontal shearing — drawn from a hash of (seed, epoch, image), so a run, and a
+    /// run resumed from a checkpoint, sees the same distortions on every device. Each output pixel maps back
+    /// through the transform about the field's centre and samples the source bilinearly; outside is background.
+    /// </summary>
+    public static void GatherDistorted(Index1D n, int stride, int first, DistortionArgs d, ArrayView<int> order,
+        ArrayView<float> dataset, ArrayView<int> datasetLabels, ArrayView<float> input, ArrayView<int> labels)
+    {
+        int source = order[first + n];
+        uint key = Hash((uint)d.Seed * 0x9E3779B9u ^ Hash((uint)d.Epoch * 0x85EBCA6Bu ^ Hash((uint)source)));
+        float scale = 1f + d.MaxScale * Uniform(key, 1), squeeze = 1f + d.MaxSqueeze * Uniform(key, 2);
+        float sx = scale * squeeze, sy = scale / squeeze, shear = d.MaxShear * Uniform(key, 3);
+        float tx = d.MaxShift * Uniform(key, 4), ty = d.MaxShift * Uniform(key, 5);
+        const float centre = (Field - 1) * 0.5f, background = -0.1f;
+        long from = (long)source * Field * Field;
+        for (int y = 0; y < Field; y++)
+            for (int x = 0; x < Field; x++)
+            {
+                // Output → source: undo translation, then scale/squeeze and shear (x depends on y).
+                float v = (y - centre - ty) / sy;
+                float u = (x - centre - tx) / sx - shear * v;
+                float px = u + centre, py = v + centre;
+                int x0 = (int)XMath.Floor(px), y0 = (int)XMath.Floor(py);
+                float fx = px - x0, fy = py - y0;
+                float p00 = Pixel(dataset, from, x0, y0, background), p10 = Pixel(dataset, from, x0 + 1, y0, background);
+                float p01 = Pixel(dataset, from, x0, y0 + 1, background), p11 = Pixel(dataset, from, x0 + 1, y0 + 1, background);
+                float top = p00 + fx * (p10 - p00), bottom = p01 + fx * (p11 - p01);
+                input[(y * Field + x) * stride + n] = top + fy * (bottom - top);
+            }
+        labels[n] = datasetLabels[source];
+    }
+
+    private static float Pixel(ArrayView<float> dataset, long from, int x, int y, float background) =>
+        x >= 0 && x < Field && y >= 0 && y < Field ? dataset[from + y * Field + x] : background;
+
+    /// <summary>A 32-bit integer mix (a "lowbias32" hash): a counter-based random source with no state.</summary>
+    private static uint Hash(uint x)
+    {
+        x ^= x >> 16;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        x ^= x >> 16;
+        return x;
+    }
+
+    /// <summary>The k-th uniform number in [−1, 1) for a key.</summary>
+    private static float Uniform(uint key, int k) => (Hash(key + (uint)k * 0x632BE5ABu) >> 8) * (2f / 16777216f) - 1f;
 }
+
+/// <summary>How strongly <see cref="InputKernels.GatherDistorted"/> distorts: each draw is uniform in ±max.</summary>
+/// <param name="MaxShift">Translation in pixels.</param>
+/// <param name="MaxScale">Relative change of size (0.1: 90%–110%).</param>
+/// <param name="MaxSqueeze">Relative compression of one axis with stretching of the other.</param>
+/// <param name="MaxShear">Horizontal shear, pixels of x per pixel of y.</param>
+public readonly record struct DistortionArgs(int Seed, int Epoch, float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear);

@@ -13,6 +13,7 @@ public sealed class LeNetKernels
     public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>> InputFromFloats;
     public readonly Action<AcceleratorStream, Index1D, int, ArrayView<byte>, ArrayView<float>> InputFromBytes;
     public readonly Action<AcceleratorStream, Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>> Gather;
+    public readonly Action<AcceleratorStream, Index1D, int, int, DistortionArgs, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>> GatherDistorted;
 
     public readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> ConvolutionForward;
@@ -62,6 +63,7 @@ public sealed class LeNetKernels
         InputFromFloats = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>>(InputKernels.FromFloatImages);
         InputFromBytes = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<byte>, ArrayView<float>>(InputKernels.FromMnistBytes);
         Gather = a.LoadAutoGroupedKernel<Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(InputKernels.Gather);
+        GatherDistorted = a.LoadAutoGroupedKernel<Index1D, int, int, DistortionArgs, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(InputKernels.GatherDistorted);
 
         ConvolutionForward = a.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.Forward);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Runtime;
@@ -144,7 +145,7 @@ public sealed class Trainer : IDisposable
                 }
                 int count = Math.Min(options.BatchSize, trainIndices.Length - first);
                 rate = options.RateAt(epoch, Steps, totalSteps);
-                TrainBatch(first, count, rate);
+                TrainBatch(epoch, first, count, rate);
                 if (progress != null && options.ReportEvery > 0 && (batch + 1) % options.ReportEvery == 0)
                 {
                     var running = ReadStatistics();
@@ -170,15 +171,20 @@ public sealed class Trainer : IDisposable
     {
         if (Steps == 0) order.View.SubView(0, trainIndices.Length).CopyFromCPU(stream, Shuffle(trainIndices, options.Seed, 0));
         int first = (int)(Steps * options.BatchSize % trainIndices.Length);
-        TrainBatch(first, Math.Min(options.BatchSize, trainIndices.Length - first), options.BaseLearningRate);
+        TrainBatch(0, first, Math.Min(options.BatchSize, trainIndices.Length - first), options.BaseLearningRate);
         stream.Synchronize();
     }
 
     /// <summary>One optimisation step on order[first .. first+count): gather, forward, backward, statistics, update.</summary>
-    private void TrainBatch(int first, int count, float rate)
+    private void TrainBatch(int epoch, int first, int count, float rate)
     {
         var k = accelerator.Kernels;
-        k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
+        if (options.Distortion is { } d)
+            k.GatherDistorted(stream, count, forward.Capacity, first,
+                new DistortionArgs(options.Seed, epoch, d.MaxShift, d.MaxScale, d.MaxSqueeze, d.MaxShear),
+                order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
+        else
+            k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
         forward.Run(k, stream, parameters, count);
         backward.Run(k, stream, parameters, forward, count);
         k.AccumulateStatistics(stream, 1, count, backward.Losses.View, backward.Correct.View, statistics.View);

@@ -48,6 +48,12 @@ public sealed record TrainingOptions
     /// <summary>Fraction of the training set held out for validation (chosen from the seed), 0 for none.</summary>
     public double ValidationFraction { get; init; }
 
+    /// <summary>
+    /// Random affine distortions of every training image, new each epoch (the paper's Section III-C); null for
+    /// none. <see cref="Distortion.Paper"/> is a moderate setting.
+    /// </summary>
+    public Distortion? Distortion { get; init; }
+
     /// <summary>Report loss and accuracy every this many batches (0: once per epoch only).</summary>
     public int ReportEvery { get; init; }
 
@@ -70,6 +76,13 @@ public sealed record TrainingOptions
         LearningRateSchedule.Cosine => BaseLearningRate * 0.5f * (1f + MathF.Cos(MathF.PI * step / Math.Max(1, totalSteps))),
         _ => BaseLearningRate,
     };
+}
+
+/// <summary>Strength of the training distortions; each parameter is drawn uniformly in ±max per image and epoch.</summary>
+public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear)
+{
+    /// <summary>±2 pixels, ±10% size, ±10% squeeze, ±0.2 horizontal shear.</summary>
+    public static Distortion Paper { get; } = new(2f, 0.1f, 0.1f, 0.2f);
 }
 
 /// <summary>Loss and accuracy over some images.</summary>

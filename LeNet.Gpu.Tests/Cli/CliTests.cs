@@ -1,0 +1,159 @@
+using System.Text.Json;
+using LeNet.Gpu.Data;
+using LeNet.Gpu.Serialization;
+using LeNet.Gpu.Tests.Data;
+using SkiaSharp;
+using Xunit;
+
+namespace LeNet.Gpu.Tests.Cli;
+
+/// <summary>The <c>lenet</c> command line end to end, in a temporary directory, as separate processes.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    private static void AssertOneLineError(LenetProcess.Result r, int exitCode, string contains)
+    {
+        Assert.Equal(exitCode, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length is >= 1 and <= 2, $"expected a one-line error, got:\n{r.Stderr}");
+        Assert.StartsWith("lenet: ", lines[0]);
+        Assert.Contains(contains, r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr); // no stack trace
+    }
+
+    [Fact]
+    public void Summary_json_holds_the_papers_counts()
+    {
+        var r = LenetProcess.Run(temp.Path, "summary", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var json = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(60850, json.RootElement.GetProperty("total_parameters").GetInt64());
+        var layers = json.RootElement.GetProperty("layers").EnumerateArray().ToDictionary(
+            l => l.GetProperty("name").GetString()!, l => (l.GetProperty("parameters").GetInt64(), l.GetProperty("connections").GetInt64()));
+        Assert.Equal((1516L, 151600L), layers["C3"]);
+        Assert.Equal((156L, 122304L), layers["C1"]);
+        Assert.Equal((850L, 850L), layers["OUTPUT"]);
+    }
+
+    [Fact]
+    public void Devices_lists_the_cpu_and_what_auto_picks()
+    {
+        var r = LenetProcess.Run(temp.Path, "devices", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var json = JsonDocument.Parse(r.Stdout);
+        var kinds = json.RootElement.GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("kind").GetString()).ToList();
+        Assert.Contains("cpu", kinds);
+        Assert.Contains(json.RootElement.GetProperty("auto").GetString(), kinds);
+    }
+
+    [Fact]
+    public void Bad_usage_exits_2_and_failures_exit_1_with_one_line()
+    {
+        AssertOneLineError(LenetProcess.Run(temp.Path, "train", "--epochs", "0"), 2, "epochs must be at least 1");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "frobnicate"), 2, "frobnicate");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "train", "--optimizer", "rmsprop"), 2, "unknown optimizer 'rmsprop'");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "eval", "--device", "tpu"), 2, "unknown device 'tpu'");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "eval", "--model", "missing.safetensors"), 1, "missing.safetensors");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "eval", "--device", "cuda", "--model", "missing.safetensors"), 1, "missing.safetensors");
+        File.WriteAllText(temp.File("broken.safetensors"), "not a model");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "predict", "--model", "broken.safetensors", "x.png"), 1, "x.png");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "eval", "--model", "broken.safetensors", "--data", temp.Path), 1, "broken.safetensors");
+    }
+
+    /// <summary>
+    /// train → checkpoint and plot → resume → eval (JSON, confusion and error PNGs) → predict, on a small slice of
+    /// OpenCV's real handwritten digits written as IDX files (20×20, as in digits.png).
+    /// </summary>
+    [SkippableFact]
+    public void Train_resume_eval_and_predict_on_real_digits()
+    {
+        Skip.If(RealData.DigitsPath is null, RealData.DigitsMissing);
+        var (train, test) = OpenCvDigits.Load(RealData.DigitsPath);
+        string data = Path.Combine(temp.Path, "digits-idx");
+        Directory.CreateDirectory(data);
+        WriteIdx(train, Enumerable.Range(0, 300).Select(i => i * train.Count / 300).ToArray(), Path.Combine(data, "train"));
+        WriteIdx(test, Enumerable.Range(0, 100).Select(i => i * test.Count / 100).ToArray(), Path.Combine(data, "t10k"));
+
+        var r = LenetProcess.Run(temp.Path, "train", "--data", data, "--epochs", "2", "--batch-size", "25", "--optimizer", "adam",
+            "--validation", "0.1", "--seed", "7", "--output", "model.safetensors", "--plot", "curves.png", "--no-progress");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("epoch 2:", r.Stderr);
+        Assert.Contains("test accuracy", r.Stdout);
+        Assert.True(IsPng(temp.File("curves.png")));
+        var model = ModelFile.Load(temp.File("model.safetensors"));
+        Assert.Equal("2", model.Metadata["epochs"]);
+        Assert.Equal("7", model.Metadata["seed"]);
+        Assert.True(File.Exists(temp.File("model.safetensors.ckpt")));
+        Assert.Empty(Directory.GetFiles(temp.Path, "*.tmp-*"));
+
+        r = LenetProcess.Run(temp.Path, "train", "--data", data, "--epochs", "3", "--batch-size", "25", "--optimizer", "adam",
+            "--validation", "0.1", "--seed", "7", "--output", "resumed.safetensors", "--resume", "model.safetensors.ckpt", "--no-progress");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("epoch 3:", r.Stderr);
+        Assert.DoesNotContain("epoch 2:", r.Stderr);
+
+        r = LenetProcess.Run(temp.Path, "eval", "--model", "resumed.safetensors", "--data", data, "--json",
+            "--confusion-png", "confusion.png", "--errors-png", "errors.png");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using (var json = JsonDocument.Parse(r.Stdout))
+        {
+            var root = json.RootElement;
+            Assert.Equal(100, root.GetProperty("total").GetInt32());
+            int correct = root.GetProperty("correct").GetInt32();
+            Assert.Equal(correct / 100.0, root.GetProperty("accuracy").GetDouble(), 9);
+            Assert.True(root.GetProperty("images_per_second").GetDouble() > 0);
+            Assert.Equal(100, root.GetProperty("confusion").EnumerateArray().SelectMany(row => row.EnumerateArray()).Sum(c => c.GetInt32()));
+        }
+        Assert.True(IsPng(temp.File("confusion.png")));
+        Assert.True(IsPng(temp.File("errors.png")));
+
+        // predict: dark digits on white paper, as a user's scans would be, from the test images.
+        string images = Path.Combine(temp.Path, "images");
+        Directory.CreateDirectory(images);
+        for (int i = 0; i < 3; i++) WritePng(test, i * 97, Path.Combine(images, $"digit{i}.png"));
+        r = LenetProcess.Run(temp.Path, "predict", images, "--model", "resumed.safetensors", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using (var json = JsonDocument.Parse(r.Stdout))
+        {
+            var rows = json.RootElement.EnumerateArray().ToList();
+            Assert.Equal(3, rows.Count);
+            foreach (var row in rows)
+            {
+                Assert.InRange(row.GetProperty("class").GetInt32(), 0, 9);
+                Assert.Equal(1.0, row.GetProperty("probabilities").EnumerateArray().Sum(p => p.GetDouble()), 4);
+            }
+        }
+    }
+
+    private static bool IsPng(string path) =>
+        File.Exists(path) && File.ReadAllBytes(path).AsSpan(0, 8).SequenceEqual(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 });
+
+    private static void WriteIdx(Dataset set, int[] indices, string prefix)
+    {
+        var pixels = indices.SelectMany(i => set.RawImage(i).ToArray()).ToArray();
+        var labels = indices.Select(i => (byte)set.Labels[i]).ToArray();
+        File.WriteAllBytes(prefix + "-images-idx3-ubyte",
+            Idx.Images(indices.Length, set.RawHeight, set.RawWidth, (n, y, x) => pixels[(n * set.RawHeight + y) * set.RawWidth + x]));
+        File.WriteAllBytes(prefix + "-labels-idx1-ubyte", Idx.Labels(labels));
+    }
+
+    private static void WritePng(Dataset set, int index, string path)
+    {
+        var raw = set.RawImage(index);
+        int w = set.RawWidth, h = set.RawHeight, scale = 4;
+        using var bitmap = new SKBitmap(w * scale + 40, h * scale + 40, SKColorType.Gray8, SKAlphaType.Opaque);
+        bitmap.Erase(SKColors.White);
+        for (int y = 0; y < h * scale; y++)
+            for (int x = 0; x < w * scale; x++)
+            {
+                byte ink = raw[y / scale * w + x / scale];
+                byte g = (byte)(255 - ink);
+                bitmap.SetPixel(20 + x, 20 + y, new SKColor(g, g, g));
+            }
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+
+    public void Dispose() => temp.Dispose();
+}
