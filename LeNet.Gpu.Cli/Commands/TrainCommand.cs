@@ -29,12 +29,13 @@ public static class TrainCommand
         var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written after every epoch (default: OUTPUT.ckpt)" };
         var resume = new Option<string?>("--resume") { Description = "continue from this checkpoint (same options and data)" };
         var plot = new Option<string?>("--plot") { Description = "write the loss and accuracy curves to this PNG" };
+        var distort = new Option<bool>("--distort") { Description = "random affine distortions of the training images each epoch (the paper's Section III-C)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "plain lines instead of a live progress bar" };
 
         var command = new Command("train", "Train LeNet-5 on a dataset, with checkpoints, on the chosen device")
         {
             dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, squashing,
-            validation, output, checkpoint, resume, plot, noProgress,
+            validation, distort, output, checkpoint, resume, plot, noProgress,
         };
         command.SetAction(parse => Common.Run(() =>
         {
@@ -50,6 +51,7 @@ public static class TrainCommand
                 Seed = parse.GetValue(seed),
                 ValidationFraction = parse.GetValue(validation),
                 ReportEvery = 10,
+                Distortion = parse.GetValue(distort) ? Distortion.Paper : null,
             };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -112,6 +114,7 @@ public static class TrainCommand
                 model.Metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
                 model.Metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["distortion"] = options.Distortion is null ? "none" : "paper";
                 model.Metadata["test_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture);
                 model.Metadata["test_images"] = test.Count.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["device"] = accelerator.Description.Kind.ToName();

@@ -1,0 +1,52 @@
+using LeNet.Gpu.Data;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Serialization;
+using LeNet.Gpu.Tests.Data;
+using Xunit;
+
+namespace LeNet.Gpu.Tests.Serialization;
+
+/// <summary>The models shipped inside the library load, say where they came from, and reach their targets.</summary>
+public sealed class ShippedModelTests
+{
+    [Theory]
+    [InlineData(ShippedModels.Digits, "digits")]
+    [InlineData(ShippedModels.Fashion, "fashion")]
+    public void Shipped_models_load_with_their_provenance(string name, string dataset)
+    {
+        var model = ShippedModels.Load(name);
+        Assert.Equal(Squashing.ScaledTanh, model.Squashing);
+        Assert.Equal(dataset, model.Metadata["dataset"]);
+        foreach (var key in new[] { "epochs", "seed", "optimizer", "test_accuracy" })
+            Assert.True(model.Metadata.ContainsKey(key), $"{name} lacks '{key}' in its metadata");
+        Assert.Equal(model.Parameters, ShippedModels.Resolve(name).Parameters); // a shipped name resolves to it
+    }
+
+    private static double Accuracy(LeNetModel model, Dataset test)
+    {
+        using var engine = InferenceEngine.Create(model, DeviceKind.Cpu);
+        var prediction = engine.Predict(test.Images);
+        return (double)prediction.Classes.Where((c, i) => c == test.Labels[i]).Count() / test.Count;
+    }
+
+    [SkippableFact]
+    public void Digits_model_reaches_98_percent_on_the_held_out_half_of_digits_png()
+    {
+        Skip.If(RealData.DigitsPath is null, RealData.DigitsMissing);
+        var (_, test) = OpenCvDigits.Load(RealData.DigitsPath);
+        Assert.Equal(2500, test.Count);
+        double accuracy = Accuracy(ShippedModels.Load(ShippedModels.Digits), test);
+        Assert.True(accuracy >= 0.98, $"lenet5-digits: {accuracy:P2} on the 2,500 test digits (target ≥ 98.0%)");
+    }
+
+    [SkippableFact]
+    public void Fashion_model_reaches_90_5_percent_on_the_fashion_mnist_test_set()
+    {
+        Skip.If(RealData.FashionDirectory is null, RealData.FashionMissing);
+        var test = FashionMnist.LoadTest(RealData.FashionDirectory);
+        Assert.Equal(10000, test.Count);
+        double accuracy = Accuracy(ShippedModels.Load(ShippedModels.Fashion), test);
+        Assert.True(accuracy >= 0.905, $"lenet5-fashion: {accuracy:P2} on the 10,000 test images (target ≥ 90.5%)");
+    }
+}
