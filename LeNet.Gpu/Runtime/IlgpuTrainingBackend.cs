@@ -1,0 +1,178 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>
+/// Training on an ILGPU accelerator: the dataset, its labels and the epoch's order live on the device, and a
+/// step is a sequence of kernel launches on one stream with no host round trip.
+/// </summary>
+internal sealed class IlgpuTrainingBackend : ITrainingBackend
+{
+    private readonly LeNetAccelerator accelerator;
+    private readonly TrainingOptions options;
+    private readonly DeviceParameters parameters;
+    private readonly ForwardPass forward;
+    private readonly BackwardPass backward;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> dataset, stateA, stateB, statistics;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> datasetLabels, order;
+    private readonly AcceleratorStream stream;
+
+    public DeviceDescription Device => accelerator.Description;
+
+    public IlgpuTrainingBackend(LeNetAccelerator accelerator, LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n)
+    {
+        this.accelerator = accelerator;
+        this.options = options;
+        var a = accelerator.Accelerator;
+        stream = a.DefaultStream;
+        // Evaluation and the SDLM estimate run in batches larger than a training step when the data allows.
+        int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
+        parameters = new DeviceParameters(a, model);
+        forward = new ForwardPass(a, capacity);
+        backward = new BackwardPass(a, capacity);
+        dataset = a.Allocate1D(images);
+        datasetLabels = a.Allocate1D(labels);
+        order = a.Allocate1D<int>(n);
+        // SGD: velocity; Adam: first and second moments; SDLM: the Hessian diagonal (stateA).
+        stateA = a.Allocate1D<float>(ParameterLayout.Length);
+        stateB = a.Allocate1D<float>(ParameterLayout.Length);
+        stateA.MemSetToZero(stream);
+        stateB.MemSetToZero(stream);
+        statistics = a.Allocate1D<float>(3);
+        _ = accelerator.Kernels;
+    }
+
+    public void SetOrder(int[] indices, int offset) =>
+        order.View.SubView(offset, indices.Length).CopyFromCPU(stream, indices);
+
+    public void TrainBatch(int epoch, int first, int count, float rate, long step)
+    {
+        var k = accelerator.Kernels;
+        Gather(epoch, first, count, distort: true);
+        forward.Run(k, stream, parameters, count);
+        backward.Run(k, stream, parameters, forward, count);
+        k.AccumulateStatistics(stream, 1, count, backward.Losses.View, backward.Correct.View, statistics.View);
+        Update(rate, step);
+    }
+
+    private void Gather(int epoch, int first, int count, bool distort)
+    {
+        var k = accelerator.Kernels;
+        if (distort && options.Distortion is { } d)
+            k.GatherDistorted(stream, count, forward.Capacity, first,
+                new DistortionArgs(options.Seed, epoch, d.MaxShift, d.MaxScale, d.MaxSqueeze, d.MaxShear),
+                order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
+        else
+            k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
+    }
+
+    private void Update(float rate, long step)
+    {
+        var k = accelerator.Kernels;
+        int n = ParameterLayout.Length, threads = k.ThreadsFor(n);
+        var p = parameters.Buffer.View;
+        var g = backward.Gradients.View;
+        switch (options.Optimizer)
+        {
+            case OptimizerKind.Sgd:
+                k.Sgd(stream, threads, n, threads, rate, options.Momentum, options.WeightDecay, p, g, stateA.View, parameters.Trainable.View);
+                break;
+            case OptimizerKind.Adam:
+                var (c1, c2) = options.AdamCorrections(step);
+                k.Adam(stream, threads, n, threads, rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay,
+                    c1, c2, p, g, stateA.View, stateB.View, parameters.Trainable.View);
+                break;
+            case OptimizerKind.Sdlm:
+                k.Sdlm(stream, threads, n, threads, rate, options.SdlmMu, options.WeightDecay, p, g, stateA.View, parameters.Trainable.View);
+                break;
+        }
+    }
+
+    public void EstimateHessian(int samples)
+    {
+        var k = accelerator.Kernels;
+        int batches = (samples + forward.Capacity - 1) / forward.Capacity, threads = k.ThreadsFor(ParameterLayout.Length);
+        stateA.MemSetToZero(stream);
+        for (int first = 0; first < samples; first += forward.Capacity)
+        {
+            int count = Math.Min(forward.Capacity, samples - first);
+            Gather(0, first, count, distort: false);
+            forward.Run(k, stream, parameters, count);
+            backward.Run(k, stream, parameters, forward, count, secondOrder: true);
+            k.Accumulate(stream, threads, ParameterLayout.Length, threads, 1f / batches, backward.Gradients.View, stateA.View);
+        }
+    }
+
+    public void ResetStatistics() => statistics.MemSetToZero(stream);
+
+    public Score ReadStatistics()
+    {
+        var s = statistics.GetAsArray1D(stream);
+        return new Score(s[0] / Math.Max(1, s[2]), s[1] / Math.Max(1, s[2]), (long)s[2]);
+    }
+
+    public Score Evaluate(int first, int count)
+    {
+        var k = accelerator.Kernels;
+        ResetStatistics();
+        for (int offset = 0; offset < count; offset += forward.Capacity)
+        {
+            int c = Math.Min(forward.Capacity, count - offset);
+            Gather(0, first + offset, c, distort: false);
+            forward.Run(k, stream, parameters, c);
+            k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
+                backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
+            k.AccumulateStatistics(stream, 1, c, backward.Losses.View, backward.Correct.View, statistics.View);
+        }
+        return ReadStatistics();
+    }
+
+    public float[] Parameters()
+    {
+        stream.Synchronize();
+        return parameters.Download();
+    }
+
+    public Dictionary<string, float[]> OptimizerState()
+    {
+        stream.Synchronize();
+        return OptimizerStateNames.For(options.Optimizer).ToDictionary(name => name, name => Buffer(name).GetAsArray1D());
+    }
+
+    public void LoadOptimizerState(string name, float[] values) => Buffer(name).CopyFromCPU(values);
+
+    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => name switch
+    {
+        OptimizerStateNames.A => stateA,
+        OptimizerStateNames.B => stateB,
+        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
+    };
+
+    public void Dispose()
+    {
+        foreach (var b in new MemoryBuffer[] { dataset, datasetLabels, order, stateA, stateB, statistics })
+            b.Dispose();
+        parameters.Dispose();
+        forward.Dispose();
+        backward.Dispose();
+    }
+}
+
+/// <summary>
+/// The optimizer state a checkpoint carries: SGD's velocity (<c>optimizer.a</c>), Adam's first and second moments
+/// (<c>optimizer.a</c>, <c>optimizer.b</c>); SDLM none, since it re-estimates its Hessian before every pass.
+/// </summary>
+internal static class OptimizerStateNames
+{
+    public const string A = "optimizer.a", B = "optimizer.b";
+
+    public static string[] For(OptimizerKind optimizer) => optimizer switch
+    {
+        OptimizerKind.Sgd => [A],
+        OptimizerKind.Adam => [A, B],
+        _ => [],
+    };
+}
