@@ -49,25 +49,6 @@ internal sealed class ConvolutionTaps
         return new ConvolutionTaps(taps, outMaps);
     }
 
-    /// <summary>
-    /// The gradient of the input of such a convolution (a full correlation), as a valid convolution over the
-    /// output gradient zero-padded by 4 on every side (maps of (outSize+8)²):
-    /// dIn[i,y,x] = Σ_(o connected) Σ_(ky,kx) w[o,i,ky,kx]·dOutPadded[o, y+4−ky, x+4−kx].
-    /// </summary>
-    public static ConvolutionTaps InputGradient(int outMaps, int inMaps, int paddedSize, Func<int, int, bool> connected, int lanes)
-    {
-        var taps = new List<(int, int, int)>();
-        for (int i = 0; i < inMaps; i++)
-            for (int o = 0; o < outMaps; o++)
-            {
-                if (!connected(o, i)) continue;
-                for (int ky = 0; ky < 5; ky++)
-                    for (int kx = 0; kx < 5; kx++)
-                        taps.Add((i, ((o * paddedSize + 4 - ky) * paddedSize + 4 - kx) * lanes, (o * inMaps + i) * 25 + ky * 5 + kx));
-            }
-        return new ConvolutionTaps(taps, inMaps);
-    }
-
     public static readonly Func<int, int, bool> AllConnected = (_, _) => true;
     public static readonly Func<int, int, bool> TableI = ConnectionTable.IsConnected;
 }
@@ -75,7 +56,8 @@ internal sealed class ConvolutionTaps
 /// <summary>
 /// 5×5 convolutions on tiles (layout in <see cref="TileLayout"/>; every element is one vector of L images).
 /// <code>
-/// ForwardRows:     out [maps][outH][outW] = bias + Σ taps   (C1 1→6 32→28, C3 6→16 14→10, and S2's gradient)
+/// ForwardRows:      out [maps][outH][outW] = bias + Σ taps   (C1 1→6 32→28, C3 6→16 14→10)
+/// InputGradientC3:  dIn [6][14][14] = full correlation of dOut [16][10][10] with C3's weights (Table I)
 /// WeightGradient:  acc[ky][kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx]   (one (out, in) map pair; in² if squared)
 /// </code>
 /// Gradient rule (as on the device): activation gradients are assigned; parameter gradients accumulate (+=) into
@@ -140,6 +122,58 @@ internal static unsafe class ConvolutionTiles
                     }
             }
         }
+    }
+
+    /// <summary>
+    /// C3's input gradient, 16@10x10 → 6@14x14 (a full correlation, the transpose of the forward convolution):
+    /// dIn[i,Y,X] = Σ_(o connected to i) Σ_(ky,kx) w[o,i,ky,kx] · dOut[o, Y−ky, X−kx], terms inside the map only.
+    /// One input row Y at a time in 14 accumulators; every (o, ky) that reaches row Y loads its output-gradient row
+    /// (10 vectors) once and adds it under all five kx shifts: 50 multiply-adds per 10 loads and 5 broadcasts,
+    /// and none on the border (a padded correlation would spend half its work on zeros).
+    /// <paramref name="weights"/> is C3's [16][6][5][5] (squared in second-order mode); <paramref name="outputsOf"/>
+    /// lists, per input map, the output maps it feeds (CSR: start[i] .. start[i+1]).
+    /// </summary>
+    public static void InputGradientC3<TS, TV>(float* dOut, float* weights, int[] start, int[] outputsOf, float* dIn)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int i = 0; i < 6; i++)
+            for (int y = 0; y < 14; y++)
+            {
+                TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+                TV a10 = a0, a11 = a0, a12 = a0, a13 = a0;
+                int kyLo = Math.Max(0, y - 9), kyHi = Math.Min(4, y);
+                for (int c = start[i]; c < start[i + 1]; c++)
+                {
+                    int o = outputsOf[c];
+                    for (int ky = kyLo; ky <= kyHi; ky++)
+                    {
+                        float* w = weights + (o * 6 + i) * 25 + ky * 5;
+                        float* d = dOut + (o * 100 + (y - ky) * 10) * L;
+                        TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
+                        TV d5 = TS.Load(d + 5 * L), d6 = TS.Load(d + 6 * L), d7 = TS.Load(d + 7 * L), d8 = TS.Load(d + 8 * L), d9 = TS.Load(d + 9 * L);
+                        TV v = TS.Broadcast(w[0]);
+                        a0 = TS.Fma(v, d0, a0); a1 = TS.Fma(v, d1, a1); a2 = TS.Fma(v, d2, a2); a3 = TS.Fma(v, d3, a3); a4 = TS.Fma(v, d4, a4);
+                        a5 = TS.Fma(v, d5, a5); a6 = TS.Fma(v, d6, a6); a7 = TS.Fma(v, d7, a7); a8 = TS.Fma(v, d8, a8); a9 = TS.Fma(v, d9, a9);
+                        v = TS.Broadcast(w[1]);
+                        a1 = TS.Fma(v, d0, a1); a2 = TS.Fma(v, d1, a2); a3 = TS.Fma(v, d2, a3); a4 = TS.Fma(v, d3, a4); a5 = TS.Fma(v, d4, a5);
+                        a6 = TS.Fma(v, d5, a6); a7 = TS.Fma(v, d6, a7); a8 = TS.Fma(v, d7, a8); a9 = TS.Fma(v, d8, a9); a10 = TS.Fma(v, d9, a10);
+                        v = TS.Broadcast(w[2]);
+                        a2 = TS.Fma(v, d0, a2); a3 = TS.Fma(v, d1, a3); a4 = TS.Fma(v, d2, a4); a5 = TS.Fma(v, d3, a5); a6 = TS.Fma(v, d4, a6);
+                        a7 = TS.Fma(v, d5, a7); a8 = TS.Fma(v, d6, a8); a9 = TS.Fma(v, d7, a9); a10 = TS.Fma(v, d8, a10); a11 = TS.Fma(v, d9, a11);
+                        v = TS.Broadcast(w[3]);
+                        a3 = TS.Fma(v, d0, a3); a4 = TS.Fma(v, d1, a4); a5 = TS.Fma(v, d2, a5); a6 = TS.Fma(v, d3, a6); a7 = TS.Fma(v, d4, a7);
+                        a8 = TS.Fma(v, d5, a8); a9 = TS.Fma(v, d6, a9); a10 = TS.Fma(v, d7, a10); a11 = TS.Fma(v, d8, a11); a12 = TS.Fma(v, d9, a12);
+                        v = TS.Broadcast(w[4]);
+                        a4 = TS.Fma(v, d0, a4); a5 = TS.Fma(v, d1, a5); a6 = TS.Fma(v, d2, a6); a7 = TS.Fma(v, d3, a7); a8 = TS.Fma(v, d4, a8);
+                        a9 = TS.Fma(v, d5, a9); a10 = TS.Fma(v, d6, a10); a11 = TS.Fma(v, d7, a11); a12 = TS.Fma(v, d8, a12); a13 = TS.Fma(v, d9, a13);
+                    }
+                }
+                float* g = dIn + (i * 14 + y) * 14 * L;
+                TS.Store(g, a0); TS.Store(g + L, a1); TS.Store(g + 2 * L, a2); TS.Store(g + 3 * L, a3); TS.Store(g + 4 * L, a4);
+                TS.Store(g + 5 * L, a5); TS.Store(g + 6 * L, a6); TS.Store(g + 7 * L, a7); TS.Store(g + 8 * L, a8); TS.Store(g + 9 * L, a9);
+                TS.Store(g + 10 * L, a10); TS.Store(g + 11 * L, a11); TS.Store(g + 12 * L, a12); TS.Store(g + 13 * L, a13);
+            }
     }
 
     /// <summary>

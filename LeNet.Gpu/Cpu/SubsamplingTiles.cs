@@ -11,8 +11,6 @@ namespace LeNet.Gpu.Cpu;
 ///            dIn[m, y, x] = c[m]·dA[m, y/2, x/2]   (c² in second-order mode: the caller passes squared c)
 /// in [maps][2s][2s]   out, dA [maps][s][s]   c, b [maps]   cAcc, bAcc [maps] lane vectors
 /// </code>
-/// dIn may sit inside a zero-padded map (C3's gradient is padded by 4 for the full correlation that follows),
-/// hence its explicit row and map strides and origin.
 /// </summary>
 internal static unsafe class SubsamplingTiles
 {
@@ -40,9 +38,8 @@ internal static unsafe class SubsamplingTiles
     }
 
     /// <param name="coefficient">c, or c² in second-order mode (what multiplies the input gradient).</param>
-    /// <param name="dIn">Origin of map 0's first element of the input gradient.</param>
-    /// <param name="dInRow">Elements per row of dIn's (possibly padded) maps.</param>
-    /// <param name="dInMap">Elements per (possibly padded) map of dIn.</param>
+    /// <param name="dInRow">Elements per row of dIn's maps.</param>
+    /// <param name="dInMap">Elements per map of dIn.</param>
     public static void Backward<TS, TV>(float* dA, float* input, int maps, int size, float* coefficient, bool secondOrder,
         float* coefficientAcc, float* biasAcc, float* dIn, int dInRow, int dInMap)
         where TS : struct, ISimd<TV> where TV : struct

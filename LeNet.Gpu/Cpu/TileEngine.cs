@@ -41,7 +41,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private readonly ParallelOptions parallel;
     private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
     private readonly PinnedBuffer<int> predictions;
-    private readonly ConvolutionTaps c1Taps, c3Taps, s2GradientTaps;
+    private readonly ConvolutionTaps c1Taps, c3Taps;
     private readonly Worker[] workers;
 
     // Backward: the weights the input gradients use (squared in second-order mode), dense weights transposed.
@@ -51,6 +51,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private readonly int[] chunkCorrect = new int[MaxChunks];
     private static readonly int ChunkStride = (P.Length + 15) & ~15;
     private static readonly bool[] C3Connected = BuildC3Connected();
+    private static readonly (int[] Start, int[] Outputs) C3OutputsOf = BuildC3OutputsOf();
 
     // The batch in flight (set by Forward / Backward, read by the workers).
     private float* parameters, images, weightsForInput;
@@ -80,7 +81,6 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         predictions = new(t);
         c1Taps = ConvolutionTaps.Forward(6, 1, 32, ConvolutionTaps.AllConnected, L);
         c3Taps = ConvolutionTaps.Forward(16, 6, 14, ConvolutionTaps.TableI, L);
-        s2GradientTaps = ConvolutionTaps.InputGradient(16, 6, Worker.PaddedC3, ConvolutionTaps.TableI, L);
         workers = new Worker[threads];
         for (int w = 0; w < threads; w++) workers[w] = new Worker();
         backwardWeights = new(P.Length);
@@ -314,24 +314,23 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, 120, acc + Worker.AccC5Bias * L);
         FullyConnectedTiles.Forward<TS, TV>(s.DC5.Pointer, 120, c5Transposed.Pointer, null, 400, false, sq, s.DS4.Pointer);
 
-        // S4 16@10x10 → 16@5x5 (squashed); C3's gradient goes inside its zero border.
+        // S4 16@10x10 → 16@5x5 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, 400, sq, so);
-        float* dC3 = s.DC3.Pointer + (4 * Worker.PaddedC3 + 4) * L;
+        float* dC3 = s.DC3.Pointer;
         SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, 16, 5, w + P.S4Coefficient.Offset, so,
-            acc + Worker.AccS4Coefficient * L, acc + Worker.AccS4Bias * L, dC3, Worker.PaddedC3, Worker.PaddedC3 * Worker.PaddedC3);
+            acc + Worker.AccS4Coefficient * L, acc + Worker.AccS4Bias * L, dC3, 10, 100);
 
         // C3 6@14x14 → 16@10x10 (identity; Table I)
         for (int o = 0; o < 16; o++)
         {
-            float* dOut = dC3 + o * Worker.PaddedC3 * Worker.PaddedC3 * L;
+            float* dOut = dC3 + o * 100 * L;
             for (int i = 0; i < 6; i++)
                 if (C3Connected[o * 6 + i])
-                    ConvolutionTiles.WeightGradient<TS, TV>(dOut, Worker.PaddedC3, 10, 10, a2 + i * 196 * L, 14, so,
+                    ConvolutionTiles.WeightGradient<TS, TV>(dOut, 10, 10, 10, a2 + i * 196 * L, 14, so,
                         acc + (Worker.AccC3Weight + (o * 6 + i) * 25) * L);
-            ConvolutionTiles.SumPixels<TS, TV>(dOut, Worker.PaddedC3, 10, 10, acc + (Worker.AccC3Bias + o) * L);
+            ConvolutionTiles.SumPixels<TS, TV>(dOut, 10, 10, 10, acc + (Worker.AccC3Bias + o) * L);
         }
-        ConvolutionTiles.ForwardRows<TS, TV, Width14>(s.DC3.Pointer, Worker.PaddedC3, s.DS2.Pointer, 6, 14, 14,
-            s2GradientTaps, w + P.C3Weight.Offset, null);
+        ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3OutputsOf.Start, C3OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, TileLayout.S2, sq, so);
@@ -378,6 +377,20 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         }
     }
 
+    /// <summary>Per S2 map, the C3 maps it feeds (compressed rows).</summary>
+    private static (int[] Start, int[] Outputs) BuildC3OutputsOf()
+    {
+        var start = new int[7];
+        var outputs = new List<int>();
+        for (int i = 0; i < 6; i++)
+        {
+            for (int o = 0; o < 16; o++)
+                if (ConnectionTable.IsConnected(o, i)) outputs.Add(o);
+            start[i + 1] = outputs.Count;
+        }
+        return (start, outputs.ToArray());
+    }
+
     private static bool[] BuildC3Connected()
     {
         var connected = new bool[96];
@@ -394,7 +407,6 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     /// </summary>
     private sealed class Worker
     {
-        public const int PaddedC3 = 18;                       // C3's 10×10 gradient inside a zero border of 4
         public const int OutputRows = 12;                     // OUTPUT's 10 rows padded to a multiple of 4
         public const int F6Columns = 96, C5Columns = 128, S4Columns = 400; // image-major rows, padded to 16
 
@@ -404,7 +416,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             AccC5Bias = 2616, AccF6Bias = 2736, AccOutputBias = 2820, AccVectors = 2830;
 
         public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(84 * L), DC5 = new(120 * L),
-            DS4 = new(400 * L), DC3 = new(16 * PaddedC3 * PaddedC3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
+            DS4 = new(400 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
         public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
         public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns),
             C5Weight = new(120 * S4Columns);

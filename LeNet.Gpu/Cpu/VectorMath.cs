@@ -19,7 +19,7 @@ internal static class Exp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV OfNonPositive<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct
     {
-        t = TS.Max(t, TS.Broadcast(Lowest));
+        t = TS.Max(TS.Broadcast(Lowest), t);
         var j = TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift));
         var n = TS.Subtract(j, TS.Broadcast(Shift));
         var r = TS.Fma(n, TS.Broadcast(-Ln2Hi), t);
@@ -66,7 +66,7 @@ internal static class VectorMath
         p = TS.Fma(p, x2, TS.Broadcast(-1f / 3f));
         var small = TS.Fma(TS.Multiply(p, x2), x, x);
 
-        var e = Exp.OfNonPositive<TS, TV>(TS.Multiply(TS.Min(ax, TS.Broadcast(LargeTanh)), TS.Broadcast(-2f)));
+        var e = Exp.OfNonPositive<TS, TV>(TS.Multiply(TS.Min(TS.Broadcast(LargeTanh), ax), TS.Broadcast(-2f)));
         var one = TS.Broadcast(1f);
         var large = TS.CopySign(TS.Divide(TS.Subtract(one, e), TS.Add(one, e)), x);
         return TS.Select(TS.GreaterThan(TS.Broadcast(SmallTanh), ax), small, large);
