@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using LeNet.Gpu.Cpu;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Tests.Cpu;
+
+/// <summary>Deterministic models, images and labels for the CPU engine's tests, and the error measure they use.</summary>
+internal static class CpuTestData
+{
+    public static readonly CpuVectorWidth[] Widths = [CpuVectorWidth.Bits512, CpuVectorWidth.Bits256, CpuVectorWidth.Bits128];
+
+    /// <summary>
+    /// The paper's initialisation scaled by 2.5, so that every squashing works away from its linear part and the
+    /// test sees the nonlinearity. Masked C3 weights stay zero.
+    /// </summary>
+    public static LeNetModel Model(int seed, Squashing squashing)
+    {
+        var model = LeNetModel.CreateRandom(seed, squashing);
+        for (int i = 0; i < model.Parameters.Length; i++) model.Parameters[i] *= 2.5f;
+        return model;
+    }
+
+    /// <summary>Images [count][1024] uniform in the input range [−0.1, 1.175].</summary>
+    public static float[] Images(int count, int seed)
+    {
+        var random = new Random(seed);
+        var images = new float[count * 1024];
+        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        return images;
+    }
+
+    public static int[] Labels(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => random.Next(10)).ToArray();
+    }
+
+    /// <summary>max|a − b| / max(max|b|, 1e-3): the error relative to the tensor's scale.</summary>
+    public static double NormError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
+    {
+        if (actual.Length != expected.Length) throw new ArgumentException($"lengths differ: {actual.Length} vs {expected.Length}");
+        double diff = 0, scale = 1e-3;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            diff = Math.Max(diff, Math.Abs(actual[i] - expected[i]));
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+        }
+        return diff / scale;
+    }
+
+    public static double NormError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
+        var e = new double[expected.Length];
+        for (int i = 0; i < e.Length; i++) e[i] = expected[i];
+        return NormError(actual, e);
+    }
+
+    /// <summary>A reference run per (model seed, squashing, batch, order), shared by the tests of every width.</summary>
+    public sealed record ReferenceRun(LeNetModel Model, float[] Images, int[] Labels, ReferenceLeNet.Image[] Forward,
+        double[] Gradients, double Loss);
+
+    private static readonly ConcurrentDictionary<(int, Squashing, int, bool), ReferenceRun> Runs = new();
+
+    public static ReferenceRun Reference(int seed, Squashing squashing, int count, bool secondOrder) =>
+        Runs.GetOrAdd((seed, squashing, count, secondOrder), key =>
+        {
+            var model = Model(key.Item1, key.Item2);
+            var images = Images(count, seed + 100);
+            var labels = Labels(count, seed + 200);
+            var reference = new ReferenceLeNet(model.Parameters, squashing);
+            var forward = reference.Forward(images, count);
+            var gradients = new double[ParameterLayout.Length];
+            double loss = reference.Backward(forward, labels, secondOrder, gradients);
+            return new ReferenceRun(model, images, labels, forward, gradients, loss);
+        });
+}

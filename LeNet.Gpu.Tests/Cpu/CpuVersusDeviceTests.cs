@@ -1,0 +1,90 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using LeNet.Gpu.Cpu;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+using Xunit;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Tests.Cpu;
+
+/// <summary>ILGPU's CPU accelerator with the kernels loaded once, shared by the tests below.</summary>
+public sealed class DeviceFixture : IDisposable
+{
+    public LeNetAccelerator Accelerator { get; } = LeNetAccelerator.Create(DeviceKind.Cpu, CPUDeviceKind.Nvidia);
+
+    public void Dispose() => Accelerator.Dispose();
+}
+
+/// <summary>
+/// The CPU engine against the device kernels themselves, run on ILGPU's CPU accelerator (a simulator, so a few
+/// images only): every layer's output and every gradient slice, in both orders, for both squashings. Both sides
+/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances.
+/// </summary>
+public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceFixture>
+{
+    private const int Count = 8;
+
+    [Theory]
+    [InlineData(Squashing.ScaledTanh)]
+    [InlineData(Squashing.Sigmoid)]
+    public void Forward_and_gradients_match_the_device_kernels(Squashing squashing)
+    {
+        var model = CpuTestData.Model(11, squashing);
+        var images = CpuTestData.Images(Count, 12);
+        var labels = CpuTestData.Labels(Count, 13);
+        var a = fixture.Accelerator;
+        var k = a.Kernels;
+        var stream = a.Accelerator.DefaultStream;
+        using var parameters = new DeviceParameters(a.Accelerator, model);
+        using var forward = new ForwardPass(a.Accelerator, Count);
+        using var backward = new BackwardPass(a.Accelerator, Count);
+        using var staging = a.Accelerator.Allocate1D(images);
+        k.InputFromFloats(stream, Count, Count, staging.View, forward.Input.View);
+        forward.Run(k, stream, parameters, Count);
+        backward.Labels.CopyFromCPU(labels);
+
+        var net = new CpuNetwork(Count, 2);
+        net.Forward(model.Parameters, squashing, images, Count);
+
+        var buffers = new (CpuLayer, MemoryBuffer1D<float, Stride1D.Dense>)[]
+        {
+            (CpuLayer.Input, forward.Input), (CpuLayer.C1, forward.C1), (CpuLayer.S2, forward.S2), (CpuLayer.C3, forward.C3),
+            (CpuLayer.S4, forward.S4), (CpuLayer.C5, forward.C5), (CpuLayer.F6, forward.F6), (CpuLayer.Output, forward.Logits),
+        };
+        foreach (var (layer, buffer) in buffers)
+        {
+            var device = ImageMajor(buffer.GetAsArray1D(), TileLayout.Shape(layer).Elements);
+            double error = CpuTestData.NormError(net.Activations(layer), device);
+            Assert.True(error <= 1e-5, $"{layer}: normwise error {error:E2} against the device");
+        }
+        Assert.True(CpuTestData.NormError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
+        Assert.Equal(forward.Predictions.GetAsArray1D(), net.Predictions.ToArray());
+
+        foreach (bool secondOrder in new[] { false, true })
+        {
+            backward.Run(k, stream, parameters, forward, Count, secondOrder);
+            var device = backward.Gradients.GetAsArray1D();
+            var gradients = new float[P.Length];
+            net.Backward(model.Parameters, squashing, labels, Count, gradients, secondOrder, out double loss, out _);
+            foreach (var slice in P.Slices)
+            {
+                double error = CpuTestData.NormError(gradients.AsSpan(slice.Offset, slice.Length), device.AsSpan(slice.Offset, slice.Length));
+                Assert.True(error <= 1e-4, $"{slice.Name} (second order: {secondOrder}): normwise error {error:E2} against the device");
+            }
+            double deviceLoss = backward.Losses.GetAsArray1D().Take(Count).Sum(v => (double)v);
+            Assert.Equal(deviceLoss, loss, deviceLoss * 1e-5);
+        }
+    }
+
+    /// <summary>[elements][Count] (batch innermost, stride = Count) → [Count][elements].</summary>
+    private static float[] ImageMajor(float[] batchInnermost, int elements)
+    {
+        var result = new float[Count * elements];
+        for (int e = 0; e < elements; e++)
+            for (int n = 0; n < Count; n++)
+                result[n * elements + e] = batchInnermost[e * Count + n];
+        return result;
+    }
+}

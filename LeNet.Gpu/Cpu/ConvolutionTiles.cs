@@ -1,0 +1,248 @@
+using System.Runtime.CompilerServices;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>Outputs per row strip of <see cref="ConvolutionTiles.ForwardRows{TS, TV, TW}"/>: 10 (C3) or 14 (C1, S2's gradient).</summary>
+internal interface IRowWidth { static abstract int Value { get; } }
+internal struct Width10 : IRowWidth { public static int Value => 10; }
+internal struct Width14 : IRowWidth { public static int Value => 14; }
+
+/// <summary>
+/// The taps of a 5×5 convolution with a connection table, per output map, in compressed-row form: tap t of map o
+/// (Start[o] ≤ t &lt; Start[o+1]) reads the input at float offset Offset[t] from the output pixel's anchor and
+/// multiplies it by weights[Weight[t]]. Masked connections simply have no taps, so masked weights are never read.
+/// </summary>
+internal sealed class ConvolutionTaps
+{
+    public readonly int[] Start, Offset, Weight;
+
+    private ConvolutionTaps(List<(int Map, int Offset, int Weight)> taps, int maps)
+    {
+        Start = new int[maps + 1];
+        Offset = new int[taps.Count];
+        Weight = new int[taps.Count];
+        for (int t = 0; t < taps.Count; t++)
+        {
+            Start[taps[t].Map + 1]++;
+            Offset[t] = taps[t].Offset;
+            Weight[t] = taps[t].Weight;
+        }
+        for (int o = 0; o < maps; o++) Start[o + 1] += Start[o];
+    }
+
+    /// <summary>
+    /// A valid convolution in → out: out[o,y,x] = Σ_(i connected) Σ_(ky,kx) w[o,i,ky,kx]·in[i, y+ky, x+kx].
+    /// Weights [outMaps][inMaps][5][5]; input maps inSize×inSize; offsets in floats for <paramref name="lanes"/>.
+    /// </summary>
+    public static ConvolutionTaps Forward(int outMaps, int inMaps, int inSize, Func<int, int, bool> connected, int lanes)
+    {
+        var taps = new List<(int, int, int)>();
+        for (int o = 0; o < outMaps; o++)
+            for (int i = 0; i < inMaps; i++)
+            {
+                if (!connected(o, i)) continue;
+                for (int ky = 0; ky < 5; ky++)
+                    for (int kx = 0; kx < 5; kx++)
+                        taps.Add((o, ((i * inSize + ky) * inSize + kx) * lanes, (o * inMaps + i) * 25 + ky * 5 + kx));
+            }
+        return new ConvolutionTaps(taps, outMaps);
+    }
+
+    public static readonly Func<int, int, bool> AllConnected = (_, _) => true;
+    public static readonly Func<int, int, bool> TableI = ConnectionTable.IsConnected;
+}
+
+/// <summary>
+/// 5×5 convolutions on tiles (layout in <see cref="TileLayout"/>; every element is one vector of L images).
+/// <code>
+/// ForwardRows:      out [maps][outH][outW] = bias + Σ taps   (C1 1→6 32→28, C3 6→16 14→10)
+/// InputGradientC3:  dIn [6][14][14] = full correlation of dOut [16][10][10] with C3's weights (Table I)
+/// WeightGradient:  acc[ky][kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx]   (one (out, in) map pair; in² if squared)
+/// </code>
+/// Gradient rule (as on the device): activation gradients are assigned; parameter gradients accumulate (+=) into
+/// per-lane sums that the engine folds over the lanes and over the tiles of a chunk in a fixed order.
+/// </summary>
+internal static unsafe class ConvolutionTiles
+{
+    /// <summary>
+    /// out[o][y][x] = bias[o] + Σ_t weights[Weight[t]] · in[anchor(y, x) + Offset[t]], anchor(y, x) = (y·inRow + x)·L
+    /// floats (inRow = input row length in elements). Each call of the inner loop keeps one strip of TW outputs of
+    /// one row in registers and streams the taps over it: one broadcast weight feeds TW multiply-adds.
+    /// outW must be a multiple of TW. <paramref name="bias"/> may be null (no bias).
+    /// </summary>
+    public static void ForwardRows<TS, TV, TW>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
+        ConvolutionTaps taps, float* weights, float* bias)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
+    {
+        int L = TS.Lanes, W = TW.Value;
+        fixed (int* start = taps.Start, offsets = taps.Offset, weightIndex = taps.Weight)
+        {
+            for (int o = 0; o < outMaps; o++)
+            {
+                TV b = bias == null ? TS.Zero : TS.Broadcast(bias[o]);
+                int t0 = start[o], t1 = start[o + 1];
+                for (int y = 0; y < outH; y++)
+                    for (int x0 = 0; x0 < outW; x0 += W)
+                    {
+                        float* anchor = input + (y * inRow + x0) * L;
+                        TV a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b;
+                        TV a10 = b, a11 = b, a12 = b, a13 = b;
+                        for (int t = t0; t < t1; t++)
+                        {
+                            TV w = TS.Broadcast(weights[weightIndex[t]]);
+                            float* q = anchor + offsets[t];
+                            a0 = TS.Fma(w, TS.Load(q), a0);
+                            a1 = TS.Fma(w, TS.Load(q + L), a1);
+                            a2 = TS.Fma(w, TS.Load(q + 2 * L), a2);
+                            a3 = TS.Fma(w, TS.Load(q + 3 * L), a3);
+                            a4 = TS.Fma(w, TS.Load(q + 4 * L), a4);
+                            a5 = TS.Fma(w, TS.Load(q + 5 * L), a5);
+                            a6 = TS.Fma(w, TS.Load(q + 6 * L), a6);
+                            a7 = TS.Fma(w, TS.Load(q + 7 * L), a7);
+                            a8 = TS.Fma(w, TS.Load(q + 8 * L), a8);
+                            a9 = TS.Fma(w, TS.Load(q + 9 * L), a9);
+                            if (W == 14)
+                            {
+                                a10 = TS.Fma(w, TS.Load(q + 10 * L), a10);
+                                a11 = TS.Fma(w, TS.Load(q + 11 * L), a11);
+                                a12 = TS.Fma(w, TS.Load(q + 12 * L), a12);
+                                a13 = TS.Fma(w, TS.Load(q + 13 * L), a13);
+                            }
+                        }
+                        float* d = output + ((o * outH + y) * outW + x0) * L;
+                        TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
+                        TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
+                        TS.Store(d + 8 * L, a8); TS.Store(d + 9 * L, a9);
+                        if (W == 14)
+                        {
+                            TS.Store(d + 10 * L, a10); TS.Store(d + 11 * L, a11);
+                            TS.Store(d + 12 * L, a12); TS.Store(d + 13 * L, a13);
+                        }
+                    }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C3's input gradient, 16@10x10 → 6@14x14 (a full correlation, the transpose of the forward convolution):
+    /// dIn[i,Y,X] = Σ_(o connected to i) Σ_(ky,kx) w[o,i,ky,kx] · dOut[o, Y−ky, X−kx], terms inside the map only.
+    /// One input row Y at a time in 14 accumulators; every (o, ky) that reaches row Y loads its output-gradient row
+    /// (10 vectors) once and adds it under all five kx shifts: 50 multiply-adds per 10 loads and 5 broadcasts,
+    /// and none on the border (a padded correlation would spend half its work on zeros).
+    /// <paramref name="weights"/> is C3's [16][6][5][5] (squared in second-order mode); <paramref name="outputsOf"/>
+    /// lists, per input map, the output maps it feeds (CSR: start[i] .. start[i+1]).
+    /// </summary>
+    public static void InputGradientC3<TS, TV>(float* dOut, float* weights, int[] start, int[] outputsOf, float* dIn)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int i = 0; i < 6; i++)
+            for (int y = 0; y < 14; y++)
+            {
+                TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+                TV a10 = a0, a11 = a0, a12 = a0, a13 = a0;
+                int kyLo = Math.Max(0, y - 9), kyHi = Math.Min(4, y);
+                for (int c = start[i]; c < start[i + 1]; c++)
+                {
+                    int o = outputsOf[c];
+                    for (int ky = kyLo; ky <= kyHi; ky++)
+                    {
+                        float* w = weights + (o * 6 + i) * 25 + ky * 5;
+                        float* d = dOut + (o * 100 + (y - ky) * 10) * L;
+                        TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
+                        TV d5 = TS.Load(d + 5 * L), d6 = TS.Load(d + 6 * L), d7 = TS.Load(d + 7 * L), d8 = TS.Load(d + 8 * L), d9 = TS.Load(d + 9 * L);
+                        TV v = TS.Broadcast(w[0]);
+                        a0 = TS.Fma(v, d0, a0); a1 = TS.Fma(v, d1, a1); a2 = TS.Fma(v, d2, a2); a3 = TS.Fma(v, d3, a3); a4 = TS.Fma(v, d4, a4);
+                        a5 = TS.Fma(v, d5, a5); a6 = TS.Fma(v, d6, a6); a7 = TS.Fma(v, d7, a7); a8 = TS.Fma(v, d8, a8); a9 = TS.Fma(v, d9, a9);
+                        v = TS.Broadcast(w[1]);
+                        a1 = TS.Fma(v, d0, a1); a2 = TS.Fma(v, d1, a2); a3 = TS.Fma(v, d2, a3); a4 = TS.Fma(v, d3, a4); a5 = TS.Fma(v, d4, a5);
+                        a6 = TS.Fma(v, d5, a6); a7 = TS.Fma(v, d6, a7); a8 = TS.Fma(v, d7, a8); a9 = TS.Fma(v, d8, a9); a10 = TS.Fma(v, d9, a10);
+                        v = TS.Broadcast(w[2]);
+                        a2 = TS.Fma(v, d0, a2); a3 = TS.Fma(v, d1, a3); a4 = TS.Fma(v, d2, a4); a5 = TS.Fma(v, d3, a5); a6 = TS.Fma(v, d4, a6);
+                        a7 = TS.Fma(v, d5, a7); a8 = TS.Fma(v, d6, a8); a9 = TS.Fma(v, d7, a9); a10 = TS.Fma(v, d8, a10); a11 = TS.Fma(v, d9, a11);
+                        v = TS.Broadcast(w[3]);
+                        a3 = TS.Fma(v, d0, a3); a4 = TS.Fma(v, d1, a4); a5 = TS.Fma(v, d2, a5); a6 = TS.Fma(v, d3, a6); a7 = TS.Fma(v, d4, a7);
+                        a8 = TS.Fma(v, d5, a8); a9 = TS.Fma(v, d6, a9); a10 = TS.Fma(v, d7, a10); a11 = TS.Fma(v, d8, a11); a12 = TS.Fma(v, d9, a12);
+                        v = TS.Broadcast(w[4]);
+                        a4 = TS.Fma(v, d0, a4); a5 = TS.Fma(v, d1, a5); a6 = TS.Fma(v, d2, a6); a7 = TS.Fma(v, d3, a7); a8 = TS.Fma(v, d4, a8);
+                        a9 = TS.Fma(v, d5, a9); a10 = TS.Fma(v, d6, a10); a11 = TS.Fma(v, d7, a11); a12 = TS.Fma(v, d8, a12); a13 = TS.Fma(v, d9, a13);
+                    }
+                }
+                float* g = dIn + (i * 14 + y) * 14 * L;
+                TS.Store(g, a0); TS.Store(g + L, a1); TS.Store(g + 2 * L, a2); TS.Store(g + 3 * L, a3); TS.Store(g + 4 * L, a4);
+                TS.Store(g + 5 * L, a5); TS.Store(g + 6 * L, a6); TS.Store(g + 7 * L, a7); TS.Store(g + 8 * L, a8); TS.Store(g + 9 * L, a9);
+                TS.Store(g + 10 * L, a10); TS.Store(g + 11 * L, a11); TS.Store(g + 12 * L, a12); TS.Store(g + 13 * L, a13);
+            }
+    }
+
+    /// <summary>
+    /// For one (output map, input map) pair: acc[ky·5+kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx] (in² when
+    /// <paramref name="squareInput"/>), per lane. dOut rows are <paramref name="dRow"/> elements apart (the
+    /// gradient may sit inside a padded map); input rows <paramref name="inRow"/> elements. acc holds 25 vectors.
+    /// One kernel row (ky) at a time: five accumulators and one output-gradient load per five multiply-adds.
+    /// </summary>
+    public static void WeightGradient<TS, TV>(float* dOut, int dRow, int outH, int outW, float* input, int inRow,
+        bool squareInput, float* acc) where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (squareInput) WeightGradient<TS, TV, Squared>(dOut, dRow, outH, outW, input, inRow, acc);
+        else WeightGradient<TS, TV, AsIs>(dOut, dRow, outH, outW, input, inRow, acc);
+    }
+
+    private static void WeightGradient<TS, TV, TQ>(float* dOut, int dRow, int outH, int outW, float* input, int inRow, float* acc)
+        where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform
+    {
+        int L = TS.Lanes;
+        for (int ky = 0; ky < 5; ky++)
+        {
+            float* a = acc + ky * 5 * L;
+            TV s0 = TS.Load(a), s1 = TS.Load(a + L), s2 = TS.Load(a + 2 * L), s3 = TS.Load(a + 3 * L), s4 = TS.Load(a + 4 * L);
+            for (int y = 0; y < outH; y++)
+            {
+                float* dr = dOut + y * dRow * L;
+                float* ir = input + (y + ky) * inRow * L;
+                for (int x = 0; x < outW; x++)
+                {
+                    TV d = TS.Load(dr + x * L);
+                    float* q = ir + x * L;
+                    s0 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q)), s0);
+                    s1 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + L)), s1);
+                    s2 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + 2 * L)), s2);
+                    s3 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + 3 * L)), s3);
+                    s4 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + 4 * L)), s4);
+                }
+            }
+            TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
+        }
+    }
+
+    /// <summary>acc += Σ_(y,x) dOut[y,x] per lane (a bias gradient); dOut rows <paramref name="dRow"/> elements apart.</summary>
+    public static void SumPixels<TS, TV>(float* dOut, int dRow, int outH, int outW, float* acc)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        TV s = TS.Load(acc);
+        for (int y = 0; y < outH; y++)
+            for (int x = 0; x < outW; x++)
+                s = TS.Add(s, TS.Load(dOut + (y * dRow + x) * L));
+        TS.Store(acc, s);
+    }
+}
+
+/// <summary>What a gradient kernel does to an input before multiplying: nothing, or square it (second-order mode).</summary>
+internal interface IInputTransform
+{
+    static abstract TV Apply<TS, TV>(TV v) where TS : struct, ISimd<TV> where TV : struct;
+}
+
+internal struct AsIs : IInputTransform
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV>(TV v) where TS : struct, ISimd<TV> where TV : struct => v;
+}
+
+internal struct Squared : IInputTransform
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV>(TV v) where TS : struct, ISimd<TV> where TV : struct => TS.Multiply(v, v);
+}

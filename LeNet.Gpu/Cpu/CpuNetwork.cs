@@ -1,0 +1,175 @@
+using System.Runtime.Intrinsics;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>
+/// LeNet-5 on the CPU, vectorised and multithreaded: the same functions as the device kernels (forward, backward
+/// with its second-order mode) for machines without a GPU. Parameters are the flat buffer of
+/// <see cref="ParameterLayout"/>; the caller owns them and passes them to every call.
+/// <code>
+/// images        [count][32·32] row-major floats in the model's input scale (or MNIST bytes [count][28·28])
+/// probabilities [count][10]    predictions [count]    activations (accessors) [count][maps][size][size]
+/// gradients     flat parameter layout, of the batch-mean loss (−log p[label] averaged over the batch)
+/// </code>
+/// Internally the batch lives in tiles of one hardware vector of images (<see cref="TileLayout"/>). Buffers for
+/// <see cref="Capacity"/> images are allocated once, in the constructor. Gradients are bitwise reproducible: the
+/// same batch gives the same bits whatever the thread count (for a given vector width). Not thread-safe: one
+/// batch at a time.
+/// </summary>
+public sealed unsafe class CpuNetwork
+{
+    public const int ImageFloats = TileLayout.Input, MnistPixels = 28 * 28, Classes = Architecture.Classes;
+
+    private readonly ITileEngine engine;
+    private Squashing forwardSquashing;
+
+    /// <summary>Images per batch at most.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Worker threads a batch is spread over.</summary>
+    public int Threads { get; }
+
+    /// <summary>The vector width in use (never <see cref="CpuVectorWidth.Auto"/>).</summary>
+    public CpuVectorWidth VectorWidth { get; }
+
+    /// <summary>Images per vector (16, 8 or 4): the tile size.</summary>
+    public int Lanes => engine.Lanes;
+
+    /// <summary>Images in the last <see cref="Forward"/>; 0 before the first.</summary>
+    public int Count { get; private set; }
+
+    /// <param name="capacity">Most images per batch.</param>
+    /// <param name="threads">Worker threads; 0 for one per processor.</param>
+    /// <param name="vectorWidth">Auto takes the widest the hardware accelerates.</param>
+    public CpuNetwork(int capacity, int threads = 0, CpuVectorWidth vectorWidth = CpuVectorWidth.Auto)
+    {
+        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "capacity must be at least 1 image");
+        if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be positive, or 0 for one per processor");
+        Capacity = capacity;
+        Threads = threads == 0 ? Environment.ProcessorCount : threads;
+        VectorWidth = SimdWidth.Resolve(vectorWidth);
+        engine = VectorWidth switch
+        {
+            CpuVectorWidth.Bits512 => new TileEngine<Simd512, Vector512<float>>(capacity, Threads),
+            CpuVectorWidth.Bits256 => new TileEngine<Simd256, Vector256<float>>(capacity, Threads),
+            _ => new TileEngine<Simd128, Vector128<float>>(capacity, Threads),
+        };
+    }
+
+    /// <summary>Runs every layer on <paramref name="count"/> float images [count][1024] (model input scale).</summary>
+    public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count)
+    {
+        CheckForward(parameters, squashing, count);
+        if (images.Length < (long)count * ImageFloats)
+            throw new ArgumentException($"{count} images need {count * ImageFloats} floats; got {images.Length}", nameof(images));
+        fixed (float* p = parameters, x = images)
+            engine.Forward(p, squashing, x, null, count);
+        Finish(squashing, count);
+    }
+
+    /// <summary>
+    /// Runs every layer on <paramref name="count"/> raw 28×28 byte images [count][784] (0 background, 255 ink),
+    /// prepared as the paper prepares MNIST: a 2-pixel border of −0.1 around the field, ink v → −0.1 + 1.275·v/255.
+    /// </summary>
+    public void ForwardMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count)
+    {
+        CheckForward(parameters, squashing, count);
+        if (images.Length < (long)count * MnistPixels)
+            throw new ArgumentException($"{count} images need {count * MnistPixels} bytes; got {images.Length}", nameof(images));
+        fixed (float* p = parameters)
+        fixed (byte* b = images)
+            engine.Forward(p, squashing, null, b, count);
+        Finish(squashing, count);
+    }
+
+    /// <summary>Class probabilities of the last forward pass, [Count][10].</summary>
+    public ReadOnlySpan<float> Probabilities => new(engine.Probabilities, Count * Classes);
+
+    /// <summary>The most probable class of each image of the last forward pass (the first of equal maxima).</summary>
+    public ReadOnlySpan<int> Predictions => new(engine.Predictions, Count);
+
+    /// <summary>Copies a layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>
+    public void CopyActivations(CpuLayer layer, Span<float> destination)
+    {
+        var (elements, _, _) = TileLayout.Shape(layer);
+        if (destination.Length < Count * elements)
+            throw new ArgumentException($"{layer} of {Count} images needs {Count * elements} floats; got {destination.Length}", nameof(destination));
+        fixed (float* d = destination)
+            engine.CopyActivations(layer, Count, d);
+    }
+
+    /// <summary>A layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>
+    public float[] Activations(CpuLayer layer)
+    {
+        var result = new float[Count * TileLayout.Shape(layer).Elements];
+        CopyActivations(layer, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Gradients of the batch-mean cross-entropy for the first <paramref name="count"/> images of the last forward
+    /// pass (run with the same parameters), assigned to <paramref name="gradients"/> in the flat parameter layout.
+    /// Masked C3 weights get exactly 0. <paramref name="secondOrder"/>: the Gauss–Newton Hessian diagonal instead
+    /// (p(1−p) at the logits, squared weights, derivatives and inputs), as the device's second-order mode.
+    /// </summary>
+    /// <param name="lossSum">Σ over the images of −log p[label] (not the mean).</param>
+    /// <param name="correct">Images whose prediction equals the label.</param>
+    public void Backward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<int> labels, int count,
+        Span<float> gradients, bool secondOrder, out double lossSum, out int correct)
+    {
+        if (Count == 0) throw new InvalidOperationException("Backward needs a Forward first");
+        if (squashing != forwardSquashing)
+            throw new ArgumentException($"the forward pass used {forwardSquashing.ToName()}, not {squashing.ToName()}", nameof(squashing));
+        if (count < 1 || count > Count)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"the last forward pass holds {Count} images");
+        CheckParameters(parameters);
+        if (labels.Length < count) throw new ArgumentException($"{count} images need {count} labels; got {labels.Length}", nameof(labels));
+        for (int n = 0; n < count; n++)
+            if ((uint)labels[n] >= Classes)
+                throw new ArgumentException($"label {labels[n]} of image {n} is not a class 0–9", nameof(labels));
+        if (gradients.Length != ParameterLayout.Length)
+            throw new ArgumentException($"gradients need {ParameterLayout.Length} floats; got {gradients.Length}", nameof(gradients));
+        fixed (float* p = parameters, g = gradients)
+        fixed (int* y = labels)
+            engine.Backward(p, squashing, y, count, g, secondOrder, out lossSum, out correct);
+    }
+
+    /// <summary>MNIST bytes [count][784] → float images [count][1024], the preparation <see cref="ForwardMnist"/> applies.</summary>
+    public static void ConvertMnist(ReadOnlySpan<byte> mnist, Span<float> images)
+    {
+        int count = mnist.Length / MnistPixels;
+        if (mnist.Length % MnistPixels != 0) throw new ArgumentException("not a whole number of 28×28 images", nameof(mnist));
+        if (images.Length < count * ImageFloats) throw new ArgumentException($"{count} images need {count * ImageFloats} floats", nameof(images));
+        const float range = 1.275f / 255f;
+        for (int n = 0; n < count; n++)
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                {
+                    int sy = y - 2, sx = x - 2;
+                    images[n * ImageFloats + y * 32 + x] = sy is >= 0 and < 28 && sx is >= 0 and < 28
+                        ? Architecture.Background + range * mnist[n * MnistPixels + sy * 28 + sx]
+                        : Architecture.Background;
+                }
+    }
+
+    private void CheckForward(ReadOnlySpan<float> parameters, Squashing squashing, int count)
+    {
+        if (!Enum.IsDefined(squashing)) throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function");
+        if (count < 1 || count > Capacity)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"a batch holds 1 to {Capacity} images");
+        CheckParameters(parameters);
+    }
+
+    private static void CheckParameters(ReadOnlySpan<float> parameters)
+    {
+        if (parameters.Length != ParameterLayout.Length)
+            throw new ArgumentException($"parameters hold {parameters.Length} floats; LeNet-5 needs {ParameterLayout.Length}", nameof(parameters));
+    }
+
+    private void Finish(Squashing squashing, int count)
+    {
+        forwardSquashing = squashing;
+        Count = count;
+    }
+}

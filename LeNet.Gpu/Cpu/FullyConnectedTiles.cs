@@ -1,0 +1,153 @@
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>
+/// Dense layers on tiles: C5 (S4's 400 values → 120, squashed; a 5×5 convolution over a 5×5 map is a dense
+/// layer), F6 (120 → 84, squashed) and OUTPUT (84 → 10 logits), and the pieces of their backward pass.
+/// <code>
+/// Forward:         out[o] = f( bias[o] + Σ_j W[o,j]·in[j] )     in [In][L]  out [Out][L]  W [Out][In] row-major
+/// input gradient:  the same kernel with Wᵀ (squared in second-order mode), no bias, identity
+/// WeightGradient:  G[o,j] += Σ_n dA[o,n]·Xᵀ[n,j]                dA [Rows][L]  Xᵀ [L][J] (image-major)  G [Rows][J]
+/// </code>
+/// The weight gradient runs image-major so that its reduction over the batch is the inner loop of broadcast ×
+/// vector multiply-adds along j, written straight into a float row of G: no horizontal sums. Rows and J are padded
+/// (Rows to 4, J to 4 vectors' worth) with zero gradients and zero activations.
+/// </summary>
+internal static unsafe class FullyConnectedTiles
+{
+    /// <summary>
+    /// Eight output units at a time share each input load. The last group clamps its unit indices to the last
+    /// unit: the duplicates compute the same value and store it to the same place. bias may be null.
+    /// </summary>
+    public static void Forward<TS, TV>(float* input, int inUnits, float* weights, float* bias, int outUnits,
+        bool squash, Squashing squashing, float* output) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes, last = outUnits - 1;
+        for (int o = 0; o < outUnits; o += 8)
+        {
+            int r0 = o, r1 = Math.Min(o + 1, last), r2 = Math.Min(o + 2, last), r3 = Math.Min(o + 3, last);
+            int r4 = Math.Min(o + 4, last), r5 = Math.Min(o + 5, last), r6 = Math.Min(o + 6, last), r7 = Math.Min(o + 7, last);
+            float* w0 = weights + r0 * inUnits, w1 = weights + r1 * inUnits, w2 = weights + r2 * inUnits, w3 = weights + r3 * inUnits;
+            float* w4 = weights + r4 * inUnits, w5 = weights + r5 * inUnits, w6 = weights + r6 * inUnits, w7 = weights + r7 * inUnits;
+            TV a0, a1, a2, a3, a4, a5, a6, a7;
+            if (bias == null)
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TS.Zero;
+            else
+            {
+                a0 = TS.Broadcast(bias[r0]); a1 = TS.Broadcast(bias[r1]); a2 = TS.Broadcast(bias[r2]); a3 = TS.Broadcast(bias[r3]);
+                a4 = TS.Broadcast(bias[r4]); a5 = TS.Broadcast(bias[r5]); a6 = TS.Broadcast(bias[r6]); a7 = TS.Broadcast(bias[r7]);
+            }
+            for (int j = 0; j < inUnits; j++)
+            {
+                TV v = TS.Load(input + j * L);
+                a0 = TS.Fma(TS.Broadcast(w0[j]), v, a0);
+                a1 = TS.Fma(TS.Broadcast(w1[j]), v, a1);
+                a2 = TS.Fma(TS.Broadcast(w2[j]), v, a2);
+                a3 = TS.Fma(TS.Broadcast(w3[j]), v, a3);
+                a4 = TS.Fma(TS.Broadcast(w4[j]), v, a4);
+                a5 = TS.Fma(TS.Broadcast(w5[j]), v, a5);
+                a6 = TS.Fma(TS.Broadcast(w6[j]), v, a6);
+                a7 = TS.Fma(TS.Broadcast(w7[j]), v, a7);
+            }
+            if (squash)
+            {
+                a0 = VectorMath.Squash<TS, TV>(a0, squashing); a1 = VectorMath.Squash<TS, TV>(a1, squashing);
+                a2 = VectorMath.Squash<TS, TV>(a2, squashing); a3 = VectorMath.Squash<TS, TV>(a3, squashing);
+                a4 = VectorMath.Squash<TS, TV>(a4, squashing); a5 = VectorMath.Squash<TS, TV>(a5, squashing);
+                a6 = VectorMath.Squash<TS, TV>(a6, squashing); a7 = VectorMath.Squash<TS, TV>(a7, squashing);
+            }
+            TS.Store(output + r7 * L, a7); TS.Store(output + r6 * L, a6); TS.Store(output + r5 * L, a5); TS.Store(output + r4 * L, a4);
+            TS.Store(output + r3 * L, a3); TS.Store(output + r2 * L, a2); TS.Store(output + r1 * L, a1); TS.Store(output + r0 * L, a0);
+        }
+    }
+
+    /// <summary>
+    /// G[o,j] += Σ_n dA[o·L + n]·xT[n·J + j] for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L).
+    /// Blocks of 4 rows × 4 vectors (16 accumulators) where J allows, else 4 rows × 1 vector.
+    /// </summary>
+    public static void WeightGradient<TS, TV>(float* dA, int rows, float* xT, int J, float* gradient)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int o = 0; o < rows; o += 4)
+        {
+            float* d0 = dA + o * L, d1 = d0 + L, d2 = d1 + L, d3 = d2 + L;
+            float* g0 = gradient + o * J, g1 = g0 + J, g2 = g1 + J, g3 = g2 + J;
+            int j = 0;
+            for (; j + 4 * L <= J; j += 4 * L)
+            {
+                TV s00 = TS.Load(g0 + j), s01 = TS.Load(g0 + j + L), s02 = TS.Load(g0 + j + 2 * L), s03 = TS.Load(g0 + j + 3 * L);
+                TV s10 = TS.Load(g1 + j), s11 = TS.Load(g1 + j + L), s12 = TS.Load(g1 + j + 2 * L), s13 = TS.Load(g1 + j + 3 * L);
+                TV s20 = TS.Load(g2 + j), s21 = TS.Load(g2 + j + L), s22 = TS.Load(g2 + j + 2 * L), s23 = TS.Load(g2 + j + 3 * L);
+                TV s30 = TS.Load(g3 + j), s31 = TS.Load(g3 + j + L), s32 = TS.Load(g3 + j + 2 * L), s33 = TS.Load(g3 + j + 3 * L);
+                for (int n = 0; n < L; n++)
+                {
+                    float* x = xT + n * J + j;
+                    TV x0 = TS.Load(x), x1 = TS.Load(x + L), x2 = TS.Load(x + 2 * L), x3 = TS.Load(x + 3 * L);
+                    TV b = TS.Broadcast(d0[n]);
+                    s00 = TS.Fma(b, x0, s00); s01 = TS.Fma(b, x1, s01); s02 = TS.Fma(b, x2, s02); s03 = TS.Fma(b, x3, s03);
+                    b = TS.Broadcast(d1[n]);
+                    s10 = TS.Fma(b, x0, s10); s11 = TS.Fma(b, x1, s11); s12 = TS.Fma(b, x2, s12); s13 = TS.Fma(b, x3, s13);
+                    b = TS.Broadcast(d2[n]);
+                    s20 = TS.Fma(b, x0, s20); s21 = TS.Fma(b, x1, s21); s22 = TS.Fma(b, x2, s22); s23 = TS.Fma(b, x3, s23);
+                    b = TS.Broadcast(d3[n]);
+                    s30 = TS.Fma(b, x0, s30); s31 = TS.Fma(b, x1, s31); s32 = TS.Fma(b, x2, s32); s33 = TS.Fma(b, x3, s33);
+                }
+                TS.Store(g0 + j, s00); TS.Store(g0 + j + L, s01); TS.Store(g0 + j + 2 * L, s02); TS.Store(g0 + j + 3 * L, s03);
+                TS.Store(g1 + j, s10); TS.Store(g1 + j + L, s11); TS.Store(g1 + j + 2 * L, s12); TS.Store(g1 + j + 3 * L, s13);
+                TS.Store(g2 + j, s20); TS.Store(g2 + j + L, s21); TS.Store(g2 + j + 2 * L, s22); TS.Store(g2 + j + 3 * L, s23);
+                TS.Store(g3 + j, s30); TS.Store(g3 + j + L, s31); TS.Store(g3 + j + 2 * L, s32); TS.Store(g3 + j + 3 * L, s33);
+            }
+            for (; j < J; j += L)
+            {
+                TV s0 = TS.Load(g0 + j), s1 = TS.Load(g1 + j), s2 = TS.Load(g2 + j), s3 = TS.Load(g3 + j);
+                for (int n = 0; n < L; n++)
+                {
+                    TV x = TS.Load(xT + n * J + j);
+                    s0 = TS.Fma(TS.Broadcast(d0[n]), x, s0);
+                    s1 = TS.Fma(TS.Broadcast(d1[n]), x, s1);
+                    s2 = TS.Fma(TS.Broadcast(d2[n]), x, s2);
+                    s3 = TS.Fma(TS.Broadcast(d3[n]), x, s3);
+                }
+                TS.Store(g0 + j, s0); TS.Store(g1 + j, s1); TS.Store(g2 + j, s2); TS.Store(g3 + j, s3);
+            }
+        }
+    }
+
+    /// <summary>xT[n·J + e] = x[e·L + n] (squared when asked) for e &lt; elements: a tile turned image-major.</summary>
+    public static void Transpose<TS, TV>(float* x, int elements, bool square, float* xT, int J)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int e = 0; e < elements; e++)
+        {
+            float* v = x + e * L;
+            if (square)
+                for (int n = 0; n < L; n++) xT[n * J + e] = v[n] * v[n];
+            else
+                for (int n = 0; n < L; n++) xT[n * J + e] = v[n];
+        }
+    }
+
+    /// <summary>acc[k] += v[k] for k &lt; count vectors (bias gradients of dense layers).</summary>
+    public static void Accumulate<TS, TV>(float* v, int count, float* acc) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int k = 0; k < count; k++)
+            TS.Store(acc + k * L, TS.Add(TS.Load(acc + k * L), TS.Load(v + k * L)));
+    }
+
+    /// <summary>dA ← dA·f'(y), or dA·f'(y)² in second-order mode, over count vectors: dE/dy becomes dE/da.</summary>
+    public static void SquashBackward<TS, TV>(float* gradient, float* output, int count, Squashing squashing, bool secondOrder)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int k = 0; k < count; k++)
+        {
+            TV d = VectorMath.Derivative<TS, TV>(TS.Load(output + k * L), squashing);
+            if (secondOrder) d = TS.Multiply(d, d);
+            TS.Store(gradient + k * L, TS.Multiply(TS.Load(gradient + k * L), d));
+        }
+    }
+}

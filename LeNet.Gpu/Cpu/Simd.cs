@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>Which hardware vector the CPU engine uses; one vector holds one float from each of Lanes images.</summary>
+public enum CpuVectorWidth
+{
+    /// <summary>The widest the hardware accelerates: 512 bits, else 256, else 128.</summary>
+    Auto = 0,
+    Bits128 = 128,
+    Bits256 = 256,
+    Bits512 = 512,
+}
+
+/// <summary>
+/// The float vector operations the CPU kernels are written against. Kernels are generic methods over a struct
+/// implementing this (<see cref="Simd512"/>, <see cref="Simd256"/>, <see cref="Simd128"/>); the JIT compiles one
+/// specialised copy per width and inlines every call, so the generic code runs as hand-written intrinsics would.
+/// All loads and stores take raw pointers into pinned buffers.
+/// </summary>
+internal unsafe interface ISimd<TV> where TV : struct
+{
+    static abstract int Lanes { get; }
+    static abstract TV Zero { get; }
+    static abstract TV Load(float* p);
+    static abstract void Store(float* p, TV v);
+    static abstract TV Broadcast(float x);
+    static abstract TV Add(TV a, TV b);
+    static abstract TV Subtract(TV a, TV b);
+    static abstract TV Multiply(TV a, TV b);
+    static abstract TV Divide(TV a, TV b);
+
+    /// <summary>a·b + c with one rounding.</summary>
+    static abstract TV Fma(TV a, TV b, TV c);
+    /// <summary>
+    /// The hardware's min and max (one instruction; the IEEE-exact Min/Max cost three on x86). Where a lane is NaN
+    /// x86 returns <paramref name="b"/>: pass the data as b and a NaN goes through.
+    /// </summary>
+    static abstract TV Min(TV a, TV b);
+    static abstract TV Max(TV a, TV b);
+    static abstract TV Abs(TV a);
+    static abstract TV Sqrt(TV a);
+
+    /// <summary>All bits set in lanes where a &gt; b.</summary>
+    static abstract TV GreaterThan(TV a, TV b);
+
+    /// <summary>All bits set in lanes where a ≠ 0.</summary>
+    static abstract TV NonZero(TV a);
+
+    /// <summary>mask ? a : b, lane by lane.</summary>
+    static abstract TV Select(TV mask, TV a, TV b);
+
+    /// <summary>Copies the sign bit of <paramref name="sign"/> onto the non-negative <paramref name="magnitude"/>.</summary>
+    static abstract TV CopySign(TV magnitude, TV sign);
+
+    /// <summary>2^n for n integral in [−126, 127], given j = n + 1.5·2^23 as computed by the rounding trick.</summary>
+    static abstract TV Pow2FromShifted(TV j);
+
+    /// <summary>Sum of the lanes, always in the same order.</summary>
+    static abstract float Sum(TV a);
+}
+
+internal unsafe struct Simd512 : ISimd<Vector512<float>>
+{
+    public static int Lanes => 16;
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector512<float> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.MinNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.MaxNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> a) => Vector512.Abs(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> NonZero(Vector512<float> a) => ~Vector512.Equals(a, Vector512<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> CopySign(Vector512<float> magnitude, Vector512<float> sign) => magnitude | (sign & Vector512.Create(-0f));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Pow2FromShifted(Vector512<float> j) =>
+        Vector512.ShiftLeft(j.AsInt32() - Vector512.Create(Exp.ShiftedBits - 127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
+}
+
+internal unsafe struct Simd256 : ISimd<Vector256<float>>
+{
+    public static int Lanes => 8;
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector256<float> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.MinNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.MaxNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> a) => Vector256.Abs(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> NonZero(Vector256<float> a) => ~Vector256.Equals(a, Vector256<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> CopySign(Vector256<float> magnitude, Vector256<float> sign) => magnitude | (sign & Vector256.Create(-0f));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Pow2FromShifted(Vector256<float> j) =>
+        Vector256.ShiftLeft(j.AsInt32() - Vector256.Create(Exp.ShiftedBits - 127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
+}
+
+internal unsafe struct Simd128 : ISimd<Vector128<float>>
+{
+    public static int Lanes => 4;
+    public static Vector128<float> Zero => Vector128<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* p) => Vector128.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector128<float> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float x) => Vector128.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.MinNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Abs(Vector128<float> a) => Vector128.Abs(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThan(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> NonZero(Vector128<float> a) => ~Vector128.Equals(a, Vector128<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> CopySign(Vector128<float> magnitude, Vector128<float> sign) => magnitude | (sign & Vector128.Create(-0f));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Pow2FromShifted(Vector128<float> j) =>
+        Vector128.ShiftLeft(j.AsInt32() - Vector128.Create(Exp.ShiftedBits - 127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> a) => Vector128.Sum(a);
+}
+
+internal static class SimdWidth
+{
+    /// <summary>The width <see cref="CpuVectorWidth.Auto"/> resolves to on this machine.</summary>
+    public static CpuVectorWidth Resolve(CpuVectorWidth requested) => requested switch
+    {
+        CpuVectorWidth.Auto when Vector512.IsHardwareAccelerated => CpuVectorWidth.Bits512,
+        CpuVectorWidth.Auto when Vector256.IsHardwareAccelerated => CpuVectorWidth.Bits256,
+        CpuVectorWidth.Auto => CpuVectorWidth.Bits128,
+        CpuVectorWidth.Bits128 or CpuVectorWidth.Bits256 or CpuVectorWidth.Bits512 => requested,
+        _ => throw new ArgumentOutOfRangeException(nameof(requested), requested, "unknown vector width"),
+    };
+}

@@ -1,0 +1,467 @@
+using LeNet.Gpu.Model;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>What <see cref="CpuNetwork"/> needs of an engine, whatever its vector width.</summary>
+internal unsafe interface ITileEngine
+{
+    int Lanes { get; }
+    float* Probabilities { get; }
+    int* Predictions { get; }
+
+    /// <summary>Runs the network on count images given as floats [count][1024] or MNIST bytes [count][784] (one is null).</summary>
+    void Forward(float* parameters, Squashing squashing, float* images, byte* mnist, int count);
+
+    void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder,
+        out double lossSum, out int correct);
+
+    void CopyActivations(CpuLayer layer, int count, float* destination);
+}
+
+/// <summary>
+/// The batch engine: every activation of up to <c>capacity</c> images in tiles of L images (<see cref="TileLayout"/>),
+/// worked on by <c>threads</c> workers.
+/// <code>
+/// Forward:  one tile at a time per worker, all layers:  input → C1 → S2 → C3 → S4 → C5 → F6 → OUTPUT → softmax
+/// Backward: the tiles in chunks of a fixed number of tiles (set by the batch size only); per chunk, one worker
+///           runs every tile back from the loss and sums parameter gradients over the chunk's images into its
+///           own accumulators, then writes the chunk's sum in the flat parameter layout. The chunk sums are
+///           added in chunk order. The result depends on the batch and the vector width, never on the threads.
+/// </code>
+/// Buffers are allocated once, here; a batch allocates nothing but the thread pool's bookkeeping.
+/// </summary>
+internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct, ISimd<TV> where TV : struct
+{
+    /// <summary>At most this many chunk sums per batch: bounds their memory (and the final reduction) at any batch size.</summary>
+    public const int MaxChunks = 32;
+
+    private static readonly int L = TS.Lanes;
+    private readonly int capacity, tiles, threads;
+    private readonly ParallelOptions parallel;
+    private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
+    private readonly PinnedBuffer<int> predictions;
+    private readonly ConvolutionTaps c1Taps, c3Taps;
+    private readonly Worker[] workers;
+
+    // Backward: the weights the input gradients use (squared in second-order mode), dense weights transposed.
+    private readonly PinnedBuffer<float> backwardWeights, c5Transposed, f6Transposed, outputTransposed;
+    private readonly PinnedBuffer<float> chunkSums;
+    private readonly double[] chunkLoss = new double[MaxChunks];
+    private readonly int[] chunkCorrect = new int[MaxChunks];
+    private static readonly int ChunkStride = (P.Length + 15) & ~15;
+    private static readonly bool[] C3Connected = BuildC3Connected();
+    private static readonly (int[] Start, int[] Outputs) C3OutputsOf = BuildC3OutputsOf();
+
+    // The batch in flight (set by Forward / Backward, read by the workers).
+    private float* parameters, images, weightsForInput;
+    private byte* mnist;
+    private int* labels;
+    private Squashing squashing;
+    private int count, backwardCount, chunkTiles;
+    private bool secondOrder;
+    private readonly Action<int, int> forwardTile, backwardChunk;
+
+    public TileEngine(int capacity, int threads)
+    {
+        this.capacity = capacity;
+        this.threads = threads;
+        tiles = (capacity + L - 1) / L;
+        parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        long t = (long)tiles * L;
+        input = new(t * TileLayout.Input);
+        c1 = new(t * TileLayout.C1);
+        s2 = new(t * TileLayout.S2);
+        c3 = new(t * TileLayout.C3);
+        s4 = new(t * TileLayout.S4);
+        c5 = new(t * TileLayout.C5);
+        f6 = new(t * TileLayout.F6);
+        logits = new(t * TileLayout.Logits);
+        probabilities = new(t * SoftmaxTiles.Classes);
+        predictions = new(t);
+        c1Taps = ConvolutionTaps.Forward(6, 1, 32, ConvolutionTaps.AllConnected, L);
+        c3Taps = ConvolutionTaps.Forward(16, 6, 14, ConvolutionTaps.TableI, L);
+        workers = new Worker[threads];
+        for (int w = 0; w < threads; w++) workers[w] = new Worker();
+        backwardWeights = new(P.Length);
+        c5Transposed = new(400 * 120);
+        f6Transposed = new(120 * 84);
+        outputTransposed = new(84 * 10);
+        chunkSums = new((long)Math.Min(MaxChunks, tiles) * ChunkStride);
+        forwardTile = ForwardTile;
+        backwardChunk = BackwardChunk;
+    }
+
+    public int Lanes => L;
+    public float* Probabilities => probabilities.Pointer;
+    public int* Predictions => predictions.Pointer;
+
+    private int TilesFor(int images) => (images + L - 1) / L;
+
+    /// <summary>Runs body(worker, item) for items 0..n−1 on up to <c>threads</c> workers, each item once.</summary>
+    private void Run(int n, Action<int, int> body)
+    {
+        int active = Math.Min(threads, n);
+        if (active <= 1)
+        {
+            for (int i = 0; i < n; i++) body(0, i);
+            return;
+        }
+        int next = -1;
+        Parallel.For(0, active, parallel, w =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next))
+                body(w, i);
+        });
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    public void Forward(float* parameters, Squashing squashing, float* images, byte* mnist, int count)
+    {
+        this.parameters = parameters;
+        this.squashing = squashing;
+        this.images = images;
+        this.mnist = mnist;
+        this.count = count;
+        Run(TilesFor(count), forwardTile);
+        this.images = null;
+        this.mnist = null;
+    }
+
+    private void ForwardTile(int worker, int tile)
+    {
+        int valid = Math.Min(L, count - tile * L);
+        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
+        if (images != null) StageFloats(images + (long)tile * L * TileLayout.Input, valid, x);
+        else StageMnist(mnist + (long)tile * L * 784, valid, x);
+
+        float* p = parameters;
+        float* a1 = c1.Pointer + (long)tile * TileLayout.C1 * L;
+        float* a2 = s2.Pointer + (long)tile * TileLayout.S2 * L;
+        float* a3 = c3.Pointer + (long)tile * TileLayout.C3 * L;
+        float* a4 = s4.Pointer + (long)tile * TileLayout.S4 * L;
+        float* a5 = c5.Pointer + (long)tile * TileLayout.C5 * L;
+        float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
+        float* a7 = logits.Pointer + (long)tile * TileLayout.Logits * L;
+
+        ConvolutionTiles.ForwardRows<TS, TV, Width14>(x, 32, a1, 6, 28, 28, c1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        SubsamplingTiles.Forward<TS, TV>(a1, 6, 14, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
+        ConvolutionTiles.ForwardRows<TS, TV, Width10>(a2, 14, a3, 16, 10, 10, c3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        SubsamplingTiles.Forward<TS, TV>(a3, 16, 5, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
+        FullyConnectedTiles.Forward<TS, TV>(a4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, true, squashing, a5);
+        FullyConnectedTiles.Forward<TS, TV>(a5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, true, squashing, a6);
+        FullyConnectedTiles.Forward<TS, TV>(a6, 84, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, 10, false, squashing, a7);
+        float* scratch = stackalloc float[SoftmaxTiles.Classes * L];
+        SoftmaxTiles.Forward<TS, TV>(a7, valid, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
+            predictions.Pointer + (long)tile * L, scratch);
+    }
+
+    /// <summary>Images [valid][1024] → tile [1024][L]; lanes past the batch get zeros so they stay finite.</summary>
+    private static void StageFloats(float* source, int valid, float* tile)
+    {
+        for (int e = 0; e < TileLayout.Input; e++)
+        {
+            float* d = tile + e * L;
+            for (int n = 0; n < valid; n++) d[n] = source[n * TileLayout.Input + e];
+            for (int n = valid; n < L; n++) d[n] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// MNIST bytes [valid][28·28] → tile [1024][L], as <see cref="Kernels.InputKernels.FromMnistBytes"/>: a 2-pixel
+    /// border of background, ink v → −0.1 + 1.275·v/255.
+    /// </summary>
+    private static void StageMnist(byte* source, int valid, float* tile)
+    {
+        const float background = Architecture.Background, range = 1.275f / 255f;
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++)
+            {
+                float* d = tile + (y * 32 + x) * L;
+                int sy = y - 2, sx = x - 2;
+                if (sy is >= 0 and < 28 && sx is >= 0 and < 28)
+                    for (int n = 0; n < valid; n++) d[n] = background + range * source[n * 784 + sy * 28 + sx];
+                else
+                    for (int n = 0; n < valid; n++) d[n] = background;
+                for (int n = valid; n < L; n++) d[n] = 0f;
+            }
+    }
+
+    public void CopyActivations(CpuLayer layer, int count, float* destination)
+    {
+        var (elements, _, _) = TileLayout.Shape(layer);
+        float* source = layer switch
+        {
+            CpuLayer.Input => input.Pointer,
+            CpuLayer.C1 => c1.Pointer,
+            CpuLayer.S2 => s2.Pointer,
+            CpuLayer.C3 => c3.Pointer,
+            CpuLayer.S4 => s4.Pointer,
+            CpuLayer.C5 => c5.Pointer,
+            CpuLayer.F6 => f6.Pointer,
+            _ => logits.Pointer,
+        };
+        for (int n = 0; n < count; n++)
+        {
+            float* tile = source + (long)(n / L) * elements * L + n % L;
+            float* d = destination + (long)n * elements;
+            for (int e = 0; e < elements; e++) d[e] = tile[e * L];
+        }
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    public void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder,
+        out double lossSum, out int correct)
+    {
+        this.parameters = parameters;
+        this.squashing = squashing;
+        this.labels = labels;
+        this.secondOrder = secondOrder;
+        backwardCount = count;
+        PrepareWeights();
+
+        int batchTiles = TilesFor(count);
+        chunkTiles = (batchTiles + MaxChunks - 1) / MaxChunks;
+        int chunks = (batchTiles + chunkTiles - 1) / chunkTiles;
+        Run(chunks, backwardChunk);
+        ReduceChunks(chunks, gradients);
+
+        lossSum = 0;
+        correct = 0;
+        for (int c = 0; c < chunks; c++)
+        {
+            lossSum += chunkLoss[c];
+            correct += chunkCorrect[c];
+        }
+        this.labels = null;
+    }
+
+    /// <summary>
+    /// The weights input gradients multiply by: the parameters, squared in second-order mode (the Gauss–Newton
+    /// diagonal propagates through w²); the dense layers' transposed, so their input gradient is a forward pass.
+    /// </summary>
+    private void PrepareWeights()
+    {
+        float* w = backwardWeights.Pointer;
+        if (secondOrder)
+            for (int k = 0; k < P.Length; k++) w[k] = parameters[k] * parameters[k];
+        else
+            new ReadOnlySpan<float>(parameters, P.Length).CopyTo(backwardWeights.Span);
+        weightsForInput = w;
+        Transpose(w + P.C5Weight.Offset, 120, 400, c5Transposed.Pointer);
+        Transpose(w + P.F6Weight.Offset, 84, 120, f6Transposed.Pointer);
+        Transpose(w + P.OutputWeight.Offset, 10, 84, outputTransposed.Pointer);
+    }
+
+    private static void Transpose(float* source, int rows, int columns, float* destination)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                destination[c * rows + r] = source[r * columns + c];
+    }
+
+    private void BackwardChunk(int worker, int chunk)
+    {
+        var s = workers[worker];
+        s.Reset();
+        double loss = 0;
+        int correct = 0;
+        int first = chunk * chunkTiles, end = Math.Min(first + chunkTiles, TilesFor(backwardCount));
+        for (int tile = first; tile < end; tile++)
+            BackwardTile(s, tile, ref loss, ref correct);
+        s.WriteSums(chunkSums.Pointer + (long)chunk * ChunkStride);
+        chunkLoss[chunk] = loss;
+        chunkCorrect[chunk] = correct;
+    }
+
+    private void BackwardTile(Worker s, int tile, ref double loss, ref int correct)
+    {
+        int valid = Math.Min(L, backwardCount - tile * L);
+        bool so = secondOrder;
+        var sq = squashing;
+        float* w = weightsForInput;
+        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
+        float* a1 = c1.Pointer + (long)tile * TileLayout.C1 * L;
+        float* a2 = s2.Pointer + (long)tile * TileLayout.S2 * L;
+        float* a3 = c3.Pointer + (long)tile * TileLayout.C3 * L;
+        float* a4 = s4.Pointer + (long)tile * TileLayout.S4 * L;
+        float* a5 = c5.Pointer + (long)tile * TileLayout.C5 * L;
+        float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
+        float* acc = s.Lanes.Pointer;
+
+        SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
+            predictions.Pointer + (long)tile * L, labels + tile * L, s.DLogits.Pointer, ref loss, ref correct);
+
+        // OUTPUT 84 → 10 (identity)
+        FullyConnectedTiles.Transpose<TS, TV>(a6, 84, so, s.F6T.Pointer, Worker.F6Columns);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer);
+        FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, 10, acc + Worker.AccOutputBias * L);
+        FullyConnectedTiles.Forward<TS, TV>(s.DLogits.Pointer, 10, outputTransposed.Pointer, null, 84, false, sq, s.DF6.Pointer);
+
+        // F6 120 → 84 (squashed)
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, 84, sq, so);
+        FullyConnectedTiles.Transpose<TS, TV>(a5, 120, so, s.C5T.Pointer, Worker.C5Columns);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, 84, s.C5T.Pointer, Worker.C5Columns, s.F6Weight.Pointer);
+        FullyConnectedTiles.Accumulate<TS, TV>(s.DF6.Pointer, 84, acc + Worker.AccF6Bias * L);
+        FullyConnectedTiles.Forward<TS, TV>(s.DF6.Pointer, 84, f6Transposed.Pointer, null, 120, false, sq, s.DC5.Pointer);
+
+        // C5 16@5x5 → 120 (squashed)
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DC5.Pointer, a5, 120, sq, so);
+        FullyConnectedTiles.Transpose<TS, TV>(a4, 400, so, s.S4T.Pointer, Worker.S4Columns);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, 120, s.S4T.Pointer, Worker.S4Columns, s.C5Weight.Pointer);
+        FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, 120, acc + Worker.AccC5Bias * L);
+        FullyConnectedTiles.Forward<TS, TV>(s.DC5.Pointer, 120, c5Transposed.Pointer, null, 400, false, sq, s.DS4.Pointer);
+
+        // S4 16@10x10 → 16@5x5 (squashed)
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, 400, sq, so);
+        float* dC3 = s.DC3.Pointer;
+        SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, 16, 5, w + P.S4Coefficient.Offset, so,
+            acc + Worker.AccS4Coefficient * L, acc + Worker.AccS4Bias * L, dC3, 10, 100);
+
+        // C3 6@14x14 → 16@10x10 (identity; Table I)
+        for (int o = 0; o < 16; o++)
+        {
+            float* dOut = dC3 + o * 100 * L;
+            for (int i = 0; i < 6; i++)
+                if (C3Connected[o * 6 + i])
+                    ConvolutionTiles.WeightGradient<TS, TV>(dOut, 10, 10, 10, a2 + i * 196 * L, 14, so,
+                        acc + (Worker.AccC3Weight + (o * 6 + i) * 25) * L);
+            ConvolutionTiles.SumPixels<TS, TV>(dOut, 10, 10, 10, acc + (Worker.AccC3Bias + o) * L);
+        }
+        ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3OutputsOf.Start, C3OutputsOf.Outputs, s.DS2.Pointer);
+
+        // S2 6@28x28 → 6@14x14 (squashed)
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, TileLayout.S2, sq, so);
+        SubsamplingTiles.Backward<TS, TV>(s.DS2.Pointer, a1, 6, 14, w + P.S2Coefficient.Offset, so,
+            acc + Worker.AccS2Coefficient * L, acc + Worker.AccS2Bias * L, s.DC1.Pointer, 28, 28 * 28);
+
+        // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
+        for (int o = 0; o < 6; o++)
+        {
+            float* dOut = s.DC1.Pointer + o * 784 * L;
+            ConvolutionTiles.WeightGradient<TS, TV>(dOut, 28, 28, 28, x, 32, so, acc + (Worker.AccC1Weight + o * 25) * L);
+            ConvolutionTiles.SumPixels<TS, TV>(dOut, 28, 28, 28, acc + (Worker.AccC1Bias + o) * L);
+        }
+    }
+
+    /// <summary>gradients[k] = Σ_chunks sum[c][k], chunk by chunk in order, split over the workers by k.</summary>
+    private void ReduceChunks(int chunks, float* gradients)
+    {
+        float* sums = chunkSums.Pointer;
+        const int block = 4096;
+        int blocks = (P.Length + block - 1) / block;
+        if (threads <= 1 || chunks == 1)
+        {
+            AddChunks(sums, chunks, 0, P.Length, gradients);
+            return;
+        }
+        Run(blocks, (_, b) => AddChunks(sums, chunks, b * block, Math.Min(P.Length, (b + 1) * block), gradients));
+    }
+
+    private static void AddChunks(float* sums, int chunks, int from, int to, float* gradients)
+    {
+        int k = from;
+        for (; k + L <= to; k += L)
+        {
+            TV total = TS.Load(sums + k);
+            for (int c = 1; c < chunks; c++) total = TS.Add(total, TS.Load(sums + (long)c * ChunkStride + k));
+            TS.Store(gradients + k, total);
+        }
+        for (; k < to; k++)
+        {
+            float total = sums[k];
+            for (int c = 1; c < chunks; c++) total += sums[(long)c * ChunkStride + k];
+            gradients[k] = total;
+        }
+    }
+
+    /// <summary>Per S2 map, the C3 maps it feeds (compressed rows).</summary>
+    private static (int[] Start, int[] Outputs) BuildC3OutputsOf()
+    {
+        var start = new int[7];
+        var outputs = new List<int>();
+        for (int i = 0; i < 6; i++)
+        {
+            for (int o = 0; o < 16; o++)
+                if (ConnectionTable.IsConnected(o, i)) outputs.Add(o);
+            start[i + 1] = outputs.Count;
+        }
+        return (start, outputs.ToArray());
+    }
+
+    private static bool[] BuildC3Connected()
+    {
+        var connected = new bool[96];
+        for (int o = 0; o < 16; o++)
+            for (int i = 0; i < 6; i++)
+                connected[o * 6 + i] = ConnectionTable.IsConnected(o, i);
+        return connected;
+    }
+
+    /// <summary>
+    /// One worker's backward buffers: activation gradients of one tile, the image-major copies the dense weight
+    /// gradients read, and the chunk's parameter-gradient accumulators — per-lane vectors for the small tensors
+    /// (summed over lanes once per chunk), float rows for the dense weights (already summed over images).
+    /// </summary>
+    private sealed class Worker
+    {
+        public const int OutputRows = 12;                     // OUTPUT's 10 rows padded to a multiple of 4
+        public const int F6Columns = 96, C5Columns = 128, S4Columns = 400; // image-major rows, padded to 16
+
+        // Offsets (in vectors) of the per-lane accumulators.
+        public const int AccC1Weight = 0, AccC1Bias = 150, AccS2Coefficient = 156, AccS2Bias = 162,
+            AccC3Weight = 168, AccC3Bias = 2568, AccS4Coefficient = 2584, AccS4Bias = 2600,
+            AccC5Bias = 2616, AccF6Bias = 2736, AccOutputBias = 2820, AccVectors = 2830;
+
+        public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(84 * L), DC5 = new(120 * L),
+            DS4 = new(400 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
+        public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
+        public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns),
+            C5Weight = new(120 * S4Columns);
+        public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
+
+        public void Reset()
+        {
+            Lanes.Clear();
+            OutputWeight.Clear();
+            F6Weight.Clear();
+            C5Weight.Clear();
+        }
+
+        /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights exactly 0.</summary>
+        public void WriteSums(float* g)
+        {
+            float* acc = Lanes.Pointer;
+            FoldLanes(acc + AccC1Weight * L, 150, g + P.C1Weight.Offset);
+            FoldLanes(acc + AccC1Bias * L, 6, g + P.C1Bias.Offset);
+            FoldLanes(acc + AccS2Coefficient * L, 6, g + P.S2Coefficient.Offset);
+            FoldLanes(acc + AccS2Bias * L, 6, g + P.S2Bias.Offset);
+            FoldLanes(acc + AccC3Weight * L, 2400, g + P.C3Weight.Offset);
+            for (int k = 0; k < 96; k++)
+                if (!C3Connected[k])
+                    new Span<float>(g + P.C3Weight.Offset + k * 25, 25).Clear();
+            FoldLanes(acc + AccC3Bias * L, 16, g + P.C3Bias.Offset);
+            FoldLanes(acc + AccS4Coefficient * L, 16, g + P.S4Coefficient.Offset);
+            FoldLanes(acc + AccS4Bias * L, 16, g + P.S4Bias.Offset);
+            FoldLanes(acc + AccC5Bias * L, 120, g + P.C5Bias.Offset);
+            FoldLanes(acc + AccF6Bias * L, 84, g + P.F6Bias.Offset);
+            FoldLanes(acc + AccOutputBias * L, 10, g + P.OutputBias.Offset);
+            CopyRows(C5Weight.Pointer, 120, S4Columns, 400, g + P.C5Weight.Offset);
+            CopyRows(F6Weight.Pointer, 84, C5Columns, 120, g + P.F6Weight.Offset);
+            CopyRows(OutputWeight.Pointer, 10, F6Columns, 84, g + P.OutputWeight.Offset);
+        }
+
+        private static void FoldLanes(float* vectors, int count, float* destination)
+        {
+            for (int k = 0; k < count; k++) destination[k] = TS.Sum(TS.Load(vectors + k * L));
+        }
+
+        private static void CopyRows(float* source, int rows, int stride, int columns, float* destination)
+        {
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(source + r * stride, columns).CopyTo(new Span<float>(destination + r * columns, columns));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>A layer whose output <see cref="CpuNetwork"/> can hand back, image-major.</summary>
+public enum CpuLayer
+{
+    /// <summary>The 1@32x32 input field.</summary>
+    Input,
+    /// <summary>6@28x28 (identity: S2 squashes).</summary>
+    C1,
+    /// <summary>6@14x14, squashed.</summary>
+    S2,
+    /// <summary>16@10x10 (identity: S4 squashes).</summary>
+    C3,
+    /// <summary>16@5x5, squashed.</summary>
+    S4,
+    /// <summary>120, squashed.</summary>
+    C5,
+    /// <summary>84, squashed.</summary>
+    F6,
+    /// <summary>The 10 logits, before the softmax.</summary>
+    Output,
+}
+
+/// <summary>
+/// How the CPU engine stores a batch: in <b>tiles</b> of <c>L</c> images (L = lanes of one hardware vector:
+/// 16 for 512-bit, 8 for 256-bit, 4 for 128-bit), each tile <b>lane innermost</b>:
+/// <code>
+/// element e (map m, row y, column x) of image n  at  tile (n / L), float  e·L + n % L   within that tile
+/// Input [1][32][32]  C1 [6][28][28]  S2 [6][14][14]  C3 [16][10][10]  S4 [16][5][5]  C5 [120]  F6 [84]  logits [10]
+/// </code>
+/// Every layer is then a computation on whole vectors, one image per lane: a weight is broadcast, never
+/// gathered, and all 5×5 convolutions, dense layers and their gradients vectorise the same way at any width.
+/// This is the device's batch-innermost layout (<see cref="Kernels.BatchShape"/>) cut into tiles of one vector.
+/// </summary>
+internal static class TileLayout
+{
+    public const int Input = 32 * 32;
+    public const int C1 = 6 * 28 * 28;
+    public const int S2 = 6 * 14 * 14;
+    public const int C3 = 16 * 10 * 10;
+    public const int S4 = 16 * 5 * 5;
+    public const int C5 = Architecture.C5Units;
+    public const int F6 = Architecture.F6Units;
+    public const int Logits = Architecture.Classes;
+
+    /// <summary>Elements per image of a layer, and its (maps, size) for the accessors.</summary>
+    public static (int Elements, int Maps, int Size) Shape(CpuLayer layer) => layer switch
+    {
+        CpuLayer.Input => (Input, 1, 32),
+        CpuLayer.C1 => (C1, 6, 28),
+        CpuLayer.S2 => (S2, 6, 14),
+        CpuLayer.C3 => (C3, 16, 10),
+        CpuLayer.S4 => (S4, 16, 5),
+        CpuLayer.C5 => (C5, C5, 1),
+        CpuLayer.F6 => (F6, F6, 1),
+        CpuLayer.Output => (Logits, Logits, 1),
+        _ => throw new ArgumentOutOfRangeException(nameof(layer), layer, "unknown layer"),
+    };
+}
