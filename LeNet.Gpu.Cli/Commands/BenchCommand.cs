@@ -25,15 +25,17 @@ public static class BenchCommand
             if (sizes.Length == 0 || sizes.Any(s => s < 1 || s > 1 << 20)) throw new UsageException("batch sizes must be 1 to 1,048,576");
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 600)) throw new UsageException($"--seconds must be in (0, 600], got {budget}");
-            using var accelerator = LeNetAccelerator.Create(Common.ParseDevice(parse.GetValue(device)!));
+            var kind = Engines.Resolve(Common.ParseDevice(parse.GetValue(device)!));
             var model = LeNetModel.CreateRandom(1);
             var random = new Random(2);
+            DeviceDescription description = null!;
             var rows = new List<(int Batch, int Calls, double ImagesPerSecond, double MillisecondsPerBatch)>();
             foreach (int size in sizes)
             {
                 var images = new float[(long)size * InferenceEngine.ImageFloats];
                 for (long i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-                using var engine = new InferenceEngine(model, accelerator, size);
+                using var engine = Engines.CreateInference(model, kind, size);
+                description = engine.Device;
                 engine.Predict(images); // warm-up: first launches
                 int calls = 0;
                 var clock = Stopwatch.StartNew();
@@ -45,13 +47,13 @@ public static class BenchCommand
             {
                 Common.WriteJson(new
                 {
-                    device = accelerator.Description.Kind.ToName(),
-                    device_name = accelerator.Description.Name,
+                    device = description.Kind.ToName(),
+                    device_name = description.Name,
                     results = rows.Select(r => new { batch_size = r.Batch, calls = r.Calls, images_per_second = r.ImagesPerSecond, milliseconds_per_batch = r.MillisecondsPerBatch }),
                 });
                 return ExitCodes.Success;
             }
-            var table = new Table().Title(Markup.Escape($"inference on {accelerator.Description}")).AddColumns("Batch", "Calls", "ms/batch", "images/s");
+            var table = new Table().Title(Markup.Escape($"inference on {description}")).AddColumns("Batch", "Calls", "ms/batch", "images/s");
             foreach (var r in rows)
                 table.AddRow(r.Batch.ToString("N0"), r.Calls.ToString(), r.MillisecondsPerBatch.ToString("0.00"), r.ImagesPerSecond.ToString("N0"));
             AnsiConsole.Write(table);

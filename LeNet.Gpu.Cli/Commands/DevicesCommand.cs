@@ -12,8 +12,8 @@ public static class DevicesCommand
         var command = new Command("devices", "List the accelerators found and the one auto picks") { json };
         command.SetAction(parse => Common.Run(() =>
         {
-            var devices = LeNetAccelerator.ListDevices();
-            var auto = LeNetAccelerator.AutoChoice();
+            var devices = Engines.List();
+            var auto = Engines.AutoChoice();
             if (parse.GetValue(json))
             {
                 Common.WriteJson(new

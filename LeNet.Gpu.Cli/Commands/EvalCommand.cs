@@ -29,7 +29,7 @@ public static class EvalCommand
             string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
             var (_, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
-            using var engine = InferenceEngine.Create(network, deviceKind);
+            using var engine = Engines.CreateInference(network, deviceKind);
             engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * InferenceEngine.ImageFloats)); // first launches
             var clock = Stopwatch.StartNew();
             var prediction = engine.Predict(test.Images);

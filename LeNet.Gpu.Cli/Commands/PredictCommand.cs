@@ -37,7 +37,7 @@ public static class PredictCommand
             var images = new float[files.Count * InferenceEngine.ImageFloats];
             for (int i = 0; i < files.Count; i++)
                 ImageLoader.Load(files[i]).CopyTo(images.AsSpan(i * InferenceEngine.ImageFloats));
-            using var engine = InferenceEngine.Create(network, deviceKind);
+            using var engine = Engines.CreateInference(network, deviceKind);
             var prediction = engine.Predict(images);
 
             if (parse.GetValue(json))

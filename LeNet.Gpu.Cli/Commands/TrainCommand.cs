@@ -64,13 +64,15 @@ public static class TrainCommand
             string? plotPath = parse.GetValue(plot);
             var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
 
-            using var accelerator = LeNetAccelerator.Create(Common.ParseDevice(parse.GetValue(device)!));
+            var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             string? resumePath = parse.GetValue(resume);
+            LeNetAccelerator? accelerator;
             using var trainer = resumePath is null
-                ? new Trainer(accelerator, LeNetModel.CreateRandom(options.Seed, squash), options, train.Images, train.Labels)
-                : Trainer.Resume(accelerator, CheckpointFile.Load(resumePath, options.Optimizer), options, train.Images, train.Labels);
+                ? Engines.CreateTrainer(deviceKind, LeNetModel.CreateRandom(options.Seed, squash), options, train.Images, train.Labels, out accelerator)
+                : Engines.ResumeTrainer(deviceKind, CheckpointFile.Load(resumePath, options.Optimizer), options, train.Images, train.Labels, out accelerator);
+            using var ownedAccelerator = accelerator;
 
-            Console.Error.WriteLine($"training on {accelerator.Description}");
+            Console.Error.WriteLine($"training on {trainer.Device}");
             Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
                 $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
 
@@ -103,7 +105,7 @@ public static class TrainCommand
             }
 
             var model = trainer.Model();
-            using (var engine = new InferenceEngine(model, accelerator))
+            using (var engine = accelerator is null ? Engines.CreateInference(model, DeviceKind.Cpu) : new InferenceEngine(model, accelerator))
             {
                 var prediction = engine.Predict(test.Images);
                 int correct = prediction.Classes.Where((c, i) => c == test.Labels[i]).Count();
@@ -117,7 +119,7 @@ public static class TrainCommand
                 model.Metadata["distortion"] = options.Distortion is null ? "none" : "paper";
                 model.Metadata["test_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture);
                 model.Metadata["test_images"] = test.Count.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["device"] = accelerator.Description.Kind.ToName();
+                model.Metadata["device"] = trainer.Device.Kind.ToName();
                 model.Metadata["training_seconds"] = clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
                 ModelFile.Save(model, outputPath);
                 Console.WriteLine($"test accuracy {accuracy:P2} ({correct}/{test.Count}); model written to {outputPath} in {clock.Elapsed.TotalSeconds:0} s");

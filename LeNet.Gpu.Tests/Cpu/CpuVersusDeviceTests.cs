@@ -12,7 +12,7 @@ namespace LeNet.Gpu.Tests.Cpu;
 /// <summary>ILGPU's CPU accelerator with the kernels loaded once, shared by the tests below.</summary>
 public sealed class DeviceFixture : IDisposable
 {
-    public LeNetAccelerator Accelerator { get; } = LeNetAccelerator.Create(DeviceKind.Cpu, CPUDeviceKind.Nvidia);
+    public LeNetAccelerator Accelerator { get; } = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
 
     public void Dispose() => Accelerator.Dispose();
 }

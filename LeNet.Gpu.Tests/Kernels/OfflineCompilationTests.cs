@@ -88,7 +88,7 @@ public sealed class OfflineCompilationTests(OfflineBackends backends) : IClassFi
         // Every delegate LeNetKernels loads has its method in the list (names as the library spells them).
         string[] expected =
         [
-            "InputKernels.FromFloatImages", "InputKernels.FromMnistBytes", "InputKernels.Gather",
+            "InputKernels.FromFloatImages", "InputKernels.FromMnistBytes", "InputKernels.Gather", "InputKernels.GatherDistorted",
             "ConvolutionKernels.Forward", "ConvolutionKernels.BackwardInput", "ConvolutionKernels.BackwardParameters",
             "SubsamplingKernels.Forward", "SubsamplingKernels.BackwardInput", "SubsamplingKernels.BackwardParameters",
             "FullyConnectedKernels.Forward", "FullyConnectedKernels.BackwardInput", "FullyConnectedKernels.BackwardParameters",

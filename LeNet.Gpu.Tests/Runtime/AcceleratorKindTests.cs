@@ -14,13 +14,13 @@ namespace LeNet.Gpu.Tests.Runtime;
 public sealed class AcceleratorKindTests(CpuAcceleratorFixture cpu)
 {
     [SkippableTheory]
-    [InlineData(DeviceKind.Cpu)]
+    [InlineData(DeviceKind.IlgpuCpu)]
     [InlineData(DeviceKind.Cuda)]
     [InlineData(DeviceKind.OpenCL)]
     public void EndToEndMatchesReference(DeviceKind kind)
     {
         Skip.IfNot(Devices.Has(kind), $"no {kind.ToName()} device here (present: {Devices.List})");
-        using var owned = kind == DeviceKind.Cpu ? null : LeNetAccelerator.Create(kind);
+        using var owned = kind == DeviceKind.IlgpuCpu ? null : LeNetAccelerator.Create(kind);
         var accelerator = owned ?? cpu.LeNet;
         Assert.Equal(kind, accelerator.Kind);
 
@@ -50,13 +50,13 @@ public sealed class AcceleratorKindTests(CpuAcceleratorFixture cpu)
     /// gives ∞·0 = NaN there; the CPU accelerator uses the runtime's tanh.
     /// </summary>
     [SkippableTheory]
-    [InlineData(DeviceKind.Cpu)]
+    [InlineData(DeviceKind.IlgpuCpu)]
     [InlineData(DeviceKind.Cuda)]
     [InlineData(DeviceKind.OpenCL)]
     public void SaturatedUnitsStayFinite(DeviceKind kind)
     {
         Skip.IfNot(Devices.Has(kind), $"no {kind.ToName()} device here (present: {Devices.List})");
-        using var owned = kind == DeviceKind.Cpu ? null : LeNetAccelerator.Create(kind);
+        using var owned = kind == DeviceKind.IlgpuCpu ? null : LeNetAccelerator.Create(kind);
         var accelerator = owned ?? cpu.LeNet;
 
         foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })

@@ -37,6 +37,7 @@ public sealed class DeviceChoiceTests
     [InlineData("cl", DeviceKind.OpenCL)]
     [InlineData("cpu", DeviceKind.Cpu)]
     [InlineData("Cpu", DeviceKind.Cpu)]
+    [InlineData("ilgpu-cpu", DeviceKind.IlgpuCpu)]
     [InlineData("auto", DeviceKind.Auto)]
     [InlineData("", DeviceKind.Auto)]
     public void ParsesDeviceNames(string text, DeviceKind expected) =>
@@ -47,6 +48,7 @@ public sealed class DeviceChoiceTests
     [InlineData(DeviceKind.Cuda)]
     [InlineData(DeviceKind.OpenCL)]
     [InlineData(DeviceKind.Cpu)]
+    [InlineData(DeviceKind.IlgpuCpu)]
     public void NamesRoundTrip(DeviceKind kind) => Assert.Equal(kind, DeviceKindExtensions.ParseDeviceKind(kind.ToName()));
 
     [Theory]
@@ -57,7 +59,7 @@ public sealed class DeviceChoiceTests
     {
         var e = Assert.Throws<ArgumentException>(() => DeviceKindExtensions.ParseDeviceKind(text));
         Assert.Contains($"'{text}'", e.Message);
-        Assert.Contains("auto, cuda, opencl or cpu", e.Message);
+        Assert.Contains("auto, cuda, opencl, cpu or ilgpu-cpu", e.Message);
     }
 
     [Fact]
@@ -83,7 +85,7 @@ public sealed class DeviceChoiceTests
         var e = Assert.Throws<ArgumentException>(() => DeviceKindExtensions.Resolve(DeviceKind.Auto));
         Assert.StartsWith("LENET_DEVICE:", e.Message);
         Assert.Contains("'gpu9'", e.Message);
-        Assert.Contains("auto, cuda, opencl or cpu", e.Message);
+        Assert.Contains("auto, cuda, opencl, cpu or ilgpu-cpu", e.Message);
         // Opening a device goes through the same path.
         Assert.Throws<ArgumentException>(() => LeNetAccelerator.Create());
     });
@@ -91,8 +93,22 @@ public sealed class DeviceChoiceTests
     [Fact]
     public void TheVariableChoosesTheDeviceWhenAskedForAuto() => WithEnvironment("cpu", () =>
     {
+        // For ILGPU, "cpu" is its CPU accelerator; for the engines it is the CPU engine.
         using var accelerator = LeNetAccelerator.Create();
-        Assert.Equal(DeviceKind.Cpu, accelerator.Kind);
+        Assert.Equal(DeviceKind.IlgpuCpu, accelerator.Kind);
+        Assert.Equal(DeviceKind.Cpu, Engines.Resolve(DeviceKind.Auto));
+        using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1));
+        Assert.Equal(DeviceKind.Cpu, engine.Device.Kind);
+        Assert.IsType<LeNet.Gpu.Cpu.CpuInferenceEngine>(engine);
+    });
+
+    [Fact]
+    public void IlgpuCpuIsSelectableByName() => WithEnvironment("ilgpu-cpu", () =>
+    {
+        Assert.Equal(DeviceKind.IlgpuCpu, Engines.Resolve(DeviceKind.Auto));
+        using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), batchCapacity: 4);
+        Assert.IsType<InferenceEngine>(engine);
+        Assert.Equal(DeviceKind.IlgpuCpu, engine.Device.Kind);
     });
 
     [SkippableTheory]
@@ -107,7 +123,7 @@ public sealed class DeviceChoiceTests
             Assert.Equal(kind, e.Requested);
             Assert.Contains($"no {kind.ToName()} device found", e.Message);
             Assert.Contains("present:", e.Message);
-            Assert.Contains("cpu: ILGPU CPU accelerator", e.Message); // ILGPU's CPU accelerator is always there
+            Assert.Contains("ilgpu-cpu: ILGPU CPU accelerator", e.Message); // ILGPU's CPU accelerator is always there
             foreach (var device in Devices.Present) Assert.Contains(device.ToString(), e.Message);
         }
         Check(() => LeNetAccelerator.Create(kind));
@@ -118,12 +134,13 @@ public sealed class DeviceChoiceTests
     [Fact]
     public void DevicesAreListedInAutoOrderWithTheCpuAlwaysPresent()
     {
-        var devices = LeNetAccelerator.ListDevices();
+        var devices = Engines.List();
         Assert.NotEmpty(devices);
-        Assert.Equal(DeviceKind.Cpu, devices[^1].Kind);
-        var order = devices.Select(d => d.Kind switch { DeviceKind.Cuda => 0, DeviceKind.OpenCL => 1, _ => 2 }).ToList();
+        Assert.Equal(DeviceKind.IlgpuCpu, devices[^1].Kind);
+        Assert.Contains(devices, d => d.Kind == DeviceKind.Cpu);
+        var order = devices.Select(d => d.Kind switch { DeviceKind.Cuda => 0, DeviceKind.OpenCL => 1, DeviceKind.Cpu => 2, _ => 3 }).ToList();
         Assert.Equal(order.OrderBy(k => k), order);
-        Assert.Equal(devices[0], LeNetAccelerator.AutoChoice());
+        Assert.Equal(devices[0], Engines.AutoChoice());
         Assert.All(devices, d => Assert.True(d.WarpSize > 0 && d.MaxGroupSize > 0 && d.MemoryBytes > 0, d.ToString()));
     }
 }

@@ -154,9 +154,9 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
         var model = LeNetModel.CreateRandom(950, Squashing.Sigmoid);
         var data = TestData.RandomImages(6, seed: 951);
         Prediction prediction;
-        using (var engine = InferenceEngine.Create(model, DeviceKind.Cpu, batchCapacity: 4))
+        using (var engine = InferenceEngine.Create(model, DeviceKind.IlgpuCpu, batchCapacity: 4))
         {
-            Assert.Equal(DeviceKind.Cpu, engine.Device.Kind);
+            Assert.Equal(DeviceKind.IlgpuCpu, engine.Device.Kind);
             Assert.Equal(4, engine.BatchCapacity);
             prediction = engine.Predict(data);
         }

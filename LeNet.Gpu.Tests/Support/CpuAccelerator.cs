@@ -12,7 +12,7 @@ namespace LeNet.Gpu.Tests.Support;
 /// </summary>
 public sealed class CpuAcceleratorFixture : IDisposable
 {
-    public LeNetAccelerator LeNet { get; } = LeNetAccelerator.Create(DeviceKind.Cpu, CPUDeviceKind.Nvidia);
+    public LeNetAccelerator LeNet { get; } = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
     public Accelerator Accelerator => LeNet.Accelerator;
     public LeNetKernels Kernels => LeNet.Kernels;
     public AcceleratorStream Stream => Accelerator.DefaultStream;

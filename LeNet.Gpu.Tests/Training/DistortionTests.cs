@@ -9,7 +9,7 @@ namespace LeNet.Gpu.Tests.Training;
 /// <summary>The training distortions: identity when all strengths are 0, reproducible, and really distorting.</summary>
 public sealed class DistortionTests : IDisposable
 {
-    private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.Cpu, CPUDeviceKind.Nvidia);
+    private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
     private const int Images = 12, Stride = 16;
 
     private float[] Run(DistortionArgs? args, float[] dataset, int[] order)

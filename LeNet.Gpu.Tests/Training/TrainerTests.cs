@@ -12,7 +12,7 @@ namespace LeNet.Gpu.Tests.Training;
 /// </summary>
 public sealed class TrainerTests : IDisposable
 {
-    private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.Cpu, CPUDeviceKind.Nvidia);
+    private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
     private readonly string directory = Directory.CreateTempSubdirectory("lenet-trainer-").FullName;
 
     /// <summary>

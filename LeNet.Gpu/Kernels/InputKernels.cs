@@ -62,31 +62,58 @@ public static class InputKernels
         ArrayView<float> dataset, ArrayView<int> datasetLabels, ArrayView<float> input, ArrayView<int> labels)
     {
         int source = order[first + n];
-        uint key = Hash((uint)d.Seed * 0x9E3779B9u ^ Hash((uint)d.Epoch * 0x85EBCA6Bu ^ Hash((uint)source)));
-        float scale = 1f + d.MaxScale * Uniform(key, 1), squeeze = 1f + d.MaxSqueeze * Uniform(key, 2);
-        float sx = scale * squeeze, sy = scale / squeeze, shear = d.MaxShear * Uniform(key, 3);
-        float tx = d.MaxShift * Uniform(key, 4), ty = d.MaxShift * Uniform(key, 5);
-        const float centre = (Field - 1) * 0.5f, background = -0.1f;
+        var t = AffineDistortion.For(d, source);
         long from = (long)source * Field * Field;
         for (int y = 0; y < Field; y++)
             for (int x = 0; x < Field; x++)
             {
-                // Output → source: undo translation, then scale/squeeze and shear (x depends on y).
-                float v = (y - centre - ty) / sy;
-                float u = (x - centre - tx) / sx - shear * v;
-                float px = u + centre, py = v + centre;
-                int x0 = (int)XMath.Floor(px), y0 = (int)XMath.Floor(py);
-                float fx = px - x0, fy = py - y0;
-                float p00 = Pixel(dataset, from, x0, y0, background), p10 = Pixel(dataset, from, x0 + 1, y0, background);
-                float p01 = Pixel(dataset, from, x0, y0 + 1, background), p11 = Pixel(dataset, from, x0 + 1, y0 + 1, background);
+                t.SourceOf(x, y, out int x0, out int y0, out float fx, out float fy);
+                float p00 = Pixel(dataset, from, x0, y0), p10 = Pixel(dataset, from, x0 + 1, y0);
+                float p01 = Pixel(dataset, from, x0, y0 + 1), p11 = Pixel(dataset, from, x0 + 1, y0 + 1);
                 float top = p00 + fx * (p10 - p00), bottom = p01 + fx * (p11 - p01);
                 input[(y * Field + x) * stride + n] = top + fy * (bottom - top);
             }
         labels[n] = datasetLabels[source];
     }
 
-    private static float Pixel(ArrayView<float> dataset, long from, int x, int y, float background) =>
-        x >= 0 && x < Field && y >= 0 && y < Field ? dataset[from + y * Field + x] : background;
+    private static float Pixel(ArrayView<float> dataset, long from, int x, int y) =>
+        x >= 0 && x < Field && y >= 0 && y < Field ? dataset[from + y * Field + x] : AffineDistortion.Background;
+}
+
+/// <summary>
+/// One image's random affine distortion, shared by the device kernel and the CPU engine so both distort alike:
+/// parameters drawn from a counter-based hash of (seed, epoch, image), and the map from an output pixel back to
+/// the source position (bilinear weights fx, fy between source pixels x0..x0+1, y0..y0+1).
+/// </summary>
+public readonly struct AffineDistortion
+{
+    public const float Background = -0.1f, Centre = (InputKernels.Field - 1) * 0.5f;
+    private readonly float sx, sy, shear, tx, ty;
+
+    private AffineDistortion(float sx, float sy, float shear, float tx, float ty)
+    {
+        this.sx = sx; this.sy = sy; this.shear = shear; this.tx = tx; this.ty = ty;
+    }
+
+    public static AffineDistortion For(DistortionArgs d, int source)
+    {
+        uint key = Hash((uint)d.Seed * 0x9E3779B9u ^ Hash((uint)d.Epoch * 0x85EBCA6Bu ^ Hash((uint)source)));
+        float scale = 1f + d.MaxScale * Uniform(key, 1), squeeze = 1f + d.MaxSqueeze * Uniform(key, 2);
+        return new AffineDistortion(scale * squeeze, scale / squeeze, d.MaxShear * Uniform(key, 3),
+            d.MaxShift * Uniform(key, 4), d.MaxShift * Uniform(key, 5));
+    }
+
+    /// <summary>Output → source: undo translation, then scale/squeeze and shear (x depends on y).</summary>
+    public void SourceOf(int x, int y, out int x0, out int y0, out float fx, out float fy)
+    {
+        float v = (y - Centre - ty) / sy;
+        float u = (x - Centre - tx) / sx - shear * v;
+        float px = u + Centre, py = v + Centre;
+        x0 = (int)XMath.Floor(px);
+        y0 = (int)XMath.Floor(py);
+        fx = px - x0;
+        fy = py - y0;
+    }
 
     /// <summary>A 32-bit integer mix (a "lowbias32" hash): a counter-based random source with no state.</summary>
     private static uint Hash(uint x)
@@ -99,8 +126,11 @@ public static class InputKernels
         return x;
     }
 
-    /// <summary>The k-th uniform number in [−1, 1) for a key.</summary>
-    private static float Uniform(uint key, int k) => (Hash(key + (uint)k * 0x632BE5ABu) >> 8) * (2f / 16777216f) - 1f;
+    /// <summary>
+    /// The k-th uniform number in [−1, 1) for a key. The 24 random bits go through int: an unsigned-to-float
+    /// conversion is a double operation in IL (conv.r.un), which OpenCL devices without fp64 cannot compile.
+    /// </summary>
+    private static float Uniform(uint key, int k) => (int)(Hash(key + (uint)k * 0x632BE5ABu) >> 8) * (2f / 16777216f) - 1f;
 }
 
 /// <summary>How strongly <see cref="InputKernels.GatherDistorted"/> distorts: each draw is uniform in ±max.</summary>

@@ -6,8 +6,12 @@ using ILGPU.Runtime.OpenCL;
 
 namespace LeNet.Gpu.Runtime;
 
-/// <summary>Which accelerator to run on. <see cref="Auto"/> takes CUDA, then OpenCL, then ILGPU's CPU accelerator.</summary>
-public enum DeviceKind { Auto, Cuda, OpenCL, Cpu }
+/// <summary>
+/// Which engine to run on. <see cref="Auto"/> takes CUDA, then OpenCL, then the CPU engine.
+/// <see cref="Cpu"/> is the vectorised, multithreaded CPU engine (<c>LeNet.Gpu.Cpu</c>);
+/// <see cref="IlgpuCpu"/> is ILGPU's CPU accelerator, which simulates GPU threads: the kernels' test backend.
+/// </summary>
+public enum DeviceKind { Auto, Cuda, OpenCL, Cpu, IlgpuCpu }
 
 /// <summary>What a device is, in the words a user needs to pick one.</summary>
 public sealed record DeviceDescription(DeviceKind Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize)
@@ -27,6 +31,7 @@ public static class DeviceKindExtensions
         DeviceKind.Cuda => "cuda",
         DeviceKind.OpenCL => "opencl",
         DeviceKind.Cpu => "cpu",
+        DeviceKind.IlgpuCpu => "ilgpu-cpu",
         _ => kind.ToString(),
     };
 
@@ -36,7 +41,8 @@ public static class DeviceKindExtensions
         "cuda" => DeviceKind.Cuda,
         "opencl" or "cl" => DeviceKind.OpenCL,
         "cpu" => DeviceKind.Cpu,
-        _ => throw new ArgumentException($"unknown device '{text}' (expected auto, cuda, opencl or cpu)"),
+        "ilgpu-cpu" => DeviceKind.IlgpuCpu,
+        _ => throw new ArgumentException($"unknown device '{text}' (expected auto, cuda, opencl, cpu or ilgpu-cpu)"),
     };
 
     /// <summary>An explicit choice wins; otherwise <c>LENET_DEVICE</c>; otherwise auto.</summary>
@@ -74,13 +80,16 @@ public sealed class LeNetAccelerator : IDisposable
     }
 
     /// <summary>
-    /// Opens the requested device (<see cref="DeviceKind.Auto"/>: <c>LENET_DEVICE</c>, else CUDA → OpenCL → CPU).
+    /// Opens the requested ILGPU device (<see cref="DeviceKind.Auto"/>: <c>LENET_DEVICE</c>, else CUDA → OpenCL →
+    /// ILGPU's CPU accelerator). Here <see cref="DeviceKind.Cpu"/> means ILGPU's CPU accelerator: the CPU engine
+    /// is not an ILGPU device (<see cref="Engines"/> chooses between the two).
     /// <paramref name="cpuKind"/> picks the CPU accelerator's simulated GPU; tests use
     /// <see cref="CPUDeviceKind.Nvidia"/> (warp 32, groups up to 1,024).
     /// </summary>
     public static LeNetAccelerator Create(DeviceKind requested = DeviceKind.Auto, CPUDeviceKind cpuKind = CPUDeviceKind.Default)
     {
         var kind = DeviceKindExtensions.Resolve(requested);
+        if (kind == DeviceKind.Cpu) kind = DeviceKind.IlgpuCpu;
         var context = CreateContext(cpuKind);
         try
         {
@@ -95,18 +104,11 @@ public sealed class LeNetAccelerator : IDisposable
         }
     }
 
-    /// <summary>Every device ILGPU can run LeNet on here, in the order auto prefers them.</summary>
+    /// <summary>Every ILGPU device here: CUDA, then OpenCL, then ILGPU's CPU accelerator.</summary>
     public static IReadOnlyList<DeviceDescription> ListDevices()
     {
         using var context = CreateContext(CPUDeviceKind.Default);
         return ListDevices(context);
-    }
-
-    /// <summary>The device auto would choose.</summary>
-    public static DeviceDescription AutoChoice()
-    {
-        using var context = CreateContext(CPUDeviceKind.Default);
-        return Describe(Pick(context, DeviceKind.Auto)!);
     }
 
     private static Context CreateContext(CPUDeviceKind cpuKind) =>
@@ -133,7 +135,7 @@ public sealed class LeNetAccelerator : IDisposable
         DeviceKind.Auto => Ordered(context).FirstOrDefault(),
         DeviceKind.Cuda => OfType(context, AcceleratorType.Cuda).FirstOrDefault(),
         DeviceKind.OpenCL => OfType(context, AcceleratorType.OpenCL).FirstOrDefault(),
-        DeviceKind.Cpu => OfType(context, AcceleratorType.CPU).FirstOrDefault(),
+        DeviceKind.IlgpuCpu => OfType(context, AcceleratorType.CPU).FirstOrDefault(),
         _ => null,
     };
 
@@ -143,10 +145,10 @@ public sealed class LeNetAccelerator : IDisposable
         {
             AcceleratorType.Cuda => DeviceKind.Cuda,
             AcceleratorType.OpenCL => DeviceKind.OpenCL,
-            _ => DeviceKind.Cpu,
+            _ => DeviceKind.IlgpuCpu,
         };
-        long memory = kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
-        string name = kind == DeviceKind.Cpu ? $"ILGPU CPU accelerator ({Environment.ProcessorCount} cores)" : device.Name;
+        long memory = kind == DeviceKind.IlgpuCpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
+        string name = kind == DeviceKind.IlgpuCpu ? $"ILGPU CPU accelerator, simulated GPU threads ({Environment.ProcessorCount} cores)" : device.Name;
         return new DeviceDescription(kind, name, memory, device.WarpSize, device.MaxNumThreadsPerGroup);
     }
 

@@ -18,12 +18,32 @@ public sealed record Prediction(float[] Probabilities, int[] Classes)
 public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] S2, float[] C3, float[] S4,
     float[] C5, float[] F6, float[] Logits, float[] Probabilities, int[] Classes);
 
+/// <summary>Batch inference of one model: the same contract on every engine (<see cref="Engines.CreateInference"/>).</summary>
+public interface IInferenceEngine : IDisposable
+{
+    DeviceDescription Device { get; }
+    int BatchCapacity { get; }
+    Squashing Squashing { get; }
+
+    /// <summary>Replaces the parameters (same squashing function).</summary>
+    void Load(LeNetModel model);
+
+    /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>
+    Prediction Predict(ReadOnlySpan<float> images);
+
+    /// <summary>Classifies raw 28×28 bytes [n][784] (MNIST layout, 0 = background), padded and scaled as the paper does.</summary>
+    Prediction PredictMnist(ReadOnlySpan<byte> images);
+
+    /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, image-major.</summary>
+    LayerOutputs Trace(ReadOnlySpan<float> images);
+}
+
 /// <summary>
-/// Batch inference of one model on one accelerator. Parameters go to the device once; images stream through in
+/// Batch inference of one model on one ILGPU accelerator. Parameters go to the device once; images stream through in
 /// batches of <see cref="BatchCapacity"/>, each batch prepared on the device (transpose, or the paper's padding
 /// and scaling of 28×28 bytes) and never copied back between layers.
 /// </summary>
-public sealed class InferenceEngine : IDisposable
+public sealed class InferenceEngine : IInferenceEngine
 {
     public const int ImageFloats = Architecture.InputLength, MnistPixels = 28 * 28;
 
@@ -69,7 +89,7 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>A batch that fills a quarter of a GPU's memory (at most 65,536); 1,024 on the CPU accelerator.</summary>
     public static int DefaultCapacity(DeviceDescription device)
     {
-        if (device.Kind == DeviceKind.Cpu) return 1024;
+        if (device.Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return 1024;
         long bytesPerImage = (ForwardPass.FloatsPerImage + ImageFloats) * sizeof(float) + MnistPixels;
         return (int)Math.Clamp(device.MemoryBytes / 4 / bytesPerImage, 1, 65536);
     }
@@ -140,7 +160,7 @@ public sealed class InferenceEngine : IDisposable
             Read(pass.Logits, 10, 1), prediction.Probabilities, prediction.Classes);
     }
 
-    private static int CountImages(int length, int per, string what)
+    internal static int CountImages(int length, int per, string what)
     {
         if (length == 0) throw new ArgumentException($"no images given (expected {what}, {per} values each)");
         if (length % per != 0)

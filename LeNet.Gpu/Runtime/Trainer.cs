@@ -64,6 +64,10 @@ public sealed class Trainer : IDisposable
     public Trainer(LeNetAccelerator accelerator, LeNetModel model, TrainingOptions options, float[] images, int[] labels)
         : this(model, options, images, labels, n => new IlgpuTrainingBackend(accelerator, model, options, images, labels, n)) { }
 
+    /// <summary>Trains on the CPU engine (vectorised, multithreaded; <paramref name="threads"/> 0: one per processor).</summary>
+    public static Trainer OnCpu(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
+        new(model, options, images, labels, n => new Cpu.CpuTrainingBackend(model, options, images, labels, n, threads));
+
     private Trainer(LeNetModel model, TrainingOptions options, float[] images, int[] labels, Func<int, ITrainingBackend> create)
     {
         options.Validate();
@@ -93,6 +97,11 @@ public sealed class Trainer : IDisposable
         float[] images, int[] labels) =>
         new Trainer(accelerator, checkpoint.Model, options, images, labels).Restore(checkpoint);
 
+    /// <summary>Continues on the CPU engine from a checkpoint (same options and data as the original run).</summary>
+    public static Trainer ResumeOnCpu(TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
+        OnCpu(checkpoint.Model, options, images, labels, threads).Restore(checkpoint);
+
+    /// <summary>Puts a fresh trainer, built on the checkpoint's model, where the checkpoint left its run.</summary>
     private Trainer Restore(TrainingCheckpoint checkpoint)
     {
         EpochsCompleted = checkpoint.EpochsCompleted;

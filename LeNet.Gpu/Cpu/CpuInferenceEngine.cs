@@ -1,0 +1,84 @@
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>
+/// Batch inference on the CPU engine (<see cref="CpuNetwork"/>): the same contract as the ILGPU engine. Images
+/// stream through in batches of <see cref="BatchCapacity"/>, written straight into the caller's result arrays.
+/// </summary>
+public sealed class CpuInferenceEngine : IInferenceEngine
+{
+    private readonly CpuNetwork network;
+    private float[] parameters;
+
+    public DeviceDescription Device { get; }
+    public int BatchCapacity => network.Capacity;
+    public Squashing Squashing { get; }
+
+    /// <param name="batchCapacity">Images per batch; 0 for 1,024.</param>
+    /// <param name="threads">Worker threads; 0 for one per processor.</param>
+    public CpuInferenceEngine(LeNetModel model, int batchCapacity = 0, int threads = 0)
+    {
+        if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
+        network = new CpuNetwork(batchCapacity == 0 ? 1024 : batchCapacity, threads);
+        Squashing = model.Squashing;
+        parameters = (float[])model.Parameters.Clone();
+        Device = Describe(network);
+    }
+
+    public static DeviceDescription Describe(CpuNetwork network) => new(DeviceKind.Cpu,
+        $"CPU engine ({(int)network.VectorWidth}-bit vectors, {network.Threads} threads)",
+        GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, network.Lanes, network.Threads);
+
+    public void Load(LeNetModel model)
+    {
+        if (model.Squashing != Squashing)
+            throw new ArgumentException($"engine was built for {Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
+        parameters = (float[])model.Parameters.Clone();
+    }
+
+    public Prediction Predict(ReadOnlySpan<float> images)
+    {
+        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        var result = new Prediction(new float[(long)n * 10], new int[n]);
+        for (int first = 0; first < n; first += BatchCapacity)
+        {
+            int count = Math.Min(BatchCapacity, n - first);
+            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count);
+            Collect(result, first, count);
+        }
+        return result;
+    }
+
+    public Prediction PredictMnist(ReadOnlySpan<byte> images)
+    {
+        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
+        var result = new Prediction(new float[(long)n * 10], new int[n]);
+        for (int first = 0; first < n; first += BatchCapacity)
+        {
+            int count = Math.Min(BatchCapacity, n - first);
+            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count);
+            Collect(result, first, count);
+        }
+        return result;
+    }
+
+    private void Collect(Prediction result, int first, int count)
+    {
+        network.Probabilities.CopyTo(result.Probabilities.AsSpan(first * 10, count * 10));
+        network.Predictions.CopyTo(result.Classes.AsSpan(first, count));
+    }
+
+    public LayerOutputs Trace(ReadOnlySpan<float> images)
+    {
+        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
+        var prediction = Predict(images);
+        return new LayerOutputs(n, images.ToArray(), network.Activations(CpuLayer.C1), network.Activations(CpuLayer.S2),
+            network.Activations(CpuLayer.C3), network.Activations(CpuLayer.S4), network.Activations(CpuLayer.C5),
+            network.Activations(CpuLayer.F6), network.Activations(CpuLayer.Output), prediction.Probabilities, prediction.Classes);
+    }
+
+    public void Dispose() { } // the network's buffers are managed (pinned) arrays
+}

@@ -1,0 +1,154 @@
+using LeNet.Gpu.Kernels;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>
+/// Training on the CPU engine: the same steps as the device backend — gather (with the same distortions),
+/// forward, backward, update — on host arrays allocated once per run.
+/// </summary>
+internal sealed class CpuTrainingBackend : ITrainingBackend
+{
+    private const int Field = InputKernels.Field, Pixels = Field * Field;
+
+    private readonly TrainingOptions options;
+    private readonly Squashing squashing;
+    private readonly CpuNetwork network;
+    private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch;
+    private readonly int[] labels, order, batchLabels;
+    private double lossSum;
+    private long correct, images;
+
+    public DeviceDescription Device { get; }
+
+    public CpuTrainingBackend(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n, int threads)
+    {
+        this.options = options;
+        squashing = model.Squashing;
+        int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
+        network = new CpuNetwork(capacity, threads);
+        Device = CpuInferenceEngine.Describe(network);
+        dataset = images;
+        this.labels = labels;
+        parameters = (float[])model.Parameters.Clone();
+        gradients = new float[ParameterLayout.Length];
+        stateA = new float[ParameterLayout.Length];
+        stateB = new float[ParameterLayout.Length];
+        trainable = ParameterLayout.TrainableMask();
+        order = new int[n];
+        batch = new float[capacity * Pixels];
+        batchLabels = new int[capacity];
+    }
+
+    public void SetOrder(int[] indices, int offset) => indices.CopyTo(order, offset);
+
+    public void TrainBatch(int epoch, int first, int count, float rate, long step)
+    {
+        Gather(epoch, first, count, distort: true);
+        network.Forward(parameters, squashing, batch, count);
+        network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, out double loss, out int right);
+        lossSum += loss;
+        correct += right;
+        images += count;
+        switch (options.Optimizer)
+        {
+            case OptimizerKind.Sgd:
+                CpuOptimizer.Sgd(rate, options.Momentum, options.WeightDecay, parameters, gradients, stateA, trainable);
+                break;
+            case OptimizerKind.Adam:
+                var (c1, c2) = options.AdamCorrections(step);
+                CpuOptimizer.Adam(rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay,
+                    c1, c2, parameters, gradients, stateA, stateB, trainable);
+                break;
+            case OptimizerKind.Sdlm:
+                CpuOptimizer.Sdlm(rate, options.SdlmMu, options.WeightDecay, parameters, gradients, stateA, trainable);
+                break;
+        }
+    }
+
+    /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="InputKernels.GatherDistorted"/> does.</summary>
+    private void Gather(int epoch, int first, int count, bool distort)
+    {
+        var d = distort ? options.Distortion : null;
+        for (int n = 0; n < count; n++)
+        {
+            int source = order[first + n];
+            batchLabels[n] = labels[source];
+            var from = dataset.AsSpan(source * Pixels, Pixels);
+            var to = batch.AsSpan(n * Pixels, Pixels);
+            if (d is null)
+            {
+                from.CopyTo(to);
+                continue;
+            }
+            var t = AffineDistortion.For(new DistortionArgs(options.Seed, epoch, d.MaxShift, d.MaxScale, d.MaxSqueeze, d.MaxShear), source);
+            for (int y = 0; y < Field; y++)
+                for (int x = 0; x < Field; x++)
+                {
+                    t.SourceOf(x, y, out int x0, out int y0, out float fx, out float fy);
+                    float p00 = Pixel(from, x0, y0), p10 = Pixel(from, x0 + 1, y0);
+                    float p01 = Pixel(from, x0, y0 + 1), p11 = Pixel(from, x0 + 1, y0 + 1);
+                    float top = p00 + fx * (p10 - p00), bottom = p01 + fx * (p11 - p01);
+                    to[y * Field + x] = top + fy * (bottom - top);
+                }
+        }
+    }
+
+    private static float Pixel(ReadOnlySpan<float> image, int x, int y) =>
+        x >= 0 && x < Field && y >= 0 && y < Field ? image[y * Field + x] : AffineDistortion.Background;
+
+    public void EstimateHessian(int samples)
+    {
+        int batches = (samples + network.Capacity - 1) / network.Capacity;
+        Array.Clear(stateA);
+        for (int first = 0; first < samples; first += network.Capacity)
+        {
+            int count = Math.Min(network.Capacity, samples - first);
+            Gather(0, first, count, distort: false);
+            network.Forward(parameters, squashing, batch, count);
+            network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, out _, out _);
+            CpuOptimizer.Accumulate(1f / batches, gradients, stateA);
+        }
+    }
+
+    public void ResetStatistics() => (lossSum, correct, images) = (0, 0, 0);
+
+    public Score ReadStatistics() => new(lossSum / Math.Max(1, images), (double)correct / Math.Max(1, images), images);
+
+    public Score Evaluate(int first, int count)
+    {
+        ResetStatistics();
+        for (int offset = 0; offset < count; offset += network.Capacity)
+        {
+            int c = Math.Min(network.Capacity, count - offset);
+            Gather(0, first + offset, c, distort: false);
+            network.Forward(parameters, squashing, batch, c);
+            var p = network.Probabilities;
+            var predicted = network.Predictions;
+            for (int n = 0; n < c; n++)
+            {
+                lossSum -= Math.Log(Math.Max(p[n * 10 + batchLabels[n]], 1e-30f));
+                if (predicted[n] == batchLabels[n]) correct++;
+            }
+            images += c;
+        }
+        return ReadStatistics();
+    }
+
+    public float[] Parameters() => (float[])parameters.Clone();
+
+    public Dictionary<string, float[]> OptimizerState() =>
+        OptimizerStateNames.For(options.Optimizer).ToDictionary(name => name, name => (float[])State(name).Clone());
+
+    public void LoadOptimizerState(string name, float[] values) => values.CopyTo(State(name), 0);
+
+    private float[] State(string name) => name switch
+    {
+        OptimizerStateNames.A => stateA,
+        OptimizerStateNames.B => stateB,
+        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
+    };
+
+    public void Dispose() { }
+}

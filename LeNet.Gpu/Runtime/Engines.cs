@@ -1,0 +1,73 @@
+using LeNet.Gpu.Cpu;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>
+/// The one place that turns a <see cref="DeviceKind"/> into an engine: CUDA and OpenCL GPUs and ILGPU's CPU
+/// accelerator run the ILGPU kernels; <see cref="DeviceKind.Cpu"/> runs the vectorised CPU engine. Auto (after
+/// <c>LENET_DEVICE</c>) takes CUDA, then OpenCL, then the CPU engine.
+/// </summary>
+public static class Engines
+{
+    /// <summary>Every engine available here, in the order auto prefers them; ILGPU's CPU accelerator last.</summary>
+    public static IReadOnlyList<DeviceDescription> List()
+    {
+        var ilgpu = LeNetAccelerator.ListDevices();
+        return ilgpu.Where(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL)
+            .Append(CpuInferenceEngine.Describe(new CpuNetwork(1)))
+            .Concat(ilgpu.Where(d => d.Kind == DeviceKind.IlgpuCpu))
+            .ToList();
+    }
+
+    /// <summary>What <see cref="DeviceKind.Auto"/> means here (after <c>LENET_DEVICE</c>): a GPU kind, or the CPU engine.</summary>
+    public static DeviceKind Resolve(DeviceKind requested)
+    {
+        var kind = DeviceKindExtensions.Resolve(requested);
+        if (kind != DeviceKind.Auto) return kind;
+        var gpu = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL);
+        return gpu?.Kind ?? DeviceKind.Cpu;
+    }
+
+    public static DeviceDescription AutoChoice()
+    {
+        var kind = Resolve(DeviceKind.Auto);
+        return List().First(d => d.Kind == kind);
+    }
+
+    /// <summary>Batch inference of <paramref name="model"/> on the chosen engine (which it owns).</summary>
+    public static IInferenceEngine CreateInference(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0)
+    {
+        var kind = Resolve(device);
+        return kind == DeviceKind.Cpu
+            ? new CpuInferenceEngine(model, batchCapacity)
+            : InferenceEngine.Create(model, kind, batchCapacity);
+    }
+
+    /// <summary>
+    /// A trainer on the chosen engine. For an ILGPU kind, <paramref name="accelerator"/> receives the accelerator
+    /// the trainer runs on (the caller disposes it after the trainer); null for the CPU engine.
+    /// </summary>
+    public static Trainer CreateTrainer(DeviceKind device, LeNetModel model, TrainingOptions options, float[] images, int[] labels,
+        out LeNetAccelerator? accelerator)
+    {
+        var kind = Resolve(device);
+        accelerator = null;
+        if (kind == DeviceKind.Cpu) return Trainer.OnCpu(model, options, images, labels);
+        accelerator = LeNetAccelerator.Create(kind);
+        try { return new Trainer(accelerator, model, options, images, labels); }
+        catch { accelerator.Dispose(); accelerator = null; throw; }
+    }
+
+    /// <summary>A trainer continuing from <paramref name="checkpoint"/> on the chosen engine (see <see cref="CreateTrainer"/>).</summary>
+    public static Trainer ResumeTrainer(DeviceKind device, TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels,
+        out LeNetAccelerator? accelerator)
+    {
+        var kind = Resolve(device);
+        accelerator = null;
+        if (kind == DeviceKind.Cpu) return Trainer.ResumeOnCpu(checkpoint, options, images, labels);
+        accelerator = LeNetAccelerator.Create(kind);
+        try { return Trainer.Resume(accelerator, checkpoint, options, images, labels); }
+        catch { accelerator.Dispose(); accelerator = null; throw; }
+    }
+}
