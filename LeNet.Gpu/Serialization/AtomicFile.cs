@@ -4,7 +4,8 @@ namespace LeNet.Gpu.Serialization;
 
 /// <summary>
 /// Writes a file so that readers only ever see the old content or the whole new one: the bytes go to
-/// <c>path.tmp-&lt;random&gt;</c> beside the target, are flushed to disk, then renamed over it.
+/// <c>path.tmp-&lt;random&gt;</c> beside the target, are flushed to disk, then renamed over it. Failures are
+/// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> whose message starts "cannot write PATH: ".
 /// </summary>
 public static class AtomicFile
 {
@@ -23,6 +24,14 @@ public static class AtomicFile
                 file.Flush(flushToDisk: true);
             }
             File.Move(temporary, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The system's message names the temporary file, or no file at all; the caller knows only the path.
+            string reason = e.Message.Replace(temporary, full, StringComparison.Ordinal).ReplaceLineEndings(" ");
+            throw e is UnauthorizedAccessException
+                ? new UnauthorizedAccessException($"cannot write {path}: {reason}", e)
+                : new IOException($"cannot write {path}: {reason}", e);
         }
         finally
         {

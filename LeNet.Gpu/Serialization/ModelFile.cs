@@ -106,13 +106,13 @@ public static class ModelFile
         foreach (var tensor in content.Tensors)
             if (!ParameterLayout.Slices.Any(s => s.Name == tensor.Name))
                 throw new ModelFormatException(source,
-                    $"unknown tensor '{tensor.Name}' (LeNet-5 has {string.Join(", ", ParameterLayout.Slices.Select(s => s.Name))})");
+                    $"unknown tensor '{tensor.Name}' of shape {tensor.ShapeText} (LeNet-5 has {string.Join(", ", ParameterLayout.Slices.Select(s => s.Name))})");
 
         var parameters = new float[ParameterLayout.Length];
         foreach (var slice in ParameterLayout.Slices)
         {
             var tensor = content.Find(slice.Name)
-                ?? throw new ModelFormatException(source, $"missing tensor '{slice.Name}'");
+                ?? throw new ModelFormatException(source, $"missing tensor '{slice.Name}' (expected shape {SafeTensors.FormatShape(slice.Shape)})");
             if (!tensor.Shape.SequenceEqual(slice.Shape))
                 throw new ModelFormatException(source,
                     $"tensor '{slice.Name}' has shape {tensor.ShapeText}, expected {SafeTensors.FormatShape(slice.Shape)}");
