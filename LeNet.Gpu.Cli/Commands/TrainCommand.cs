@@ -51,7 +51,7 @@ public static class TrainCommand
                 Seed = parse.GetValue(seed),
                 ValidationFraction = parse.GetValue(validation),
                 ReportEvery = 10,
-                Distortion = parse.GetValue(distort) ? Distortion.Paper : null,
+                Distortion = parse.GetValue(distort) ? Distortion.Default : null,
             };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }

@@ -104,6 +104,25 @@ public sealed class Dataset
         return new Dataset(name, classNames, images, labels, pixels, width, height);
     }
 
+    /// <summary>
+    /// Like <see cref="FromInkBytes"/>, but each image is normalised as the paper normalised MNIST and as
+    /// <see cref="ImageLoader"/> prepares a user's picture: ink cropped to its bounding box, scaled to fit a 20×20
+    /// box (aspect kept), centred by its centre of mass in the 32×32 field. Training, evaluation and `predict`
+    /// then see digits of one size and position.
+    /// </summary>
+    public static Dataset FromNormalizedInk(string name, IReadOnlyList<string> classNames, byte[] pixels,
+        int width, int height, int[] labels)
+    {
+        var dataset = FromInkBytes(name, classNames, pixels, width, height, labels);
+        Parallel.For(0, labels.Length, i =>
+        {
+            var cell = new GrayImage(width, height, pixels.AsSpan(i * width * height, width * height).ToArray());
+            try { ImageLoader.Prepare(cell, ImageCentring.CenterOfMass).CopyTo(dataset.Images, (long)i * ImageLength); }
+            catch (DataFormatException) { } // a blank cell keeps its plain centred copy
+        });
+        return dataset;
+    }
+
     /// <summary>The input field of image <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Image(int index) => Images.AsSpan(checked(index * ImageLength), ImageLength);
 

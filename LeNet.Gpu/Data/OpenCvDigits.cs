@@ -4,7 +4,8 @@ namespace LeNet.Gpu.Data;
 /// OpenCV's sample sheet of handwritten digits, <c>digits.png</c>: 2000×1000 grayscale, 100 columns × 50 rows
 /// of 20×20 cells, each band of 5 rows one class (0 to 9, 500 digits each), white ink on black. Split as
 /// OpenCV's tutorials do (left 50 columns train, right 50 test, 2,500 each, 250 per class), so accuracies
-/// compare with theirs (kNN 91%, SVM on HOG ~94%).
+/// compare with theirs (kNN 91%, SVM on HOG ~94%). Each digit is normalised as the paper normalised MNIST:
+/// its ink scaled to fit a 20×20 box and centred by its centre of mass in the 32×32 field.
 /// </summary>
 public static class OpenCvDigits
 {
@@ -18,8 +19,6 @@ public static class OpenCvDigits
     public const int RowsPerClass = Rows / 10, TrainColumns = Columns / 2;
     public const int CountPerSplit = TrainColumns * Rows;
 
-    /// <summary>Where a 20×20 cell sits in the 32×32 field: centred, as the paper centres MNIST's 20×20 boxes.</summary>
-    public const int Offset = (Dataset.Side - Cell) / 2;
 
     /// <summary>The class of the digits in grid row <paramref name="row"/> (0..49).</summary>
     public static int ClassOfRow(int row) => row / RowsPerClass;
@@ -68,6 +67,7 @@ public static class OpenCvDigits
                         pixels[(n * Cell + y) * Cell + x] = invert ? (byte)(255 - v) : v;
                     }
             }
-        return Dataset.FromInkBytes(name, ClassNames.Digits, pixels, Cell, Cell, labels);
+        // Each digit scaled into a 20×20 box and centred by its centre of mass, as the paper prepared MNIST.
+        return Dataset.FromNormalizedInk(name, ClassNames.Digits, pixels, Cell, Cell, labels);
     }
 }
