@@ -30,12 +30,13 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "continue from this checkpoint (same options and data)" };
         var plot = new Option<string?>("--plot") { Description = "write the loss and accuracy curves to this PNG" };
         var distort = new Option<bool>("--distort") { Description = "random affine distortions of the training images each epoch (the paper's Section III-C)" };
+        var mirror = new Option<bool>("--mirror") { Description = "mirror half the training images left–right each epoch (for clothes; not for digits)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "plain lines instead of a live progress bar" };
 
         var command = new Command("train", "Train LeNet-5 on a dataset, with checkpoints, on the chosen device")
         {
             dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, squashing,
-            validation, distort, output, checkpoint, resume, plot, noProgress,
+            validation, distort, mirror, output, checkpoint, resume, plot, noProgress,
         };
         command.SetAction(parse => Common.Run(() =>
         {
@@ -51,7 +52,12 @@ public static class TrainCommand
                 Seed = parse.GetValue(seed),
                 ValidationFraction = parse.GetValue(validation),
                 ReportEvery = 10,
-                Distortion = parse.GetValue(distort) ? Distortion.Default : null,
+                Distortion = (parse.GetValue(distort), parse.GetValue(mirror)) switch
+                {
+                    (true, var m) => Distortion.Default with { Mirror = m },
+                    (false, true) => new Distortion(0, 0, 0, 0, Mirror: true),
+                    _ => null,
+                },
             };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -116,7 +122,7 @@ public static class TrainCommand
                 model.Metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
                 model.Metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["distortion"] = options.Distortion is null ? "none" : "paper";
+                model.Metadata["distortion"] = options.Distortion?.ToString() ?? "none";
                 model.Metadata["test_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture);
                 model.Metadata["test_images"] = test.Count.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["device"] = trainer.Device.Kind.ToName();

@@ -82,7 +82,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                 from.CopyTo(to);
                 continue;
             }
-            var t = AffineDistortion.For(new DistortionArgs(options.Seed, epoch, d.MaxShift, d.MaxScale, d.MaxSqueeze, d.MaxShear), source);
+            var t = AffineDistortion.For(d.Args(options.Seed, epoch), source);
             for (int y = 0; y < Field; y++)
                 for (int x = 0; x < Field; x++)
                 {

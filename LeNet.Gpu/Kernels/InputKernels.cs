@@ -54,7 +54,7 @@ public static class InputKernels
     /// <summary>
     /// <see cref="Gather"/> with the paper's distortions (Section III-C): each training image gets its own random
     /// planar affine transform — horizontal and vertical translation, scaling, squeezing (compress one axis while
-    /// stretching the other) and horizontal shearing — drawn from a hash of (seed, epoch, image), so a run, and a
+    /// stretching the other) and horizontal shearing, and optionally a left–right mirror — drawn from a hash of (seed, epoch, image), so a run, and a
     /// run resumed from a checkpoint, sees the same distortions on every device. Each output pixel maps back
     /// through the transform about the field's centre and samples the source bilinearly; outside is background.
     /// </summary>
@@ -88,27 +88,28 @@ public static class InputKernels
 public readonly struct AffineDistortion
 {
     public const float Background = -0.1f, Centre = (InputKernels.Field - 1) * 0.5f;
-    private readonly float sx, sy, shear, tx, ty;
+    private readonly float sx, sy, shear, tx, ty, mirror;
 
-    private AffineDistortion(float sx, float sy, float shear, float tx, float ty)
+    private AffineDistortion(float sx, float sy, float shear, float tx, float ty, float mirror)
     {
-        this.sx = sx; this.sy = sy; this.shear = shear; this.tx = tx; this.ty = ty;
+        this.sx = sx; this.sy = sy; this.shear = shear; this.tx = tx; this.ty = ty; this.mirror = mirror;
     }
 
     public static AffineDistortion For(DistortionArgs d, int source)
     {
         uint key = Hash((uint)d.Seed * 0x9E3779B9u ^ Hash((uint)d.Epoch * 0x85EBCA6Bu ^ Hash((uint)source)));
         float scale = 1f + d.MaxScale * Uniform(key, 1), squeeze = 1f + d.MaxSqueeze * Uniform(key, 2);
+        float mirror = d.Mirror != 0 && Uniform(key, 6) < 0f ? -1f : 1f;
         return new AffineDistortion(scale * squeeze, scale / squeeze, d.MaxShear * Uniform(key, 3),
-            d.MaxShift * Uniform(key, 4), d.MaxShift * Uniform(key, 5));
+            d.MaxShift * Uniform(key, 4), d.MaxShift * Uniform(key, 5), mirror);
     }
 
-    /// <summary>Output → source: undo translation, then scale/squeeze and shear (x depends on y).</summary>
+    /// <summary>Output → source: undo translation, then scale/squeeze and shear (x depends on y), then the mirror.</summary>
     public void SourceOf(int x, int y, out int x0, out int y0, out float fx, out float fy)
     {
         float v = (y - Centre - ty) / sy;
         float u = (x - Centre - tx) / sx - shear * v;
-        float px = u + Centre, py = v + Centre;
+        float px = mirror * u + Centre, py = v + Centre;
         x0 = (int)XMath.Floor(px);
         y0 = (int)XMath.Floor(py);
         fx = px - x0;
@@ -138,4 +139,5 @@ public readonly struct AffineDistortion
 /// <param name="MaxScale">Relative change of size (0.1: 90%–110%).</param>
 /// <param name="MaxSqueeze">Relative compression of one axis with stretching of the other.</param>
 /// <param name="MaxShear">Horizontal shear, pixels of x per pixel of y.</param>
-public readonly record struct DistortionArgs(int Seed, int Epoch, float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear);
+/// <param name="Mirror">1: mirror left–right with probability ½ (for classes that are symmetric, like clothes).</param>
+public readonly record struct DistortionArgs(int Seed, int Epoch, float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear, int Mirror = 0);

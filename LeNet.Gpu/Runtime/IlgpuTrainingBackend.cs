@@ -63,7 +63,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         var k = accelerator.Kernels;
         if (distort && options.Distortion is { } d)
             k.GatherDistorted(stream, count, forward.Capacity, first,
-                new DistortionArgs(options.Seed, epoch, d.MaxShift, d.MaxScale, d.MaxSqueeze, d.MaxShear),
+                d.Args(options.Seed, epoch),
                 order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
         else
             k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);

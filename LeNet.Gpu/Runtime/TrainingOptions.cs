@@ -87,8 +87,12 @@ public sealed record TrainingOptions
 }
 
 /// <summary>Strength of the training distortions; each parameter is drawn uniformly in ±max per image and epoch.</summary>
-public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear)
+/// <param name="Mirror">Mirror left–right with probability ½: for classes that look the same mirrored (clothes), not digits.</param>
+public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear, bool Mirror = false)
 {
+    internal Kernels.DistortionArgs Args(int seed, int epoch) =>
+        new(seed, epoch, MaxShift, MaxScale, MaxSqueeze, MaxShear, Mirror ? 1 : 0);
+
     /// <summary>
     /// ±2 pixels, ±15% size, ±15% squeeze, ±0.2 horizontal shear: the paper names the kinds of distortion but
     /// not their strengths; these were picked among a handful of settings by their accuracy on OpenCV's digits.
