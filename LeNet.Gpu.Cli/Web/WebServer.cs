@@ -26,6 +26,12 @@ public static class WebServer
     /// <summary>Largest request body accepted: a 280×280 canvas PNG is a few kilobytes, a photo far less than this.</summary>
     public const int MaxImageBytes = 1024 * 1024;
 
+    /// <summary>
+    /// Bodies over <see cref="MaxImageBytes"/> but under this are read to the end and dropped before the 413, so the
+    /// client, still sending, gets the answer instead of a reset connection; larger ones are cut off.
+    /// </summary>
+    public const int DrainLimit = 16 * MaxImageBytes;
+
     public static readonly IReadOnlyList<string> ImageTypes = ["image/png", "image/jpeg"];
 
     private static readonly JsonSerializerOptions Json = new()
@@ -58,7 +64,7 @@ public static class WebServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(IPAddress.Loopback, port);
-            kestrel.Limits.MaxRequestBodySize = MaxImageBytes;
+            kestrel.Limits.MaxRequestBodySize = DrainLimit;
             kestrel.AddServerHeader = false;
         });
         builder.Logging.ClearProviders();
@@ -109,23 +115,26 @@ public static class WebServer
                 $"content type must be {string.Join(" or ", ImageTypes)}, got {(request.ContentType is { Length: > 0 } t ? t : "none")}");
             return;
         }
-        if (request.ContentLength > MaxImageBytes)
+        if (request.ContentLength > DrainLimit)
         {
-            await TooLarge(context);
+            await TooLarge(context, closeConnection: true);
             return;
         }
 
-        byte[] body;
+        byte[]? body;
         try
         {
-            using var buffer = new MemoryStream();
-            await request.Body.CopyToAsync(buffer, context.RequestAborted);
-            body = buffer.ToArray();
+            body = await ReadAtMost(request.Body, MaxImageBytes, context.RequestAborted);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            // A chunked body carries no length up front; Kestrel stops it at MaxRequestBodySize.
-            await TooLarge(context);
+            // A chunked body longer than DrainLimit: Kestrel stopped reading it.
+            await TooLarge(context, closeConnection: true);
+            return;
+        }
+        if (body is null)
+        {
+            await TooLarge(context, closeConnection: false);
             return;
         }
         if (body.Length == 0)
@@ -240,10 +249,25 @@ public static class WebServer
         _ => false,
     };
 
-    private static Task TooLarge(HttpContext context)
+    /// <summary>The whole body, or null when it is longer than <paramref name="limit"/> (then read to the end and dropped).</summary>
+    private static async Task<byte[]?> ReadAtMost(Stream body, int limit, CancellationToken cancellation)
     {
-        // The rest of an unread body is not worth draining: close the connection after answering.
-        context.Response.Headers.Connection = "close";
+        using var kept = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        bool over = false;
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellation)) > 0)
+        {
+            over |= kept.Length + read > limit;
+            if (!over) kept.Write(chunk, 0, read);
+        }
+        return over ? null : kept.ToArray();
+    }
+
+    private static Task TooLarge(HttpContext context, bool closeConnection)
+    {
+        // Part of the body is still unread: the connection cannot carry another request.
+        if (closeConnection) context.Response.Headers.Connection = "close";
         return Error(context, StatusCodes.Status413PayloadTooLarge, $"image larger than {MaxImageBytes / 1024} KiB");
     }
 

@@ -125,6 +125,11 @@ public sealed class PredictApiTests(ServerFixture fixture, ITestOutputHelper out
         TestImages.Zero().AsSpan(0, 8).CopyTo(big);
         AssertError(HttpStatusCode.RequestEntityTooLarge, await Post(Body(big, "image/png")), "larger than");
 
+        // Well over the limit (but not absurdly): still a clean 413, not a reset connection.
+        var huge = new byte[3 * MaxImageBytes];
+        big.AsSpan(0, 8).CopyTo(huge);
+        AssertError(HttpStatusCode.RequestEntityTooLarge, await Post(Body(huge, "image/png")), "larger than");
+
         // Without a Content-Length (chunked), the limit is enforced while reading.
         var chunked = new StreamContent(new MemoryStream(big));
         chunked.Headers.ContentType = new MediaTypeHeaderValue("image/png");
