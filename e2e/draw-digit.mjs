@@ -3,14 +3,15 @@
 // probabilities, and for every feature-map tile how many of its pixels were painted. The xunit test
 // LeNet.Gpu.Tests.Web.BrowserTests runs this script and asserts on that report.
 //
-//   node draw-digit.mjs --url http://127.0.0.1:PORT/ --digits 1,0 --screenshots DIR [--chromium /usr/bin/chromium]
+//   node draw-digit.mjs --url http://127.0.0.1:PORT/ --digits 1,7 --screenshots DIR [--chromium /usr/bin/chromium]
+//        [--input mouse|touch|alternate]     (alternate: the first digit by touch, the next with the mouse, …)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function options(argv) {
-  const o = { chromium: '/usr/bin/chromium', digits: '1', screenshots: '.' };
+  const o = { chromium: '/usr/bin/chromium', digits: '1', screenshots: '.', input: 'alternate' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in o) && key !== 'url') throw new Error(`unknown option ${argv[i]}`);
@@ -36,15 +37,26 @@ const STROKES = {
   ],
 };
 
-async function drawStrokes(page, strokes) {
+// With the mouse, or with a finger: raw touch events through the DevTools protocol, which the page sees as
+// pointer events of type 'touch' (Playwright's own touchscreen only taps).
+async function drawStrokes(page, strokes, input) {
   const box = await page.locator('#pad').boundingBox();
+  const cdp = input === 'touch' ? await page.context().newCDPSession(page) : null;
+  const touch = (type, points) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points });
   for (const stroke of strokes) {
-    const at = p => [box.x + p.x * box.width, box.y + p.y * box.height];
-    await page.mouse.move(...at(stroke[0]));
+    const at = p => ({ x: box.x + p.x * box.width, y: box.y + p.y * box.height });
+    if (cdp) {
+      await touch('touchStart', [at(stroke[0])]);
+      for (const p of stroke.slice(1)) await touch('touchMove', [at(p)]);
+      await touch('touchEnd', []);
+      continue;
+    }
+    await page.mouse.move(at(stroke[0]).x, at(stroke[0]).y);
     await page.mouse.down();
-    for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: 2 });
+    for (const p of stroke.slice(1)) await page.mouse.move(at(p).x, at(p).y, { steps: 2 });
     await page.mouse.up();
   }
+  await cdp?.detach();
 }
 
 // Waits until the page has shown the answer for its latest picture.
@@ -69,6 +81,7 @@ async function report(page) {
       predicted: predicted === '' ? null : Number(predicted),
       probabilities: [...document.querySelectorAll('#bars li .p')].map(p => parseFloat(p.textContent) / 100),
       status: document.getElementById('status').textContent,
+      pointer_types: (document.getElementById('pad').dataset.pointerTypes ?? '').split(',').filter(Boolean),
       tiles,
     };
   });
@@ -83,6 +96,7 @@ const context = await chromium.launchPersistentContext(profile, {
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
     '--disable-component-update', '--no-first-run'],
   viewport: { width: 1200, height: 1100 },
+  hasTouch: true,
 });
 const result = { model: null, device: null, digits: [], foreign_requests: [], console_errors: [] };
 try {
@@ -95,14 +109,16 @@ try {
   await page.waitForFunction(() => document.body.dataset.state === 'idle', null, { timeout: 30_000 });
   result.model = await page.textContent('#model');
   result.device = await page.textContent('#device');
-  for (const digit of o.digits.split(',')) {
+  // The page records the pointer type of each stroke; the report says which kinds it saw.
+  for (const [i, digit] of o.digits.split(',').entries()) {
     if (!STROKES[digit]) throw new Error(`no strokes for digit ${digit} (have ${Object.keys(STROKES)})`);
+    const input = o.input === 'alternate' ? (i % 2 === 0 ? 'touch' : 'mouse') : o.input;
     await page.click('#clear');
-    await drawStrokes(page, STROKES[digit]);
+    await drawStrokes(page, STROKES[digit], input);
     await settled(page);
     const shot = join(o.screenshots, `serve-page-digit-${digit}.png`);
     await page.screenshot({ path: shot, fullPage: true });
-    result.digits.push({ drawn: Number(digit), screenshot: shot, ...await report(page) });
+    result.digits.push({ drawn: Number(digit), input, screenshot: shot, ...await report(page) });
   }
 } finally {
   await context.close();

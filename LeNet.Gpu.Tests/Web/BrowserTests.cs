@@ -9,7 +9,8 @@ namespace LeNet.Gpu.Tests.Web;
 
 /// <summary>
 /// The page of <c>lenet serve</c> in a real browser: Debian's Chromium, headless, driven by playwright-core from
-/// e2e/ (e2e/draw-digit.mjs), draws digits stroke by stroke with the mouse and reports what the page showed.
+/// e2e/ (e2e/draw-digit.mjs), draws digits stroke by stroke, a 1 with a finger (touch events) and a 7 with the
+/// mouse, and reports what the page showed.
 /// The model is trained here on OpenCV's digits so the test needs no shipped model.
 /// </summary>
 public sealed class BrowserTests(ITestOutputHelper output) : IDisposable
@@ -86,7 +87,9 @@ public sealed class BrowserTests(ITestOutputHelper output) : IDisposable
         {
             int drawn = digit.GetProperty("drawn").GetInt32();
             var probabilities = digit.GetProperty("probabilities").EnumerateArray().Select(p => p.GetDouble()).ToArray();
-            output.WriteLine($"drew {drawn}: page shows {digit.GetProperty("predicted")}, probabilities {string.Join(" ", probabilities.Select(p => p.ToString("0.000")))}");
+            output.WriteLine($"drew {drawn} by {digit.GetProperty("input")}: page shows {digit.GetProperty("predicted")}, probabilities {string.Join(" ", probabilities.Select(p => p.ToString("0.000")))}");
+            // The page saw the strokes as pointer events of the kind that drew them.
+            Assert.Equal(new[] { digit.GetProperty("input").GetString() }, digit.GetProperty("pointer_types").EnumerateArray().Select(t => t.GetString()));
             Assert.Equal(drawn, digit.GetProperty("predicted").GetInt32());
             Assert.True(probabilities[drawn] > 0.5, $"the drawn {drawn} has only p = {probabilities[drawn]}");
 

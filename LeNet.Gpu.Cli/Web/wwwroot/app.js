@@ -5,6 +5,7 @@
 const pad = document.getElementById('pad');
 const pen = pad.getContext('2d');
 const statusLine = document.getElementById('status');
+// While drawing, the picture is sent at most this often (and once more when the stroke ends).
 const DEBOUNCE_MS = 150;
 // A stroke about as thick, relative to the digit, as the handwriting the model was trained on.
 const STROKE_WIDTH = 20;
@@ -30,8 +31,10 @@ function clearPad() {
   pen.fillRect(0, 0, pad.width, pad.height);
   hasInk = false;
   uploaded = null;
+  pad.dataset.pointerTypes = '';
   drawSeq++;
   clearTimeout(timer);
+  timer = 0;
   showNothing();
   document.body.dataset.drawSeq = String(drawSeq);
   setStatus('Draw a digit in the box.');
@@ -64,14 +67,27 @@ function changed() {
   uploaded = null;
   drawSeq++;
   document.body.dataset.drawSeq = String(drawSeq);
+  schedule();
+}
+
+// Not postponed by further changes, so the answer follows the pen during a long stroke.
+function schedule() {
+  if (!timer) timer = setTimeout(() => { timer = 0; predict(); }, DEBOUNCE_MS);
+}
+
+function predictNow() {
   clearTimeout(timer);
-  timer = setTimeout(predict, DEBOUNCE_MS);
+  timer = 0;
+  predict();
 }
 
 pad.addEventListener('pointerdown', event => {
   if (event.button !== 0) return;
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
+  // Which kinds of pointer drew the picture (mouse, pen, touch): shown to tests and nothing else.
+  const kinds = new Set((pad.dataset.pointerTypes ?? '').split(',').filter(Boolean)).add(event.pointerType);
+  pad.dataset.pointerTypes = [...kinds].join(',');
   pen.fillStyle = pen.strokeStyle = '#000';
   pen.lineWidth = STROKE_WIDTH;
   pen.lineCap = pen.lineJoin = 'round';
@@ -92,8 +108,7 @@ function endStroke() {
   if (!last) return;
   last = null;
   // The stroke is finished: answer now rather than after the debounce.
-  clearTimeout(timer);
-  predict();
+  predictNow();
 }
 pad.addEventListener('pointerup', endStroke);
 pad.addEventListener('pointercancel', endStroke);
@@ -115,8 +130,7 @@ document.getElementById('upload').addEventListener('change', async event => {
     changed();
     const sendable = ['image/png', 'image/jpeg'].includes(file.type) && file.size <= info.max_image_bytes;
     uploaded = sendable ? file : null;
-    clearTimeout(timer);
-    predict();
+    predictNow();
   } catch (error) {
     setStatus(`Cannot read ${file.name}: ${error.message}`, true);
   }
@@ -125,7 +139,7 @@ document.getElementById('upload').addEventListener('change', async event => {
 // ---------------------------------------------------------------- talking to the server
 async function predict() {
   if (!hasInk || !info) return;
-  if (inFlight) { clearTimeout(timer); timer = setTimeout(predict, DEBOUNCE_MS); return; }
+  if (inFlight) { schedule(); return; }
   inFlight = true;
   document.body.dataset.state = 'busy';
   const seq = drawSeq;
