@@ -3,11 +3,12 @@ using LeNet.Gpu.Cli;
 using LeNet.Gpu.Cli.Commands;
 
 // `lenet`: exit 0 on success, 1 on failure, 2 on bad usage; errors are one line on stderr.
-var root = new RootCommand("LeNet-5 (LeCun et al., 1998) on CUDA, OpenCL or the CPU: train, evaluate, predict, benchmark, export.");
+var root = new RootCommand("LeNet-5 (LeCun et al., 1998) on CUDA, OpenCL or the CPU: train, evaluate, predict, visualize, benchmark, export, serve.");
 foreach (var command in new[]
 {
     DevicesCommand.Create(), SummaryCommand.Create(), DataCommand.Create(), TrainCommand.Create(),
-    EvalCommand.Create(), PredictCommand.Create(), BenchCommand.Create(), ExportCommand.Create(),
+    EvalCommand.Create(), PredictCommand.Create(), VisualizeCommand.Create(), BenchCommand.Create(),
+    ExportCommand.Create(), ServeCommand.Create(),
 })
     root.Subcommands.Add(command);
 
