@@ -122,7 +122,11 @@ public static class TrainCommand
                 model.Metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
                 model.Metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["schedule"] = options.Schedule.ToString().ToLowerInvariant();
+                model.Metadata["momentum"] = options.Momentum.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["weight_decay"] = options.WeightDecay.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["distortion"] = options.Distortion?.ToString() ?? "none";
+                model.Metadata["command"] = "lenet " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
                 model.Metadata["test_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture);
                 model.Metadata["test_images"] = test.Count.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["device"] = trainer.Device.Kind.ToName();

@@ -60,10 +60,10 @@ public sealed class InferenceWorker : IDisposable
 
     private void Serve(LeNetModel model, DeviceKind device, TaskCompletionSource<DeviceDescription> ready)
     {
-        InferenceEngine engine;
+        IInferenceEngine engine;
         try
         {
-            engine = InferenceEngine.Create(model, device, batchCapacity: 1);
+            engine = Engines.CreateInference(model, device, batchCapacity: 1);
         }
         catch (Exception e)
         {
