@@ -29,7 +29,12 @@ public static class TrainCommand
         var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written after every epoch (default: OUTPUT.ckpt)" };
         var resume = new Option<string?>("--resume") { Description = "continue from this checkpoint (same options and data)" };
         var plot = new Option<string?>("--plot") { Description = "write the loss and accuracy curves to this PNG" };
-        var distort = new Option<bool>("--distort") { Description = "random affine distortions of the training images each epoch (the paper's Section III-C)" };
+        var distort = new Option<string?>("--distort")
+        {
+            Description = "random affine distortions of the training images each epoch (the paper's Section III-C); " +
+                "optional strengths SHIFT,SCALE,SQUEEZE,SHEAR (default 2,0.15,0.15,0.2)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var mirror = new Option<bool>("--mirror") { Description = "mirror half the training images left–right each epoch (for clothes; not for digits)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "plain lines instead of a live progress bar" };
 
@@ -52,9 +57,9 @@ public static class TrainCommand
                 Seed = parse.GetValue(seed),
                 ValidationFraction = parse.GetValue(validation),
                 ReportEvery = 10,
-                Distortion = (parse.GetValue(distort), parse.GetValue(mirror)) switch
+                Distortion = (parse.GetResult(distort) is not null, parse.GetValue(mirror)) switch
                 {
-                    (true, var m) => Distortion.Default with { Mirror = m },
+                    (true, var m) => ParseDistortion(parse.GetValue(distort)) with { Mirror = m },
                     (false, true) => new Distortion(0, 0, 0, 0, Mirror: true),
                     _ => null,
                 },
@@ -171,6 +176,16 @@ public static class TrainCommand
                 }, progress, token);
                 task.Value = task.MaxValue;
             });
+    }
+
+    private static Distortion ParseDistortion(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return Distortion.Default;
+        var parts = text.Split(',');
+        var values = new float[4];
+        if (parts.Length != 4 || !parts.Select((p, i) => float.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) && values[i] >= 0 && float.IsFinite(values[i])).All(ok => ok))
+            throw new UsageException($"--distort takes four non-negative numbers SHIFT,SCALE,SQUEEZE,SHEAR, got '{text}'");
+        return new Distortion(values[0], values[1], values[2], values[3]);
     }
 
     private static T ParseEnum<T>(string text, string what) where T : struct, Enum =>

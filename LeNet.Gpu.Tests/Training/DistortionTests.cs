@@ -76,5 +76,28 @@ public sealed class DistortionTests : IDisposable
                 Assert.InRange(shifted[p * Stride + n], -0.1f - 1e-6f, 1.175f + 1e-6f);
     }
 
+    [Fact]
+    public void Mirroring_alone_flips_about_half_the_images_exactly()
+    {
+        var dataset = Dataset();
+        var plain = Run(null, dataset, Order);
+        var mirrored = Run(new DistortionArgs(3, 1, 0, 0, 0, 0, Mirror: 1), dataset, Order);
+        int flipped = 0;
+        for (int n = 0; n < Images; n++)
+        {
+            bool same = true, flip = true;
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                {
+                    float v = mirrored[(y * 32 + x) * Stride + n];
+                    same &= v == plain[(y * 32 + x) * Stride + n];
+                    flip &= v == plain[(y * 32 + 31 - x) * Stride + n];
+                }
+            Assert.True(same || flip, $"image in slot {n} is neither itself nor its mirror image");
+            if (flip) flipped++;
+        }
+        Assert.InRange(flipped, 2, Images - 2);
+    }
+
     public void Dispose() => accelerator.Dispose();
 }
