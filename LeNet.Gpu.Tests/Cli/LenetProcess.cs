@@ -7,24 +7,31 @@ public static class LenetProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    /// <summary>lenet.dll sits beside this test assembly's build output (…/LeNet.Gpu.Cli/bin/&lt;config&gt;/net10.0/).</summary>
+    /// <summary>
+    /// LeNet.Gpu.Cli/bin/&lt;configuration&gt;/&lt;framework&gt;/lenet.dll, found from this test assembly's own output folder
+    /// (…/LeNet.Gpu.Tests/bin/&lt;configuration&gt;/&lt;framework&gt;/); the test project references the CLI project, so
+    /// building the tests builds it.
+    /// </summary>
     public static string CliPath
     {
         get
         {
-            string testBin = AppContext.BaseDirectory; // …/LeNet.Gpu.Tests/bin/Release/net10.0/
-            var dir = new DirectoryInfo(testBin);
-            string configuration = dir.Parent!.Name, framework = dir.Name;
-            string repo = dir.Parent!.Parent!.Parent!.Parent!.FullName;
-            string path = Path.Combine(repo, "LeNet.Gpu.Cli", "bin", configuration, framework, "lenet.dll");
-            if (!File.Exists(path)) throw new FileNotFoundException($"the lenet CLI is not built at {path}");
-            return path;
+            var output = new DirectoryInfo(AppContext.BaseDirectory);
+            string configuration = output.Parent!.Name, framework = output.Name;
+            for (var d = output; d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "LeNet.Gpu.sln")))
+                {
+                    string path = Path.Combine(d.FullName, "LeNet.Gpu.Cli", "bin", configuration, framework, "lenet.dll");
+                    return File.Exists(path) ? path : throw new FileNotFoundException($"the lenet CLI is not built at {path}");
+                }
+            throw new InvalidOperationException($"no LeNet.Gpu.sln above {AppContext.BaseDirectory}");
         }
     }
 
     public static Result Run(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // The SDK tells test hosts which dotnet runs them; outside `dotnet test`, the one on PATH.
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,

@@ -1,7 +1,6 @@
-using System.Diagnostics;
-using System.Reflection;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Serialization;
+using LeNet.Gpu.Tests.Cli;
 using LeNet.Gpu.Tests.Data;
 using Onnx;
 using Xunit;
@@ -18,34 +17,10 @@ public sealed class ExportCommandTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    /// <summary>LeNet.Gpu.Cli/bin/&lt;configuration&gt;/net10.0/lenet.dll, found from the test assembly's own output folder.</summary>
-    private static string LenetDll()
+    private (int ExitCode, string Stdout, string Stderr) Lenet(params string[] arguments)
     {
-        string configuration = typeof(ExportCommandTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "LeNet.Gpu.sln")))
-                return Path.Combine(d.FullName, "LeNet.Gpu.Cli", "bin", configuration, "net10.0", "lenet.dll");
-        throw new InvalidOperationException($"no LeNet.Gpu.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static (int ExitCode, string Stdout, string Stderr) Lenet(params string[] arguments)
-    {
-        string dll = LenetDll();
-        Assert.True(File.Exists(dll), $"{dll} is not built (the test project references the CLI project, so building the tests builds it)");
-        // The SDK tells test hosts which dotnet runs them; outside `dotnet test`, the one on PATH.
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(60_000), "lenet did not finish within a minute");
-        return (process.ExitCode, stdout, stderr.Result);
+        var r = LenetProcess.Run(dir.Path, arguments);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     private string SavedModel(Squashing squashing)
