@@ -7,7 +7,8 @@ namespace LeNet.Gpu.Tests.Cpu;
 
 /// <summary>
 /// The CPU engine against the float64 reference (<see cref="ReferenceLeNet"/>): every layer forward, every
-/// parameter slice backward (both orders), at every vector width, both squashings and batches of 1, 7 and 64.
+/// parameter slice backward (both orders), at every vector width, both squashings and batches of 1, 7, 19 and 64
+/// (at 16 lanes: one image alone, a partial tile run image by image, a full tile plus leftovers, full tiles).
 /// Tolerances are normwise (<see cref="CpuTestData.NormError(ReadOnlySpan{float}, ReadOnlySpan{double})"/>):
 /// 1e-5 for activations, 1e-4 for gradients — float32 arithmetic against float64.
 /// </summary>
@@ -20,7 +21,7 @@ public class CpuNetworkTests
         var data = new TheoryData<CpuVectorWidth, Squashing, int>();
         foreach (var width in CpuTestData.Widths)
             foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })
-                foreach (int count in new[] { 1, 7, 64 })
+                foreach (int count in new[] { 1, 7, 19, 64 })
                     data.Add(width, squashing, count);
         return data;
     }

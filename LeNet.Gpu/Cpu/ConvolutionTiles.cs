@@ -49,6 +49,25 @@ internal sealed class ConvolutionTaps
         return new ConvolutionTaps(taps, outMaps);
     }
 
+    /// <summary>
+    /// The same convolution over flattened maps of one image (<see cref="SingleImage"/>): input map i is given as
+    /// five planes, plane (i, kx) holding its rows shifted left by kx and cut to the output width, planeStride floats
+    /// apart; output q = y·width + x then reads plane (i, kx) at q + ky·width.
+    /// </summary>
+    public static ConvolutionTaps Flat(int outMaps, int inMaps, int width, int planeStride, Func<int, int, bool> connected)
+    {
+        var taps = new List<(int, int, int)>();
+        for (int o = 0; o < outMaps; o++)
+            for (int i = 0; i < inMaps; i++)
+            {
+                if (!connected(o, i)) continue;
+                for (int ky = 0; ky < 5; ky++)
+                    for (int kx = 0; kx < 5; kx++)
+                        taps.Add((o, (i * 5 + kx) * planeStride + ky * width, (o * inMaps + i) * 25 + ky * 5 + kx));
+            }
+        return new ConvolutionTaps(taps, outMaps);
+    }
+
     public static readonly Func<int, int, bool> AllConnected = (_, _) => true;
     public static readonly Func<int, int, bool> TableI = ConnectionTable.IsConnected;
 }

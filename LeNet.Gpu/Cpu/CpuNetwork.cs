@@ -51,11 +51,18 @@ public sealed unsafe class CpuNetwork
         VectorWidth = SimdWidth.Resolve(vectorWidth);
         engine = VectorWidth switch
         {
-            CpuVectorWidth.Bits512 => new TileEngine<Simd512, Vector512<float>>(capacity, Threads),
-            CpuVectorWidth.Bits256 => new TileEngine<Simd256, Vector256<float>>(capacity, Threads),
-            _ => new TileEngine<Simd128, Vector128<float>>(capacity, Threads),
+            CpuVectorWidth.Bits512 => new TileEngine<Simd512, Vector512<float>>(capacity, Threads, SingleImageLimit(512)),
+            CpuVectorWidth.Bits256 => new TileEngine<Simd256, Vector256<float>>(capacity, Threads, SingleImageLimit(256)),
+            _ => new TileEngine<Simd128, Vector128<float>>(capacity, Threads, SingleImageLimit(128)),
         };
     }
+
+    /// <summary>
+    /// How many images left over after the full tiles run one by one rather than as a partly empty tile. Measured
+    /// on Zen 4 (CPU time per call): one image alone costs 1/10 of a 16-lane tile, 1/5 of an 8-lane tile and 1/3 of
+    /// a 4-lane tile.
+    /// </summary>
+    private static int SingleImageLimit(int bits) => bits switch { 512 => 9, 256 => 5, _ => 3 };
 
     /// <summary>Runs every layer on <paramref name="count"/> float images [count][1024] (model input scale).</summary>
     public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count)

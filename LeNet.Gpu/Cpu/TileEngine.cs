@@ -60,10 +60,21 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private Squashing squashing;
     private int count, backwardCount, chunkTiles;
     private bool secondOrder;
-    private readonly Action<int, int> forwardTile, backwardChunk;
+    private readonly Action<int, int> forwardItem, backwardChunk;
 
-    public TileEngine(int capacity, int threads)
+    // Images left over after the full tiles, when few, run one by one (SingleImage) into slots of their own.
+    private readonly PinnedBuffer<float> slots;
+    private readonly SingleImage.Scratch[] imageScratch;
+    private readonly int singleImageLimit;
+    private int looseTile = -1, tileItems;
+    private const int SlotInput = 0, SlotC1 = 1024, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
+        SlotS4 = SlotC3 + TileLayout.C3, SlotC5 = SlotS4 + TileLayout.S4, SlotF6 = SlotC5 + TileLayout.C5,
+        SlotLogits = SlotF6 + TileLayout.F6, SlotFloats = (SlotLogits + TileLayout.Logits + 15) & ~15;
+
+    /// <param name="singleImageLimit">Leftover images up to this many run one by one; more fill a partial tile.</param>
+    public TileEngine(int capacity, int threads, int singleImageLimit)
     {
+        this.singleImageLimit = Math.Min(singleImageLimit, L - 1);
         this.capacity = capacity;
         this.threads = threads;
         tiles = (capacity + L - 1) / L;
@@ -88,8 +99,11 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         f6Transposed = new(120 * 84);
         outputTransposed = new(84 * 10);
         chunkSums = new((long)Math.Min(MaxChunks, tiles) * ChunkStride);
-        forwardTile = ForwardTile;
+        forwardItem = ForwardItem;
         backwardChunk = BackwardChunk;
+        slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
+        imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
+        for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();
     }
 
     public int Lanes => L;
@@ -124,19 +138,59 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         this.images = images;
         this.mnist = mnist;
         this.count = count;
-        Run(TilesFor(count), forwardTile);
+        int full = count / L, left = count - full * L;
+        bool single = left > 0 && left <= singleImageLimit;
+        looseTile = single ? full : -1;
+        tileItems = single ? full : TilesFor(count);
+        Run(tileItems + (single ? left : 0), forwardItem);
         this.images = null;
         this.mnist = null;
     }
 
-    private void ForwardTile(int worker, int tile)
+    /// <summary>Item i: a tile while i &lt; tileItems, else one leftover image of the loose tile.</summary>
+    private void ForwardItem(int worker, int item)
     {
-        int valid = Math.Min(L, count - tile * L);
+        if (item >= tileItems)
+        {
+            ForwardImage(worker, looseTile * L + item - tileItems);
+            return;
+        }
+        int tile = item, valid = Math.Min(L, count - tile * L);
         float* x = input.Pointer + (long)tile * TileLayout.Input * L;
         if (images != null) StageFloats(images + (long)tile * L * TileLayout.Input, valid, x);
         else StageMnist(mnist + (long)tile * L * 784, valid, x);
+        ForwardTile(tile, valid);
+    }
 
+    private void ForwardImage(int worker, int n)
+    {
+        float* slot = slots.Pointer + (long)(n - looseTile * L) * SlotFloats;
+        if (images != null) new ReadOnlySpan<float>(images + (long)n * TileLayout.Input, TileLayout.Input).CopyTo(new Span<float>(slot, TileLayout.Input));
+        else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * 784, 784), new Span<float>(slot, TileLayout.Input));
+        var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
+            slot + SlotC5, slot + SlotF6, slot + SlotLogits, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
+        SingleImage.Forward<TS, TV>(parameters, squashing, imageScratch[worker], outputs);
+    }
+
+    /// <summary>
+    /// Brings the loose tile into the tile layout (its inputs from the slots, other lanes zero) and runs the tile
+    /// forward on it, so that the backward pass sees one layout. Its outputs replace the one-by-one results.
+    /// </summary>
+    private void TileLooseImages()
+    {
+        int tile = looseTile, valid = count - tile * L;
+        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
+        for (int e = 0; e < TileLayout.Input; e++)
+            for (int n = 0; n < L; n++)
+                x[e * L + n] = n < valid ? slots.Pointer[(long)n * SlotFloats + SlotInput + e] : 0f;
+        ForwardTile(tile, valid);
+        looseTile = -1;
+    }
+
+    private void ForwardTile(int tile, int valid)
+    {
         float* p = parameters;
+        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
         float* a1 = c1.Pointer + (long)tile * TileLayout.C1 * L;
         float* a2 = s2.Pointer + (long)tile * TileLayout.S2 * L;
         float* a3 = c3.Pointer + (long)tile * TileLayout.C3 * L;
@@ -191,6 +245,17 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     public void CopyActivations(CpuLayer layer, int count, float* destination)
     {
         var (elements, _, _) = TileLayout.Shape(layer);
+        int slotOffset = layer switch
+        {
+            CpuLayer.Input => SlotInput,
+            CpuLayer.C1 => SlotC1,
+            CpuLayer.S2 => SlotS2,
+            CpuLayer.C3 => SlotC3,
+            CpuLayer.S4 => SlotS4,
+            CpuLayer.C5 => SlotC5,
+            CpuLayer.F6 => SlotF6,
+            _ => SlotLogits,
+        };
         float* source = layer switch
         {
             CpuLayer.Input => input.Pointer,
@@ -204,6 +269,12 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         };
         for (int n = 0; n < count; n++)
         {
+            if (n / L == looseTile)
+            {
+                new ReadOnlySpan<float>(slots.Pointer + (long)(n % L) * SlotFloats + slotOffset, elements)
+                    .CopyTo(new Span<float>(destination + (long)n * elements, elements));
+                continue;
+            }
             float* tile = source + (long)(n / L) * elements * L + n % L;
             float* d = destination + (long)n * elements;
             for (int e = 0; e < elements; e++) d[e] = tile[e * L];
@@ -220,6 +291,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         this.labels = labels;
         this.secondOrder = secondOrder;
         backwardCount = count;
+        if (looseTile >= 0 && looseTile * L < count) TileLooseImages();
         PrepareWeights();
 
         int batchTiles = TilesFor(count);
