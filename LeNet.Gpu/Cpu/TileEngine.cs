@@ -60,7 +60,11 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private Squashing squashing;
     private int count, backwardCount, chunkTiles;
     private bool secondOrder;
-    private readonly Action<int, int> forwardItem, backwardChunk;
+    private readonly Action<int, int> forwardItem, backwardChunk, reduceBlock;
+    private readonly Action<int> runWorker;
+    private Action<int, int>? runBody;
+    private int nextItem, runItems, reduceChunks;
+    private float* reduceTarget;
 
     // Images left over after the full tiles, when few, run one by one (SingleImage) into slots of their own.
     private readonly PinnedBuffer<float> slots;
@@ -101,6 +105,8 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         chunkSums = new((long)Math.Min(MaxChunks, tiles) * ChunkStride);
         forwardItem = ForwardItem;
         backwardChunk = BackwardChunk;
+        reduceBlock = ReduceBlock;
+        runWorker = RunWorker;
         slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
         imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
         for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();
@@ -121,12 +127,18 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             for (int i = 0; i < n; i++) body(0, i);
             return;
         }
-        int next = -1;
-        Parallel.For(0, active, parallel, w =>
-        {
-            for (int i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next))
-                body(w, i);
-        });
+        // Items are handed out one at a time; which worker runs which item never changes a result.
+        nextItem = -1;
+        runItems = n;
+        runBody = body;
+        Parallel.For(0, active, parallel, runWorker);
+        runBody = null;
+    }
+
+    private void RunWorker(int worker)
+    {
+        for (int i = Interlocked.Increment(ref nextItem); i < runItems; i = Interlocked.Increment(ref nextItem))
+            runBody!(worker, i);
     }
 
     // ---------------------------------------------------------------- forward
@@ -418,19 +430,25 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         }
     }
 
+    private const int ReduceBlockLength = 4096;
+
     /// <summary>gradients[k] = Σ_chunks sum[c][k], chunk by chunk in order, split over the workers by k.</summary>
     private void ReduceChunks(int chunks, float* gradients)
     {
-        float* sums = chunkSums.Pointer;
-        const int block = 4096;
-        int blocks = (P.Length + block - 1) / block;
         if (threads <= 1 || chunks == 1)
         {
-            AddChunks(sums, chunks, 0, P.Length, gradients);
+            AddChunks(chunkSums.Pointer, chunks, 0, P.Length, gradients);
             return;
         }
-        Run(blocks, (_, b) => AddChunks(sums, chunks, b * block, Math.Min(P.Length, (b + 1) * block), gradients));
+        reduceChunks = chunks;
+        reduceTarget = gradients;
+        Run((P.Length + ReduceBlockLength - 1) / ReduceBlockLength, reduceBlock);
+        reduceTarget = null;
     }
+
+    private void ReduceBlock(int worker, int block) =>
+        AddChunks(chunkSums.Pointer, reduceChunks, block * ReduceBlockLength,
+            Math.Min(P.Length, (block + 1) * ReduceBlockLength), reduceTarget);
 
     private static void AddChunks(float* sums, int chunks, int from, int to, float* gradients)
     {
