@@ -6,6 +6,8 @@ namespace LeNet.Gpu.Cpu;
 /// <summary>Outputs per row strip of <see cref="ConvolutionTiles.ForwardRows{TS, TV, TW}"/>: 10 (C3) or 14 (C1, S2's gradient).</summary>
 internal interface IRowWidth { static abstract int Value { get; } }
 internal struct Width10 : IRowWidth { public static int Value => 10; }
+internal struct Width5 : IRowWidth { public static int Value => 5; }
+internal struct Width7 : IRowWidth { public static int Value => 7; }
 internal struct Width14 : IRowWidth { public static int Value => 14; }
 
 /// <summary>
@@ -197,21 +199,31 @@ internal static unsafe class ConvolutionTiles
 
     /// <summary>
     /// For one (output map, input map) pair: acc[ky·5+kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx] (in² when
-    /// <paramref name="squareInput"/>), per lane. dOut rows are <paramref name="dRow"/> elements apart (the
-    /// gradient may sit inside a padded map); input rows <paramref name="inRow"/> elements. acc holds 25 vectors.
-    /// One kernel row (ky) at a time: five accumulators and one output-gradient load per five multiply-adds.
+    /// <paramref name="squareInput"/>), per lane; acc holds 25 vectors, dOut rows are <paramref name="dRow"/> elements
+    /// apart, input rows <paramref name="inRow"/>. One kernel row ky at a time in five accumulators, the output row
+    /// in strips of W (5 for C3's rows of 10, 7 for C1's rows of 28): the strip's W gradients stay in registers while
+    /// its W + 4 inputs stream past, each loaded once for up to five multiply-adds.
     /// </summary>
     public static void WeightGradient<TS, TV>(float* dOut, int dRow, int outH, int outW, float* input, int inRow,
         bool squareInput, float* acc) where TS : struct, ISimd<TV> where TV : struct
     {
-        if (squareInput) WeightGradient<TS, TV, Squared>(dOut, dRow, outH, outW, input, inRow, acc);
-        else WeightGradient<TS, TV, AsIs>(dOut, dRow, outH, outW, input, inRow, acc);
+        if (outW % 7 == 0)
+        {
+            if (squareInput) WeightGradient<TS, TV, Squared, Width7>(dOut, dRow, outH, outW, input, inRow, acc);
+            else WeightGradient<TS, TV, AsIs, Width7>(dOut, dRow, outH, outW, input, inRow, acc);
+        }
+        else
+        {
+            if (outW % 5 != 0) throw new ArgumentException("rows must be a multiple of 5 or 7 outputs", nameof(outW));
+            if (squareInput) WeightGradient<TS, TV, Squared, Width5>(dOut, dRow, outH, outW, input, inRow, acc);
+            else WeightGradient<TS, TV, AsIs, Width5>(dOut, dRow, outH, outW, input, inRow, acc);
+        }
     }
 
-    private static void WeightGradient<TS, TV, TQ>(float* dOut, int dRow, int outH, int outW, float* input, int inRow, float* acc)
-        where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform
+    private static void WeightGradient<TS, TV, TQ, TW>(float* dOut, int dRow, int outH, int outW, float* input, int inRow, float* acc)
+        where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform where TW : struct, IRowWidth
     {
-        int L = TS.Lanes;
+        int L = TS.Lanes, W = TW.Value;
         for (int ky = 0; ky < 5; ky++)
         {
             float* a = acc + ky * 5 * L;
@@ -220,15 +232,24 @@ internal static unsafe class ConvolutionTiles
             {
                 float* dr = dOut + y * dRow * L;
                 float* ir = input + (y + ky) * inRow * L;
-                for (int x = 0; x < outW; x++)
+                for (int x0 = 0; x0 < outW; x0 += W)
                 {
-                    TV d = TS.Load(dr + x * L);
-                    float* q = ir + x * L;
-                    s0 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q)), s0);
-                    s1 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + L)), s1);
-                    s2 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + 2 * L)), s2);
-                    s3 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + 3 * L)), s3);
-                    s4 = TS.Fma(d, TQ.Apply<TS, TV>(TS.Load(q + 4 * L)), s4);
+                    float* d = dr + x0 * L;
+                    float* q = ir + x0 * L;
+                    TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
+                    TV d5 = W == 7 ? TS.Load(d + 5 * L) : TS.Zero, d6 = W == 7 ? TS.Load(d + 6 * L) : TS.Zero;
+                    TV v;
+                    v = TQ.Apply<TS, TV>(TS.Load(q)); s0 = TS.Fma(d0, v, s0);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); s0 = TS.Fma(d1, v, s0); s1 = TS.Fma(d0, v, s1);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 2 * L)); s0 = TS.Fma(d2, v, s0); s1 = TS.Fma(d1, v, s1); s2 = TS.Fma(d0, v, s2);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 3 * L)); s0 = TS.Fma(d3, v, s0); s1 = TS.Fma(d2, v, s1); s2 = TS.Fma(d1, v, s2); s3 = TS.Fma(d0, v, s3);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); s0 = TS.Fma(d4, v, s0); s1 = TS.Fma(d3, v, s1); s2 = TS.Fma(d2, v, s2); s3 = TS.Fma(d1, v, s3); s4 = TS.Fma(d0, v, s4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); s1 = TS.Fma(d4, v, s1); s2 = TS.Fma(d3, v, s2); s3 = TS.Fma(d2, v, s3); s4 = TS.Fma(d1, v, s4); if (W == 7) { s0 = TS.Fma(d5, v, s0); }
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); s2 = TS.Fma(d4, v, s2); s3 = TS.Fma(d3, v, s3); s4 = TS.Fma(d2, v, s4); if (W == 7) { s0 = TS.Fma(d6, v, s0); s1 = TS.Fma(d5, v, s1); }
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); s3 = TS.Fma(d4, v, s3); s4 = TS.Fma(d3, v, s4); if (W == 7) { s1 = TS.Fma(d6, v, s1); s2 = TS.Fma(d5, v, s2); }
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); s4 = TS.Fma(d4, v, s4); if (W == 7) { s2 = TS.Fma(d6, v, s2); s3 = TS.Fma(d5, v, s3); }
+                    if (W == 7) { v = TQ.Apply<TS, TV>(TS.Load(q + 9 * L)); s3 = TS.Fma(d6, v, s3); s4 = TS.Fma(d5, v, s4); }
+                    if (W == 7) { v = TQ.Apply<TS, TV>(TS.Load(q + 10 * L)); s4 = TS.Fma(d6, v, s4); }
                 }
             }
             TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);

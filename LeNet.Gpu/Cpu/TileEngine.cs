@@ -223,14 +223,28 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             predictions.Pointer + (long)tile * L, scratch);
     }
 
-    /// <summary>Images [valid][1024] → tile [1024][L]; lanes past the batch get zeros so they stay finite.</summary>
+    /// <summary>
+    /// Images [valid][1024] → tile [1024][L]; lanes past the batch get zeros so they stay finite. Image by image:
+    /// contiguous reads, stores one vector apart (reading across images, 4 KB apart, is half as fast).
+    /// </summary>
     private static void StageFloats(float* source, int valid, float* tile)
     {
-        for (int e = 0; e < TileLayout.Input; e++)
+        for (int n = 0; n < L; n++)
         {
-            float* d = tile + e * L;
-            for (int n = 0; n < valid; n++) d[n] = source[n * TileLayout.Input + e];
-            for (int n = valid; n < L; n++) d[n] = 0f;
+            float* d = tile + n;
+            if (n >= valid)
+            {
+                for (int e = 0; e < TileLayout.Input; e++) d[e * L] = 0f;
+                continue;
+            }
+            float* s = source + n * TileLayout.Input;
+            for (int e = 0; e < TileLayout.Input; e += 4)
+            {
+                d[e * L] = s[e];
+                d[(e + 1) * L] = s[e + 1];
+                d[(e + 2) * L] = s[e + 2];
+                d[(e + 3) * L] = s[e + 3];
+            }
         }
     }
 
@@ -241,17 +255,19 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private static void StageMnist(byte* source, int valid, float* tile)
     {
         const float background = Architecture.Background, range = 1.275f / 255f;
-        for (int y = 0; y < 32; y++)
-            for (int x = 0; x < 32; x++)
-            {
-                float* d = tile + (y * 32 + x) * L;
-                int sy = y - 2, sx = x - 2;
-                if (sy is >= 0 and < 28 && sx is >= 0 and < 28)
-                    for (int n = 0; n < valid; n++) d[n] = background + range * source[n * 784 + sy * 28 + sx];
-                else
-                    for (int n = 0; n < valid; n++) d[n] = background;
-                for (int n = valid; n < L; n++) d[n] = 0f;
-            }
+        for (int n = 0; n < L; n++)
+        {
+            float* d = tile + n;
+            byte* s = source + n * 784;
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                {
+                    int sy = y - 2, sx = x - 2;
+                    d[(y * 32 + x) * L] = n >= valid ? 0f
+                        : sy is >= 0 and < 28 && sx is >= 0 and < 28 ? background + range * s[sy * 28 + sx]
+                        : background;
+                }
+        }
     }
 
     public void CopyActivations(CpuLayer layer, int count, float* destination)
