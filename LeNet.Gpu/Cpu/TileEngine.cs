@@ -34,7 +34,7 @@ internal unsafe interface ITileEngine
 internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct, ISimd<TV> where TV : struct
 {
     /// <summary>At most this many chunk sums per batch: bounds their memory (and the final reduction) at any batch size.</summary>
-    public const int MaxChunks = 32;
+    public const int MaxChunks = 16;
 
     private static readonly int L = TS.Lanes;
     private readonly int capacity, tiles, threads;
@@ -44,13 +44,16 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private readonly ConvolutionTaps c1Taps, c3Taps;
     private readonly Worker[] workers;
 
-    // Backward: the weights the input gradients use (squared in second-order mode), dense weights transposed.
-    private readonly PinnedBuffer<float> backwardWeights, c5Transposed, f6Transposed, outputTransposed;
+    // Backward: the squared parameters, which input gradients use in second-order mode.
+    private readonly PinnedBuffer<float> squaredWeights;
     private readonly PinnedBuffer<float> chunkSums;
     private readonly double[] chunkLoss = new double[MaxChunks];
     private readonly int[] chunkCorrect = new int[MaxChunks];
-    private static readonly int ChunkStride = (P.Length + 15) & ~15;
-    private static readonly bool[] C3Connected = BuildC3Connected();
+    // Each chunk's sums start ChunkOrigin floats into its stride so that C5's weights (accumulated there by
+    // whole vectors) begin on a 64-byte boundary.
+    private static readonly int ChunkOrigin = (16 - P.C5Weight.Offset % 16) % 16;
+    private static readonly int ChunkStride = (ChunkOrigin + P.Length + 15) & ~15;
+    private static readonly (int Output, int Input)[] C3Pairs = BuildC3Pairs();
     private static readonly (int[] Start, int[] Outputs) C3OutputsOf = BuildC3OutputsOf();
 
     // The batch in flight (set by Forward / Backward, read by the workers).
@@ -98,10 +101,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         c3Taps = ConvolutionTaps.Forward(16, 6, 14, ConvolutionTaps.TableI, L);
         workers = new Worker[threads];
         for (int w = 0; w < threads; w++) workers[w] = new Worker();
-        backwardWeights = new(P.Length);
-        c5Transposed = new(400 * 120);
-        f6Transposed = new(120 * 84);
-        outputTransposed = new(84 * 10);
+        squaredWeights = new(P.Length);
         chunkSums = new((long)Math.Min(MaxChunks, tiles) * ChunkStride);
         forwardItem = ForwardItem;
         backwardChunk = BackwardChunk;
@@ -339,44 +339,39 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     }
 
     /// <summary>
-    /// The weights input gradients multiply by: the parameters, squared in second-order mode (the Gauss–Newton
-    /// diagonal propagates through w²); the dense layers' transposed, so their input gradient is a forward pass.
+    /// The weights input gradients multiply by: the parameters themselves, or their squares in second-order mode
+    /// (the Gauss–Newton diagonal propagates through w²).
     /// </summary>
     private void PrepareWeights()
     {
-        float* w = backwardWeights.Pointer;
-        if (secondOrder)
-            for (int k = 0; k < P.Length; k++) w[k] = parameters[k] * parameters[k];
-        else
-            new ReadOnlySpan<float>(parameters, P.Length).CopyTo(backwardWeights.Span);
+        if (!secondOrder)
+        {
+            weightsForInput = parameters;
+            return;
+        }
+        float* w = squaredWeights.Pointer;
+        for (int k = 0; k < P.Length; k++) w[k] = parameters[k] * parameters[k];
         weightsForInput = w;
-        Transpose(w + P.C5Weight.Offset, 120, 400, c5Transposed.Pointer);
-        Transpose(w + P.F6Weight.Offset, 84, 120, f6Transposed.Pointer);
-        Transpose(w + P.OutputWeight.Offset, 10, 84, outputTransposed.Pointer);
-    }
-
-    private static void Transpose(float* source, int rows, int columns, float* destination)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < columns; c++)
-                destination[c * rows + r] = source[r * columns + c];
     }
 
     private void BackwardChunk(int worker, int chunk)
     {
         var s = workers[worker];
         s.Reset();
+        float* sums = chunkSums.Pointer + (long)chunk * ChunkStride + ChunkOrigin;
         double loss = 0;
         int correct = 0;
         int first = chunk * chunkTiles, end = Math.Min(first + chunkTiles, TilesFor(backwardCount));
         for (int tile = first; tile < end; tile++)
-            BackwardTile(s, tile, ref loss, ref correct);
-        s.WriteSums(chunkSums.Pointer + (long)chunk * ChunkStride);
+            BackwardTile(s, tile, tile == first, sums, ref loss, ref correct);
+        s.WriteSums(sums);
         chunkLoss[chunk] = loss;
         chunkCorrect[chunk] = correct;
     }
 
-    private void BackwardTile(Worker s, int tile, ref double loss, ref int correct)
+    /// <param name="first">The chunk's first tile: the dense weight gradients are assigned, not added.</param>
+    /// <param name="sums">The chunk's sums, flat layout: C5's weight gradient accumulates there directly.</param>
+    private void BackwardTile(Worker s, int tile, bool first, float* sums, ref double loss, ref int correct)
     {
         int valid = Math.Min(L, backwardCount - tile * L);
         bool so = secondOrder;
@@ -396,23 +391,23 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
 
         // OUTPUT 84 → 10 (identity)
         FullyConnectedTiles.Transpose<TS, TV>(a6, 84, so, s.F6T.Pointer, Worker.F6Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer, !first);
         FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, 10, acc + Worker.AccOutputBias * L);
-        FullyConnectedTiles.Forward<TS, TV>(s.DLogits.Pointer, 10, outputTransposed.Pointer, null, 84, false, sq, s.DF6.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, 10, w + P.OutputWeight.Offset, 84, s.DF6.Pointer);
 
         // F6 120 → 84 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, 84, sq, so);
         FullyConnectedTiles.Transpose<TS, TV>(a5, 120, so, s.C5T.Pointer, Worker.C5Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, 84, s.C5T.Pointer, Worker.C5Columns, s.F6Weight.Pointer);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, 84, s.C5T.Pointer, Worker.C5Columns, s.F6Weight.Pointer, !first);
         FullyConnectedTiles.Accumulate<TS, TV>(s.DF6.Pointer, 84, acc + Worker.AccF6Bias * L);
-        FullyConnectedTiles.Forward<TS, TV>(s.DF6.Pointer, 84, f6Transposed.Pointer, null, 120, false, sq, s.DC5.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DF6.Pointer, 84, w + P.F6Weight.Offset, 120, s.DC5.Pointer);
 
         // C5 16@5x5 → 120 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DC5.Pointer, a5, 120, sq, so);
         FullyConnectedTiles.Transpose<TS, TV>(a4, 400, so, s.S4T.Pointer, Worker.S4Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, 120, s.S4T.Pointer, Worker.S4Columns, s.C5Weight.Pointer);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, 120, s.S4T.Pointer, Worker.S4Columns, sums + P.C5Weight.Offset, !first);
         FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, 120, acc + Worker.AccC5Bias * L);
-        FullyConnectedTiles.Forward<TS, TV>(s.DC5.Pointer, 120, c5Transposed.Pointer, null, 400, false, sq, s.DS4.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DC5.Pointer, 120, w + P.C5Weight.Offset, 400, s.DS4.Pointer);
 
         // S4 16@10x10 → 16@5x5 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, 400, sq, so);
@@ -421,15 +416,11 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             acc + Worker.AccS4Coefficient * L, acc + Worker.AccS4Bias * L, dC3, 10, 100);
 
         // C3 6@14x14 → 16@10x10 (identity; Table I)
+        for (int k = 0; k < C3Pairs.Length; k++)
+            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Pairs[k].Output * 100 * L, 10, 10, 10, a2 + C3Pairs[k].Input * 196 * L, 14, so,
+                acc + (Worker.AccC3Weight + k * 25) * L);
         for (int o = 0; o < 16; o++)
-        {
-            float* dOut = dC3 + o * 100 * L;
-            for (int i = 0; i < 6; i++)
-                if (C3Connected[o * 6 + i])
-                    ConvolutionTiles.WeightGradient<TS, TV>(dOut, 10, 10, 10, a2 + i * 196 * L, 14, so,
-                        acc + (Worker.AccC3Weight + (o * 6 + i) * 25) * L);
-            ConvolutionTiles.SumPixels<TS, TV>(dOut, 10, 10, 10, acc + (Worker.AccC3Bias + o) * L);
-        }
+            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * 100 * L, 10, 10, 10, acc + (Worker.AccC3Bias + o) * L);
         ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3OutputsOf.Start, C3OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
@@ -453,7 +444,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     {
         if (threads <= 1 || chunks == 1)
         {
-            AddChunks(chunkSums.Pointer, chunks, 0, P.Length, gradients);
+            AddChunks(chunkSums.Pointer + ChunkOrigin, chunks, 0, P.Length, gradients);
             return;
         }
         reduceChunks = chunks;
@@ -463,7 +454,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     }
 
     private void ReduceBlock(int worker, int block) =>
-        AddChunks(chunkSums.Pointer, reduceChunks, block * ReduceBlockLength,
+        AddChunks(chunkSums.Pointer + ChunkOrigin, reduceChunks, block * ReduceBlockLength,
             Math.Min(P.Length, (block + 1) * ReduceBlockLength), reduceTarget);
 
     private static void AddChunks(float* sums, int chunks, int from, int to, float* gradients)
@@ -497,19 +488,20 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         return (start, outputs.ToArray());
     }
 
-    private static bool[] BuildC3Connected()
+    /// <summary>Table I's connections (C3 map, S2 map), C3 map by C3 map.</summary>
+    private static (int, int)[] BuildC3Pairs()
     {
-        var connected = new bool[96];
+        var pairs = new List<(int, int)>();
         for (int o = 0; o < 16; o++)
             for (int i = 0; i < 6; i++)
-                connected[o * 6 + i] = ConnectionTable.IsConnected(o, i);
-        return connected;
+                if (ConnectionTable.IsConnected(o, i)) pairs.Add((o, i));
+        return pairs.ToArray();
     }
 
     /// <summary>
     /// One worker's backward buffers: activation gradients of one tile, the image-major copies the dense weight
     /// gradients read, and the chunk's parameter-gradient accumulators — per-lane vectors for the small tensors
-    /// (summed over lanes once per chunk), float rows for the dense weights (already summed over images).
+    /// (summed over lanes once per chunk), float rows for F6's and OUTPUT's weights (already summed over images).
     /// </summary>
     private sealed class Worker
     {
@@ -517,23 +509,21 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         public const int F6Columns = 96, C5Columns = 128, S4Columns = 400; // image-major rows, padded to 16
 
         // Offsets (in vectors) of the per-lane accumulators.
+        // C3's weights by connection: pair k of C3Pairs (Table I's 60 connections) at AccC3Weight + 25·k.
         public const int AccC1Weight = 0, AccC1Bias = 150, AccS2Coefficient = 156, AccS2Bias = 162,
-            AccC3Weight = 168, AccC3Bias = 2568, AccS4Coefficient = 2584, AccS4Bias = 2600,
-            AccC5Bias = 2616, AccF6Bias = 2736, AccOutputBias = 2820, AccVectors = 2830;
+            AccC3Weight = 168, AccC3Bias = AccC3Weight + 60 * 25, AccS4Coefficient = AccC3Bias + 16, AccS4Bias = AccS4Coefficient + 16,
+            AccC5Bias = AccS4Bias + 16, AccF6Bias = AccC5Bias + 120, AccOutputBias = AccF6Bias + 84, AccVectors = AccOutputBias + 10;
 
         public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(84 * L), DC5 = new(120 * L),
             DS4 = new(400 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
         public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
-        public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns),
-            C5Weight = new(120 * S4Columns);
+        // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
+        public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns);
         public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
 
         public void Reset()
         {
             Lanes.Clear();
-            OutputWeight.Clear();
-            F6Weight.Clear();
-            C5Weight.Clear();
         }
 
         /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights exactly 0.</summary>
@@ -544,17 +534,15 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             FoldLanes(acc + AccC1Bias * L, 6, g + P.C1Bias.Offset);
             FoldLanes(acc + AccS2Coefficient * L, 6, g + P.S2Coefficient.Offset);
             FoldLanes(acc + AccS2Bias * L, 6, g + P.S2Bias.Offset);
-            FoldLanes(acc + AccC3Weight * L, 2400, g + P.C3Weight.Offset);
-            for (int k = 0; k < 96; k++)
-                if (!C3Connected[k])
-                    new Span<float>(g + P.C3Weight.Offset + k * 25, 25).Clear();
+            new Span<float>(g + P.C3Weight.Offset, P.C3Weight.Length).Clear();
+            for (int k = 0; k < C3Pairs.Length; k++)
+                FoldLanes(acc + (AccC3Weight + k * 25) * L, 25, g + P.C3Weight.Offset + (C3Pairs[k].Output * 6 + C3Pairs[k].Input) * 25);
             FoldLanes(acc + AccC3Bias * L, 16, g + P.C3Bias.Offset);
             FoldLanes(acc + AccS4Coefficient * L, 16, g + P.S4Coefficient.Offset);
             FoldLanes(acc + AccS4Bias * L, 16, g + P.S4Bias.Offset);
             FoldLanes(acc + AccC5Bias * L, 120, g + P.C5Bias.Offset);
             FoldLanes(acc + AccF6Bias * L, 84, g + P.F6Bias.Offset);
             FoldLanes(acc + AccOutputBias * L, 10, g + P.OutputBias.Offset);
-            CopyRows(C5Weight.Pointer, 120, S4Columns, 400, g + P.C5Weight.Offset);
             CopyRows(F6Weight.Pointer, 84, C5Columns, 120, g + P.F6Weight.Offset);
             CopyRows(OutputWeight.Pointer, 10, F6Columns, 84, g + P.OutputWeight.Offset);
         }
