@@ -41,7 +41,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private readonly ParallelOptions parallel;
     private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
     private readonly PinnedBuffer<int> predictions;
-    private readonly ConvolutionTaps c1Taps, c3Taps;
+    private readonly ConvolutionTaps c3Rows;
     private readonly Worker[] workers;
 
     // Backward: the squared parameters, which input gradients use in second-order mode.
@@ -97,8 +97,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         logits = new(t * TileLayout.Logits);
         probabilities = new(t * SoftmaxTiles.Classes);
         predictions = new(t);
-        c1Taps = ConvolutionTaps.Forward(6, 1, 32, ConvolutionTaps.AllConnected, L);
-        c3Taps = ConvolutionTaps.Forward(16, 6, 14, ConvolutionTaps.TableI, L);
+        c3Rows = ConvolutionTaps.Rows(16, 6, 14, ConvolutionTaps.TableI, L);
         workers = new Worker[threads];
         for (int w = 0; w < threads; w++) workers[w] = new Worker();
         squaredWeights = new(P.Length);
@@ -211,9 +210,9 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
         float* a7 = logits.Pointer + (long)tile * TileLayout.Logits * L;
 
-        ConvolutionTiles.ForwardRows<TS, TV, Width14>(x, 32, a1, 6, 28, 28, c1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        ConvolutionTiles.ForwardC1<TS, TV>(x, a1, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
         SubsamplingTiles.Forward<TS, TV>(a1, 6, 14, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
-        ConvolutionTiles.ForwardRows<TS, TV, Width10>(a2, 14, a3, 16, 10, 10, c3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        ConvolutionTiles.ForwardSlide5<TS, TV>(a2, 14, a3, 16, 10, 10, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
         SubsamplingTiles.Forward<TS, TV>(a3, 16, 5, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
         FullyConnectedTiles.Forward<TS, TV>(a4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, true, squashing, a6);
