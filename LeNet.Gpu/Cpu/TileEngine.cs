@@ -37,7 +37,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     public const int MaxChunks = 16;
 
     private static readonly int L = TS.Lanes;
-    private readonly int capacity, tiles, threads;
+    private readonly int tiles, threads;
     private readonly ParallelOptions parallel;
     private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
     private readonly PinnedBuffer<int> predictions;
@@ -82,7 +82,6 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     public TileEngine(int capacity, int threads, int singleImageLimit)
     {
         this.singleImageLimit = Math.Min(singleImageLimit, L - 1);
-        this.capacity = capacity;
         this.threads = threads;
         tiles = (capacity + L - 1) / L;
         parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
