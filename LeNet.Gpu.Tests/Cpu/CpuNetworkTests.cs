@@ -192,10 +192,11 @@ public class CpuNetworkTests
         Assert.Equal(run.Loss, loss, run.Loss * 1e-5);
     }
 
-    [Fact]
-    public void Mnist_bytes_are_prepared_as_the_paper_does()
+    [Theory]
+    [InlineData(3)]   // one by one
+    [InlineData(40)]  // full tiles and a partial one
+    public void Mnist_bytes_are_prepared_as_the_paper_does(int count)
     {
-        const int count = 3;
         var random = new Random(9);
         var bytes = new byte[count * 784];
         random.NextBytes(bytes);
@@ -204,6 +205,7 @@ public class CpuNetworkTests
         Assert.Equal(-0.1f, images[0]);
         Assert.Equal(-0.1f + 1.275f / 255f * bytes[0], images[2 * 32 + 2]);
         Assert.Equal(-0.1f + 1.275f / 255f * bytes[784 + 27 * 28 + 27], images[1024 + 29 * 32 + 29]);
+        Assert.Equal(-0.1f, images[1024 + 31 * 32 + 30]);
 
         var model = CpuTestData.Model(10, Squashing.ScaledTanh);
         var fromBytes = new CpuNetwork(count);

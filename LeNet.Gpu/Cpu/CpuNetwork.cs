@@ -12,8 +12,10 @@ namespace LeNet.Gpu.Cpu;
 /// probabilities [count][10]    predictions [count]    activations (accessors) [count][maps][size][size]
 /// gradients     flat parameter layout, of the batch-mean loss (−log p[label] averaged over the batch)
 /// </code>
-/// Internally the batch lives in tiles of one hardware vector of images (<see cref="TileLayout"/>). Buffers for
-/// <see cref="Capacity"/> images are allocated once, in the constructor. Gradients are bitwise reproducible: the
+/// Internally the batch lives in tiles of one hardware vector of images (<see cref="TileLayout"/>), spread over the
+/// threads tile by tile; the few images left after the full tiles (a batch of 1, say) run one by one, vectorised
+/// within the image (<see cref="SingleImage"/>). Buffers for <see cref="Capacity"/> images are allocated once, in
+/// the constructor. Gradients are bitwise reproducible: the
 /// same batch gives the same bits whatever the thread count (for a given vector width). Not thread-safe: one
 /// batch at a time.
 /// </summary>

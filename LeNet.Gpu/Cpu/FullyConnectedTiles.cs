@@ -11,8 +11,8 @@ namespace LeNet.Gpu.Cpu;
 /// WeightGradient:  G[o,j] += Σ_n dA[o,n]·Xᵀ[n,j]                dA [Rows][L]  Xᵀ [L][J] (image-major)  G [Rows][J]
 /// </code>
 /// The weight gradient runs image-major so that its reduction over the batch is the inner loop of broadcast ×
-/// vector multiply-adds along j, written straight into a float row of G: no horizontal sums. Rows and J are padded
-/// (Rows to 4, J to 4 vectors' worth) with zero gradients and zero activations.
+/// vector multiply-adds along j, written straight into a float row of G: no horizontal sums. Rows are padded to a
+/// multiple of 4 with zero gradients, J to a multiple of 16 floats with zero activations.
 /// </summary>
 internal static unsafe class FullyConnectedTiles
 {
