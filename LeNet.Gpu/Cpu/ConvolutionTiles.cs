@@ -33,7 +33,8 @@ internal sealed class ConvolutionTaps
     }
 
     /// <summary>
-    /// The same convolution over flattened maps of one image (<see cref="SingleImage"/>): input map i is given as
+    /// A valid convolution out[o,y,x] = Σ_(i connected) Σ_(ky,kx) w[o,i,ky,kx]·in[i, y+ky, x+kx], weights
+    /// [outMaps][inMaps][5][5], over flattened maps of one image (<see cref="SingleImage"/>): input map i is given as
     /// five planes, plane (i, kx) holding its rows shifted left by kx and cut to the output width, planeStride floats
     /// apart; output q = y·width + x then reads plane (i, kx) at q + ky·width.
     /// </summary>
@@ -52,8 +53,9 @@ internal sealed class ConvolutionTaps
     }
 
     /// <summary>
-    /// The same convolution by kernel rows: entry t of map o reads input row (i, ky) at Offset[t] (floats, from the
-    /// output row's anchor) with the five weights starting at Weight[t].
+    /// The same convolution on tiles (input maps inSize², <paramref name="lanes"/> floats an element) by kernel rows:
+    /// entry t of map o reads input row (i, ky) at Offset[t] floats from the output row's anchor, with the five
+    /// weights starting at Weight[t].
     /// </summary>
     public static ConvolutionTaps Rows(int outMaps, int inMaps, int inSize, Func<int, int, bool> connected, int lanes)
     {
