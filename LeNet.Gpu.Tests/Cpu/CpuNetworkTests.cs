@@ -7,7 +7,8 @@ namespace LeNet.Gpu.Tests.Cpu;
 
 /// <summary>
 /// The CPU engine against the float64 reference (<see cref="ReferenceLeNet"/>): every layer forward, every
-/// parameter slice backward (both orders), at every vector width, both squashings and batches of 1, 7 and 64.
+/// parameter slice backward (both orders), at every vector width, both squashings and batches of 1, 7, 19 and 64
+/// (at 16 lanes: one image alone, a partial tile run image by image, a full tile plus leftovers, full tiles).
 /// Tolerances are normwise (<see cref="CpuTestData.NormError(ReadOnlySpan{float}, ReadOnlySpan{double})"/>):
 /// 1e-5 for activations, 1e-4 for gradients — float32 arithmetic against float64.
 /// </summary>
@@ -20,7 +21,7 @@ public class CpuNetworkTests
         var data = new TheoryData<CpuVectorWidth, Squashing, int>();
         foreach (var width in CpuTestData.Widths)
             foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })
-                foreach (int count in new[] { 1, 7, 64 })
+                foreach (int count in new[] { 1, 7, 19, 64 })
                     data.Add(width, squashing, count);
         return data;
     }
@@ -191,10 +192,11 @@ public class CpuNetworkTests
         Assert.Equal(run.Loss, loss, run.Loss * 1e-5);
     }
 
-    [Fact]
-    public void Mnist_bytes_are_prepared_as_the_paper_does()
+    [Theory]
+    [InlineData(3)]   // one by one
+    [InlineData(40)]  // full tiles and a partial one
+    public void Mnist_bytes_are_prepared_as_the_paper_does(int count)
     {
-        const int count = 3;
         var random = new Random(9);
         var bytes = new byte[count * 784];
         random.NextBytes(bytes);
@@ -203,6 +205,7 @@ public class CpuNetworkTests
         Assert.Equal(-0.1f, images[0]);
         Assert.Equal(-0.1f + 1.275f / 255f * bytes[0], images[2 * 32 + 2]);
         Assert.Equal(-0.1f + 1.275f / 255f * bytes[784 + 27 * 28 + 27], images[1024 + 29 * 32 + 29]);
+        Assert.Equal(-0.1f, images[1024 + 31 * 32 + 30]);
 
         var model = CpuTestData.Model(10, Squashing.ScaledTanh);
         var fromBytes = new CpuNetwork(count);

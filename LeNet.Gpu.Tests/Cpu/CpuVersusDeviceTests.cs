@@ -78,6 +78,26 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         }
     }
 
+    [Fact]
+    public void Mnist_bytes_give_the_device_input_and_outputs()
+    {
+        var model = CpuTestData.Model(14, Squashing.ScaledTanh);
+        var bytes = new byte[Count * 784];
+        new Random(15).NextBytes(bytes);
+        var a = fixture.Accelerator;
+        var stream = a.Accelerator.DefaultStream;
+        using var parameters = new DeviceParameters(a.Accelerator, model);
+        using var forward = new ForwardPass(a.Accelerator, Count);
+        using var staging = a.Accelerator.Allocate1D(bytes);
+        a.Kernels.InputFromBytes(stream, Count, Count, staging.View, forward.Input.View);
+        forward.Run(a.Kernels, stream, parameters, Count);
+
+        var net = new CpuNetwork(Count, 2);
+        net.ForwardMnist(model.Parameters, model.Squashing, bytes, Count);
+        Assert.Equal(ImageMajor(forward.Input.GetAsArray1D(), 1024), net.Activations(CpuLayer.Input));
+        Assert.True(CpuTestData.NormError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
+    }
+
     /// <summary>[elements][Count] (batch innermost, stride = Count) → [Count][elements].</summary>
     private static float[] ImageMajor(float[] batchInnermost, int elements)
     {

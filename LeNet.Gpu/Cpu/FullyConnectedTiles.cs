@@ -7,12 +7,12 @@ namespace LeNet.Gpu.Cpu;
 /// layer), F6 (120 → 84, squashed) and OUTPUT (84 → 10 logits), and the pieces of their backward pass.
 /// <code>
 /// Forward:         out[o] = f( bias[o] + Σ_j W[o,j]·in[j] )     in [In][L]  out [Out][L]  W [Out][In] row-major
-/// input gradient:  the same kernel with Wᵀ (squared in second-order mode), no bias, identity
+/// InputGradient:   dIn[j] = Σ_o W[o,j]·dA[o]: the same kernel reading W by columns (W² in second-order mode)
 /// WeightGradient:  G[o,j] += Σ_n dA[o,n]·Xᵀ[n,j]                dA [Rows][L]  Xᵀ [L][J] (image-major)  G [Rows][J]
 /// </code>
 /// The weight gradient runs image-major so that its reduction over the batch is the inner loop of broadcast ×
-/// vector multiply-adds along j, written straight into a float row of G: no horizontal sums. Rows and J are padded
-/// (Rows to 4, J to 4 vectors' worth) with zero gradients and zero activations.
+/// vector multiply-adds along j, written straight into a float row of G: no horizontal sums. Rows are padded to a
+/// multiple of 4 with zero gradients, J to a multiple of 16 floats with zero activations.
 /// </summary>
 internal static unsafe class FullyConnectedTiles
 {
@@ -21,15 +21,28 @@ internal static unsafe class FullyConnectedTiles
     /// unit: the duplicates compute the same value and store it to the same place. bias may be null.
     /// </summary>
     public static void Forward<TS, TV>(float* input, int inUnits, float* weights, float* bias, int outUnits,
-        bool squash, Squashing squashing, float* output) where TS : struct, ISimd<TV> where TV : struct
+        bool squash, Squashing squashing, float* output) where TS : struct, ISimd<TV> where TV : struct =>
+        Forward<TS, TV>(input, inUnits, weights, inUnits, 1, bias, outUnits, squash, squashing, output);
+
+    /// <summary>
+    /// The input gradient dIn[j] = Σ_o W[o,j]·dA[o] of a layer with weights W [outUnits][inUnits]: the forward
+    /// kernel reading W transposed in place (unit j's weights are column j), so no transposed copy is needed.
+    /// </summary>
+    public static void InputGradient<TS, TV>(float* dA, int outUnits, float* weights, int inUnits, float* dIn)
+        where TS : struct, ISimd<TV> where TV : struct =>
+        Forward<TS, TV>(dA, outUnits, weights, 1, inUnits, null, inUnits, false, Squashing.ScaledTanh, dIn);
+
+    /// <summary>out[o] = f(bias[o] + Σ_j weights[o·unitStride + j·inputStride]·in[j]).</summary>
+    private static void Forward<TS, TV>(float* input, int inUnits, float* weights, int unitStride, int inputStride,
+        float* bias, int outUnits, bool squash, Squashing squashing, float* output) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes, last = outUnits - 1;
         for (int o = 0; o < outUnits; o += 8)
         {
             int r0 = o, r1 = Math.Min(o + 1, last), r2 = Math.Min(o + 2, last), r3 = Math.Min(o + 3, last);
             int r4 = Math.Min(o + 4, last), r5 = Math.Min(o + 5, last), r6 = Math.Min(o + 6, last), r7 = Math.Min(o + 7, last);
-            float* w0 = weights + r0 * inUnits, w1 = weights + r1 * inUnits, w2 = weights + r2 * inUnits, w3 = weights + r3 * inUnits;
-            float* w4 = weights + r4 * inUnits, w5 = weights + r5 * inUnits, w6 = weights + r6 * inUnits, w7 = weights + r7 * inUnits;
+            float* w0 = weights + r0 * unitStride, w1 = weights + r1 * unitStride, w2 = weights + r2 * unitStride, w3 = weights + r3 * unitStride;
+            float* w4 = weights + r4 * unitStride, w5 = weights + r5 * unitStride, w6 = weights + r6 * unitStride, w7 = weights + r7 * unitStride;
             TV a0, a1, a2, a3, a4, a5, a6, a7;
             if (bias == null)
                 a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TS.Zero;
@@ -41,14 +54,15 @@ internal static unsafe class FullyConnectedTiles
             for (int j = 0; j < inUnits; j++)
             {
                 TV v = TS.Load(input + j * L);
-                a0 = TS.Fma(TS.Broadcast(w0[j]), v, a0);
-                a1 = TS.Fma(TS.Broadcast(w1[j]), v, a1);
-                a2 = TS.Fma(TS.Broadcast(w2[j]), v, a2);
-                a3 = TS.Fma(TS.Broadcast(w3[j]), v, a3);
-                a4 = TS.Fma(TS.Broadcast(w4[j]), v, a4);
-                a5 = TS.Fma(TS.Broadcast(w5[j]), v, a5);
-                a6 = TS.Fma(TS.Broadcast(w6[j]), v, a6);
-                a7 = TS.Fma(TS.Broadcast(w7[j]), v, a7);
+                int k = j * inputStride;
+                a0 = TS.Fma(TS.Broadcast(w0[k]), v, a0);
+                a1 = TS.Fma(TS.Broadcast(w1[k]), v, a1);
+                a2 = TS.Fma(TS.Broadcast(w2[k]), v, a2);
+                a3 = TS.Fma(TS.Broadcast(w3[k]), v, a3);
+                a4 = TS.Fma(TS.Broadcast(w4[k]), v, a4);
+                a5 = TS.Fma(TS.Broadcast(w5[k]), v, a5);
+                a6 = TS.Fma(TS.Broadcast(w6[k]), v, a6);
+                a7 = TS.Fma(TS.Broadcast(w7[k]), v, a7);
             }
             if (squash)
             {
@@ -63,11 +77,19 @@ internal static unsafe class FullyConnectedTiles
     }
 
     /// <summary>
-    /// G[o,j] += Σ_n dA[o·L + n]·xT[n·J + j] for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L).
+    /// G[o,j] += Σ_n dA[o·L + n]·xT[n·J + j] for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L); with
+    /// <paramref name="accumulate"/> false, G = Σ (the first tile of a chunk: no zeroing needed beforehand).
     /// Blocks of 4 rows × 4 vectors (16 accumulators) where J allows, else 4 rows × 1 vector.
     /// </summary>
-    public static void WeightGradient<TS, TV>(float* dA, int rows, float* xT, int J, float* gradient)
+    public static void WeightGradient<TS, TV>(float* dA, int rows, float* xT, int J, float* gradient, bool accumulate)
         where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (accumulate) WeightGradient<TS, TV, Accumulating>(dA, rows, xT, J, gradient);
+        else WeightGradient<TS, TV, Assigning>(dA, rows, xT, J, gradient);
+    }
+
+    private static void WeightGradient<TS, TV, TA>(float* dA, int rows, float* xT, int J, float* gradient)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IStart
     {
         int L = TS.Lanes;
         for (int o = 0; o < rows; o += 4)
@@ -77,10 +99,10 @@ internal static unsafe class FullyConnectedTiles
             int j = 0;
             for (; j + 4 * L <= J; j += 4 * L)
             {
-                TV s00 = TS.Load(g0 + j), s01 = TS.Load(g0 + j + L), s02 = TS.Load(g0 + j + 2 * L), s03 = TS.Load(g0 + j + 3 * L);
-                TV s10 = TS.Load(g1 + j), s11 = TS.Load(g1 + j + L), s12 = TS.Load(g1 + j + 2 * L), s13 = TS.Load(g1 + j + 3 * L);
-                TV s20 = TS.Load(g2 + j), s21 = TS.Load(g2 + j + L), s22 = TS.Load(g2 + j + 2 * L), s23 = TS.Load(g2 + j + 3 * L);
-                TV s30 = TS.Load(g3 + j), s31 = TS.Load(g3 + j + L), s32 = TS.Load(g3 + j + 2 * L), s33 = TS.Load(g3 + j + 3 * L);
+                TV s00 = TA.Start<TS, TV>(g0 + j), s01 = TA.Start<TS, TV>(g0 + j + L), s02 = TA.Start<TS, TV>(g0 + j + 2 * L), s03 = TA.Start<TS, TV>(g0 + j + 3 * L);
+                TV s10 = TA.Start<TS, TV>(g1 + j), s11 = TA.Start<TS, TV>(g1 + j + L), s12 = TA.Start<TS, TV>(g1 + j + 2 * L), s13 = TA.Start<TS, TV>(g1 + j + 3 * L);
+                TV s20 = TA.Start<TS, TV>(g2 + j), s21 = TA.Start<TS, TV>(g2 + j + L), s22 = TA.Start<TS, TV>(g2 + j + 2 * L), s23 = TA.Start<TS, TV>(g2 + j + 3 * L);
+                TV s30 = TA.Start<TS, TV>(g3 + j), s31 = TA.Start<TS, TV>(g3 + j + L), s32 = TA.Start<TS, TV>(g3 + j + 2 * L), s33 = TA.Start<TS, TV>(g3 + j + 3 * L);
                 for (int n = 0; n < L; n++)
                 {
                     float* x = xT + n * J + j;
@@ -101,7 +123,7 @@ internal static unsafe class FullyConnectedTiles
             }
             for (; j < J; j += L)
             {
-                TV s0 = TS.Load(g0 + j), s1 = TS.Load(g1 + j), s2 = TS.Load(g2 + j), s3 = TS.Load(g3 + j);
+                TV s0 = TA.Start<TS, TV>(g0 + j), s1 = TA.Start<TS, TV>(g1 + j), s2 = TA.Start<TS, TV>(g2 + j), s3 = TA.Start<TS, TV>(g3 + j);
                 for (int n = 0; n < L; n++)
                 {
                     TV x = TS.Load(xT + n * J + j);
@@ -150,4 +172,22 @@ internal static unsafe class FullyConnectedTiles
             TS.Store(gradient + k * L, TS.Multiply(TS.Load(gradient + k * L), d));
         }
     }
+}
+
+/// <summary>How a gradient kernel starts its sums: from what the buffer holds, or from zero.</summary>
+internal unsafe interface IStart
+{
+    static abstract TV Start<TS, TV>(float* p) where TS : struct, ISimd<TV> where TV : struct;
+}
+
+internal unsafe struct Accumulating : IStart
+{
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static TV Start<TS, TV>(float* p) where TS : struct, ISimd<TV> where TV : struct => TS.Load(p);
+}
+
+internal unsafe struct Assigning : IStart
+{
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static TV Start<TS, TV>(float* p) where TS : struct, ISimd<TV> where TV : struct => TS.Zero;
 }

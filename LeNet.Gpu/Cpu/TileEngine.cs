@@ -34,23 +34,26 @@ internal unsafe interface ITileEngine
 internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct, ISimd<TV> where TV : struct
 {
     /// <summary>At most this many chunk sums per batch: bounds their memory (and the final reduction) at any batch size.</summary>
-    public const int MaxChunks = 32;
+    public const int MaxChunks = 16;
 
     private static readonly int L = TS.Lanes;
-    private readonly int capacity, tiles, threads;
+    private readonly int tiles, threads;
     private readonly ParallelOptions parallel;
     private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
     private readonly PinnedBuffer<int> predictions;
-    private readonly ConvolutionTaps c1Taps, c3Taps;
+    private readonly ConvolutionTaps c3Rows;
     private readonly Worker[] workers;
 
-    // Backward: the weights the input gradients use (squared in second-order mode), dense weights transposed.
-    private readonly PinnedBuffer<float> backwardWeights, c5Transposed, f6Transposed, outputTransposed;
+    // Backward: the squared parameters, which input gradients use in second-order mode.
+    private readonly PinnedBuffer<float> squaredWeights;
     private readonly PinnedBuffer<float> chunkSums;
     private readonly double[] chunkLoss = new double[MaxChunks];
     private readonly int[] chunkCorrect = new int[MaxChunks];
-    private static readonly int ChunkStride = (P.Length + 15) & ~15;
-    private static readonly bool[] C3Connected = BuildC3Connected();
+    // Each chunk's sums start ChunkOrigin floats into its stride so that C5's weights (accumulated there by
+    // whole vectors) begin on a 64-byte boundary.
+    private static readonly int ChunkOrigin = (16 - P.C5Weight.Offset % 16) % 16;
+    private static readonly int ChunkStride = (ChunkOrigin + P.Length + 15) & ~15;
+    private static readonly (int Output, int Input)[] C3Pairs = BuildC3Pairs();
     private static readonly (int[] Start, int[] Outputs) C3OutputsOf = BuildC3OutputsOf();
 
     // The batch in flight (set by Forward / Backward, read by the workers).
@@ -60,11 +63,25 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private Squashing squashing;
     private int count, backwardCount, chunkTiles;
     private bool secondOrder;
-    private readonly Action<int, int> forwardTile, backwardChunk;
+    private readonly Action<int, int> forwardItem, backwardChunk, reduceBlock;
+    private readonly Action<int> runWorker;
+    private Action<int, int>? runBody;
+    private int nextItem, runItems, reduceChunks;
+    private float* reduceTarget;
 
-    public TileEngine(int capacity, int threads)
+    // Images left over after the full tiles, when few, run one by one (SingleImage) into slots of their own.
+    private readonly PinnedBuffer<float> slots;
+    private readonly SingleImage.Scratch[] imageScratch;
+    private readonly int singleImageLimit;
+    private int looseTile = -1, tileItems;
+    private const int SlotInput = 0, SlotC1 = 1024, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
+        SlotS4 = SlotC3 + TileLayout.C3, SlotC5 = SlotS4 + TileLayout.S4, SlotF6 = SlotC5 + TileLayout.C5,
+        SlotLogits = SlotF6 + TileLayout.F6, SlotFloats = (SlotLogits + TileLayout.Logits + 15) & ~15;
+
+    /// <param name="singleImageLimit">Leftover images up to this many run one by one; more fill a partial tile.</param>
+    public TileEngine(int capacity, int threads, int singleImageLimit)
     {
-        this.capacity = capacity;
+        this.singleImageLimit = Math.Min(singleImageLimit, L - 1);
         this.threads = threads;
         tiles = (capacity + L - 1) / L;
         parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
@@ -79,17 +96,18 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         logits = new(t * TileLayout.Logits);
         probabilities = new(t * SoftmaxTiles.Classes);
         predictions = new(t);
-        c1Taps = ConvolutionTaps.Forward(6, 1, 32, ConvolutionTaps.AllConnected, L);
-        c3Taps = ConvolutionTaps.Forward(16, 6, 14, ConvolutionTaps.TableI, L);
+        c3Rows = ConvolutionTaps.Rows(16, 6, 14, ConvolutionTaps.TableI, L);
         workers = new Worker[threads];
         for (int w = 0; w < threads; w++) workers[w] = new Worker();
-        backwardWeights = new(P.Length);
-        c5Transposed = new(400 * 120);
-        f6Transposed = new(120 * 84);
-        outputTransposed = new(84 * 10);
+        squaredWeights = new(P.Length);
         chunkSums = new((long)Math.Min(MaxChunks, tiles) * ChunkStride);
-        forwardTile = ForwardTile;
+        forwardItem = ForwardItem;
         backwardChunk = BackwardChunk;
+        reduceBlock = ReduceBlock;
+        runWorker = RunWorker;
+        slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
+        imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
+        for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();
     }
 
     public int Lanes => L;
@@ -107,12 +125,18 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             for (int i = 0; i < n; i++) body(0, i);
             return;
         }
-        int next = -1;
-        Parallel.For(0, active, parallel, w =>
-        {
-            for (int i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next))
-                body(w, i);
-        });
+        // Items are handed out one at a time; which worker runs which item never changes a result.
+        nextItem = -1;
+        runItems = n;
+        runBody = body;
+        Parallel.For(0, active, parallel, runWorker);
+        runBody = null;
+    }
+
+    private void RunWorker(int worker)
+    {
+        for (int i = Interlocked.Increment(ref nextItem); i < runItems; i = Interlocked.Increment(ref nextItem))
+            runBody!(worker, i);
     }
 
     // ---------------------------------------------------------------- forward
@@ -124,19 +148,59 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         this.images = images;
         this.mnist = mnist;
         this.count = count;
-        Run(TilesFor(count), forwardTile);
+        int full = count / L, left = count - full * L;
+        bool single = left > 0 && left <= singleImageLimit;
+        looseTile = single ? full : -1;
+        tileItems = single ? full : TilesFor(count);
+        Run(tileItems + (single ? left : 0), forwardItem);
         this.images = null;
         this.mnist = null;
     }
 
-    private void ForwardTile(int worker, int tile)
+    /// <summary>Item i: a tile while i &lt; tileItems, else one leftover image of the loose tile.</summary>
+    private void ForwardItem(int worker, int item)
     {
-        int valid = Math.Min(L, count - tile * L);
+        if (item >= tileItems)
+        {
+            ForwardImage(worker, looseTile * L + item - tileItems);
+            return;
+        }
+        int tile = item, valid = Math.Min(L, count - tile * L);
         float* x = input.Pointer + (long)tile * TileLayout.Input * L;
         if (images != null) StageFloats(images + (long)tile * L * TileLayout.Input, valid, x);
         else StageMnist(mnist + (long)tile * L * 784, valid, x);
+        ForwardTile(tile, valid);
+    }
 
+    private void ForwardImage(int worker, int n)
+    {
+        float* slot = slots.Pointer + (long)(n - looseTile * L) * SlotFloats;
+        if (images != null) new ReadOnlySpan<float>(images + (long)n * TileLayout.Input, TileLayout.Input).CopyTo(new Span<float>(slot, TileLayout.Input));
+        else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * 784, 784), new Span<float>(slot, TileLayout.Input));
+        var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
+            slot + SlotC5, slot + SlotF6, slot + SlotLogits, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
+        SingleImage.Forward<TS, TV>(parameters, squashing, imageScratch[worker], outputs);
+    }
+
+    /// <summary>
+    /// Brings the loose tile into the tile layout (its inputs from the slots, other lanes zero) and runs the tile
+    /// forward on it, so that the backward pass sees one layout. Its outputs replace the one-by-one results.
+    /// </summary>
+    private void TileLooseImages()
+    {
+        int tile = looseTile, valid = count - tile * L;
+        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
+        for (int e = 0; e < TileLayout.Input; e++)
+            for (int n = 0; n < L; n++)
+                x[e * L + n] = n < valid ? slots.Pointer[(long)n * SlotFloats + SlotInput + e] : 0f;
+        ForwardTile(tile, valid);
+        looseTile = -1;
+    }
+
+    private void ForwardTile(int tile, int valid)
+    {
         float* p = parameters;
+        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
         float* a1 = c1.Pointer + (long)tile * TileLayout.C1 * L;
         float* a2 = s2.Pointer + (long)tile * TileLayout.S2 * L;
         float* a3 = c3.Pointer + (long)tile * TileLayout.C3 * L;
@@ -145,9 +209,9 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
         float* a7 = logits.Pointer + (long)tile * TileLayout.Logits * L;
 
-        ConvolutionTiles.ForwardRows<TS, TV, Width14>(x, 32, a1, 6, 28, 28, c1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        ConvolutionTiles.ForwardC1<TS, TV>(x, a1, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
         SubsamplingTiles.Forward<TS, TV>(a1, 6, 14, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
-        ConvolutionTiles.ForwardRows<TS, TV, Width10>(a2, 14, a3, 16, 10, 10, c3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        ConvolutionTiles.ForwardSlide5<TS, TV>(a2, 14, a3, 16, 10, 10, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
         SubsamplingTiles.Forward<TS, TV>(a3, 16, 5, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
         FullyConnectedTiles.Forward<TS, TV>(a4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, true, squashing, a6);
@@ -157,14 +221,28 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             predictions.Pointer + (long)tile * L, scratch);
     }
 
-    /// <summary>Images [valid][1024] → tile [1024][L]; lanes past the batch get zeros so they stay finite.</summary>
+    /// <summary>
+    /// Images [valid][1024] → tile [1024][L]; lanes past the batch get zeros so they stay finite. Image by image:
+    /// contiguous reads, stores one vector apart (reading across images, 4 KB apart, is half as fast).
+    /// </summary>
     private static void StageFloats(float* source, int valid, float* tile)
     {
-        for (int e = 0; e < TileLayout.Input; e++)
+        for (int n = 0; n < L; n++)
         {
-            float* d = tile + e * L;
-            for (int n = 0; n < valid; n++) d[n] = source[n * TileLayout.Input + e];
-            for (int n = valid; n < L; n++) d[n] = 0f;
+            float* d = tile + n;
+            if (n >= valid)
+            {
+                for (int e = 0; e < TileLayout.Input; e++) d[e * L] = 0f;
+                continue;
+            }
+            float* s = source + n * TileLayout.Input;
+            for (int e = 0; e < TileLayout.Input; e += 4)
+            {
+                d[e * L] = s[e];
+                d[(e + 1) * L] = s[e + 1];
+                d[(e + 2) * L] = s[e + 2];
+                d[(e + 3) * L] = s[e + 3];
+            }
         }
     }
 
@@ -175,22 +253,35 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private static void StageMnist(byte* source, int valid, float* tile)
     {
         const float background = Architecture.Background, range = 1.275f / 255f;
-        for (int y = 0; y < 32; y++)
-            for (int x = 0; x < 32; x++)
-            {
-                float* d = tile + (y * 32 + x) * L;
-                int sy = y - 2, sx = x - 2;
-                if (sy is >= 0 and < 28 && sx is >= 0 and < 28)
-                    for (int n = 0; n < valid; n++) d[n] = background + range * source[n * 784 + sy * 28 + sx];
-                else
-                    for (int n = 0; n < valid; n++) d[n] = background;
-                for (int n = valid; n < L; n++) d[n] = 0f;
-            }
+        for (int n = 0; n < L; n++)
+        {
+            float* d = tile + n;
+            byte* s = source + n * 784;
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                {
+                    int sy = y - 2, sx = x - 2;
+                    d[(y * 32 + x) * L] = n >= valid ? 0f
+                        : sy is >= 0 and < 28 && sx is >= 0 and < 28 ? background + range * s[sy * 28 + sx]
+                        : background;
+                }
+        }
     }
 
     public void CopyActivations(CpuLayer layer, int count, float* destination)
     {
         var (elements, _, _) = TileLayout.Shape(layer);
+        int slotOffset = layer switch
+        {
+            CpuLayer.Input => SlotInput,
+            CpuLayer.C1 => SlotC1,
+            CpuLayer.S2 => SlotS2,
+            CpuLayer.C3 => SlotC3,
+            CpuLayer.S4 => SlotS4,
+            CpuLayer.C5 => SlotC5,
+            CpuLayer.F6 => SlotF6,
+            _ => SlotLogits,
+        };
         float* source = layer switch
         {
             CpuLayer.Input => input.Pointer,
@@ -204,6 +295,12 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         };
         for (int n = 0; n < count; n++)
         {
+            if (n / L == looseTile)
+            {
+                new ReadOnlySpan<float>(slots.Pointer + (long)(n % L) * SlotFloats + slotOffset, elements)
+                    .CopyTo(new Span<float>(destination + (long)n * elements, elements));
+                continue;
+            }
             float* tile = source + (long)(n / L) * elements * L + n % L;
             float* d = destination + (long)n * elements;
             for (int e = 0; e < elements; e++) d[e] = tile[e * L];
@@ -220,6 +317,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         this.labels = labels;
         this.secondOrder = secondOrder;
         backwardCount = count;
+        if (looseTile >= 0 && looseTile * L < count) TileLooseImages();
         PrepareWeights();
 
         int batchTiles = TilesFor(count);
@@ -239,44 +337,39 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     }
 
     /// <summary>
-    /// The weights input gradients multiply by: the parameters, squared in second-order mode (the Gauss–Newton
-    /// diagonal propagates through w²); the dense layers' transposed, so their input gradient is a forward pass.
+    /// The weights input gradients multiply by: the parameters themselves, or their squares in second-order mode
+    /// (the Gauss–Newton diagonal propagates through w²).
     /// </summary>
     private void PrepareWeights()
     {
-        float* w = backwardWeights.Pointer;
-        if (secondOrder)
-            for (int k = 0; k < P.Length; k++) w[k] = parameters[k] * parameters[k];
-        else
-            new ReadOnlySpan<float>(parameters, P.Length).CopyTo(backwardWeights.Span);
+        if (!secondOrder)
+        {
+            weightsForInput = parameters;
+            return;
+        }
+        float* w = squaredWeights.Pointer;
+        for (int k = 0; k < P.Length; k++) w[k] = parameters[k] * parameters[k];
         weightsForInput = w;
-        Transpose(w + P.C5Weight.Offset, 120, 400, c5Transposed.Pointer);
-        Transpose(w + P.F6Weight.Offset, 84, 120, f6Transposed.Pointer);
-        Transpose(w + P.OutputWeight.Offset, 10, 84, outputTransposed.Pointer);
-    }
-
-    private static void Transpose(float* source, int rows, int columns, float* destination)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < columns; c++)
-                destination[c * rows + r] = source[r * columns + c];
     }
 
     private void BackwardChunk(int worker, int chunk)
     {
         var s = workers[worker];
         s.Reset();
+        float* sums = chunkSums.Pointer + (long)chunk * ChunkStride + ChunkOrigin;
         double loss = 0;
         int correct = 0;
         int first = chunk * chunkTiles, end = Math.Min(first + chunkTiles, TilesFor(backwardCount));
         for (int tile = first; tile < end; tile++)
-            BackwardTile(s, tile, ref loss, ref correct);
-        s.WriteSums(chunkSums.Pointer + (long)chunk * ChunkStride);
+            BackwardTile(s, tile, tile == first, sums, ref loss, ref correct);
+        s.WriteSums(sums);
         chunkLoss[chunk] = loss;
         chunkCorrect[chunk] = correct;
     }
 
-    private void BackwardTile(Worker s, int tile, ref double loss, ref int correct)
+    /// <param name="first">The chunk's first tile: the dense weight gradients are assigned, not added.</param>
+    /// <param name="sums">The chunk's sums, flat layout: C5's weight gradient accumulates there directly.</param>
+    private void BackwardTile(Worker s, int tile, bool first, float* sums, ref double loss, ref int correct)
     {
         int valid = Math.Min(L, backwardCount - tile * L);
         bool so = secondOrder;
@@ -296,23 +389,23 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
 
         // OUTPUT 84 → 10 (identity)
         FullyConnectedTiles.Transpose<TS, TV>(a6, 84, so, s.F6T.Pointer, Worker.F6Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer, !first);
         FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, 10, acc + Worker.AccOutputBias * L);
-        FullyConnectedTiles.Forward<TS, TV>(s.DLogits.Pointer, 10, outputTransposed.Pointer, null, 84, false, sq, s.DF6.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, 10, w + P.OutputWeight.Offset, 84, s.DF6.Pointer);
 
         // F6 120 → 84 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, 84, sq, so);
         FullyConnectedTiles.Transpose<TS, TV>(a5, 120, so, s.C5T.Pointer, Worker.C5Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, 84, s.C5T.Pointer, Worker.C5Columns, s.F6Weight.Pointer);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, 84, s.C5T.Pointer, Worker.C5Columns, s.F6Weight.Pointer, !first);
         FullyConnectedTiles.Accumulate<TS, TV>(s.DF6.Pointer, 84, acc + Worker.AccF6Bias * L);
-        FullyConnectedTiles.Forward<TS, TV>(s.DF6.Pointer, 84, f6Transposed.Pointer, null, 120, false, sq, s.DC5.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DF6.Pointer, 84, w + P.F6Weight.Offset, 120, s.DC5.Pointer);
 
         // C5 16@5x5 → 120 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DC5.Pointer, a5, 120, sq, so);
         FullyConnectedTiles.Transpose<TS, TV>(a4, 400, so, s.S4T.Pointer, Worker.S4Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, 120, s.S4T.Pointer, Worker.S4Columns, s.C5Weight.Pointer);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, 120, s.S4T.Pointer, Worker.S4Columns, sums + P.C5Weight.Offset, !first);
         FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, 120, acc + Worker.AccC5Bias * L);
-        FullyConnectedTiles.Forward<TS, TV>(s.DC5.Pointer, 120, c5Transposed.Pointer, null, 400, false, sq, s.DS4.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DC5.Pointer, 120, w + P.C5Weight.Offset, 400, s.DS4.Pointer);
 
         // S4 16@10x10 → 16@5x5 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, 400, sq, so);
@@ -321,15 +414,11 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             acc + Worker.AccS4Coefficient * L, acc + Worker.AccS4Bias * L, dC3, 10, 100);
 
         // C3 6@14x14 → 16@10x10 (identity; Table I)
+        for (int k = 0; k < C3Pairs.Length; k++)
+            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Pairs[k].Output * 100 * L, 10, 10, 10, a2 + C3Pairs[k].Input * 196 * L, 14, so,
+                acc + (Worker.AccC3Weight + k * 25) * L);
         for (int o = 0; o < 16; o++)
-        {
-            float* dOut = dC3 + o * 100 * L;
-            for (int i = 0; i < 6; i++)
-                if (C3Connected[o * 6 + i])
-                    ConvolutionTiles.WeightGradient<TS, TV>(dOut, 10, 10, 10, a2 + i * 196 * L, 14, so,
-                        acc + (Worker.AccC3Weight + (o * 6 + i) * 25) * L);
-            ConvolutionTiles.SumPixels<TS, TV>(dOut, 10, 10, 10, acc + (Worker.AccC3Bias + o) * L);
-        }
+            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * 100 * L, 10, 10, 10, acc + (Worker.AccC3Bias + o) * L);
         ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3OutputsOf.Start, C3OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
@@ -346,19 +435,25 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         }
     }
 
+    private const int ReduceBlockLength = 4096;
+
     /// <summary>gradients[k] = Σ_chunks sum[c][k], chunk by chunk in order, split over the workers by k.</summary>
     private void ReduceChunks(int chunks, float* gradients)
     {
-        float* sums = chunkSums.Pointer;
-        const int block = 4096;
-        int blocks = (P.Length + block - 1) / block;
         if (threads <= 1 || chunks == 1)
         {
-            AddChunks(sums, chunks, 0, P.Length, gradients);
+            AddChunks(chunkSums.Pointer + ChunkOrigin, chunks, 0, P.Length, gradients);
             return;
         }
-        Run(blocks, (_, b) => AddChunks(sums, chunks, b * block, Math.Min(P.Length, (b + 1) * block), gradients));
+        reduceChunks = chunks;
+        reduceTarget = gradients;
+        Run((P.Length + ReduceBlockLength - 1) / ReduceBlockLength, reduceBlock);
+        reduceTarget = null;
     }
+
+    private void ReduceBlock(int worker, int block) =>
+        AddChunks(chunkSums.Pointer + ChunkOrigin, reduceChunks, block * ReduceBlockLength,
+            Math.Min(P.Length, (block + 1) * ReduceBlockLength), reduceTarget);
 
     private static void AddChunks(float* sums, int chunks, int from, int to, float* gradients)
     {
@@ -391,19 +486,20 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         return (start, outputs.ToArray());
     }
 
-    private static bool[] BuildC3Connected()
+    /// <summary>Table I's connections (C3 map, S2 map), C3 map by C3 map.</summary>
+    private static (int, int)[] BuildC3Pairs()
     {
-        var connected = new bool[96];
+        var pairs = new List<(int, int)>();
         for (int o = 0; o < 16; o++)
             for (int i = 0; i < 6; i++)
-                connected[o * 6 + i] = ConnectionTable.IsConnected(o, i);
-        return connected;
+                if (ConnectionTable.IsConnected(o, i)) pairs.Add((o, i));
+        return pairs.ToArray();
     }
 
     /// <summary>
     /// One worker's backward buffers: activation gradients of one tile, the image-major copies the dense weight
     /// gradients read, and the chunk's parameter-gradient accumulators — per-lane vectors for the small tensors
-    /// (summed over lanes once per chunk), float rows for the dense weights (already summed over images).
+    /// (summed over lanes once per chunk), float rows for F6's and OUTPUT's weights (already summed over images).
     /// </summary>
     private sealed class Worker
     {
@@ -411,23 +507,21 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         public const int F6Columns = 96, C5Columns = 128, S4Columns = 400; // image-major rows, padded to 16
 
         // Offsets (in vectors) of the per-lane accumulators.
+        // C3's weights by connection: pair k of C3Pairs (Table I's 60 connections) at AccC3Weight + 25·k.
         public const int AccC1Weight = 0, AccC1Bias = 150, AccS2Coefficient = 156, AccS2Bias = 162,
-            AccC3Weight = 168, AccC3Bias = 2568, AccS4Coefficient = 2584, AccS4Bias = 2600,
-            AccC5Bias = 2616, AccF6Bias = 2736, AccOutputBias = 2820, AccVectors = 2830;
+            AccC3Weight = 168, AccC3Bias = AccC3Weight + 60 * 25, AccS4Coefficient = AccC3Bias + 16, AccS4Bias = AccS4Coefficient + 16,
+            AccC5Bias = AccS4Bias + 16, AccF6Bias = AccC5Bias + 120, AccOutputBias = AccF6Bias + 84, AccVectors = AccOutputBias + 10;
 
         public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(84 * L), DC5 = new(120 * L),
             DS4 = new(400 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
         public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
-        public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns),
-            C5Weight = new(120 * S4Columns);
+        // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
+        public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns);
         public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
 
         public void Reset()
         {
             Lanes.Clear();
-            OutputWeight.Clear();
-            F6Weight.Clear();
-            C5Weight.Clear();
         }
 
         /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights exactly 0.</summary>
@@ -438,17 +532,15 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             FoldLanes(acc + AccC1Bias * L, 6, g + P.C1Bias.Offset);
             FoldLanes(acc + AccS2Coefficient * L, 6, g + P.S2Coefficient.Offset);
             FoldLanes(acc + AccS2Bias * L, 6, g + P.S2Bias.Offset);
-            FoldLanes(acc + AccC3Weight * L, 2400, g + P.C3Weight.Offset);
-            for (int k = 0; k < 96; k++)
-                if (!C3Connected[k])
-                    new Span<float>(g + P.C3Weight.Offset + k * 25, 25).Clear();
+            new Span<float>(g + P.C3Weight.Offset, P.C3Weight.Length).Clear();
+            for (int k = 0; k < C3Pairs.Length; k++)
+                FoldLanes(acc + (AccC3Weight + k * 25) * L, 25, g + P.C3Weight.Offset + (C3Pairs[k].Output * 6 + C3Pairs[k].Input) * 25);
             FoldLanes(acc + AccC3Bias * L, 16, g + P.C3Bias.Offset);
             FoldLanes(acc + AccS4Coefficient * L, 16, g + P.S4Coefficient.Offset);
             FoldLanes(acc + AccS4Bias * L, 16, g + P.S4Bias.Offset);
             FoldLanes(acc + AccC5Bias * L, 120, g + P.C5Bias.Offset);
             FoldLanes(acc + AccF6Bias * L, 84, g + P.F6Bias.Offset);
             FoldLanes(acc + AccOutputBias * L, 10, g + P.OutputBias.Offset);
-            CopyRows(C5Weight.Pointer, 120, S4Columns, 400, g + P.C5Weight.Offset);
             CopyRows(F6Weight.Pointer, 84, C5Columns, 120, g + P.F6Weight.Offset);
             CopyRows(OutputWeight.Pointer, 10, F6Columns, 84, g + P.OutputWeight.Offset);
         }

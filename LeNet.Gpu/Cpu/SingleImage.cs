@@ -1,0 +1,190 @@
+using LeNet.Gpu.Model;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>
+/// The forward pass of one image, vectorised <b>within</b> the image: what a tile does for L images at once costs
+/// the same for one, so a batch of 1 (or the few images left over after the full tiles) goes here instead.
+/// Layouts are image-major, the accessors' own:
+/// <code>
+/// input [32][32]  C1 [6][28·28]  S2 [6][14·14]  C3 [16][10·10]  S4 [16·5·5]  C5 [120]  F6 [84]  logits [10]
+/// </code>
+/// The convolutions run over the flattened output map: output p = y·W + x of map o is Σ_taps w·plane[kx][p + ky·W],
+/// where plane[kx] is the input shifted left by kx and cut to the output width W, so every tap is one contiguous
+/// run of L outputs (C1: 784 per map, 49 vectors of 16; C3: 100 per map, computed as 112). Subsampling is scalar
+/// (its pairs straddle lanes), squashing vectorised; the dense layers are dot products with one horizontal sum
+/// per unit.
+/// </summary>
+internal static unsafe class SingleImage
+{
+    public const int C1Plane = 32 * 28;            // one shifted input: 32 rows of 28
+    public const int C3Plane = 160;                // 14 rows of 10, padded: the 112-wide blocks read up to 151
+    public const int C3Padded = 112;               // outputs per C3 map computed: 7·16 = 14·8 = 28·4
+    private const int Block = 7;                   // vectors per block: 784 = 7·7·16 = 14·7·8 = 28·7·4
+
+    /// <summary>Taps of the flattened convolutions (offsets in floats, independent of the vector width).</summary>
+    public static ConvolutionTaps C1Taps { get; } = ConvolutionTaps.Flat(6, 1, 28, C1Plane, ConvolutionTaps.AllConnected);
+    public static ConvolutionTaps C3Taps { get; } = ConvolutionTaps.Flat(16, 6, 10, C3Plane, ConvolutionTaps.TableI);
+
+    /// <summary>Per-worker scratch: shifted inputs and the padded C3 maps.</summary>
+    public sealed class Scratch
+    {
+        public readonly PinnedBuffer<float> C1Planes = new(5 * C1Plane), C3Planes = new(6 * 5 * C3Plane),
+            C3 = new(16 * C3Padded), Vector = new(16);
+    }
+
+    /// <summary>Where one image's activations go (each at least its layer's elements long, image-major).</summary>
+    public readonly struct Outputs(float* input, float* c1, float* s2, float* c3, float* s4, float* c5, float* f6,
+        float* logits, float* probabilities, int* prediction)
+    {
+        public readonly float* Input = input, C1 = c1, S2 = s2, C3 = c3, S4 = s4, C5 = c5, F6 = f6, Logits = logits, Probabilities = probabilities;
+        public readonly int* Prediction = prediction;
+    }
+
+    /// <summary>Runs one image whose input is already in <c>o.Input</c>.</summary>
+    public static void Forward<TS, TV>(float* p, Squashing squashing, Scratch s, in Outputs o)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        // C1: five shifted copies of the input, then 6 maps of 784 outputs.
+        ShiftPlanes(o.Input, 1, 32, 28, s.C1Planes.Pointer, C1Plane);
+        FlatConvolution<TS, TV>(s.C1Planes.Pointer, o.C1, 6, 784, 784, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        Subsample(o.C1, 6, 14, 28, 784, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, o.S2);
+        Squash<TS, TV>(o.S2, TileLayout.S2, squashing, s.Vector.Pointer);
+
+        // C3: five shifted copies of each S2 map, 16 maps of 112 (100 used) outputs.
+        ShiftPlanes(o.S2, 6, 14, 10, s.C3Planes.Pointer, C3Plane);
+        FlatConvolution<TS, TV>(s.C3Planes.Pointer, s.C3.Pointer, 16, C3Padded, C3Padded, C3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        for (int m = 0; m < 16; m++)
+            new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, 100).CopyTo(new Span<float>(o.C3 + m * 100, 100));
+        Subsample(s.C3.Pointer, 16, 5, 10, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, o.S4);
+        Squash<TS, TV>(o.S4, TileLayout.S4, squashing, s.Vector.Pointer);
+
+        Dense<TS, TV>(o.S4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, o.C5);
+        Squash<TS, TV>(o.C5, 120, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(o.C5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, o.F6);
+        Squash<TS, TV>(o.F6, 84, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(o.F6, 84, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, 10, o.Logits);
+        Softmax<TS, TV>(o.Logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
+    }
+
+    /// <summary>plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width: the input seen by tap column kx.</summary>
+    private static void ShiftPlanes(float* input, int maps, int size, int width, float* planes, int planeStride)
+    {
+        for (int m = 0; m < maps; m++)
+            for (int kx = 0; kx < 5; kx++)
+                for (int r = 0; r < size; r++)
+                    new ReadOnlySpan<float>(input + (m * size + r) * size + kx, width)
+                        .CopyTo(new Span<float>(planes + (m * 5 + kx) * planeStride + r * width, width));
+    }
+
+    /// <summary>
+    /// out[o][q] = bias[o] + Σ_t w[Weight[t]] · in[Offset[t] + q] for q &lt; vectors·L, in blocks of 7 vectors
+    /// kept in registers while the taps stream past.
+    /// </summary>
+    private static void FlatConvolution<TS, TV>(float* input, float* output, int maps, int outputs, int mapStride,
+        ConvolutionTaps taps, float* weights, float* bias) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        fixed (int* start = taps.Start, offsets = taps.Offset, weightIndex = taps.Weight)
+            for (int o = 0; o < maps; o++)
+            {
+                TV b = TS.Broadcast(bias[o]);
+                for (int q = 0; q < outputs; q += Block * L)
+                {
+                    TV a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b;
+                    for (int t = start[o]; t < start[o + 1]; t++)
+                    {
+                        TV w = TS.Broadcast(weights[weightIndex[t]]);
+                        float* x = input + offsets[t] + q;
+                        a0 = TS.Fma(w, TS.Load(x), a0);
+                        a1 = TS.Fma(w, TS.Load(x + L), a1);
+                        a2 = TS.Fma(w, TS.Load(x + 2 * L), a2);
+                        a3 = TS.Fma(w, TS.Load(x + 3 * L), a3);
+                        a4 = TS.Fma(w, TS.Load(x + 4 * L), a4);
+                        a5 = TS.Fma(w, TS.Load(x + 5 * L), a5);
+                        a6 = TS.Fma(w, TS.Load(x + 6 * L), a6);
+                    }
+                    float* d = output + o * mapStride + q;
+                    TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
+                    TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6);
+                }
+            }
+    }
+
+    /// <summary>out[m][Y][X] = c[m]·(2×2 sum) + b[m] (squashed afterwards); input rows rowStride apart, maps mapStride.</summary>
+    private static void Subsample(float* input, int maps, int size, int rowStride, int mapStride, float* coefficient, float* bias, float* output)
+    {
+        for (int m = 0; m < maps; m++)
+        {
+            float c = coefficient[m], b = bias[m];
+            for (int y = 0; y < size; y++)
+            {
+                float* top = input + m * mapStride + 2 * y * rowStride;
+                float* bottom = top + rowStride;
+                float* d = output + (m * size + y) * size;
+                for (int x = 0; x < size; x++)
+                    d[x] = MathF.FusedMultiplyAdd(c, top[2 * x] + top[2 * x + 1] + (bottom[2 * x] + bottom[2 * x + 1]), b);
+            }
+        }
+    }
+
+    /// <summary>v ← f(v) for n floats; a last partial vector goes through <paramref name="tail"/> (16 floats).</summary>
+    private static void Squash<TS, TV>(float* v, int n, Squashing squashing, float* tail) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes, k = 0;
+        for (; k + L <= n; k += L) TS.Store(v + k, VectorMath.Squash<TS, TV>(TS.Load(v + k), squashing));
+        if (k == n) return;
+        new ReadOnlySpan<float>(v + k, n - k).CopyTo(new Span<float>(tail, L));
+        TS.Store(tail, VectorMath.Squash<TS, TV>(TS.Load(tail), squashing));
+        new ReadOnlySpan<float>(tail, n - k).CopyTo(new Span<float>(v + k, n - k));
+    }
+
+    /// <summary>out[o] = bias[o] + Σ_j W[o,j]·in[j]: four units share each input load; the tail past the last full vector is scalar.</summary>
+    private static void Dense<TS, TV>(float* input, int inUnits, float* weights, float* bias, int outUnits, float* output)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes, full = inUnits / L * L, last = outUnits - 1;
+        for (int o = 0; o < outUnits; o += 4)
+        {
+            int r1 = Math.Min(o + 1, last), r2 = Math.Min(o + 2, last), r3 = Math.Min(o + 3, last);
+            float* w0 = weights + o * inUnits, w1 = weights + r1 * inUnits, w2 = weights + r2 * inUnits, w3 = weights + r3 * inUnits;
+            TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0; j < full; j += L)
+            {
+                TV x = TS.Load(input + j);
+                a0 = TS.Fma(TS.Load(w0 + j), x, a0);
+                a1 = TS.Fma(TS.Load(w1 + j), x, a1);
+                a2 = TS.Fma(TS.Load(w2 + j), x, a2);
+                a3 = TS.Fma(TS.Load(w3 + j), x, a3);
+            }
+            float s0 = TS.Sum(a0), s1 = TS.Sum(a1), s2 = TS.Sum(a2), s3 = TS.Sum(a3);
+            for (int j = full; j < inUnits; j++)
+            {
+                s0 += w0[j] * input[j]; s1 += w1[j] * input[j]; s2 += w2[j] * input[j]; s3 += w3[j] * input[j];
+            }
+            output[r3] = bias[r3] + s3; output[r2] = bias[r2] + s2; output[r1] = bias[r1] + s1; output[o] = bias[o] + s0;
+        }
+    }
+
+    /// <summary>The softmax of <see cref="SoftmaxTiles"/> for one image (same exp, same order of the sum).</summary>
+    private static void Softmax<TS, TV>(float* logits, float* probabilities, int* prediction, float* vector)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes, best = 0;
+        float max = logits[0];
+        for (int c = 1; c < 10; c++)
+            if (logits[c] > max) { max = logits[c]; best = c; }
+        for (int c = 0; c < 10; c += L)
+        {
+            for (int k = 0; k < L; k++) vector[k] = c + k < 10 ? logits[c + k] - max : 0f;
+            TS.Store(vector, Exp.OfNonPositive<TS, TV>(TS.Load(vector)));
+            for (int k = 0; k < L && c + k < 10; k++) probabilities[c + k] = vector[k];
+        }
+        float total = 0f;
+        for (int c = 0; c < 10; c++) total += probabilities[c];
+        float inverse = 1f / total;
+        for (int c = 0; c < 10; c++) probabilities[c] *= inverse;
+        *prediction = best;
+    }
+}
