@@ -48,8 +48,11 @@ public sealed class OfflineBackends : IDisposable
         }
     }
 
+    /// <summary>Explicitly grouped kernels (shared memory, barriers) enter as such; the others with their index.</summary>
     public CompiledKernel Compile(MethodInfo kernel, string target) =>
-        Get(target).Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), default);
+        Get(target).Compile(LeNetKernels.IsExplicitlyGrouped(kernel)
+            ? EntryPointDescription.FromExplicitlyGroupedKernel(kernel)
+            : EntryPointDescription.FromImplicitlyGroupedKernel(kernel), default);
 
     public void Dispose()
     {
@@ -94,9 +97,16 @@ public sealed class OfflineCompilationTests(OfflineBackends backends) : IClassFi
             "FullyConnectedKernels.Forward", "FullyConnectedKernels.BackwardInput", "FullyConnectedKernels.BackwardParameters",
             "Squash.Backward", "SoftmaxKernels.Forward", "SoftmaxKernels.CrossEntropyBackward", "SoftmaxKernels.AccumulateStatistics",
             "OptimizerKernels.Sgd", "OptimizerKernels.Adam", "OptimizerKernels.Sdlm", "OptimizerKernels.Accumulate",
+            "FusedKernels.C1S2FromFloats", "FusedKernels.C1S2FromBytes", "FusedKernels.C3S4", "FusedKernels.C5F6Output",
         ];
         Assert.Equal(expected.Order(), names.Order());
-        Assert.Equal(typeof(LeNetKernels).GetFields().Length, names.Count); // one loaded delegate per kernel
+        // One loaded delegate per kernel: the per-layer set and the fused set.
+        Assert.Equal(typeof(LeNetKernels).GetFields().Length + typeof(FusedLeNetKernels).GetFields().Length, names.Count);
+        // Exactly the fused kernels are explicitly grouped, and they take no index parameter.
+        Assert.Equal(expected.Where(n => n.StartsWith("FusedKernels.")).Order(),
+            LeNetKernels.All.Where(LeNetKernels.IsExplicitlyGrouped).Select(NameOf).Order());
+        Assert.All(LeNetKernels.All.Where(LeNetKernels.IsExplicitlyGrouped),
+            m => Assert.NotEqual(typeof(Index1D), m.GetParameters()[0].ParameterType));
         Assert.All(LeNetKernels.All, m => Assert.True(m.IsStatic && m.ReturnType == typeof(void), NameOf(m)));
     }
 
@@ -133,11 +143,54 @@ public sealed class OfflineCompilationTests(OfflineBackends backends) : IClassFi
     [InlineData("ConvolutionKernels.Forward")]
     [InlineData("SubsamplingKernels.Forward")]
     [InlineData("FullyConnectedKernels.Forward")]
+    [InlineData("FusedKernels.C1S2FromFloats")]
+    [InlineData("FusedKernels.C1S2FromBytes")]
+    [InlineData("FusedKernels.C3S4")]
+    [InlineData("FusedKernels.C5F6Output")]
     public void SquashingKernelsUseNoApproximateTanhOnSm90(string kernel)
     {
         var ptx = Assert.IsType<PTXCompiledKernel>(backends.Compile(Kernel(kernel), "ptx-sm_90")).PTXAssembly;
         Assert.False(ptx.Contains("tanh.approx"),
             $"{kernel} for sm_90 computes the scaled tanh with tanh.approx.f32 (relative error ~2^-11 > 1e-5): " +
             "Squash.Apply calls XMath.Tanh, which ILGPU.Algorithms lowers to that instruction from sm_75 on");
+    }
+
+    public static TheoryData<string, string> FusedCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var kernel in LeNetKernels.All.Where(LeNetKernels.IsExplicitlyGrouped))
+            foreach (var target in Targets)
+                data.Add(NameOf(kernel), target);
+        return data;
+    }
+
+    /// <summary>
+    /// The fused kernels really stage in shared memory and synchronise their groups on every target, fit the 48 KB
+    /// of static shared memory a CUDA block may have (OpenCL: local memory, 48 KB on NVIDIA), and use no float64:
+    /// OpenCL devices may lack it, and a stray double (an unsigned-to-float conversion in IL, a double literal)
+    /// would also run at a fraction of float speed on most GPUs.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FusedCases))]
+    public void FusedKernelsUseSharedMemoryAndBarriersAndNoFloat64(string kernel, string target)
+    {
+        var compiled = backends.Compile(Kernel(kernel), target);
+        if (compiled is PTXCompiledKernel ptx)
+        {
+            string code = ptx.PTXAssembly;
+            Assert.Contains(".shared", code);
+            Assert.Contains("bar.sync", code);
+            Assert.DoesNotContain(".f64", code);
+            var shared = System.Text.RegularExpressions.Regex.Matches(code, @"\.shared\s+(?:\.align\s+\d+\s+)?\.\w+\s+\S+\[(\d+)\]")
+                .Sum(m => long.Parse(m.Groups[1].Value));
+            Assert.True(shared is > 0 and <= 48 * 1024, $"{kernel}: {shared} bytes of static shared memory");
+        }
+        else
+        {
+            string code = Assert.IsType<CLCompiledKernel>(compiled).Source;
+            Assert.Contains("local", code);
+            Assert.Contains("barrier", code);
+            Assert.DoesNotContain("double", code);
+        }
     }
 }

@@ -72,6 +72,11 @@ public sealed class LeNetAccelerator : IDisposable
     /// <summary>The kernels, compiled and loaded on first use, then reused by every engine on this accelerator.</summary>
     public LeNetKernels Kernels => kernels ??= new LeNetKernels(Accelerator);
 
+    private FusedLeNetKernels? fusedKernels;
+
+    /// <summary>The fused inference kernels, compiled and loaded on first use (only the fused path needs them).</summary>
+    public FusedLeNetKernels FusedKernels => fusedKernels ??= new FusedLeNetKernels(Accelerator);
+
     private LeNetAccelerator(Context context, Accelerator accelerator)
     {
         Context = context;

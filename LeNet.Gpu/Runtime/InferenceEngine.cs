@@ -40,8 +40,17 @@ public interface IInferenceEngine : IDisposable
 
 /// <summary>
 /// Batch inference of one model on one ILGPU accelerator. Parameters go to the device once; images stream through in
-/// batches of <see cref="BatchCapacity"/>, each batch prepared on the device (transpose, or the paper's padding
-/// and scaling of 28×28 bytes) and never copied back between layers.
+/// batches of <see cref="BatchCapacity"/> and are never copied back between layers. Two paths (<see cref="Path"/>):
+/// <list type="bullet">
+/// <item><see cref="InferencePath.PerLayer"/>: each batch is prepared on the device (transpose, or the paper's padding
+/// and scaling of 28×28 bytes), then one kernel per layer (<see cref="ForwardPass"/>).</item>
+/// <item><see cref="InferencePath.Fused"/>: three fused kernels read the images as they come (floats or bytes) and
+/// keep C1 and C3 on chip (<see cref="FusedForwardPass"/>); two batches are in flight on two streams with pinned host
+/// buffers (<see cref="FusedPipeline"/>).</item>
+/// </list>
+/// The default is fused on CUDA and OpenCL devices and per-layer on ILGPU's CPU accelerator, which simulates every
+/// GPU thread and makes every group barrier expensive (see kernels.md). <see cref="Trace"/> always runs the per-layer
+/// path, since only it keeps every layer's output.
 /// </summary>
 public sealed class InferenceEngine : IInferenceEngine
 {
@@ -50,48 +59,86 @@ public sealed class InferenceEngine : IInferenceEngine
     private readonly LeNetAccelerator accelerator;
     private readonly bool ownsAccelerator;
     private readonly DeviceParameters parameters;
-    private readonly ForwardPass pass;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> floatStaging;
-    private readonly MemoryBuffer1D<byte, Stride1D.Dense> byteStaging;
+    private readonly int capacity;
+    private readonly FusedPipeline? fused;
+    // The per-layer path's buffers: allocated at once on that path, on the first Trace on the fused path.
+    private ForwardPass? pass;
+    private MemoryBuffer1D<float, Stride1D.Dense>? floatStaging;
+    private MemoryBuffer1D<byte, Stride1D.Dense>? byteStaging;
     private readonly AcceleratorStream stream;
 
     public DeviceDescription Device => accelerator.Description;
-    public int BatchCapacity => pass.Capacity;
+    public int BatchCapacity => capacity;
     public Squashing Squashing => parameters.Squashing;
 
+    /// <summary>The forward pass <see cref="Predict"/> and <see cref="PredictMnist"/> run.</summary>
+    public InferencePath Path { get; }
+
     /// <param name="batchCapacity">Images per device batch; 0 picks one from the device's memory.</param>
-    public InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0)
-        : this(model, accelerator, batchCapacity, ownsAccelerator: false) { }
+    /// <param name="path">Per-layer or fused; null: <see cref="DefaultPath"/> of the device.</param>
+    public InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0, InferencePath? path = null)
+        : this(model, accelerator, batchCapacity, path, ownsAccelerator: false) { }
 
     /// <summary>Opens the device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → CPU) and owns it.</summary>
-    public static InferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0)
+    public static InferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
     {
         var accelerator = LeNetAccelerator.Create(device);
-        try { return new InferenceEngine(model, accelerator, batchCapacity, ownsAccelerator: true); }
+        try { return new InferenceEngine(model, accelerator, batchCapacity, path, ownsAccelerator: true); }
         catch { accelerator.Dispose(); throw; }
     }
 
-    private InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity, bool ownsAccelerator)
+    private InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity, InferencePath? path, bool ownsAccelerator)
     {
         if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
         this.accelerator = accelerator;
         this.ownsAccelerator = ownsAccelerator;
         var a = accelerator.Accelerator;
-        int capacity = batchCapacity > 0 ? batchCapacity : DefaultCapacity(accelerator.Description);
-        parameters = new DeviceParameters(a, model);
-        pass = new ForwardPass(a, capacity);
-        floatStaging = a.Allocate1D<float>((long)capacity * ImageFloats);
-        byteStaging = a.Allocate1D<byte>((long)capacity * MnistPixels);
+        capacity = batchCapacity > 0 ? batchCapacity : DefaultCapacity(accelerator.Description);
+        Path = path ?? DefaultPath(accelerator.Description);
         stream = a.DefaultStream;
-        _ = accelerator.Kernels; // compile now, not inside the first timed batch
+        parameters = new DeviceParameters(a, model);
+        try
+        {
+            // Compile now, not inside the first timed batch.
+            if (Path == InferencePath.Fused)
+            {
+                fused = new FusedPipeline(a, capacity);
+                _ = accelerator.FusedKernels;
+            }
+            else
+            {
+                PerLayerPass();
+                _ = accelerator.Kernels;
+            }
+        }
+        catch
+        {
+            DisposeBuffers();
+            throw;
+        }
     }
+
+    /// <summary>Fused on CUDA and OpenCL GPUs; per-layer on ILGPU's CPU accelerator (see the class summary).</summary>
+    public static InferencePath DefaultPath(DeviceDescription device) =>
+        device.Kind is DeviceKind.Cuda or DeviceKind.OpenCL ? InferencePath.Fused : InferencePath.PerLayer;
 
     /// <summary>A batch that fills a quarter of a GPU's memory (at most 65,536); 1,024 on the CPU accelerator.</summary>
     public static int DefaultCapacity(DeviceDescription device)
     {
         if (device.Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return 1024;
+        // Sized for the per-layer path, the larger of the two (the fused path's two slots need about 2 × 11 KB per
+        // image, the per-layer path about 40 KB), so a fused engine can still trace a full batch.
         long bytesPerImage = (ForwardPass.FloatsPerImage + ImageFloats) * sizeof(float) + MnistPixels;
         return (int)Math.Clamp(device.MemoryBytes / 4 / bytesPerImage, 1, 65536);
+    }
+
+    private ForwardPass PerLayerPass()
+    {
+        if (pass is not null) return pass;
+        var a = accelerator.Accelerator;
+        floatStaging = a.Allocate1D<float>((long)capacity * ImageFloats);
+        byteStaging = a.Allocate1D<byte>((long)capacity * MnistPixels);
+        return pass = new ForwardPass(a, capacity);
     }
 
     /// <summary>Replaces the parameters on the device (same squashing function).</summary>
@@ -111,8 +158,14 @@ public sealed class InferenceEngine : IInferenceEngine
         Run([], images, CountImages(images.Length, MnistPixels, "28×28 byte images"));
 
     /// <summary>One of <paramref name="floats"/> and <paramref name="bytes"/> holds the n images.</summary>
-    private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
+    private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n) =>
+        fused is not null
+            ? fused.Run(accelerator.FusedKernels, parameters, floats, bytes, n)
+            : RunPerLayer(floats, bytes, n);
+
+    private Prediction RunPerLayer(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
     {
+        var pass = PerLayerPass();
         var probabilities = new float[(long)n * 10];
         var classes = new int[n];
         var k = accelerator.Kernels;
@@ -121,13 +174,13 @@ public sealed class InferenceEngine : IInferenceEngine
             int count = Math.Min(pass.Capacity, n - first);
             if (bytes.IsEmpty)
             {
-                floatStaging.View.SubView(0, (long)count * ImageFloats)
+                floatStaging!.View.SubView(0, (long)count * ImageFloats)
                     .CopyFromCPU(stream, floats.Slice(first * ImageFloats, count * ImageFloats));
                 k.InputFromFloats(stream, count, pass.Capacity, floatStaging.View, pass.Input.View);
             }
             else
             {
-                byteStaging.View.SubView(0, (long)count * MnistPixels)
+                byteStaging!.View.SubView(0, (long)count * MnistPixels)
                     .CopyFromCPU(stream, bytes.Slice(first * MnistPixels, count * MnistPixels));
                 k.InputFromBytes(stream, count, pass.Capacity, byteStaging.View, pass.Input.View);
             }
@@ -139,12 +192,13 @@ public sealed class InferenceEngine : IInferenceEngine
         return new Prediction(probabilities, classes);
     }
 
-    /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, read back image-major.</summary>
+    /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, read back image-major (per-layer path).</summary>
     public LayerOutputs Trace(ReadOnlySpan<float> images)
     {
         int n = CountImages(images.Length, ImageFloats, "float 32×32 images");
-        if (n > pass.Capacity) throw new ArgumentException($"trace takes at most {pass.Capacity} images, got {n}");
-        var prediction = Predict(images);
+        if (n > capacity) throw new ArgumentException($"trace takes at most {capacity} images, got {n}");
+        var prediction = RunPerLayer(images, [], n);
+        var pass = this.pass!;
         float[] Read(MemoryBuffer1D<float, Stride1D.Dense> buffer, int maps, int size)
         {
             var all = buffer.GetAsArray1D();
@@ -168,12 +222,18 @@ public sealed class InferenceEngine : IInferenceEngine
         return length / per;
     }
 
+    private void DisposeBuffers()
+    {
+        fused?.Dispose();
+        pass?.Dispose();
+        floatStaging?.Dispose();
+        byteStaging?.Dispose();
+        parameters.Dispose();
+    }
+
     public void Dispose()
     {
-        pass.Dispose();
-        parameters.Dispose();
-        floatStaging.Dispose();
-        byteStaging.Dispose();
+        DisposeBuffers();
         if (ownsAccelerator) accelerator.Dispose();
     }
 }

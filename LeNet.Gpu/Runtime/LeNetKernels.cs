@@ -103,11 +103,55 @@ public sealed class LeNetKernels
         Accumulate = a.LoadAutoGroupedKernel<Index1D, int, int, float, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Accumulate);
     }
 
-    /// <summary>Every kernel method, for offline compilation checks and documentation.</summary>
+    /// <summary>
+    /// Every kernel method, for offline compilation checks and documentation: the implicitly grouped ones (first
+    /// parameter <c>Index1D</c>) and the explicitly grouped ones (<see cref="ExplicitlyGroupedKernelAttribute"/>).
+    /// </summary>
     public static IReadOnlyList<System.Reflection.MethodInfo> All { get; } =
         new[] { typeof(InputKernels), typeof(ConvolutionKernels), typeof(SubsamplingKernels),
-                typeof(FullyConnectedKernels), typeof(Squash), typeof(SoftmaxKernels), typeof(OptimizerKernels) }
+                typeof(FullyConnectedKernels), typeof(Squash), typeof(SoftmaxKernels), typeof(OptimizerKernels),
+                typeof(FusedKernels) }
             .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
-            .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D))
+            .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D) || IsExplicitlyGrouped(m))
             .ToList();
+
+    /// <summary>True for a kernel launched with a <c>KernelConfig</c> (groups × threads) rather than an index.</summary>
+    public static bool IsExplicitlyGrouped(System.Reflection.MethodInfo kernel) =>
+        kernel.IsDefined(typeof(ExplicitlyGroupedKernelAttribute), inherit: false);
+}
+
+/// <summary>
+/// The fused inference kernels (<see cref="FusedKernels"/>) compiled and loaded once for one accelerator, as typed
+/// delegates taking a stream and a <see cref="KernelConfig"/> (ILGPU's <c>LoadKernel</c> for explicitly grouped
+/// kernels; the stream is an argument so two batches can be in flight on two streams). Loaded on first use by
+/// <see cref="LeNetAccelerator.FusedKernels"/>, so per-layer users never compile them.
+/// </summary>
+public sealed class FusedLeNetKernels
+{
+    public readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> C1S2FromFloats;
+    public readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<byte>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> C1S2FromBytes;
+    public readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> C3S4;
+    public readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<int>> C5F6Output;
+
+    /// <summary>The most threads a group may have on this accelerator (16 on ILGPU's default CPU device).</summary>
+    public int MaxGroupSize { get; }
+
+    internal FusedLeNetKernels(Accelerator a)
+    {
+        MaxGroupSize = a.MaxNumThreadsPerGroup;
+        C1S2FromFloats = a.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromFloats);
+        C1S2FromBytes = a.LoadKernel<int, int, ArrayView<byte>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromBytes);
+        C3S4 = a.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4);
+        C5F6Output = a.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<int>>(FusedKernels.C5F6Output);
+    }
 }

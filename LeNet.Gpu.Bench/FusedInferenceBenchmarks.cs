@@ -1,0 +1,72 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Filters;
+using BenchmarkDotNet.Running;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+
+namespace LeNet.Gpu.Bench;
+
+/// <summary>
+/// The per-layer and the fused inference path side by side (<see cref="InferencePath"/>), by device batch size:
+/// upload of float images, the forward pass, download of probabilities and classes, each call synchronised.
+/// <c>BatchesPerCall</c> = 4 sends four device batches in one call, so on the fused path uploads and downloads of
+/// one batch can overlap the kernels of the other (two streams, pinned buffers); images/s counts every image.
+/// Engine creation, kernel compilation and a first call happen in setup. ILGPU's CPU accelerator, which simulates
+/// every GPU thread, runs only batches up to 1,024; a case is left out where its buffers would not fit in half the
+/// device's memory.
+/// </summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(FusedInferenceBenchmarks.Cases))]
+public class FusedInferenceBenchmarks
+{
+    [ParamsSource(nameof(DeviceKinds))]
+    public DeviceKind Device { get; set; }
+
+    [Params(InferencePath.PerLayer, InferencePath.Fused)]
+    public InferencePath Path { get; set; }
+
+    [Params(1, 64, 1024, 16384, 65536)]
+    public int BatchSize { get; set; }
+
+    [Params(1, 4)]
+    public int BatchesPerCall { get; set; }
+
+    public static IEnumerable<DeviceKind> DeviceKinds() => Devices.Present();
+
+    private InferenceEngine engine = null!;
+    private float[] images = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        engine = InferenceEngine.Create(LeNetModel.CreateRandom(1), Device, BatchSize, Path);
+        var random = new Random(2);
+        images = new float[(long)BatchSize * BatchesPerCall * Architecture.InputLength];
+        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        engine.Predict(images); // warm: first launches, pinned buffers touched
+    }
+
+    [Benchmark]
+    public int Predict() => engine.Predict(images).Classes[0];
+
+    [GlobalCleanup]
+    public void Cleanup() => engine.Dispose();
+
+    /// <summary>Leaves out the cases a device cannot or need not run (see the class summary).</summary>
+    private sealed class Cases : ManualConfig
+    {
+        public Cases() => AddFilter(new SimpleFilter(Runs));
+
+        private static bool Runs(BenchmarkCase c)
+        {
+            object? Value(string name) => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
+            if (Value(nameof(Device)) is not DeviceKind kind || Value(nameof(BatchSize)) is not int batch) return true;
+            if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return batch <= 1024;
+            var device = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind == kind);
+            long perImage = (ForwardPass.FloatsPerImage + InferenceEngine.ImageFloats) * sizeof(float) + InferenceEngine.MnistPixels
+                + 2 * FusedForwardPass.BytesPerImage;
+            return device is null || (long)batch * perImage <= device.MemoryBytes / 2;
+        }
+    }
+}
