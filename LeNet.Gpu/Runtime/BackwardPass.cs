@@ -45,24 +45,26 @@ public sealed class BackwardPass : IDisposable
     {
         int B = f.Capacity, so = secondOrder ? 1 : 0;
         int squash = (int)p.Squashing.ToActivation();
+        // Parameter-gradient kernels loop grid-stride: launched with T threads, told T as their stride.
+        int T(int elements) => k.ThreadsFor(elements);
 
         k.CrossEntropyBackward(s, count, count, B, so, f.Probabilities.View, f.Predictions.View, Labels.View,
             dLogits.View, Losses.View, Correct.View);
 
         // OUTPUT 84 → 10 (identity)
-        k.FullyConnectedBackwardParameters(s, k.ThreadsFor(10 * 85), k.ThreadsFor(10 * 85), 84, 10, count, B, so, dLogits.View, f.F6.View,
+        k.FullyConnectedBackwardParameters(s, T(10 * 85), T(10 * 85), 84, 10, count, B, so, dLogits.View, f.F6.View,
             Gradient(P.OutputWeight), Gradient(P.OutputBias));
         k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, B, so, dLogits.View, p.View(P.OutputWeight), dF6.View);
 
         // F6 120 → 84 (squashed)
         k.SquashBackward(s, 84 * count, ForwardPass.Shape(84, 1, B, count), squash, so, f.F6.View, dF6.View);
-        k.FullyConnectedBackwardParameters(s, k.ThreadsFor(84 * 121), k.ThreadsFor(84 * 121), 120, 84, count, B, so, dF6.View, f.C5.View,
+        k.FullyConnectedBackwardParameters(s, T(84 * 121), T(84 * 121), 120, 84, count, B, so, dF6.View, f.C5.View,
             Gradient(P.F6Weight), Gradient(P.F6Bias));
         k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, B, so, dF6.View, p.View(P.F6Weight), dC5.View);
 
         // C5 16@5x5 → 120 (squashed)
         k.SquashBackward(s, 120 * count, f.C5Shape(count), squash, so, f.C5.View, dC5.View);
-        k.ConvolutionBackwardParameters(s, k.ThreadsFor(120 * 16 * 25 + 120), k.ThreadsFor(120 * 16 * 25 + 120), f.S4Shape(count), f.C5Shape(count), so,
+        k.ConvolutionBackwardParameters(s, T(120 * 16 * 25 + 120), T(120 * 16 * 25 + 120), f.S4Shape(count), f.C5Shape(count), so,
             dC5.View, f.S4.View, p.C5Mask, Gradient(P.C5Weight), Gradient(P.C5Bias));
         k.ConvolutionBackwardInput(s, 16 * count, f.S4Shape(count), f.C5Shape(count), so,
             dC5.View, p.View(P.C5Weight), p.C5Mask, dS4.View);
@@ -75,7 +77,7 @@ public sealed class BackwardPass : IDisposable
             dS4.View, p.View(P.S4Coefficient), dC3.View);
 
         // C3 6@14x14 → 16@10x10 (identity; Table I)
-        k.ConvolutionBackwardParameters(s, k.ThreadsFor(16 * 6 * 25 + 16), k.ThreadsFor(16 * 6 * 25 + 16), f.S2Shape(count), f.C3Shape(count), so,
+        k.ConvolutionBackwardParameters(s, T(16 * 6 * 25 + 16), T(16 * 6 * 25 + 16), f.S2Shape(count), f.C3Shape(count), so,
             dC3.View, f.S2.View, p.C3Mask, Gradient(P.C3Weight), Gradient(P.C3Bias));
         k.ConvolutionBackwardInput(s, 6 * count, f.S2Shape(count), f.C3Shape(count), so,
             dC3.View, p.View(P.C3Weight), p.C3Mask, dS2.View);
@@ -88,7 +90,7 @@ public sealed class BackwardPass : IDisposable
             dS2.View, p.View(P.S2Coefficient), dC1.View);
 
         // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
-        k.ConvolutionBackwardParameters(s, k.ThreadsFor(6 * 25 + 6), k.ThreadsFor(6 * 25 + 6), f.InputShape(count), f.C1Shape(count), so,
+        k.ConvolutionBackwardParameters(s, T(6 * 25 + 6), T(6 * 25 + 6), f.InputShape(count), f.C1Shape(count), so,
             dC1.View, f.Input.View, p.C1Mask, Gradient(P.C1Weight), Gradient(P.C1Bias));
     }
 
