@@ -1,16 +1,28 @@
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using LeNet.Gpu.Bench;
 
 // `--quick`: a few short iterations per case (about a minute in all), for CI smoke runs and short GPU leases.
 // Anything else goes to BenchmarkDotNet's own switcher (e.g. --filter '*Inference*').
+// `--probabilities [MODEL] [DEVICE] [PATH]`: probabilities of fixed images, to compare with pytorch/lenet5_bench.py --check.
+if (args.FirstOrDefault() == "--probabilities") return CheckInputs.Run(args[1..]);
+// `--in-process`: every case runs in this process (BenchmarkDotNet's in-process toolchain), so no .NET SDK is
+// needed: the self-contained build of pack-gpu.sh runs on a machine with no .NET (the lent GPU machines).
+// LENET_BENCH_DEVICES=cuda,... limits the devices (Devices.Present).
 bool quick = args.Contains("--quick");
-var rest = args.Where(a => a != "--quick").ToArray();
+bool inProcess = args.Contains("--in-process");
+var rest = args.Where(a => a != "--quick" && a != "--in-process").ToArray();
 var config = DefaultConfig.Instance
     .AddColumn(new ImagesPerSecondColumn())
+    .AddColumn(new CeilingRateColumn())
     .WithOptions(ConfigOptions.JoinSummary);
-if (quick)
-    config = config.AddJob(Job.ShortRun.WithWarmupCount(1).WithIterationCount(3).WithLaunchCount(1).WithId("quick"));
+var job = quick ? Job.ShortRun.WithWarmupCount(1).WithIterationCount(3).WithLaunchCount(1).WithId("quick") : null;
+if (inProcess)
+    job = (job ?? Job.Default.WithId("in-process")).WithToolchain(InProcessEmitToolchain.Instance);
+if (job is not null)
+    config = config.AddJob(job);
 if (rest.Length == 0) rest = ["--filter", "*"];
 BenchmarkSwitcher.FromAssembly(typeof(InferenceBenchmarks).Assembly).Run(rest, config);
+return 0;
