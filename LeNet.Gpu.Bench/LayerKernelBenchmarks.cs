@@ -5,13 +5,12 @@ using BenchmarkDotNet.Running;
 using ILGPU.Runtime;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
-using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Bench;
 
 /// <summary>
-/// Each kernel of the per-layer forward pass (<see cref="ForwardPass.Run"/>) timed alone: one launch with the same
-/// arguments <see cref="ForwardPass"/> gives it, then a synchronise, by device and batch size. The buffers, weights,
+/// Each kernel of the per-layer forward pass timed alone: <see cref="ForwardPass.Launch"/>, the very launch
+/// <see cref="ForwardPass.Run"/> makes, then a synchronise, by device and batch size. The buffers, weights,
 /// an input batch and every earlier layer's output are on the device before timing (setup runs the whole pass once),
 /// so each launch reads what it would read in a real pass. images/s = BatchSize / time per launch: the rate of that
 /// layer alone; the sum of the eight times is the per-layer pass without the input transpose.
@@ -34,8 +33,6 @@ public class LayerKernelBenchmarks
     private LeNetKernels k = null!;
     private DeviceParameters p = null!;
     private ForwardPass pass = null!;
-    private int squash;
-    private const int Identity = (int)Activation.Identity;
 
     [GlobalSetup]
     public void Setup()
@@ -45,7 +42,6 @@ public class LayerKernelBenchmarks
         k = accelerator.Kernels;
         var model = LeNetModel.CreateRandom(1);
         p = new DeviceParameters(accelerator.Accelerator, model);
-        squash = (int)p.Squashing.ToActivation();
         pass = new ForwardPass(accelerator.Accelerator, BatchSize);
         var random = new Random(2);
         var input = new float[pass.Input.Length];
@@ -55,70 +51,20 @@ public class LayerKernelBenchmarks
         stream.Synchronize();
     }
 
-    private int N => BatchSize;
-
-    [Benchmark]
-    public void C1()
+    private void Time(ForwardPass.Layer layer)
     {
-        k.ConvolutionForward(stream, 6 * N, pass.InputShape(N), pass.C1Shape(N), Identity,
-            pass.Input.View, p.View(P.C1Weight), p.View(P.C1Bias), p.C1Mask, pass.C1.View);
+        pass.Launch(layer, k, stream, p, BatchSize);
         stream.Synchronize();
     }
 
-    [Benchmark]
-    public void S2()
-    {
-        k.SubsamplingForward(stream, 6 * N, pass.C1Shape(N), pass.S2Shape(N), squash,
-            pass.C1.View, p.View(P.S2Coefficient), p.View(P.S2Bias), pass.S2.View);
-        stream.Synchronize();
-    }
-
-    [Benchmark]
-    public void C3()
-    {
-        k.ConvolutionForward(stream, 16 * N, pass.S2Shape(N), pass.C3Shape(N), Identity,
-            pass.S2.View, p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, pass.C3.View);
-        stream.Synchronize();
-    }
-
-    [Benchmark]
-    public void S4()
-    {
-        k.SubsamplingForward(stream, 16 * N, pass.C3Shape(N), pass.S4Shape(N), squash,
-            pass.C3.View, p.View(P.S4Coefficient), p.View(P.S4Bias), pass.S4.View);
-        stream.Synchronize();
-    }
-
-    [Benchmark]
-    public void C5()
-    {
-        k.ConvolutionForward(stream, 120 * N, pass.S4Shape(N), pass.C5Shape(N), squash,
-            pass.S4.View, p.View(P.C5Weight), p.View(P.C5Bias), p.C5Mask, pass.C5.View);
-        stream.Synchronize();
-    }
-
-    [Benchmark]
-    public void F6()
-    {
-        k.FullyConnectedForward(stream, 84 * N, 120, 84, N, pass.Capacity, squash,
-            pass.C5.View, p.View(P.F6Weight), p.View(P.F6Bias), pass.F6.View);
-        stream.Synchronize();
-    }
-
-    [Benchmark]
-    public void Output()
-    {
-        k.FullyConnectedForward(stream, 10 * N, 84, 10, N, pass.Capacity, Identity,
-            pass.F6.View, p.View(P.OutputWeight), p.View(P.OutputBias), pass.Logits.View);
-        stream.Synchronize();
-    }
-
-    [Benchmark]
-    public void Softmax()
-    {
-        k.SoftmaxForward(stream, N, pass.Capacity, pass.Logits.View, pass.Probabilities.View, pass.Predictions.View);
-        stream.Synchronize();
-    }
+    [Benchmark] public void C1() => Time(ForwardPass.Layer.C1);
+    [Benchmark] public void S2() => Time(ForwardPass.Layer.S2);
+    [Benchmark] public void C3() => Time(ForwardPass.Layer.C3);
+    [Benchmark] public void S4() => Time(ForwardPass.Layer.S4);
+    [Benchmark] public void C5() => Time(ForwardPass.Layer.C5);
+    [Benchmark] public void F6() => Time(ForwardPass.Layer.F6);
+    [Benchmark] public void Output() => Time(ForwardPass.Layer.Output);
+    [Benchmark] public void Softmax() => Time(ForwardPass.Layer.Softmax);
 
     [GlobalCleanup]
     public void Cleanup()

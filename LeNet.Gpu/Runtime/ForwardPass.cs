@@ -46,29 +46,62 @@ public sealed class ForwardPass : IDisposable
     public BatchShape S4Shape(int count) => Shape(16, 5, Capacity, count);
     public BatchShape C5Shape(int count) => Shape(120, 1, Capacity, count);
 
+    /// <summary>The layers in order; <see cref="Launch"/> runs one of them.</summary>
+    public enum Layer { C1, S2, C3, S4, C5, F6, Output, Softmax }
+
     /// <summary>Runs every layer on the <paramref name="count"/> images already in <see cref="Input"/>.</summary>
     public void Run(LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
     {
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
+        foreach (var layer in Enum.GetValues<Layer>())
+            Launch(layer, k, stream, p, count);
+    }
+
+    /// <summary>
+    /// One layer's launch, reading the previous layer's buffer and writing its own: the only place each layer's
+    /// kernel arguments are written (the per-layer benchmarks time these same launches one by one).
+    /// </summary>
+    public void Launch(Layer layer, LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
+    {
         int squash = (int)p.Squashing.ToActivation();
         const int identity = (int)Activation.Identity;
-
-        k.ConvolutionForward(stream, 6 * count, InputShape(count), C1Shape(count), identity,
-            Input.View, p.View(P.C1Weight), p.View(P.C1Bias), p.C1Mask, C1.View);
-        k.SubsamplingForward(stream, 6 * count, C1Shape(count), S2Shape(count), squash,
-            C1.View, p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
-        k.ConvolutionForward(stream, 16 * count, S2Shape(count), C3Shape(count), identity,
-            S2.View, p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, C3.View);
-        k.SubsamplingForward(stream, 16 * count, C3Shape(count), S4Shape(count), squash,
-            C3.View, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
-        k.ConvolutionForward(stream, 120 * count, S4Shape(count), C5Shape(count), squash,
-            S4.View, p.View(P.C5Weight), p.View(P.C5Bias), p.C5Mask, C5.View);
-        k.FullyConnectedForward(stream, 84 * count, 120, 84, count, Capacity, squash,
-            C5.View, p.View(P.F6Weight), p.View(P.F6Bias), F6.View);
-        k.FullyConnectedForward(stream, 10 * count, 84, 10, count, Capacity, identity,
-            F6.View, p.View(P.OutputWeight), p.View(P.OutputBias), Logits.View);
-        k.SoftmaxForward(stream, count, Capacity, Logits.View, Probabilities.View, Predictions.View);
+        switch (layer)
+        {
+            case Layer.C1:
+                k.ConvolutionForward(stream, 6 * count, InputShape(count), C1Shape(count), identity,
+                    Input.View, p.View(P.C1Weight), p.View(P.C1Bias), p.C1Mask, C1.View);
+                break;
+            case Layer.S2:
+                k.SubsamplingForward(stream, 6 * count, C1Shape(count), S2Shape(count), squash,
+                    C1.View, p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                break;
+            case Layer.C3:
+                k.ConvolutionForward(stream, 16 * count, S2Shape(count), C3Shape(count), identity,
+                    S2.View, p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, C3.View);
+                break;
+            case Layer.S4:
+                k.SubsamplingForward(stream, 16 * count, C3Shape(count), S4Shape(count), squash,
+                    C3.View, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
+                break;
+            case Layer.C5:
+                k.ConvolutionForward(stream, 120 * count, S4Shape(count), C5Shape(count), squash,
+                    S4.View, p.View(P.C5Weight), p.View(P.C5Bias), p.C5Mask, C5.View);
+                break;
+            case Layer.F6:
+                k.FullyConnectedForward(stream, 84 * count, 120, 84, count, Capacity, squash,
+                    C5.View, p.View(P.F6Weight), p.View(P.F6Bias), F6.View);
+                break;
+            case Layer.Output:
+                k.FullyConnectedForward(stream, 10 * count, 84, 10, count, Capacity, identity,
+                    F6.View, p.View(P.OutputWeight), p.View(P.OutputBias), Logits.View);
+                break;
+            case Layer.Softmax:
+                k.SoftmaxForward(stream, count, Capacity, Logits.View, Probabilities.View, Predictions.View);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(layer), layer, "no such layer");
+        }
     }
 
     public void Dispose()
