@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Serialization;
@@ -9,31 +9,11 @@ namespace LeNet.Gpu.Tests.Serialization;
 /// <summary>Our files read by Hugging Face's own reader, when this machine has it.</summary>
 public class PythonSafetensorsTests
 {
-    private static (int ExitCode, string Output) Python(string script, string? argument = null)
-    {
-        try
-        {
-            var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add("-c");
-            start.ArgumentList.Add(script);
-            if (argument is not null) start.ArgumentList.Add(argument);
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            process.WaitForExit();
-            return (process.ExitCode, output.Result + errors.Result);
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return (-1, "python3 not found");
-        }
-    }
-
     [SkippableFact]
     public void ModelFile_LoadsWithThePythonSafetensorsPackage()
     {
-        var probe = Python("import safetensors.numpy, numpy");
-        Skip.If(probe.ExitCode != 0, "python3 with the safetensors and numpy packages is not available here");
+        string? python = Python.With("safetensors.numpy", "numpy");
+        Skip.If(python is null, Python.Missing(["safetensors", "numpy"], "Debian 12 does not package safetensors"));
 
         using var dir = new TempDirectory();
         var model = LeNetModel.CreateRandom(seed: 5);
@@ -41,7 +21,7 @@ public class PythonSafetensorsTests
         string path = dir.File("m.safetensors");
         ModelFile.Save(model, path);
 
-        var (code, output) = Python("""
+        var (code, output, errors) = Python.Run(python!, ["-c", """
             import sys
             from safetensors import safe_open
             with safe_open(sys.argv[1], framework="numpy") as f:
@@ -49,8 +29,8 @@ public class PythonSafetensorsTests
                 for name in sorted(f.keys()):
                     t = f.get_tensor(name)
                     print(name, list(t.shape), str(t.dtype), repr(float(t.reshape(-1)[0])))
-            """, path);
-        Assert.True(code == 0, output);
+            """, path]);
+        Assert.True(code == 0, errors);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("lenet-gpu fashion", lines[0]);
         foreach (var slice in ParameterLayout.Slices)

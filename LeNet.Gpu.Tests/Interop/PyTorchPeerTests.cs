@@ -1,0 +1,179 @@
+using System.Runtime.InteropServices;
+using LeNet.Gpu.Cpu;
+using LeNet.Gpu.Data;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Serialization;
+using LeNet.Gpu.Tests.Data;
+using LeNet.Gpu.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace LeNet.Gpu.Tests.Interop;
+
+/// <summary>
+/// PyTorch as an independent reference: the module of docs/pytorch.md, executed as written (pytorch_docs_module.py),
+/// loads our weight files, and its float64 forward pass and autograd SGD step must match both engines; a model it
+/// saves with the documentation's <c>save_lenet</c> must load here. Skips where no Python has torch (CI installs
+/// Debian's python3-torch 1.13).
+/// </summary>
+[Collection(CpuAcceleratorCollection.Name)]
+public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    private static string Interpreter()
+    {
+        string? python = Python.With("torch", "numpy");
+        Skip.If(python is null, Python.Missing(["torch", "numpy"], "apt-get install python3-torch (CI does)"));
+        return python!;
+    }
+
+    /// <summary>Runs a command of pytorch_docs_module.py on the documentation's module; fails with its stderr if it fails.</summary>
+    private string RunDocsModule(params string[] arguments)
+    {
+        string root = Python.RepositoryRoot();
+        string[] all =
+        [
+            Path.Combine(root, "LeNet.Gpu.Tests", "Interop", "pytorch_docs_module.py"), arguments[0],
+            Path.Combine(root, "docs", "pytorch.md"), .. arguments[1..],
+        ];
+        var (code, stdout, stderr) = Python.Run(Interpreter(), all);
+        Assert.True(code == 0, $"pytorch_docs_module.py {arguments[0]} exited {code}:\n{stderr}");
+        if (stderr.Length > 0) output.WriteLine(stderr.Trim());
+        return stdout;
+    }
+
+    private string WriteFloats(string name, float[] values)
+    {
+        string path = dir.File(name);
+        File.WriteAllBytes(path, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        return path;
+    }
+
+    private static double[] ReadDoubles(string path, int expected)
+    {
+        var values = MemoryMarshal.Cast<byte, double>(File.ReadAllBytes(path)).ToArray();
+        Assert.Equal(expected, values.Length);
+        return values;
+    }
+
+    private static LeNetModel Scaled(LeNetModel model, float gain)
+    {
+        foreach (ref float p in model.Parameters.AsSpan()) p *= gain;
+        return model;
+    }
+
+    private static int ArgMax(ReadOnlySpan<double> row)
+    {
+        int best = 0;
+        for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
+        return best;
+    }
+
+    public static TheoryData<string> ForwardCases => new() { "shipped digits on held-out digits", "scaled-tanh ×8", "sigmoid ×8" };
+
+    [SkippableTheory]
+    [MemberData(nameof(ForwardCases))]
+    public void The_documented_module_gives_both_engines_probabilities(string name)
+    {
+        Interpreter();
+        LeNetModel model;
+        float[] images;
+        if (name.StartsWith("shipped"))
+        {
+            Skip.If(RealData.DigitsPath is null, RealData.DigitsMissing);
+            model = ShippedModels.Load(ShippedModels.Digits);
+            var (_, test) = OpenCvDigits.Load(RealData.DigitsPath);
+            // 100 digits, 10 of each class (the test split holds each class in a block of 250).
+            images = Enumerable.Range(0, 100).SelectMany(i => test.Image(i * 25).ToArray()).ToArray();
+        }
+        else
+        {
+            // Gain 8 (exact, a power of two) saturates units and spreads the logits, as in a trained network.
+            model = Scaled(LeNetModel.CreateRandom(41, name.StartsWith("sigmoid") ? Squashing.Sigmoid : Squashing.ScaledTanh), 8);
+            images = TestData.RandomImages(37, seed: 43);
+        }
+        int n = images.Length / 1024;
+        string modelPath = dir.File("model.safetensors"), probabilitiesPath = dir.File("probabilities.f64");
+        ModelFile.Save(model, modelPath);
+        RunDocsModule("forward", modelPath, WriteFloats("images.f32", images), n.ToString(), probabilitiesPath);
+        var expected = ReadDoubles(probabilitiesPath, n * 10);
+
+        using var cpu = new CpuInferenceEngine(model);
+        using var kernels = new InferenceEngine(model, gpu.LeNet, batchCapacity: n);
+        foreach (var (engine, prediction) in new[] { ("CPU engine", cpu.Predict(images)), ("kernels", kernels.Predict(images)) })
+        {
+            double worst = 0;
+            for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(prediction.Probabilities[i] - expected[i]));
+            output.WriteLine($"{name}, {engine}: largest |p − p_torch| = {worst:G3}");
+            Assert.True(worst <= 1e-5, $"{name}, {engine}: a probability differs from PyTorch's by {worst:G3} (bound 1e-5)");
+            for (int k = 0; k < n; k++)
+                Assert.True(ArgMax(expected.AsSpan(k * 10, 10)) == prediction.Classes[k], $"{name}, {engine}: image {k}'s class differs");
+        }
+        if (name.StartsWith("shipped"))
+        {
+            // And PyTorch agrees with the labels about as often as the model's measured 98.24% says.
+            int correct = Enumerable.Range(0, n).Count(k => ArgMax(expected.AsSpan(k * 10, 10)) == k / 10);
+            Assert.True(correct >= 95, $"PyTorch classifies only {correct} of 100 held-out digits correctly");
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(DeviceKind.IlgpuCpu, Squashing.ScaledTanh)]
+    [InlineData(DeviceKind.IlgpuCpu, Squashing.Sigmoid)]
+    [InlineData(DeviceKind.Cpu, Squashing.ScaledTanh)]
+    [InlineData(DeviceKind.Cpu, Squashing.Sigmoid)]
+    public void One_SGD_step_matches_torch_optim_SGD_and_its_saved_model_loads(DeviceKind engine, Squashing squashing)
+    {
+        Interpreter();
+        const int n = 12;
+        // The same step as EngineAgreementTests (rate 1: the step, read back as w' − w, stands well above float
+        // rounding), here against autograd and torch.optim.SGD, whose first step with momentum is also −lr·(g + λw).
+        const float rate = 1f, decay = 1e-3f, momentum = 0.9f;
+        var images = TestData.RandomImages(n, seed: 47);
+        var labels = Enumerable.Range(0, n).Select(i => (i * 3 + 1) % 10).ToArray();
+        var model = Scaled(LeNetModel.CreateRandom(53, squashing), 4);
+
+        string modelPath = dir.File("model.safetensors"), labelsPath = dir.File("labels.i32");
+        string stepPath = dir.File("step.f64"), savedPath = dir.File("pytorch.safetensors");
+        ModelFile.Save(model, modelPath);
+        File.WriteAllBytes(labelsPath, MemoryMarshal.AsBytes(labels.AsSpan()).ToArray());
+        string log = RunDocsModule("sgd-step", modelPath, WriteFloats("images.f32", images), labelsPath, n.ToString(),
+            rate.ToString("R"), momentum.ToString("R"), decay.ToString("R"), stepPath, savedPath);
+        output.WriteLine($"PyTorch {log.Trim()}");
+        var expectedStep = ReadDoubles(stepPath, ParameterLayout.Length);
+
+        var options = new TrainingOptions { BatchSize = n, LearningRate = rate, WeightDecay = decay, Momentum = momentum };
+        using var trainer = engine == DeviceKind.Cpu
+            ? Trainer.OnCpu(model, options, images, labels)
+            : new Trainer(gpu.LeNet, model, options, images, labels);
+        trainer.StepOnce();
+        var after = trainer.Model().Parameters;
+        var actualStep = new float[after.Length];
+        for (int i = 0; i < after.Length; i++) actualStep[i] = after[i] - model.Parameters[i];
+        foreach (var slice in ParameterLayout.Slices)
+            Tolerance.AssertClose($"{engine.ToName()} step of {slice.Name} vs PyTorch", actualStep.AsSpan(slice.Offset, slice.Length),
+                expectedStep.AsSpan(slice.Offset, slice.Length), 2e-4, floor: 1e-9);
+
+        // The documentation's save_lenet wrote the stepped model: it loads here, provenance kept, Table I's masked
+        // weights exactly +0, every weight the PyTorch step rounded to float32.
+        var saved = ModelFile.Load(savedPath);
+        Assert.Equal(squashing, saved.Squashing);
+        Assert.Equal("pytorch-sgd-step", saved.Metadata["dataset"]);
+        var mask = ParameterLayout.TrainableMask();
+        for (int i = 0; i < mask.Length; i++)
+        {
+            if (mask[i] == 0)
+            {
+                Assert.Equal(0, BitConverter.SingleToInt32Bits(saved.Parameters[i]));
+                continue;
+            }
+            double expected = model.Parameters[i] + expectedStep[i];
+            Assert.True(Math.Abs(saved.Parameters[i] - expected) <= 1e-6 * Math.Max(1, Math.Abs(expected)),
+                $"parameter {i}: saved {saved.Parameters[i]}, PyTorch's stepped value {expected}");
+        }
+    }
+}
