@@ -10,6 +10,8 @@
 #   gpu      BenchmarkDotNet --quick: InferenceBenchmarks, FusedInference, TrainingBenchmarks, LayerKernel,
 #            Ceiling, on the devices in LENET_BENCH_DEVICES (default cuda)                         (~4-6 min)
 #   cpu      BenchmarkDotNet --quick: CpuEngine* and OnnxRuntimePeer on the machine's cores     (~4-7 min)
+#            then compare-pytorch-cpu.sh on those results: PyTorch eager on the CPU, same batches and
+#            thread counts, and the engine ÷ PyTorch table (compare-pytorch-cpu/compare.md)      (~1 min)
 #
 # Results: $RESULTS, else $OUT (the run tool's folder that comes back), else LeNet.Gpu.Bench/gpu-results.
 # steps.txt there lists each step with its exit status and seconds.
@@ -102,6 +104,8 @@ for part in "${parts[@]}"; do
     cpu)
         prepare_bench || continue
         step bench-cpu "${bench[@]}" --quick "${inprocess[@]}" --artifacts "$results/bdn-cpu" --filter '*CpuEngine*' '*OnnxRuntimePeer*'
+        step compare-pytorch-cpu env RESULTS="$results/compare-pytorch-cpu" PYTHON="$python" \
+            bash "$here/compare-pytorch-cpu.sh" --bdn-results "$results/bdn-cpu"
         ;;
     *)
         echo "unknown part '$part' (info, check, tests, pytorch, gpu, cpu)" >&2

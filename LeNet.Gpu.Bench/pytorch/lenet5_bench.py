@@ -18,6 +18,9 @@ Modes
         Times eager and torch.compile at each batch size on CUDA (images resident on the device, each call ended by
         torch.cuda.synchronize), plus torch.compile end to end (pinned host images in, probabilities and classes back
         in host memory: what LeNet.Gpu's InferenceEngine.Predict does). Prints a markdown table of images/s.
+        Where torch has no torch.compile (before 2.0), or with --no-compile, only eager is timed and the compiled
+        columns say n/a. On the CPU (--device cpu), --threads N sets torch.set_num_threads(N); the table's header
+        line says how many threads ran.
     python3 lenet5_bench.py --check [--weights FILE] [--compare FILE]
         Prints the probabilities of 8 fixed images, one line "k p0 ... p9" each. The same images come from
         `dotnet run --project LeNet.Gpu.Bench -c Release -- --probabilities MODEL DEVICE` (CheckInputs.cs);
@@ -171,9 +174,9 @@ def time_calls(call, synchronize, min_seconds, min_calls):
                 return elapsed / calls
 
 
-def benchmark(model, device, batches, compile_mode, min_seconds, warmup):
+def benchmark(model, device, batches, compile_mode, min_seconds, warmup, use_compile=True):
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    compiled = torch.compile(model, mode=compile_mode, dynamic=False)
+    compiled = torch.compile(model, mode=compile_mode, dynamic=False) if use_compile else None
     generator = torch.Generator().manual_seed(2)
     rows = []
     with torch.inference_mode():
@@ -189,9 +192,10 @@ def benchmark(model, device, batches, compile_mode, min_seconds, warmup):
                 return probabilities.to("cpu"), classes.to("cpu")  # blocking copies: the answers are in host memory
 
             row = {"batch": batch}
-            for name, call in (("eager", lambda: model(resident)),
-                               ("compiled", lambda: compiled(resident)),
-                               ("compiled, host in/out", end_to_end)):
+            cases = [("eager", lambda: model(resident))]
+            if compiled is not None:
+                cases += [("compiled", lambda: compiled(resident)), ("compiled, host in/out", end_to_end)]
+            for name, call in cases:
                 for _ in range(warmup):  # the first compiled call of each shape compiles
                     call()
                 synchronize()
@@ -203,15 +207,17 @@ def benchmark(model, device, batches, compile_mode, min_seconds, warmup):
     return rows
 
 
-def table(rows, device_name, compile_mode, tf32):
+def table(rows, device_name, compile_mode, tf32, compile_note=None):
     columns = ["eager", "compiled", "compiled, host in/out"]
-    lines = [f"PyTorch {torch.__version__}, {device_name}, torch.compile mode={compile_mode}, "
+    compiling = f"torch.compile mode={compile_mode}" if compile_note is None else f"{compile_note}: compiled columns n/a"
+    lines = [f"PyTorch {torch.__version__}, {device_name}, {compiling}, "
              f"TF32 {'on' if tf32 else 'off'}; images/s (batch / mean time per call, synchronised)",
              "",
              "| batch | " + " | ".join(columns) + " |",
              "|---:|" + "---:|" * len(columns)]
     for row in rows:
-        lines.append(f"| {row['batch']:,} | " + " | ".join(f"{row[c]:,.0f}" for c in columns) + " |")
+        lines.append(f"| {row['batch']:,} | " +
+                     " | ".join(f"{row[c]:,.0f}" if c in row else "n/a" for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -224,6 +230,8 @@ def main():
                         help="torch.compile mode: default, reduce-overhead (CUDA graphs), max-autotune, ...")
     parser.add_argument("--min-seconds", type=float, default=0.5, help="time each case at least this long")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true", help="time eager only (compiled columns n/a)")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads(N) (intra-op threads on the CPU)")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 in convolutions and matmuls")
     parser.add_argument("--output", help="also write the markdown table to this file")
     parser.add_argument("--check", action="store_true", help="print probabilities of the 8 fixed images")
@@ -231,6 +239,8 @@ def main():
     parser.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args()
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.backends.cudnn.allow_tf32 = args.tf32
     device = torch.device(args.device)
@@ -239,10 +249,20 @@ def main():
     if args.check:
         return check(model, device, args.compare, args.tolerance)
 
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    if device.type == "cuda":
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        threads = torch.get_num_threads()
+        device_name = f"{device.type.upper()}, {threads} thread{'s' if threads != 1 else ''}"
+    compile_note = None
+    if not hasattr(torch, "compile"):
+        compile_note = "no torch.compile in this PyTorch (eager only)"
+    elif args.no_compile:
+        compile_note = "torch.compile not used (--no-compile)"
     batches = [int(b) for b in args.batches.split(",") if b]
-    rows = benchmark(model, device, batches, args.compile_mode, args.min_seconds, args.warmup)
-    text = table(rows, device_name, args.compile_mode, args.tf32)
+    rows = benchmark(model, device, batches, args.compile_mode, args.min_seconds, args.warmup,
+                     use_compile=compile_note is None)
+    text = table(rows, device_name, args.compile_mode, args.tf32, compile_note)
     print(text)
     if args.output:
         Path(args.output).write_text(text + "\n")
