@@ -29,7 +29,7 @@ public class CpuEngineInferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        model = LeNetModel.CreateRandom(1);
+        model = BenchModel.Load();
         images = CpuBenchmarkData.Images(BatchSize, 2);
         probabilities = new float[BatchSize * 10];
         network = new CpuNetwork(BatchSize, Threads);
@@ -75,7 +75,7 @@ public class CpuEngineTrainingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        model = LeNetModel.CreateRandom(1);
+        model = BenchModel.Load();
         images = CpuBenchmarkData.Images(BatchSize, 3);
         labels = Enumerable.Range(0, BatchSize).Select(i => i % 10).ToArray();
         gradients = new float[P.Length];

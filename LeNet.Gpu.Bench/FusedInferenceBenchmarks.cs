@@ -40,7 +40,7 @@ public class FusedInferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        engine = InferenceEngine.Create(LeNetModel.CreateRandom(1), Device, BatchSize, Path);
+        engine = InferenceEngine.Create(BenchModel.Load(), Device, BatchSize, Path);
         var random = new Random(2);
         images = new float[(long)BatchSize * BatchesPerCall * Architecture.InputLength];
         for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);

@@ -25,7 +25,7 @@ public class InferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        engine = InferenceEngine.Create(LeNetModel.CreateRandom(1), Device, BatchSize);
+        engine = InferenceEngine.Create(BenchModel.Load(), Device, BatchSize);
         var random = new Random(2);
         images = new float[BatchSize * Architecture.InputLength];
         for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);

@@ -40,7 +40,7 @@ public class LayerKernelBenchmarks
         accelerator = LeNetAccelerator.Create(Device);
         stream = accelerator.Accelerator.DefaultStream;
         k = accelerator.Kernels;
-        var model = LeNetModel.CreateRandom(1);
+        var model = BenchModel.Load();
         p = new DeviceParameters(accelerator.Accelerator, model);
         pass = new ForwardPass(accelerator.Accelerator, BatchSize);
         var random = new Random(2);

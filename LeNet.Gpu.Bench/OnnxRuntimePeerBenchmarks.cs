@@ -33,7 +33,7 @@ public class OnnxRuntimePeerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var model = LeNetModel.CreateRandom(1);
+        var model = BenchModel.Load();
         var random = new Random(2);
         images = new float[BatchSize * Architecture.InputLength];
         for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);

@@ -7,8 +7,9 @@
 #   check    probabilities of 8 fixed images: CPU engine, CUDA per-layer, CUDA fused, PyTorch; compared  (~1 min)
 #   tests    dotnet test LeNet.Gpu.sln (GPU tests run where a GPU is present); only where the .NET SDK is
 #   pytorch  pytorch/lenet5_bench.py: eager, torch.compile, compiled end to end, batch 1 to 65,536   (~2-4 min)
-#   gpu      BenchmarkDotNet --quick: InferenceBenchmarks, FusedInference, TrainingBenchmarks, LayerKernel,
-#            Ceiling, on the devices in LENET_BENCH_DEVICES (default cuda)                         (~4-6 min)
+#   gpu      BenchmarkDotNet --quick: Ceiling, DeviceResident, FusedInference (what the issue's targets need),
+#            on the devices in LENET_BENCH_DEVICES (default cuda)                                  (~4-6 min)
+#   gpu-layers  BenchmarkDotNet --quick: LayerKernel, InferenceBenchmarks, TrainingBenchmarks, same devices (~3-5 min)
 #   cpu      BenchmarkDotNet --quick: CpuEngine* and OnnxRuntimePeer on the machine's cores     (~4-7 min)
 #            then compare-pytorch-cpu.sh on those results: PyTorch eager on the CPU, same batches and
 #            thread counts, and the engine ÷ PyTorch table (compare-pytorch-cpu/compare.md)      (~1 min)
@@ -20,9 +21,11 @@
 # The lent GPU machines have no .NET at all: there the bench runs from LeNet.Gpu.Bench/gpu-pack/bench.tar.xz, a
 # self-contained build made beforehand by `bash LeNet.Gpu.Bench/pack-gpu.sh` on a machine with the SDK and carried
 # along (run tool: carry ["LeNet.Gpu.Bench/gpu-pack"]), with every case in one process (--in-process), and the
-# tests part is skipped. Each run-tool call may last 10 minutes, so on a lease run it as three calls:
+# tests part is skipped. Each run-tool call may last 10 minutes, so on a lease run it as four calls, most
+# important first:
 #   bash LeNet.Gpu.Bench/run-gpu.sh info check pytorch
 #   bash LeNet.Gpu.Bench/run-gpu.sh gpu
+#   bash LeNet.Gpu.Bench/run-gpu.sh gpu-layers
 #   bash LeNet.Gpu.Bench/run-gpu.sh cpu
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +35,7 @@ mkdir -p "$results"
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PYTHONUNBUFFERED=1
 export LENET_BENCH_DEVICES=${LENET_BENCH_DEVICES:-cuda}
 parts=("$@")
-(( ${#parts[@]} )) || parts=(info check tests pytorch gpu cpu)
+(( ${#parts[@]} )) || parts=(info check tests pytorch gpu gpu-layers cpu)
 python=${PYTHON:-python3}
 
 # step NAME COMMAND...: runs COMMAND, its output to the terminal and to NAME.log, its status and time to steps.txt.
@@ -99,7 +102,12 @@ for part in "${parts[@]}"; do
     gpu)
         prepare_bench || continue
         step bench-gpu "${bench[@]}" --quick "${inprocess[@]}" --artifacts "$results/bdn-gpu" --filter \
-            'LeNet.Gpu.Bench.InferenceBenchmarks*' '*FusedInference*' 'LeNet.Gpu.Bench.TrainingBenchmarks*' '*LayerKernel*' '*Ceiling*'
+            '*Ceiling*' '*DeviceResident*' '*FusedInference*'
+        ;;
+    gpu-layers)
+        prepare_bench || continue
+        step bench-gpu-layers "${bench[@]}" --quick "${inprocess[@]}" --artifacts "$results/bdn-gpu-layers" --filter \
+            '*LayerKernel*' 'LeNet.Gpu.Bench.InferenceBenchmarks*' 'LeNet.Gpu.Bench.TrainingBenchmarks*'
         ;;
     cpu)
         prepare_bench || continue
@@ -108,7 +116,7 @@ for part in "${parts[@]}"; do
             bash "$here/compare-pytorch-cpu.sh" --bdn-results "$results/bdn-cpu"
         ;;
     *)
-        echo "unknown part '$part' (info, check, tests, pytorch, gpu, cpu)" >&2
+        echo "unknown part '$part' (info, check, tests, pytorch, gpu, gpu-layers, cpu)" >&2
         exit 2
         ;;
     esac

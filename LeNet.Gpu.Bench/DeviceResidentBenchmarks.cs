@@ -1,0 +1,130 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Filters;
+using BenchmarkDotNet.Running;
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+
+namespace LeNet.Gpu.Bench;
+
+/// <summary>
+/// The forward pass on images already in device memory, probabilities and classes left there: the kernels alone,
+/// with no PCIe transfer. This is the number to set against PyTorch's "eager" and "compiled" columns
+/// (pytorch/lenet5_bench.py keeps its images resident too) and against the compute floor of the roofline; the
+/// host-to-host numbers are in <see cref="FusedInferenceBenchmarks"/>.
+/// Per-layer: the input kernel (image-major floats or bytes → the batch-innermost layout), then
+/// <see cref="ForwardPass.Run"/>. Fused: <see cref="FusedForwardPass.Run"/>, whose first kernel reads the floats or
+/// bytes directly. Each call ends with a synchronise. Buffers, weights, images and compilation are in setup.
+/// ILGPU's CPU accelerator, which simulates every GPU thread, runs batch 64 only; GPUs run 1,024 and up, where the
+/// buffers fit in half the device's memory.
+/// </summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(Cases))]
+public class DeviceResidentBenchmarks
+{
+    [ParamsSource(nameof(DeviceKinds))]
+    public DeviceKind Device { get; set; }
+
+    [Params(InferencePath.PerLayer, InferencePath.Fused)]
+    public InferencePath Path { get; set; }
+
+    [Params(ImageFormat.Floats, ImageFormat.MnistBytes)]
+    public ImageFormat Input { get; set; }
+
+    [Params(64, 1024, 16384, 65536)]
+    public int BatchSize { get; set; }
+
+    public static IEnumerable<DeviceKind> DeviceKinds() => Devices.Present();
+
+    private LeNetAccelerator accelerator = null!;
+    private AcceleratorStream stream = null!;
+    private DeviceParameters p = null!;
+    private ForwardPass? perLayer;
+    private FusedForwardPass? fused;
+    private MemoryBuffer1D<float, Stride1D.Dense>? floats;
+    private MemoryBuffer1D<byte, Stride1D.Dense>? bytes;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        accelerator = LeNetAccelerator.Create(Device);
+        var a = accelerator.Accelerator;
+        stream = a.DefaultStream;
+        p = new DeviceParameters(a, BenchModel.Load());
+        var random = new Random(2);
+        if (Path == InferencePath.Fused)
+        {
+            fused = new FusedForwardPass(a, BatchSize);
+            if (Input == ImageFormat.Floats) fused.Images.CopyFromCPU(RandomFloats(random, fused.Images.Length));
+            else fused.Bytes.CopyFromCPU(RandomBytes(random, fused.Bytes.Length));
+        }
+        else
+        {
+            perLayer = new ForwardPass(a, BatchSize);
+            if (Input == ImageFormat.Floats) floats = a.Allocate1D(RandomFloats(random, (long)BatchSize * InferenceEngine.ImageFloats));
+            else bytes = a.Allocate1D(RandomBytes(random, (long)BatchSize * InferenceEngine.MnistPixels));
+        }
+        Forward(); // compiles every kernel used and touches every buffer
+    }
+
+    private static float[] RandomFloats(Random random, long n)
+    {
+        var values = new float[n];
+        for (long i = 0; i < n; i++) values[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        return values;
+    }
+
+    private static byte[] RandomBytes(Random random, long n)
+    {
+        var values = new byte[n];
+        random.NextBytes(values);
+        return values;
+    }
+
+    [Benchmark]
+    public void Forward()
+    {
+        if (fused is not null)
+        {
+            fused.Run(accelerator.FusedKernels, stream, p, BatchSize, Input);
+        }
+        else
+        {
+            var k = accelerator.Kernels;
+            if (floats is not null) k.InputFromFloats(stream, BatchSize, perLayer!.Capacity, floats.View, perLayer.Input.View);
+            else k.InputFromBytes(stream, BatchSize, perLayer!.Capacity, bytes!.View, perLayer.Input.View);
+            perLayer.Run(k, stream, p, BatchSize);
+        }
+        stream.Synchronize();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        perLayer?.Dispose();
+        fused?.Dispose();
+        floats?.Dispose();
+        bytes?.Dispose();
+        p.Dispose();
+        accelerator.Dispose();
+    }
+
+    /// <summary>Batch 64 on ILGPU's CPU accelerator; 1,024 and up on GPUs, where the buffers fit in half the memory.</summary>
+    private sealed class Cases : ManualConfig
+    {
+        public Cases() => AddFilter(new SimpleFilter(Runs));
+
+        private static bool Runs(BenchmarkCase c)
+        {
+            object? Value(string name) => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
+            if (Value(nameof(Device)) is not DeviceKind kind || Value(nameof(BatchSize)) is not int batch) return true;
+            if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return batch == 64;
+            if (batch < 1024) return false;
+            var device = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind == kind);
+            long perImage = Math.Max((ForwardPass.FloatsPerImage + InferenceEngine.ImageFloats) * sizeof(float), FusedForwardPass.BytesPerImage);
+            return device is null || (long)batch * perImage <= device.MemoryBytes / 2;
+        }
+    }
+}
