@@ -13,7 +13,7 @@ namespace LeNet.Gpu.Tests.Interop;
 
 /// <summary>
 /// PyTorch as an independent reference: the module of docs/pytorch.md, executed as written (pytorch_docs_module.py),
-/// loads our weight files, and its float64 forward pass and autograd SGD step must match both engines; a model it
+/// loads our weight files, and its float64 forward pass and its autograd SGD and Adam steps must match both engines; a model it
 /// saves with the documentation's <c>save_lenet</c> must load here. Skips where no Python has torch (CI installs
 /// Debian's python3-torch 1.13).
 /// </summary>
@@ -121,48 +121,72 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
         }
     }
 
+    public static TheoryData<DeviceKind, Squashing, OptimizerKind, int> TrainingCases()
+    {
+        var cases = new TheoryData<DeviceKind, Squashing, OptimizerKind, int>();
+        foreach (var engine in new[] { DeviceKind.IlgpuCpu, DeviceKind.Cpu })
+        {
+            foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })
+                cases.Add(engine, squashing, OptimizerKind.Sgd, 1);
+            cases.Add(engine, Squashing.ScaledTanh, OptimizerKind.Sgd, 3);  // momentum carried between steps
+            cases.Add(engine, Squashing.ScaledTanh, OptimizerKind.Adam, 3); // moments and bias corrections
+        }
+        return cases;
+    }
+
     [SkippableTheory]
-    [InlineData(DeviceKind.IlgpuCpu, Squashing.ScaledTanh)]
-    [InlineData(DeviceKind.IlgpuCpu, Squashing.Sigmoid)]
-    [InlineData(DeviceKind.Cpu, Squashing.ScaledTanh)]
-    [InlineData(DeviceKind.Cpu, Squashing.Sigmoid)]
-    public void One_SGD_step_matches_torch_optim_SGD_and_its_saved_model_loads(DeviceKind engine, Squashing squashing)
+    [MemberData(nameof(TrainingCases))]
+    public void Training_steps_match_torch_optim_and_the_saved_model_loads(DeviceKind engine, Squashing squashing, OptimizerKind optimizer, int steps)
     {
         Interpreter();
         const int n = 12;
-        // The same step as EngineAgreementTests (rate 1: the step, read back as w' − w, stands well above float
-        // rounding), here against autograd and torch.optim.SGD, whose first step with momentum is also −lr·(g + λw).
-        const float rate = 1f, decay = 1e-3f, momentum = 0.9f;
+        // SGD at rate 1, as in EngineAgreementTests: the change, read back as w' − w, stands well above float
+        // rounding. Adam divides each gradient by its own running size, so with the usual ε = 1e-8 an element whose
+        // gradient is float noise (a unit saturated by the gain below, or a batch sum that cancels) moves by about
+        // ±rate either way; ε = 1e-3, above most gradients here, keeps its step proportional to the gradient, and
+        // makes the place of ε (outside the square root, after the bias correction) matter.
+        bool adam = optimizer == OptimizerKind.Adam;
+        float rate = adam ? 1e-2f : 1f, epsilon = adam ? 1e-3f : 1e-8f;
+        const float decay = 1e-3f;
         var images = TestData.RandomImages(n, seed: 47);
         var labels = Enumerable.Range(0, n).Select(i => (i * 3 + 1) % 10).ToArray();
+        // Weights × 4 so the gradients of every layer are well above float noise.
         var model = Scaled(LeNetModel.CreateRandom(53, squashing), 4);
 
         string modelPath = dir.File("model.safetensors"), labelsPath = dir.File("labels.i32");
         string stepPath = dir.File("step.f64"), savedPath = dir.File("pytorch.safetensors");
         ModelFile.Save(model, modelPath);
         File.WriteAllBytes(labelsPath, MemoryMarshal.AsBytes(labels.AsSpan()).ToArray());
-        string log = RunDocsModule("sgd-step", modelPath, WriteFloats("images.f32", images), labelsPath, n.ToString(),
-            rate.ToString("R"), momentum.ToString("R"), decay.ToString("R"), stepPath, savedPath);
+        string name = adam ? "adam" : "sgd";
+        string log = RunDocsModule("train", modelPath, WriteFloats("images.f32", images), labelsPath, n.ToString(),
+            adam ? $"adam:{epsilon:R}" : name, steps.ToString(), rate.ToString("R"), decay.ToString("R"), stepPath, savedPath);
         output.WriteLine($"PyTorch {log.Trim()}");
         var expectedStep = ReadDoubles(stepPath, ParameterLayout.Length);
 
-        var options = new TrainingOptions { BatchSize = n, LearningRate = rate, WeightDecay = decay, Momentum = momentum };
+        // Our defaults are PyTorch's (momentum 0.9; β1 0.9, β2 0.999, ε 1e-8; L2 decay added to the gradient): set here
+        // explicitly, with the test's ε.
+        // StepOnce trains on the whole batch of n images each time, at the base rate (no schedule).
+        var options = new TrainingOptions
+        {
+            BatchSize = n, Optimizer = optimizer, LearningRate = rate, WeightDecay = decay,
+            Momentum = 0.9f, AdamBeta1 = 0.9f, AdamBeta2 = 0.999f, AdamEpsilon = epsilon,
+        };
         using var trainer = engine == DeviceKind.Cpu
             ? Trainer.OnCpu(model, options, images, labels)
             : new Trainer(gpu.LeNet, model, options, images, labels);
-        trainer.StepOnce();
+        for (int s = 0; s < steps; s++) trainer.StepOnce();
         var after = trainer.Model().Parameters;
         var actualStep = new float[after.Length];
         for (int i = 0; i < after.Length; i++) actualStep[i] = after[i] - model.Parameters[i];
         foreach (var slice in ParameterLayout.Slices)
-            Tolerance.AssertClose($"{engine.ToName()} step of {slice.Name} vs PyTorch", actualStep.AsSpan(slice.Offset, slice.Length),
+            Tolerance.AssertClose($"{engine.ToName()} {name} ×{steps}, change of {slice.Name} vs PyTorch", actualStep.AsSpan(slice.Offset, slice.Length),
                 expectedStep.AsSpan(slice.Offset, slice.Length), 2e-4, floor: 1e-9);
 
-        // The documentation's save_lenet wrote the stepped model: it loads here, provenance kept, Table I's masked
-        // weights exactly +0, every weight the PyTorch step rounded to float32.
+        // The documentation's save_lenet wrote the trained model: it loads here, provenance kept, Table I's masked
+        // weights exactly +0, every other weight PyTorch's float64 result rounded to float32.
         var saved = ModelFile.Load(savedPath);
         Assert.Equal(squashing, saved.Squashing);
-        Assert.Equal("pytorch-sgd-step", saved.Metadata["dataset"]);
+        Assert.Equal($"pytorch-{name}", saved.Metadata["dataset"]);
         var mask = ParameterLayout.TrainableMask();
         for (int i = 0; i < mask.Length; i++)
         {
@@ -173,7 +197,7 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
             }
             double expected = model.Parameters[i] + expectedStep[i];
             Assert.True(Math.Abs(saved.Parameters[i] - expected) <= 1e-6 * Math.Max(1, Math.Abs(expected)),
-                $"parameter {i}: saved {saved.Parameters[i]}, PyTorch's stepped value {expected}");
+                $"parameter {i}: saved {saved.Parameters[i]}, PyTorch's trained value {expected}");
         }
     }
 }

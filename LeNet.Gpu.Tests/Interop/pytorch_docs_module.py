@@ -6,10 +6,11 @@ labels int32 [N], results float64.
 
     forward  DOCS MODEL IMAGES N OUT
         load_lenet(MODEL) in float64; writes softmax(logits) [N, 10].
-    sgd-step DOCS MODEL IMAGES LABELS N RATE MOMENTUM DECAY OUT_STEP OUT_MODEL
-        load_lenet(MODEL) in float64, mean cross-entropy over the N images, one torch.optim.SGD step; writes every
-        parameter's change (after - before) in state_dict order to OUT_STEP, then the stepped model, in float32,
-        with the documentation's save_lenet to OUT_MODEL.
+    train DOCS MODEL IMAGES LABELS N OPTIMIZER STEPS RATE DECAY OUT_STEP OUT_MODEL
+        load_lenet(MODEL) in float64, then STEPS steps on the same N images (mean cross-entropy) with
+        torch.optim.SGD (OPTIMIZER "sgd": momentum 0.9) or torch.optim.Adam ("adam:EPS": betas 0.9, 0.999, eps EPS),
+        weight decay DECAY; writes every parameter's change (after - before) in state_dict order to OUT_STEP, then
+        the trained model, in float32, with the documentation's save_lenet to OUT_MODEL.
 
 The block imports Hugging Face's `safetensors` package. Where that package is missing (Debian 12 has PyTorch but
 not safetensors), a stand-in module written from the format's specification (8-byte little-endian header length,
@@ -123,24 +124,34 @@ def main(argv):
         with torch.no_grad():
             write(out, torch.softmax(model(read_images(images_path, n)), dim=1))
         return 0
-    if command == "sgd-step":
+    if command == "train":
         model_path, images_path, labels_path, n = argv[3], argv[4], argv[5], int(argv[6])
-        rate, momentum, decay = float(argv[7]), float(argv[8]), float(argv[9])
-        out_step, out_model = argv[10], argv[11]
+        optimizer_name, steps, rate, decay = argv[7], int(argv[8]), float(argv[9]), float(argv[10])
+        out_step, out_model = argv[11], argv[12]
         model = lenet["load_lenet"](model_path).double().train()
         labels = torch.frombuffer(bytearray(Path(labels_path).read_bytes()), dtype=torch.int32).to(torch.int64)
         if labels.numel() != n:
             raise SystemExit(f"{labels_path}: {labels.numel()} labels, expected {n}")
+        images = read_images(images_path, n)
         before = [p.detach().clone() for p in model.state_dict().values()]
-        optimizer = torch.optim.SGD(model.parameters(), lr=rate, momentum=momentum, weight_decay=decay)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(read_images(images_path, n)), labels)  # the mean over the batch
-        loss.backward()
-        optimizer.step()
+        if optimizer_name == "sgd":
+            optimizer = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9, weight_decay=decay)
+        elif optimizer_name.startswith("adam:"):
+            epsilon = float(optimizer_name[len("adam:"):])
+            optimizer = torch.optim.Adam(model.parameters(), lr=rate, betas=(0.9, 0.999), eps=epsilon, weight_decay=decay)
+        else:
+            raise SystemExit(f"unknown optimizer {optimizer_name!r}")
+        losses = []
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(images), labels)  # the mean over the batch
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
         after = list(model.state_dict().values())
         write(out_step, torch.cat([(a - b).flatten() for a, b in zip(after, before)]))
-        lenet["save_lenet"](model.float(), out_model, dataset="pytorch-sgd-step")
-        print(f"loss {loss.item():.17g}")
+        lenet["save_lenet"](model.float(), out_model, dataset=f"pytorch-{optimizer_name.split(':')[0]}")
+        print("losses " + " ".join(f"{v:.17g}" for v in losses))
         return 0
     raise SystemExit(f"unknown command {command!r}")
 
