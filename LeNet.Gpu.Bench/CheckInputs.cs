@@ -49,20 +49,29 @@ public static class CheckInputs
     }
 
     /// <summary>`--probabilities [MODEL] [DEVICE] [PATH]`: MODEL a file or shipped name (lenet5-digits), DEVICE
-    /// cpu|cuda|opencl|ilgpu-cpu|auto (cpu), PATH per-layer|fused (the device's default).</summary>
+    /// cpu|cuda|opencl|ilgpu-cpu|auto (cpu), PATH per-layer|fused (the device's default).
+    /// Exit 1 with one line on stderr when the device, model or path is not there (run-gpu.sh logs it and goes on).</summary>
     public static int Run(string[] args)
     {
-        string model = args.Length > 0 ? args[0] : ShippedModels.Digits;
-        var device = args.Length > 1 ? DeviceKindExtensions.ParseDeviceKind(args[1]) : DeviceKind.Cpu;
-        InferencePath? path = args.Length > 2
-            ? args[2].ToLowerInvariant() switch
-            {
-                "per-layer" or "perlayer" => InferencePath.PerLayer,
-                "fused" => InferencePath.Fused,
-                _ => throw new ArgumentException($"path '{args[2]}' is neither per-layer nor fused"),
-            }
-            : null;
-        Console.Write(Probabilities(model, device, path));
-        return 0;
+        try
+        {
+            string model = args.Length > 0 ? args[0] : ShippedModels.Digits;
+            var device = args.Length > 1 ? DeviceKindExtensions.ParseDeviceKind(args[1]) : DeviceKind.Cpu;
+            InferencePath? path = args.Length > 2
+                ? args[2].ToLowerInvariant() switch
+                {
+                    "per-layer" or "perlayer" => InferencePath.PerLayer,
+                    "fused" => InferencePath.Fused,
+                    _ => throw new ArgumentException($"path '{args[2]}' is neither per-layer nor fused"),
+                }
+                : null;
+            Console.Write(Probabilities(model, device, path));
+            return 0;
+        }
+        catch (Exception e) when (e is DeviceNotFoundException or ArgumentException or IOException or LeNet.Gpu.Serialization.ModelFormatException)
+        {
+            Console.Error.WriteLine($"--probabilities: {e.Message}");
+            return 1;
+        }
     }
 }
