@@ -48,6 +48,10 @@ public static class Common
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
+    /// <summary>Where a named dataset's files are on this machine (a file or a directory), or null.</summary>
+    public static string? DatasetPath(string? name) =>
+        name is not null && DataCatalog.Names.Contains(name) ? DataCatalog.Find(name) : null;
+
     /// <summary>A dataset named by <c>--dataset</c> or <c>--data DIR</c>; the fallback when neither is given.</summary>
     public static (Dataset Train, Dataset Test, string Name) LoadData(string? dataset, string? directory, string fallback)
     {

@@ -25,6 +25,9 @@ public static class EvalCommand
         command.SetAction(parse => Common.Run(() =>
         {
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
+            new OutputPaths().Input("--model", parse.GetValue(model)).Input("--data", parse.GetValue(data))
+                .Input("--dataset", Common.DatasetPath(parse.GetValue(dataset)))
+                .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
             string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
             var (_, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), fallback);

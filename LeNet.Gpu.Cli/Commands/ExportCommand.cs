@@ -30,6 +30,7 @@ public static class ExportCommand
                 throw new UsageException($"--onnx and --safetensors name the same file {onnxPath}");
 
             string name = parse.GetValue(model)!;
+            new OutputPaths().Input("--model", name).Output("--onnx", onnxPath).Output("--safetensors", weightsPath).Check();
             var network = ShippedModels.Resolve(name);
             var written = new List<(string Format, string Path, long Bytes)>();
             if (onnxPath is not null)

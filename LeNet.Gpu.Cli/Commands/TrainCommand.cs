@@ -73,10 +73,14 @@ public static class TrainCommand
             string outputPath = parse.GetValue(output)!;
             string checkpointPath = parse.GetValue(checkpoint) ?? outputPath + ".ckpt";
             string? plotPath = parse.GetValue(plot);
+            string? resumePath = parse.GetValue(resume);
+            if (resumePath is { Length: 0 }) throw new UsageException("--resume: the path is empty");
+            new OutputPaths().Input("--data", parse.GetValue(data)).Input("--dataset", Common.DatasetPath(parse.GetValue(dataset) ?? "digits"))
+                .Input("--resume", resumePath)
+                .Output("--output", outputPath).Output("--checkpoint", checkpointPath, mayReplace: "--resume").Output("--plot", plotPath).Check();
             var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
 
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
-            string? resumePath = parse.GetValue(resume);
             LeNetAccelerator? accelerator;
             using var trainer = resumePath is null
                 ? Engines.CreateTrainer(deviceKind, LeNetModel.CreateRandom(options.Seed, squash), options, train.Images, train.Labels, out accelerator)

@@ -27,6 +27,7 @@ public static class VisualizeCommand
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             string path = parse.GetValue(image)!, outPath = parse.GetValue(output)!;
             string modelName = parse.GetValue(model)!;
+            new OutputPaths().Input("IMAGE", path).Input("--model", modelName).Output("--out", outPath).Check();
             var network = ShippedModels.Resolve(modelName);
             var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;
             var input = ImageLoader.Load(path);

@@ -68,7 +68,9 @@ public static class WebServer
             kestrel.AddServerHeader = false;
         });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
+            // A failed start (a port in use) is reported by the command as one line; the host's own log of it is a stack trace.
+            .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
 
         var app = builder.Build();
         app.Use(RejectForeignHosts);

@@ -62,6 +62,55 @@ public sealed class CliTests : IDisposable
     }
 
     /// <summary>
+    /// Outputs are checked before any work: never an input file, never another output, never a directory, and in a
+    /// directory that exists. Each refusal is one line, and every file is left as it was.
+    /// </summary>
+    [Fact]
+    public void Outputs_that_would_overwrite_inputs_or_each_other_are_refused_before_any_work()
+    {
+        string data = Path.Combine(temp.Path, "tiny");
+        Directory.CreateDirectory(data);
+        foreach (var (prefix, count) in new[] { ("train", 20), ("t10k", 10) })
+        {
+            File.WriteAllBytes(Path.Combine(data, prefix + "-images-idx3-ubyte"), Idx.Images(count, 28, 28, Idx.Pattern));
+            File.WriteAllBytes(Path.Combine(data, prefix + "-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray()));
+        }
+        string trainImages = Path.Combine(data, "train-images-idx3-ubyte");
+        var dataBefore = File.ReadAllBytes(trainImages);
+        ModelFile.Save(Gpu.Model.LeNetModel.CreateRandom(1), temp.File("m.safetensors"));
+        var modelBefore = File.ReadAllBytes(temp.File("m.safetensors"));
+        File.WriteAllBytes(temp.File("digit.png"), Web.TestImages.Zero());
+        Directory.CreateDirectory(temp.File("folder"));
+
+        string[] train = ["train", "--data", data, "--epochs", "1", "--no-progress", "--device", "cpu"];
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", trainImages]), 2, "would overwrite an input (--data)");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "out.safetensors", "--plot", "out.safetensors"]), 2, "--plot out.safetensors is also the --output file");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "out.safetensors", "--checkpoint", Path.Combine(data, "t10k-labels-idx1-ubyte")]), 2, "--checkpoint");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "m.safetensors", "--resume", "m.safetensors"]), 2, "would overwrite an input (--resume)");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "folder"]), 1, "folder: it is a directory");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", ""]), 2, "--output: the path is empty");
+        var late = LenetProcess.Run(temp.Path, [.. train, "-o", "missing/out.safetensors"]);
+        AssertOneLineError(late, 1, "directory");
+        Assert.DoesNotContain("training on", late.Stderr); // refused before training, not after
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--momentum", "NaN"]), 2, "momentum");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--distort", "2,5,0.15,0.2"]), 2, "distortion strengths");
+        // A run whose loss becomes NaN writes neither a model nor a checkpoint (the file listing below checks).
+        var diverged = LenetProcess.Run(temp.Path, [.. train, "-o", "out.safetensors", "--weight-decay", "1e30", "--batch-size", "4"]);
+        Assert.Equal(1, diverged.ExitCode);
+        Assert.Contains("lenet: training diverged in epoch 1", diverged.Stderr);
+
+        AssertOneLineError(LenetProcess.Run(temp.Path, "export", "--model", "m.safetensors", "--onnx", "m.safetensors"), 2, "would overwrite an input (--model)");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "eval", "--model", "m.safetensors", "--data", data, "--device", "cpu", "--confusion-png", "m.safetensors"), 2, "--confusion-png");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "eval", "--model", "m.safetensors", "--data", data, "--device", "cpu",
+            "--confusion-png", "c.png", "--errors-png", "c.png"), 2, "--errors-png c.png is also the --confusion-png file");
+        AssertOneLineError(LenetProcess.Run(temp.Path, "visualize", "digit.png", "--out", "digit.png", "--device", "cpu"), 2, "would overwrite an input (IMAGE)");
+
+        Assert.Equal(dataBefore, File.ReadAllBytes(trainImages));
+        Assert.Equal(modelBefore, File.ReadAllBytes(temp.File("m.safetensors")));
+        Assert.Equal(["digit.png", "m.safetensors"], Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order());
+    }
+
+    /// <summary>
     /// train → checkpoint and plot → resume → eval (JSON, confusion and error PNGs) → predict, on a small slice of
     /// OpenCV's real handwritten digits written as IDX files (20×20, as in digits.png).
     /// </summary>

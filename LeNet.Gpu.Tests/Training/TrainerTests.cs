@@ -2,6 +2,7 @@ using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Serialization;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Training;
@@ -177,6 +178,35 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("label 10", e.Message);
         e = Assert.Throws<ArgumentException>(() => new Trainer(accelerator, LeNetModel.CreateRandom(1), options with { BatchSize = 0 }, new float[1024], [1]));
         Assert.Contains("batch size", e.Message);
+        // NaN fails every comparison: each range check must still refuse it.
+        foreach (var (bad, name) in new[]
+        {
+            (options with { Momentum = float.NaN }, "momentum"), (options with { WeightDecay = float.NaN }, "weight decay"),
+            (options with { ValidationFraction = double.NaN }, "validation"),
+            (options with { Distortion = Distortion.Default with { MaxScale = 5 } }, "distortion"),
+            (options with { Distortion = Distortion.Default with { MaxShift = float.NaN } }, "distortion"),
+        })
+        {
+            e = Assert.Throws<ArgumentException>(() => Trainer.OnCpu(LeNetModel.CreateRandom(1), bad, new float[1024], [1]));
+            Assert.Contains(name, e.Message);
+        }
+    }
+
+    [Fact]
+    public void A_diverging_run_stops_before_its_epoch_is_checkpointed()
+    {
+        // Weight decay 1e30: each step multiplies the weights by about −2e28, so they overflow within two steps and
+        // the epoch's mean loss is not finite.
+        var images = TestData.RandomImages(64, seed: 3);
+        var labels = Enumerable.Range(0, 64).Select(i => i % 10).ToArray();
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 16, WeightDecay = 1e30f, Schedule = LearningRateSchedule.Constant };
+        using var trainer = Trainer.OnCpu(LeNetModel.CreateRandom(1), options, images, labels);
+        int epochsSeen = 0;
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run(_ => epochsSeen++));
+        Assert.Equal(1, e.Epoch);
+        Assert.Equal(0, epochsSeen);
+        Assert.Equal(0, trainer.EpochsCompleted);
+        Assert.Contains("diverged in epoch 1", e.Message);
     }
 
     private sealed class Recorder(Action<BatchProgress> report) : IProgress<BatchProgress>

@@ -98,8 +98,9 @@ public sealed class LeNetAccelerator : IDisposable
         var context = CreateContext(cpuKind);
         try
         {
+            // The message lists every engine a user could pick instead, the CPU engine included.
             var device = Pick(context, kind)
-                ?? throw new DeviceNotFoundException(kind, ListDevices(context));
+                ?? throw new DeviceNotFoundException(kind, Engines.List());
             return new LeNetAccelerator(context, device.CreateAccelerator(context));
         }
         catch

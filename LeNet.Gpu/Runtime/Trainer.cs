@@ -152,6 +152,10 @@ public sealed class Trainer : IDisposable
                 }
             }
             var train = backend.ReadStatistics();
+            // Non-finite weights (or a loss that shows them) are useless: stop before anyone checkpoints or saves them.
+            // The loss is measured before each step, so the last step's overflow shows only in the weights.
+            if (!double.IsFinite(train.Loss) || !Array.TrueForAll(backend.Parameters(), float.IsFinite))
+                throw new TrainingDivergedException(epoch + 1, train.Loss);
             double seconds = clock.Elapsed.TotalSeconds;
             Score? validation = validationIndices.Length > 0 ? backend.Evaluate(trainIndices.Length, validationIndices.Length) : null;
             EpochsCompleted = epoch + 1;
@@ -201,4 +205,12 @@ public sealed class Trainer : IDisposable
     }
 
     public void Dispose() => backend.Dispose();
+}
+
+/// <summary>The loss or the weights became NaN or infinite during an epoch: the weights are unusable, and nothing of that epoch is kept.</summary>
+public sealed class TrainingDivergedException(int epoch, double loss)
+    : InvalidOperationException($"training diverged in epoch {epoch}: the weights overflowed (mean loss {loss}); nothing of that epoch was " +
+        "saved or checkpointed: lower the learning rate, momentum or weight decay")
+{
+    public int Epoch { get; } = epoch;
 }

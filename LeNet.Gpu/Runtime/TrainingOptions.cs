@@ -66,11 +66,15 @@ public sealed record TrainingOptions
         if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
         if (BatchSize < 1 || BatchSize > 65536) throw new ArgumentException($"batch size must be 1 to 65536, got {BatchSize}");
         if (!(BaseLearningRate > 0) || !float.IsFinite(BaseLearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {BaseLearningRate}");
-        if (Momentum < 0 || Momentum >= 1) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
-        if (WeightDecay < 0) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
-        if (ValidationFraction < 0 || ValidationFraction >= 1) throw new ArgumentException($"validation fraction must be in [0, 1), got {ValidationFraction}");
+        // Written as "not inside" so that NaN, which fails every comparison, is refused too.
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
+        if (!(WeightDecay >= 0 && float.IsFinite(WeightDecay))) throw new ArgumentException($"weight decay must be a number ≥ 0, got {WeightDecay}");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"validation fraction must be in [0, 1), got {ValidationFraction}");
+        if (!(AdamBeta1 >= 0 && AdamBeta1 < 1) || !(AdamBeta2 >= 0 && AdamBeta2 < 1) || !(AdamEpsilon > 0 && float.IsFinite(AdamEpsilon)))
+            throw new ArgumentException($"Adam needs β1, β2 in [0, 1) and ε > 0, got {AdamBeta1}, {AdamBeta2}, {AdamEpsilon}");
         if (SdlmSamples < 1) throw new ArgumentException($"SDLM samples must be at least 1, got {SdlmSamples}");
         if (StepEpochs < 1) throw new ArgumentException($"step epochs must be at least 1, got {StepEpochs}");
+        Distortion?.Validate();
     }
 
     /// <summary>Adam's bias corrections 1 − β1^t and 1 − β2^t for step t = <paramref name="step"/> + 1.</summary>
@@ -98,6 +102,18 @@ public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze
     /// not their strengths; these were picked among a handful of settings by their accuracy on OpenCV's digits.
     /// </summary>
     public static Distortion Default { get; } = new(2f, 0.15f, 0.15f, 0.2f);
+
+    /// <summary>
+    /// Strengths that keep the transform a sensible image of the digit: a shift of at most 8 pixels (a 20-pixel digit
+    /// in the 32-pixel field), scale and squeeze below 100% (a factor 1 ± s must stay positive), shear at most 1.
+    /// </summary>
+    public void Validate()
+    {
+        if (!(MaxShift >= 0 && MaxShift <= 8) || !(MaxScale >= 0 && MaxScale < 1) || !(MaxSqueeze >= 0 && MaxSqueeze < 1)
+            || !(MaxShear >= 0 && MaxShear <= 1))
+            throw new ArgumentException(
+                $"distortion strengths must be SHIFT 0–8 pixels, SCALE and SQUEEZE in [0, 1), SHEAR 0–1; got {MaxShift},{MaxScale},{MaxSqueeze},{MaxShear}");
+    }
 }
 
 /// <summary>Loss and accuracy over some images.</summary>
