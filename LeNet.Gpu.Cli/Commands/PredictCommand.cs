@@ -23,6 +23,7 @@ public static class PredictCommand
             var files = new List<string>();
             foreach (var path in parse.GetValue(paths)!)
             {
+                if (path.Length == 0) throw new UsageException("an empty path was given for an image");
                 if (Directory.Exists(path))
                     files.AddRange(Directory.EnumerateFiles(path).Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal));
                 else if (File.Exists(path))
@@ -30,7 +31,8 @@ public static class PredictCommand
                 else
                     throw new FileNotFoundException($"{path}: no such file or folder");
             }
-            if (files.Count == 0) throw new ArgumentException("no image files found (png, jpg, jpeg, bmp, gif, webp)");
+            if (files.Count == 0)
+                throw new ArgumentException($"no image files (png, jpg, jpeg, bmp, gif, webp) in {string.Join(", ", parse.GetValue(paths)!)}");
 
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
             var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;

@@ -81,10 +81,19 @@ public static class TrainCommand
             var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
 
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
+            var settings = RunSettings(options, squash, dataName, train.Count);
+            TrainingCheckpoint? resumeFrom = null;
+            if (resumePath is not null)
+            {
+                resumeFrom = CheckpointFile.Load(resumePath, options.Optimizer);
+                CheckSameRun(resumePath, resumeFrom, settings);
+                if (resumeFrom.EpochsCompleted >= options.Epochs)
+                    Console.Error.WriteLine($"lenet: {resumePath} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
+            }
             LeNetAccelerator? accelerator;
-            using var trainer = resumePath is null
+            using var trainer = resumeFrom is null
                 ? Engines.CreateTrainer(deviceKind, LeNetModel.CreateRandom(options.Seed, squash), options, train.Images, train.Labels, out accelerator)
-                : Engines.ResumeTrainer(deviceKind, CheckpointFile.Load(resumePath, options.Optimizer), options, train.Images, train.Labels, out accelerator);
+                : Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels, out accelerator);
             using var ownedAccelerator = accelerator;
 
             Console.Error.WriteLine($"training on {trainer.Device}");
@@ -101,7 +110,9 @@ public static class TrainCommand
                 void OnEpoch(EpochResult r)
                 {
                     history.Add(r);
-                    CheckpointFile.Save(trainer.Checkpoint(), options.Optimizer, checkpointPath);
+                    var state = trainer.Checkpoint();
+                    foreach (var (key, value) in settings) state.Model.Metadata[key] = value;
+                    CheckpointFile.Save(state, options.Optimizer, checkpointPath);
                 }
                 bool live = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive;
                 if (live)
@@ -190,6 +201,42 @@ public static class TrainCommand
         if (parts.Length != 4 || !parts.Select((p, i) => float.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) && values[i] >= 0 && float.IsFinite(values[i])).All(ok => ok))
             throw new UsageException($"--distort takes four non-negative numbers SHIFT,SCALE,SQUEEZE,SHEAR, got '{text}'");
         return new Distortion(values[0], values[1], values[2], values[3]);
+    }
+
+    private const string SettingPrefix = "run.";
+
+    /// <summary>
+    /// What a resumed run must share with the run that wrote the checkpoint to reach the same weights (everything but
+    /// the number of epochs, which a resume may extend), as checkpoint metadata.
+    /// </summary>
+    private static Dictionary<string, string> RunSettings(TrainingOptions o, Squashing squashing, string dataName, int trainImages)
+    {
+        string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var settings = new Dictionary<string, string>
+        {
+            ["data"] = $"{dataName}, {trainImages} training images",
+            ["squashing"] = squashing.ToName(),
+            ["batch size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["learning rate"] = F(o.BaseLearningRate),
+            ["schedule"] = o.Schedule.ToString().ToLowerInvariant(),
+            ["momentum"] = F(o.Momentum),
+            ["weight decay"] = F(o.WeightDecay),
+            ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+            ["validation"] = o.ValidationFraction.ToString("R", CultureInfo.InvariantCulture),
+            ["distortion"] = o.Distortion?.ToString() ?? "none",
+        };
+        return settings.ToDictionary(kv => SettingPrefix + kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>Refuses a resume whose settings differ from those the checkpoint records (older checkpoints record none).</summary>
+    private static void CheckSameRun(string path, TrainingCheckpoint checkpoint, Dictionary<string, string> settings)
+    {
+        if (checkpoint.Model.Squashing.ToName() != settings[SettingPrefix + "squashing"])
+            throw new UsageException($"--resume {path} was written with {checkpoint.Model.Squashing.ToName()} squashing; this run has " +
+                $"{settings[SettingPrefix + "squashing"]}: resume with the same options");
+        foreach (var (key, value) in settings)
+            if (checkpoint.Model.Metadata.TryGetValue(key, out var written) && written != value)
+                throw new UsageException($"--resume {path} was written with {key[SettingPrefix.Length..]} {written}; this run has {value}: resume with the same options and data");
     }
 
     private static T ParseEnum<T>(string text, string what) where T : struct, Enum =>

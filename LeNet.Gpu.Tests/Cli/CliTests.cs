@@ -110,6 +110,36 @@ public sealed class CliTests : IDisposable
         Assert.Equal(["digit.png", "m.safetensors"], Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order());
     }
 
+    /// <summary>A resume must use the settings the checkpoint was written with (only the epochs may grow).</summary>
+    [Fact]
+    public void Resume_refuses_a_checkpoint_written_with_other_settings()
+    {
+        string data = Path.Combine(temp.Path, "tiny");
+        Directory.CreateDirectory(data);
+        foreach (var (prefix, count) in new[] { ("train", 20), ("t10k", 10) })
+        {
+            File.WriteAllBytes(Path.Combine(data, prefix + "-images-idx3-ubyte"), Idx.Images(count, 28, 28, Idx.Pattern));
+            File.WriteAllBytes(Path.Combine(data, prefix + "-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray()));
+        }
+        string[] train = ["train", "--data", data, "--no-progress", "--device", "cpu", "--batch-size", "5"];
+        var first = LenetProcess.Run(temp.Path, [.. train, "--epochs", "1", "-o", "a.safetensors"]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--lr", "0.01"]),
+            2, "was written with learning rate 0.02; this run has 0.01");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--squashing", "sigmoid"]),
+            2, "was written with scaled-tanh squashing; this run has sigmoid");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--seed", "2"]),
+            2, "was written with seed 1; this run has 2");
+        Assert.False(File.Exists(temp.File("b.safetensors")));
+
+        // The same settings, more epochs, and the checkpoint written back over the one resumed from.
+        var resumed = LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "a.safetensors"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Contains("epoch 2:", resumed.Stderr);
+        Assert.Equal("2", ModelFile.Load(temp.File("a.safetensors")).Metadata["epochs"]);
+    }
+
     /// <summary>
     /// train → checkpoint and plot → resume → eval (JSON, confusion and error PNGs) → predict, on a small slice of
     /// OpenCV's real handwritten digits written as IDX files (20×20, as in digits.png).

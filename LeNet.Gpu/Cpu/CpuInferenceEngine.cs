@@ -16,12 +16,18 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     public int BatchCapacity => network.Capacity;
     public Squashing Squashing { get; }
 
-    /// <param name="batchCapacity">Images per batch; 0 for 1,024.</param>
+    /// <summary>
+    /// Largest batch held at once; larger requests stream in batches of this size. Throughput is flat well below it
+    /// (tiles of 16 images), and it keeps every activation buffer far under the 2 GB a .NET array may hold.
+    /// </summary>
+    public const int MaxCapacity = 65536;
+
+    /// <param name="batchCapacity">Images per batch (at most <see cref="MaxCapacity"/>, larger is capped); 0 for 1,024.</param>
     /// <param name="threads">Worker threads; 0 for one per processor.</param>
     public CpuInferenceEngine(LeNetModel model, int batchCapacity = 0, int threads = 0)
     {
         if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
-        network = new CpuNetwork(batchCapacity == 0 ? 1024 : batchCapacity, threads);
+        network = new CpuNetwork(batchCapacity == 0 ? 1024 : Math.Min(batchCapacity, MaxCapacity), threads);
         Squashing = model.Squashing;
         parameters = (float[])model.Parameters.Clone();
         Device = Describe(network);

@@ -131,8 +131,12 @@ public static class DataCatalog
         if (FindOnPath("dpkg-deb") is null)
             throw new DataNotFoundException($"cannot fetch here (no dpkg-deb): {FetchHint(Digits)}");
         string cache = CacheDirectory;
-        Directory.CreateDirectory(cache);
+        if (File.Exists(cache))
+            throw new DataNotFoundException($"cannot fetch into {cache} (${EnvironmentVariable} or the cache folder): it is a file, not a folder");
         string target = Path.Combine(cache, OpenCvDigits.FileName);
+        if (Directory.Exists(target))
+            throw new DataNotFoundException($"cannot fetch into {target}: a folder is in the way of the file");
+        Directory.CreateDirectory(cache);
         var work = Directory.CreateTempSubdirectory("lenet-opencv-doc-");
         try
         {

@@ -32,6 +32,9 @@ public static class ImageLoader
     /// <summary>Pictures beyond this many pixels are refused rather than decoded into gigabytes.</summary>
     public const long MaxPixels = 64L * 1024 * 1024;
 
+    /// <summary>Largest image file read: an uncompressed 32-bit bitmap of <see cref="MaxPixels"/> pixels.</summary>
+    public const long MaxFileBytes = 4 * MaxPixels + (1 << 20);
+
     /// <summary>Decode a file and prepare it: 32·32 floats in the paper's scale.</summary>
     public static float[] Load(string path, ImageCentring centring = ImageCentring.CenterOfMass) =>
         Prepare(Decode(path), centring, path);
@@ -44,7 +47,7 @@ public static class ImageLoader
         byte[] data;
         try
         {
-            data = File.ReadAllBytes(path);
+            data = Serialization.InputFile.ReadAllBytes(path, MaxFileBytes, "an image");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -60,7 +60,7 @@ public static class ModelFile
     /// <summary>Loads and checks a model file.</summary>
     /// <exception cref="ModelFormatException">The first problem found, naming the file.</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    public static LeNetModel Load(string path) => FromBytes(File.ReadAllBytes(path), path);
+    public static LeNetModel Load(string path) => FromBytes(InputFile.ReadAllBytes(path, InputFile.ModelLimit, "a model file"), path);
 
     /// <summary>Loads from a stream (e.g. an embedded resource); <paramref name="source"/> names it in errors.</summary>
     public static LeNetModel Load(Stream stream, string source = "<stream>")

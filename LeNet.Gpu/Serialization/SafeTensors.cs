@@ -104,7 +104,7 @@ public static class SafeTensors
         stream.Write(ToBytes(tensors, metadata));
 
     /// <summary>Reads a whole file; see <see cref="Parse"/>.</summary>
-    public static SafeTensorsContent Read(string path) => Parse(File.ReadAllBytes(path), path);
+    public static SafeTensorsContent Read(string path) => Parse(InputFile.ReadAllBytes(path, InputFile.ModelLimit, "a safetensors file"), path);
 
     /// <summary>Reads a stream to its end; see <see cref="Parse"/>.</summary>
     public static SafeTensorsContent Read(Stream stream, string source)
