@@ -55,21 +55,32 @@ public static class Common
     /// <summary>A dataset named by <c>--dataset</c> or <c>--data DIR</c>; the fallback when neither is given.</summary>
     public static (Dataset Train, Dataset Test, string Name) LoadData(string? dataset, string? directory, string fallback)
     {
+        var (name, isDirectory) = ResolveData(dataset, directory, fallback);
+        var (train, test) = isDirectory ? DataCatalog.LoadDirectory(directory!) : DataCatalog.Load(name);
+        return (train, test, name);
+    }
+
+    /// <summary>Only the test split (what <c>eval</c> needs): the training files are neither read nor checked.</summary>
+    public static (Dataset Test, string Name) LoadTestData(string? dataset, string? directory, string fallback)
+    {
+        var (name, isDirectory) = ResolveData(dataset, directory, fallback);
+        return (isDirectory ? DataCatalog.LoadTestDirectory(directory!) : DataCatalog.LoadTest(name), name);
+    }
+
+    /// <summary>The dataset's display name, and whether it is a <c>--data</c> directory; a missing named one is fetched.</summary>
+    private static (string Name, bool IsDirectory) ResolveData(string? dataset, string? directory, string fallback)
+    {
         if (dataset is not null && directory is not null)
             throw new UsageException("give either --dataset or --data, not both");
         if (directory is not null)
-        {
-            var (train, test) = DataCatalog.LoadDirectory(directory);
-            return (train, test, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))));
-        }
+            return (Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))), true);
         string name = dataset ?? fallback;
         if (!DataCatalog.Names.Contains(name))
             throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)}; or --data DIR)");
         // A named dataset that is missing is fetched (apt as root); where that cannot be done, Fetch says how.
         if (DataCatalog.Find(name) is null)
             DataCatalog.Fetch(name, line => Console.Error.WriteLine($"lenet: {line}"));
-        var (tr, te) = DataCatalog.Load(name);
-        return (tr, te, name);
+        return (name, false);
     }
 
     public static readonly JsonSerializerOptions JsonOptions = new()

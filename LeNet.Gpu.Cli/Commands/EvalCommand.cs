@@ -30,7 +30,7 @@ public static class EvalCommand
                 .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
             string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
-            var (_, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), fallback);
+            var (test, dataName) = Common.LoadTestData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
             using var engine = Engines.CreateInference(network, deviceKind);
             engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * InferenceEngine.ImageFloats)); // first launches

@@ -110,6 +110,21 @@ public sealed class CliTests : IDisposable
         Assert.Equal(["digit.png", "m.safetensors"], Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order());
     }
 
+    /// <summary>eval needs only the test split: a folder without training files, or with a broken one, is fine.</summary>
+    [Fact]
+    public void Eval_reads_only_the_test_split()
+    {
+        string data = Path.Combine(temp.Path, "test-only");
+        Directory.CreateDirectory(data);
+        File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), Idx.Images(10, 28, 28, Idx.Pattern));
+        File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, 10).Select(i => (byte)i).ToArray()));
+        File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), [1, 2, 3]); // truncated: never read
+        var r = LenetProcess.Run(temp.Path, "eval", "--data", data, "--device", "cpu", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(10, json.RootElement.GetProperty("total").GetInt32());
+    }
+
     /// <summary>A resume must use the settings the checkpoint was written with (only the epochs may grow).</summary>
     [Fact]
     public void Resume_refuses_a_checkpoint_written_with_other_settings()

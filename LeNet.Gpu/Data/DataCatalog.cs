@@ -65,9 +65,21 @@ public static class DataCatalog
             : (FashionMnist.LoadTrain(path), FashionMnist.LoadTest(path));
     }
 
+    /// <summary>A named dataset's test split alone (its training files are not read).</summary>
+    public static Dataset LoadTest(string name)
+    {
+        string canonical = Normalize(name);
+        string path = Find(canonical) ?? throw new DataNotFoundException(FetchHint(canonical));
+        return canonical == Digits ? OpenCvDigits.Load(DataSplit.Test, path) : FashionMnist.LoadTest(path);
+    }
+
     /// <summary><c>--data DIR</c>: any directory in MNIST's layout; classes are digits unless told otherwise.</summary>
     public static (Dataset Train, Dataset Test) LoadDirectory(string directory, IReadOnlyList<string>? classNames = null) =>
         IdxDirectory.LoadBoth(directory, null, classNames ?? ClassNames.Digits);
+
+    /// <summary>The test split of a <c>--data DIR</c> alone.</summary>
+    public static Dataset LoadTestDirectory(string directory, IReadOnlyList<string>? classNames = null) =>
+        IdxDirectory.Load(directory, DataSplit.Test, null, classNames ?? ClassNames.Digits);
 
     /// <summary>One line saying how to get the dataset by hand.</summary>
     public static string FetchHint(string name)
