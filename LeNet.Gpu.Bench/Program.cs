@@ -32,6 +32,6 @@ if (job is not null)
 if (rest.Length == 0) rest = ["--filter", "*"];
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(InferenceBenchmarks).Assembly).Run(rest, config).ToList();
 // Exit 1 when a case failed (an exception in setup or in a call) or nothing ran, so scripts and CI see it.
-bool listing = rest.Any(a => a is "--list" or "--help" or "-h" or "-?" or "--version" or "--info");
+bool listing = rest.Any(a => a.StartsWith("--list", StringComparison.Ordinal) || a is "--help" or "-h" or "-?" or "--version" or "--info");
 bool failed = (summaries.Count == 0 && !listing) || summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
 return failed ? 1 : 0;

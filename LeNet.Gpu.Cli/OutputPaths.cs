@@ -1,30 +1,37 @@
+using LeNet.Gpu.Data;
+
 namespace LeNet.Gpu.Cli;
 
 /// <summary>
 /// Checks a command's output files before any work starts, so a long training run cannot end by overwriting its
 /// own data or model, or by failing to write: each output must be a non-empty path, not a directory, distinct from
-/// every other output and from every input file (through symbolic links too), in a directory that exists and can
-/// be written. Clashes exit 2; a path that cannot be written (a directory, a missing or read-only directory) exits 1,
-/// as the failed write would.
+/// every other output and from every file the command reads (compared after resolving symbolic links anywhere in
+/// either path), in a directory that exists and can be written. Clashes exit 2; a path that cannot be written (a
+/// directory, a missing or read-only directory) exits 1, as the failed write would.
 /// </summary>
 public sealed class OutputPaths
 {
     private readonly List<(string Option, string Path)> inputs = [];
     private readonly List<(string Option, string Given, string Path, string? MayReplace)> outputs = [];
 
-    /// <summary>An input file, or a directory whose files are all inputs; null or a shipped model's name: nothing.</summary>
+    /// <summary>An input file; null, or a name that is not a file (a shipped model's name, a folder): nothing.</summary>
     public OutputPaths Input(string option, string? path)
     {
+        if (!string.IsNullOrEmpty(path) && File.Exists(path)) inputs.Add((option, RealPath(path)));
+        return this;
+    }
+
+    /// <summary>
+    /// A dataset: a file (OpenCV's digits.png) or a folder in MNIST's layout, of which only the four IDX files the
+    /// loader reads are inputs (other files there, such as a model written beside the data, are not).
+    /// </summary>
+    public OutputPaths Dataset(string option, string? path)
+    {
         if (string.IsNullOrEmpty(path)) return this;
-        string full = Resolve(path);
-        if (Directory.Exists(full))
-        {
-            foreach (var file in Directory.EnumerateFiles(full)) inputs.Add((option, Resolve(file)));
-        }
-        else if (File.Exists(full))
-        {
-            inputs.Add((option, full));
-        }
+        if (!Directory.Exists(path)) return Input(option, path);
+        foreach (var split in new[] { DataSplit.Train, DataSplit.Test })
+            foreach (bool labels in new[] { false, true })
+                Input(option, IdxDirectory.FindFile(path, split, labels));
         return this;
     }
 
@@ -36,7 +43,7 @@ public sealed class OutputPaths
     {
         if (path is null) return this;
         if (path.Length == 0) throw new UsageException($"{option}: the path is empty");
-        outputs.Add((option, path, Resolve(path), mayReplace));
+        outputs.Add((option, path, RealPath(path), mayReplace));
         return this;
     }
 
@@ -45,20 +52,22 @@ public sealed class OutputPaths
     {
         for (int i = 0; i < outputs.Count; i++)
         {
-            var (option, given, full, mayReplace) = outputs[i];
-            if (Directory.Exists(full)) throw new IOException($"cannot write {option} {given}: it is a directory");
+            var (option, given, real, mayReplace) = outputs[i];
+            if (Directory.Exists(given)) throw new IOException($"cannot write {option} {given}: it is a directory");
             for (int j = 0; j < i; j++)
-                if (outputs[j].Path == full)
+                if (outputs[j].Path == real)
                     throw new UsageException($"{option} {given} is also the {outputs[j].Option} file; give each output its own path");
             foreach (var (inputOption, inputPath) in inputs)
-                if (inputPath == full && inputOption != mayReplace)
+                if (inputPath == real && inputOption != mayReplace)
                     throw new UsageException($"{option} {given} would overwrite an input ({inputOption}); choose another path");
         }
-        foreach (var directory in outputs.Select(o => (o.Option, o.Given, Directory: Path.GetDirectoryName(o.Path)!)).DistinctBy(o => o.Directory))
-            Probe(directory.Option, directory.Given, directory.Directory);
+        // The file is written beside the name given (a temporary file, then a rename over the name, which replaces
+        // a symbolic link rather than its target), so that is the directory that must be writable.
+        foreach (var group in outputs.GroupBy(o => Path.GetDirectoryName(Path.GetFullPath(o.Given))!))
+            Probe(group.First().Option, group.First().Given, group.Key);
     }
 
-    /// <summary>Creates and deletes a file where the output will go: the write (a temporary file, then a rename) needs exactly that.</summary>
+    /// <summary>Creates and deletes a file where the output will go: the write needs exactly that.</summary>
     private static void Probe(string option, string given, string directory)
     {
         if (!Directory.Exists(directory))
@@ -70,25 +79,33 @@ public sealed class OutputPaths
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"cannot write {option} {given}: {e.Message}");
+            throw new IOException($"cannot write {option} {given}: no new file can be made in {directory}");
         }
     }
 
-    /// <summary>The absolute path, through symbolic links where the file (or its directory) exists.</summary>
-    private static string Resolve(string path)
+    /// <summary>
+    /// The absolute path with every symbolic link resolved, each directory on the way and the file itself (where
+    /// they exist), like POSIX realpath; what does not exist yet is kept as written.
+    /// </summary>
+    private static string RealPath(string path)
     {
         string full = Path.GetFullPath(path);
-        try
+        string root = Path.GetPathRoot(full)!;
+        string current = root;
+        foreach (var part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
         {
-            if (new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target) return target.FullName;
-            string? directory = Path.GetDirectoryName(full);
-            if (directory is not null && new DirectoryInfo(directory).ResolveLinkTarget(returnFinalTarget: true) is { } resolved)
-                return Path.Combine(resolved.FullName, Path.GetFileName(full));
+            current = Path.Combine(current, part);
+            try
+            {
+                FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+                if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+                    current = RealPath(target.FullName); // the target's own directories may be links too
+            }
+            catch (IOException)
+            {
+                // A broken or looping link: compare as written; the write itself will say what is wrong.
+            }
         }
-        catch (IOException)
-        {
-            // A broken link or an unreadable path: compare as given; writing will say what is wrong.
-        }
-        return full;
+        return current;
     }
 }

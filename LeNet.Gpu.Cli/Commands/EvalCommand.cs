@@ -25,11 +25,11 @@ public static class EvalCommand
         command.SetAction(parse => Common.Run(() =>
         {
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
-            new OutputPaths().Input("--model", parse.GetValue(model)).Input("--data", parse.GetValue(data))
-                .Input("--dataset", Common.DatasetPath(parse.GetValue(dataset)))
-                .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
             string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
+            string? dataPath = parse.GetValue(data), named = parse.GetValue(dataset) ?? (dataPath is null ? fallback : null);
+            new OutputPaths().Input("--model", parse.GetValue(model)).Dataset("--data", dataPath).Dataset("--dataset", Common.DatasetPath(named))
+                .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();
             var (test, dataName) = Common.LoadTestData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
             using var engine = Engines.CreateInference(network, deviceKind);

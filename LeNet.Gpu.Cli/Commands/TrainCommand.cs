@@ -75,13 +75,14 @@ public static class TrainCommand
             string? plotPath = parse.GetValue(plot);
             string? resumePath = parse.GetValue(resume);
             if (resumePath is { Length: 0 }) throw new UsageException("--resume: the path is empty");
-            new OutputPaths().Input("--data", parse.GetValue(data)).Input("--dataset", Common.DatasetPath(parse.GetValue(dataset) ?? "digits"))
+            new OutputPaths().Dataset("--data", parse.GetValue(data))
+                .Dataset("--dataset", Common.DatasetPath(parse.GetValue(dataset) ?? (parse.GetValue(data) is null ? "digits" : null)))
                 .Input("--resume", resumePath)
                 .Output("--output", outputPath).Output("--checkpoint", checkpointPath, mayReplace: "--resume").Output("--plot", plotPath).Check();
             var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
 
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
-            var settings = RunSettings(options, squash, dataName, train.Count);
+            var settings = RunSettings(options, squash, train);
             TrainingCheckpoint? resumeFrom = null;
             if (resumePath is not null)
             {
@@ -209,12 +210,17 @@ public static class TrainCommand
     /// What a resumed run must share with the run that wrote the checkpoint to reach the same weights (everything but
     /// the number of epochs, which a resume may extend), as checkpoint metadata.
     /// </summary>
-    private static Dictionary<string, string> RunSettings(TrainingOptions o, Squashing squashing, string dataName, int trainImages)
+    private static Dictionary<string, string> RunSettings(TrainingOptions o, Squashing squashing, Data.Dataset train)
     {
         string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+        // The training set by content, not by where it was found: a moved, copied or linked folder is the same data.
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(train.Images.AsSpan()));
+        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(train.Labels.AsSpan()));
+        string digest = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
         var settings = new Dictionary<string, string>
         {
-            ["data"] = $"{dataName}, {trainImages} training images",
+            ["data"] = $"{train.Count} training images, SHA-256 {digest}",
             ["squashing"] = squashing.ToName(),
             ["batch size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["learning rate"] = F(o.BaseLearningRate),

@@ -84,6 +84,10 @@ public sealed class CliTests : IDisposable
 
         string[] train = ["train", "--data", data, "--epochs", "1", "--no-progress", "--device", "cpu"];
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", trainImages]), 2, "would overwrite an input (--data)");
+        // Through a symbolic link to a folder above the data, too.
+        Directory.CreateSymbolicLink(temp.File("link"), temp.Path);
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", Path.Combine("link", "tiny", "train-images-idx3-ubyte")]), 2, "would overwrite an input (--data)");
+        File.Delete(temp.File("link"));
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "out.safetensors", "--plot", "out.safetensors"]), 2, "--plot out.safetensors is also the --output file");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "out.safetensors", "--checkpoint", Path.Combine(data, "t10k-labels-idx1-ubyte")]), 2, "--checkpoint");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "-o", "m.safetensors", "--resume", "m.safetensors"]), 2, "would overwrite an input (--resume)");
@@ -107,6 +111,14 @@ public sealed class CliTests : IDisposable
 
         Assert.Equal(dataBefore, File.ReadAllBytes(trainImages));
         Assert.Equal(modelBefore, File.ReadAllBytes(temp.File("m.safetensors")));
+
+        // Only the IDX files are the data: a model kept beside them can be written again and again.
+        for (int run = 0; run < 2; run++)
+        {
+            var again = LenetProcess.Run(temp.Path, [.. train, "-o", Path.Combine(data, "model.safetensors")]);
+            Assert.True(again.ExitCode == 0, again.Stderr);
+        }
+        foreach (var file in Directory.GetFiles(data, "model.safetensors*")) File.Delete(file);
         Assert.Equal(["digit.png", "m.safetensors"], Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order());
     }
 
@@ -146,10 +158,20 @@ public sealed class CliTests : IDisposable
             2, "was written with scaled-tanh squashing; this run has sigmoid");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--seed", "2"]),
             2, "was written with seed 1; this run has 2");
+        // Other data in a folder of the same name, with as many images: refused by content.
+        string other = Path.Combine(temp.Path, "elsewhere", "tiny");
+        Directory.CreateDirectory(other);
+        foreach (var file in Directory.GetFiles(data)) File.Copy(file, Path.Combine(other, Path.GetFileName(file)));
+        File.WriteAllBytes(Path.Combine(other, "train-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, 20).Select(i => (byte)((i + 1) % 10)).ToArray()));
+        AssertOneLineError(LenetProcess.Run(temp.Path, ["train", "--data", other, "--no-progress", "--device", "cpu", "--batch-size", "5",
+            "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors"]), 2, "was written with data 20 training images, SHA-256");
         Assert.False(File.Exists(temp.File("b.safetensors")));
 
-        // The same settings, more epochs, and the checkpoint written back over the one resumed from.
-        var resumed = LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "a.safetensors"]);
+        // The same settings and data (found through a link: data is compared by content), more epochs, and the
+        // checkpoint written back over the one resumed from.
+        Directory.CreateSymbolicLink(temp.File("same-data"), data);
+        string[] linked = ["train", "--data", temp.File("same-data"), "--no-progress", "--device", "cpu", "--batch-size", "5"];
+        var resumed = LenetProcess.Run(temp.Path, [.. linked, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "a.safetensors"]);
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         Assert.Contains("epoch 2:", resumed.Stderr);
         Assert.Equal("2", ModelFile.Load(temp.File("a.safetensors")).Metadata["epochs"]);

@@ -55,7 +55,9 @@ public static class ImageLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new DataFormatException(path, $"cannot read: {e.Message}", e);
+            // InputFile's messages already begin with the path; say it once.
+            string reason = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
+            throw new DataFormatException(path, $"cannot read: {reason}", e);
         }
         return Decode(data, path);
     }

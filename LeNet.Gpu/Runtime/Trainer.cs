@@ -152,9 +152,11 @@ public sealed class Trainer : IDisposable
                 }
             }
             var train = backend.ReadStatistics();
-            // Non-finite weights (or a loss that shows them) are useless: stop before anyone checkpoints or saves them.
-            // The loss is measured before each step, so the last step's overflow shows only in the weights.
-            if (!double.IsFinite(train.Loss) || !Array.TrueForAll(backend.Parameters(), float.IsFinite))
+            // Non-finite weights (or a loss that shows them, or optimizer state that will spread them) are useless: stop
+            // before anyone checkpoints or saves them. The loss is measured before each step, so the last step's
+            // overflow shows only in the weights.
+            if (!double.IsFinite(train.Loss) || !Array.TrueForAll(backend.Parameters(), float.IsFinite)
+                || !backend.OptimizerState().Values.All(state => Array.TrueForAll(state, float.IsFinite)))
                 throw new TrainingDivergedException(epoch + 1, train.Loss);
             double seconds = clock.Elapsed.TotalSeconds;
             Score? validation = validationIndices.Length > 0 ? backend.Evaluate(trainIndices.Length, validationIndices.Length) : null;

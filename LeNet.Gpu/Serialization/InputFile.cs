@@ -17,6 +17,10 @@ public static class InputFile
         if (string.IsNullOrEmpty(path)) throw new ArgumentException($"an empty path was given for {what}");
         if (Directory.Exists(path)) throw new IOException($"{path} is a folder, not {what}");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
+        var info = new FileInfo(path);
+        if (info.Length > maxBytes) throw new IOException($"{path}: {info.Length:N0} bytes, more than the {maxBytes:N0} allowed for {what}");
+        // A regular file says how long it is: read it in one allocation. Pipes and devices report 0: stream them.
+        if (info.Length > 0) return File.ReadAllBytes(path);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         using var buffer = new MemoryStream();
         var chunk = new byte[1 << 16];
