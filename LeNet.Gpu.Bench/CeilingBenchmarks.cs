@@ -125,8 +125,7 @@ public class CeilingBenchmarks
 
         private static bool Runs(BenchmarkCase c)
         {
-            object? Value(string name) => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
-            if (Value(nameof(Device)) is not DeviceKind kind || Value(nameof(Size)) is not Scale scale) return true;
+            if (CaseFilter.Value(c, nameof(Device)) is not DeviceKind kind || CaseFilter.Value(c, nameof(Size)) is not Scale scale) return true;
             if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return scale == Scale.Smoke;
             if (scale == Scale.Smoke) return false;
             return !(scale == Scale.Cache && c.Descriptor.WorkloadMethod.Name == nameof(Fma));

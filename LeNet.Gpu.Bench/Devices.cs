@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Running;
 using LeNet.Gpu.Runtime;
 
 namespace LeNet.Gpu.Bench;
@@ -15,5 +16,25 @@ public static class Devices
         if (string.IsNullOrWhiteSpace(only)) return present;
         var wanted = only.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(DeviceKindExtensions.ParseDeviceKind).ToHashSet();
         return present.Where(wanted.Contains);
+    }
+}
+
+/// <summary>What the benchmark classes' case filters share: reading a case's parameters, and which batches a device runs.</summary>
+public static class CaseFilter
+{
+    /// <summary>The value of the case's parameter <paramref name="name"/>, or null if it has none.</summary>
+    public static object? Value(BenchmarkCase c, string name) => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
+
+    /// <summary>
+    /// ILGPU's CPU accelerator, which simulates every GPU thread, runs only <paramref name="cpuBatch"/> (or up to it,
+    /// with <paramref name="cpuUpTo"/>); a GPU runs batches from <paramref name="minGpuBatch"/> whose buffers,
+    /// <paramref name="bytesPerImage"/> each, fit in half its memory.
+    /// </summary>
+    public static bool BatchRuns(DeviceKind kind, int batch, int cpuBatch, int minGpuBatch, long bytesPerImage, bool cpuUpTo = false)
+    {
+        if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return cpuUpTo ? batch <= cpuBatch : batch == cpuBatch;
+        if (batch < minGpuBatch) return false;
+        var device = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind == kind);
+        return device is null || (long)batch * bytesPerImage <= device.MemoryBytes / 2;
     }
 }

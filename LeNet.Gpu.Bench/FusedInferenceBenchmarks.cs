@@ -60,13 +60,10 @@ public class FusedInferenceBenchmarks
 
         private static bool Runs(BenchmarkCase c)
         {
-            object? Value(string name) => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
-            if (Value(nameof(Device)) is not DeviceKind kind || Value(nameof(BatchSize)) is not int batch) return true;
-            if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return batch <= 1024;
-            var device = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind == kind);
+            if (CaseFilter.Value(c, nameof(Device)) is not DeviceKind kind || CaseFilter.Value(c, nameof(BatchSize)) is not int batch) return true;
             long perImage = (ForwardPass.FloatsPerImage + InferenceEngine.ImageFloats) * sizeof(float) + InferenceEngine.MnistPixels
                 + 2 * FusedForwardPass.BytesPerImage;
-            return device is null || (long)batch * perImage <= device.MemoryBytes / 2;
+            return CaseFilter.BatchRuns(kind, batch, cpuBatch: 1024, minGpuBatch: 1, perImage, cpuUpTo: true);
         }
     }
 }

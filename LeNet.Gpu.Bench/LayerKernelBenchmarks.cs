@@ -81,12 +81,8 @@ public class LayerKernelBenchmarks
 
         private static bool Runs(BenchmarkCase c)
         {
-            object? Value(string name) => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
-            if (Value(nameof(Device)) is not DeviceKind kind || Value(nameof(BatchSize)) is not int batch) return true;
-            if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return batch == 64;
-            if (batch < 1024) return false;
-            var device = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind == kind);
-            return device is null || (long)batch * ForwardPass.FloatsPerImage * sizeof(float) <= device.MemoryBytes / 2;
+            if (CaseFilter.Value(c, nameof(Device)) is not DeviceKind kind || CaseFilter.Value(c, nameof(BatchSize)) is not int batch) return true;
+            return CaseFilter.BatchRuns(kind, batch, cpuBatch: 64, minGpuBatch: 1024, ForwardPass.FloatsPerImage * sizeof(float));
         }
     }
 }

@@ -68,13 +68,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Outputs_that_would_overwrite_inputs_or_each_other_are_refused_before_any_work()
     {
-        string data = Path.Combine(temp.Path, "tiny");
-        Directory.CreateDirectory(data);
-        foreach (var (prefix, count) in new[] { ("train", 20), ("t10k", 10) })
-        {
-            File.WriteAllBytes(Path.Combine(data, prefix + "-images-idx3-ubyte"), Idx.Images(count, 28, 28, Idx.Pattern));
-            File.WriteAllBytes(Path.Combine(data, prefix + "-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray()));
-        }
+        string data = TinyIdx("tiny");
         string trainImages = Path.Combine(data, "train-images-idx3-ubyte");
         var dataBefore = File.ReadAllBytes(trainImages);
         ModelFile.Save(Gpu.Model.LeNetModel.CreateRandom(1), temp.File("m.safetensors"));
@@ -126,10 +120,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Eval_reads_only_the_test_split()
     {
-        string data = Path.Combine(temp.Path, "test-only");
-        Directory.CreateDirectory(data);
-        File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), Idx.Images(10, 28, 28, Idx.Pattern));
-        File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, 10).Select(i => (byte)i).ToArray()));
+        string data = TinyIdx("test-only");
+        File.Delete(Path.Combine(data, "train-labels-idx1-ubyte"));
         File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), [1, 2, 3]); // truncated: never read
         var r = LenetProcess.Run(temp.Path, "eval", "--data", data, "--device", "cpu", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -141,13 +133,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Resume_refuses_a_checkpoint_written_with_other_settings()
     {
-        string data = Path.Combine(temp.Path, "tiny");
-        Directory.CreateDirectory(data);
-        foreach (var (prefix, count) in new[] { ("train", 20), ("t10k", 10) })
-        {
-            File.WriteAllBytes(Path.Combine(data, prefix + "-images-idx3-ubyte"), Idx.Images(count, 28, 28, Idx.Pattern));
-            File.WriteAllBytes(Path.Combine(data, prefix + "-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray()));
-        }
+        string data = TinyIdx("tiny");
         string[] train = ["train", "--data", data, "--no-progress", "--device", "cpu", "--batch-size", "5"];
         var first = LenetProcess.Run(temp.Path, [.. train, "--epochs", "1", "-o", "a.safetensors"]);
         Assert.True(first.ExitCode == 0, first.Stderr);
@@ -240,6 +226,19 @@ public sealed class CliTests : IDisposable
                 Assert.Equal(1.0, row.GetProperty("probabilities").EnumerateArray().Sum(p => p.GetDouble()), 4);
             }
         }
+    }
+
+    /// <summary>A folder of MNIST-layout IDX files: 20 training and 10 test images of a fixed pattern, labels 0–9 in turn.</summary>
+    private string TinyIdx(string name)
+    {
+        string data = Path.Combine(temp.Path, name);
+        Directory.CreateDirectory(data);
+        foreach (var (prefix, count) in new[] { ("train", 20), ("t10k", 10) })
+        {
+            File.WriteAllBytes(Path.Combine(data, prefix + "-images-idx3-ubyte"), Idx.Images(count, 28, 28, Idx.Pattern));
+            File.WriteAllBytes(Path.Combine(data, prefix + "-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray()));
+        }
+        return data;
     }
 
     private static bool IsPng(string path) =>
