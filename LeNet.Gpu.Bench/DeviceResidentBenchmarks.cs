@@ -93,8 +93,8 @@ public class DeviceResidentBenchmarks
         else
         {
             var k = accelerator.Kernels;
-            if (floats is not null) k.InputFromFloats(stream, BatchSize, perLayer!.Capacity, floats.View, perLayer.Input.View);
-            else k.InputFromBytes(stream, BatchSize, perLayer!.Capacity, bytes!.View, perLayer.Input.View);
+            if (floats is not null) perLayer!.LoadInput(k, stream, floats.View, BatchSize);
+            else perLayer!.LoadInput(k, stream, bytes!.View, BatchSize);
             perLayer.Run(k, stream, p, BatchSize);
         }
         stream.Synchronize();

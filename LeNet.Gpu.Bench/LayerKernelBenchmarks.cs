@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
+using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
@@ -9,11 +10,12 @@ using LeNet.Gpu.Runtime;
 namespace LeNet.Gpu.Bench;
 
 /// <summary>
-/// Each kernel of the per-layer forward pass timed alone: <see cref="ForwardPass.Launch"/>, the very launch
-/// <see cref="ForwardPass.Run"/> makes, then a synchronise, by device and batch size. The buffers, weights,
-/// an input batch and every earlier layer's output are on the device before timing (setup runs the whole pass once),
-/// so each launch reads what it would read in a real pass. images/s = BatchSize / time per launch: the rate of that
-/// layer alone; the sum of the eight times is the per-layer pass without the input transpose.
+/// Each inference kernel timed alone, by device and batch size: the input kernels (<see cref="ForwardPass.LoadInput(LeNetKernels, AcceleratorStream, ArrayView{float}, int)"/>),
+/// the eight per-layer launches (<see cref="ForwardPass.Launch"/>, the very launches <see cref="ForwardPass.Run"/>
+/// makes) and the three fused ones (<see cref="FusedForwardPass.Launch"/>), each followed by a synchronise. Buffers,
+/// weights, an input batch and every earlier kernel's output are on the device before timing (setup runs both passes
+/// once), so each launch reads what it would read in a real pass. images/s = BatchSize / time per launch: the rate of
+/// that kernel alone; the eight layer times sum to the per-layer pass after its input kernel.
 /// ILGPU's CPU accelerator simulates every GPU thread, so it runs batch 64 only; GPUs run 1,024 and 65,536.
 /// </summary>
 [MemoryDiagnoser(false)]
@@ -33,21 +35,35 @@ public class LayerKernelBenchmarks
     private LeNetKernels k = null!;
     private DeviceParameters p = null!;
     private ForwardPass pass = null!;
+    private FusedForwardPass fused = null!;
+    private FusedLeNetKernels fk = null!;
+    private MemoryBuffer1D<float, Stride1D.Dense> floats = null!;
+    private MemoryBuffer1D<byte, Stride1D.Dense> bytes = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         accelerator = LeNetAccelerator.Create(Device);
-        stream = accelerator.Accelerator.DefaultStream;
+        var a = accelerator.Accelerator;
+        stream = a.DefaultStream;
         k = accelerator.Kernels;
-        var model = BenchModel.Load();
-        p = new DeviceParameters(accelerator.Accelerator, model);
-        pass = new ForwardPass(accelerator.Accelerator, BatchSize);
+        fk = accelerator.FusedKernels;
+        p = new DeviceParameters(a, BenchModel.Load());
+        pass = new ForwardPass(a, BatchSize);
+        fused = new FusedForwardPass(a, BatchSize);
         var random = new Random(2);
-        var input = new float[pass.Input.Length];
-        for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-        pass.Input.CopyFromCPU(input);
-        pass.Run(k, stream, p, BatchSize); // compiles every kernel and fills every layer's buffer
+        var images = new float[(long)BatchSize * InferenceEngine.ImageFloats];
+        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        var raw = new byte[(long)BatchSize * InferenceEngine.MnistPixels];
+        random.NextBytes(raw);
+        floats = a.Allocate1D(images);
+        bytes = a.Allocate1D(raw);
+        fused.Images.CopyFromCPU(images);
+        fused.Bytes.CopyFromCPU(raw);
+        pass.LoadInput(k, stream, floats.View, BatchSize);
+        pass.Run(k, stream, p, BatchSize); // compiles every kernel and fills every buffer
+        fused.Run(fk, stream, p, BatchSize);
+        fused.Launch(FusedForwardPass.Stage.C1S2, fk, stream, p, BatchSize, ImageFormat.MnistBytes);
         stream.Synchronize();
     }
 
@@ -57,6 +73,14 @@ public class LayerKernelBenchmarks
         stream.Synchronize();
     }
 
+    private void Time(FusedForwardPass.Stage stage, ImageFormat format = ImageFormat.Floats)
+    {
+        fused.Launch(stage, fk, stream, p, BatchSize, format);
+        stream.Synchronize();
+    }
+
+    [Benchmark] public void InputFromFloats() { pass.LoadInput(k, stream, floats.View, BatchSize); stream.Synchronize(); }
+    [Benchmark] public void InputFromBytes() { pass.LoadInput(k, stream, bytes.View, BatchSize); stream.Synchronize(); }
     [Benchmark] public void C1() => Time(ForwardPass.Layer.C1);
     [Benchmark] public void S2() => Time(ForwardPass.Layer.S2);
     [Benchmark] public void C3() => Time(ForwardPass.Layer.C3);
@@ -65,11 +89,18 @@ public class LayerKernelBenchmarks
     [Benchmark] public void F6() => Time(ForwardPass.Layer.F6);
     [Benchmark] public void Output() => Time(ForwardPass.Layer.Output);
     [Benchmark] public void Softmax() => Time(ForwardPass.Layer.Softmax);
+    [Benchmark] public void FusedC1S2FromFloats() => Time(FusedForwardPass.Stage.C1S2);
+    [Benchmark] public void FusedC1S2FromBytes() => Time(FusedForwardPass.Stage.C1S2, ImageFormat.MnistBytes);
+    [Benchmark] public void FusedC3S4() => Time(FusedForwardPass.Stage.C3S4);
+    [Benchmark] public void FusedC5F6Output() => Time(FusedForwardPass.Stage.C5F6Output);
 
     [GlobalCleanup]
     public void Cleanup()
     {
         pass.Dispose();
+        fused.Dispose();
+        floats.Dispose();
+        bytes.Dispose();
         p.Dispose();
         accelerator.Dispose();
     }

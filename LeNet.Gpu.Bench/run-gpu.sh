@@ -9,7 +9,8 @@
 #   pytorch  pytorch/lenet5_bench.py: eager, torch.compile, compiled end to end, batch 1 to 65,536   (~2-4 min)
 #   gpu      BenchmarkDotNet --quick: Ceiling, DeviceResident, FusedInference (what the targets need),
 #            on the devices in LENET_BENCH_DEVICES (default cuda)                                  (~4-6 min)
-#   gpu-layers  BenchmarkDotNet --quick: LayerKernel, InferenceBenchmarks, TrainingBenchmarks, same devices (~3-5 min)
+#   gpu-layers  BenchmarkDotNet --quick: LayerKernel, TrainingKernel (every kernel alone), InferenceBenchmarks,
+#            TrainingBenchmarks, same devices                                                       (~3-5 min)
 #   cpu      BenchmarkDotNet --quick: CpuEngine* and OnnxRuntimePeer on the machine's cores     (~4-7 min)
 #            then compare-pytorch-cpu.sh on those results: PyTorch eager on the CPU, same batches and
 #            thread counts, and the engine ÷ PyTorch table (compare-pytorch-cpu/compare.md)      (~1 min)
@@ -107,7 +108,7 @@ for part in "${parts[@]}"; do
     gpu-layers)
         prepare_bench || continue
         step bench-gpu-layers "${bench[@]}" --quick "${inprocess[@]}" --artifacts "$results/bdn-gpu-layers" --filter \
-            '*LayerKernel*' 'LeNet.Gpu.Bench.InferenceBenchmarks*' 'LeNet.Gpu.Bench.TrainingBenchmarks*'
+            '*LayerKernel*' '*TrainingKernel*' 'LeNet.Gpu.Bench.InferenceBenchmarks*' 'LeNet.Gpu.Bench.TrainingBenchmarks*'
         ;;
     cpu)
         prepare_bench || continue

@@ -37,61 +37,125 @@ public sealed class BackwardPass : IDisposable
 
     public ArrayView<float> Gradient(ParameterSlice slice) => Gradients.View.SubView(slice.Offset, slice.Length);
 
+    /// <summary>The launches of the backward pass, in the order <see cref="Run"/> makes them: from the loss back to C1.</summary>
+    public enum Step
+    {
+        Loss,
+        OutputParameters, OutputInput,
+        F6Squash, F6Parameters, F6Input,
+        C5Squash, C5Parameters, C5Input,
+        S4Squash, S4Parameters, S4Input,
+        C3Parameters, C3Input,
+        S2Squash, S2Parameters, S2Input,
+        C1Parameters,
+    }
+
     /// <summary>
     /// Loss and gradients for the <paramref name="count"/> images whose forward pass is in <paramref name="f"/>
     /// and whose labels are in <see cref="Labels"/>. Also writes per-image losses and correctness.
     /// </summary>
     public void Run(LeNetKernels k, AcceleratorStream s, DeviceParameters p, ForwardPass f, int count, bool secondOrder = false)
     {
+        foreach (var step in Enum.GetValues<Step>()) Launch(step, k, s, p, f, count, secondOrder);
+    }
+
+    /// <summary>
+    /// Enqueues one launch of the backward pass, exactly as <see cref="Run"/> makes it (the benchmarks time each
+    /// alone). It reads what the steps before it wrote; the squashing steps scale their gradient buffer in place.
+    /// </summary>
+    public void Launch(Step step, LeNetKernels k, AcceleratorStream s, DeviceParameters p, ForwardPass f, int count, bool secondOrder = false)
+    {
         int B = f.Capacity, so = secondOrder ? 1 : 0;
         int squash = (int)p.Squashing.ToActivation();
         // Parameter-gradient kernels loop grid-stride: launched with T threads, told T as their stride.
         int T(int elements) => k.ThreadsFor(elements);
 
-        k.CrossEntropyBackward(s, count, count, B, so, f.Probabilities.View, f.Predictions.View, Labels.View,
-            dLogits.View, Losses.View, Correct.View);
+        switch (step)
+        {
+            case Step.Loss:
+                k.CrossEntropyBackward(s, count, count, B, so, f.Probabilities.View, f.Predictions.View, Labels.View,
+                    dLogits.View, Losses.View, Correct.View);
+                break;
 
-        // OUTPUT 84 → 10 (identity)
-        k.FullyConnectedBackwardParameters(s, T(10 * 85), T(10 * 85), 84, 10, count, B, so, dLogits.View, f.F6.View,
-            Gradient(P.OutputWeight), Gradient(P.OutputBias));
-        k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, B, so, dLogits.View, p.View(P.OutputWeight), dF6.View);
+            // OUTPUT 84 → 10 (identity)
+            case Step.OutputParameters:
+                k.FullyConnectedBackwardParameters(s, T(10 * 85), T(10 * 85), 84, 10, count, B, so, dLogits.View, f.F6.View,
+                    Gradient(P.OutputWeight), Gradient(P.OutputBias));
+                break;
+            case Step.OutputInput:
+                k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, B, so, dLogits.View, p.View(P.OutputWeight), dF6.View);
+                break;
 
-        // F6 120 → 84 (squashed)
-        k.SquashBackward(s, 84 * count, ForwardPass.Shape(84, 1, B, count), squash, so, f.F6.View, dF6.View);
-        k.FullyConnectedBackwardParameters(s, T(84 * 121), T(84 * 121), 120, 84, count, B, so, dF6.View, f.C5.View,
-            Gradient(P.F6Weight), Gradient(P.F6Bias));
-        k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, B, so, dF6.View, p.View(P.F6Weight), dC5.View);
+            // F6 120 → 84 (squashed)
+            case Step.F6Squash:
+                k.SquashBackward(s, 84 * count, ForwardPass.Shape(84, 1, B, count), squash, so, f.F6.View, dF6.View);
+                break;
+            case Step.F6Parameters:
+                k.FullyConnectedBackwardParameters(s, T(84 * 121), T(84 * 121), 120, 84, count, B, so, dF6.View, f.C5.View,
+                    Gradient(P.F6Weight), Gradient(P.F6Bias));
+                break;
+            case Step.F6Input:
+                k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, B, so, dF6.View, p.View(P.F6Weight), dC5.View);
+                break;
 
-        // C5 16@5x5 → 120 (squashed)
-        k.SquashBackward(s, 120 * count, f.C5Shape(count), squash, so, f.C5.View, dC5.View);
-        k.ConvolutionBackwardParameters(s, T(120 * 16 * 25 + 120), T(120 * 16 * 25 + 120), f.S4Shape(count), f.C5Shape(count), so,
-            dC5.View, f.S4.View, p.C5Mask, Gradient(P.C5Weight), Gradient(P.C5Bias));
-        k.ConvolutionBackwardInput(s, 16 * count, f.S4Shape(count), f.C5Shape(count), so,
-            dC5.View, p.View(P.C5Weight), p.C5Mask, dS4.View);
+            // C5 16@5x5 → 120 (squashed)
+            case Step.C5Squash:
+                k.SquashBackward(s, 120 * count, f.C5Shape(count), squash, so, f.C5.View, dC5.View);
+                break;
+            case Step.C5Parameters:
+                k.ConvolutionBackwardParameters(s, T(120 * 16 * 25 + 120), T(120 * 16 * 25 + 120), f.S4Shape(count), f.C5Shape(count), so,
+                    dC5.View, f.S4.View, p.C5Mask, Gradient(P.C5Weight), Gradient(P.C5Bias));
+                break;
+            case Step.C5Input:
+                k.ConvolutionBackwardInput(s, 16 * count, f.S4Shape(count), f.C5Shape(count), so,
+                    dC5.View, p.View(P.C5Weight), p.C5Mask, dS4.View);
+                break;
 
-        // S4 16@10x10 → 16@5x5 (squashed)
-        k.SquashBackward(s, 16 * count, f.S4Shape(count), squash, so, f.S4.View, dS4.View);
-        k.SubsamplingBackwardParameters(s, 16, f.C3Shape(count), f.S4Shape(count), so,
-            dS4.View, f.C3.View, Gradient(P.S4Coefficient), Gradient(P.S4Bias));
-        k.SubsamplingBackwardInput(s, 16 * count, f.C3Shape(count), f.S4Shape(count), so,
-            dS4.View, p.View(P.S4Coefficient), dC3.View);
+            // S4 16@10x10 → 16@5x5 (squashed)
+            case Step.S4Squash:
+                k.SquashBackward(s, 16 * count, f.S4Shape(count), squash, so, f.S4.View, dS4.View);
+                break;
+            case Step.S4Parameters:
+                k.SubsamplingBackwardParameters(s, 16, f.C3Shape(count), f.S4Shape(count), so,
+                    dS4.View, f.C3.View, Gradient(P.S4Coefficient), Gradient(P.S4Bias));
+                break;
+            case Step.S4Input:
+                k.SubsamplingBackwardInput(s, 16 * count, f.C3Shape(count), f.S4Shape(count), so,
+                    dS4.View, p.View(P.S4Coefficient), dC3.View);
+                break;
 
-        // C3 6@14x14 → 16@10x10 (identity; Table I)
-        k.ConvolutionBackwardParameters(s, T(16 * 6 * 25 + 16), T(16 * 6 * 25 + 16), f.S2Shape(count), f.C3Shape(count), so,
-            dC3.View, f.S2.View, p.C3Mask, Gradient(P.C3Weight), Gradient(P.C3Bias));
-        k.ConvolutionBackwardInput(s, 6 * count, f.S2Shape(count), f.C3Shape(count), so,
-            dC3.View, p.View(P.C3Weight), p.C3Mask, dS2.View);
+            // C3 6@14x14 → 16@10x10 (identity; Table I)
+            case Step.C3Parameters:
+                k.ConvolutionBackwardParameters(s, T(16 * 6 * 25 + 16), T(16 * 6 * 25 + 16), f.S2Shape(count), f.C3Shape(count), so,
+                    dC3.View, f.S2.View, p.C3Mask, Gradient(P.C3Weight), Gradient(P.C3Bias));
+                break;
+            case Step.C3Input:
+                k.ConvolutionBackwardInput(s, 6 * count, f.S2Shape(count), f.C3Shape(count), so,
+                    dC3.View, p.View(P.C3Weight), p.C3Mask, dS2.View);
+                break;
 
-        // S2 6@28x28 → 6@14x14 (squashed)
-        k.SquashBackward(s, 6 * count, f.S2Shape(count), squash, so, f.S2.View, dS2.View);
-        k.SubsamplingBackwardParameters(s, 6, f.C1Shape(count), f.S2Shape(count), so,
-            dS2.View, f.C1.View, Gradient(P.S2Coefficient), Gradient(P.S2Bias));
-        k.SubsamplingBackwardInput(s, 6 * count, f.C1Shape(count), f.S2Shape(count), so,
-            dS2.View, p.View(P.S2Coefficient), dC1.View);
+            // S2 6@28x28 → 6@14x14 (squashed)
+            case Step.S2Squash:
+                k.SquashBackward(s, 6 * count, f.S2Shape(count), squash, so, f.S2.View, dS2.View);
+                break;
+            case Step.S2Parameters:
+                k.SubsamplingBackwardParameters(s, 6, f.C1Shape(count), f.S2Shape(count), so,
+                    dS2.View, f.C1.View, Gradient(P.S2Coefficient), Gradient(P.S2Bias));
+                break;
+            case Step.S2Input:
+                k.SubsamplingBackwardInput(s, 6 * count, f.C1Shape(count), f.S2Shape(count), so,
+                    dS2.View, p.View(P.S2Coefficient), dC1.View);
+                break;
 
-        // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
-        k.ConvolutionBackwardParameters(s, T(6 * 25 + 6), T(6 * 25 + 6), f.InputShape(count), f.C1Shape(count), so,
-            dC1.View, f.Input.View, p.C1Mask, Gradient(P.C1Weight), Gradient(P.C1Bias));
+            // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
+            case Step.C1Parameters:
+                k.ConvolutionBackwardParameters(s, T(6 * 25 + 6), T(6 * 25 + 6), f.InputShape(count), f.C1Shape(count), so,
+                    dC1.View, f.Input.View, p.C1Mask, Gradient(P.C1Weight), Gradient(P.C1Bias));
+                break;
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(step), step, "not a step of the backward pass");
+        }
     }
 
     public void Dispose()

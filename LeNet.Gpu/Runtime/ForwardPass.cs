@@ -46,6 +46,14 @@ public sealed class ForwardPass : IDisposable
     public BatchShape S4Shape(int count) => Shape(16, 5, Capacity, count);
     public BatchShape C5Shape(int count) => Shape(120, 1, Capacity, count);
 
+    /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
+    public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<float> images, int count) =>
+        k.InputFromFloats(stream, count, Capacity, images, Input.View);
+
+    /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> raw 28×28 byte images [n][784] on the device.</summary>
+    public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<byte> images, int count) =>
+        k.InputFromBytes(stream, count, Capacity, images, Input.View);
+
     /// <summary>The layers in order; <see cref="Launch"/> runs one of them.</summary>
     public enum Layer { C1, S2, C3, S4, C5, F6, Output, Softmax }
 

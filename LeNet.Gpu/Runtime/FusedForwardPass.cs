@@ -69,6 +69,9 @@ public sealed class FusedForwardPass : IDisposable
         Predictions = accelerator.Allocate1D<int>(capacity);
     }
 
+    /// <summary>The three fused kernels in order; <see cref="Launch"/> runs one of them.</summary>
+    public enum Stage { C1S2, C3S4, C5F6Output }
+
     /// <summary>
     /// Enqueues the three kernels on <paramref name="stream"/> for the <paramref name="count"/> images already in
     /// <see cref="Images"/> (or <see cref="Bytes"/>); probabilities and predictions of those images are written, no
@@ -76,22 +79,38 @@ public sealed class FusedForwardPass : IDisposable
     /// </summary>
     public void Run(FusedLeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
     {
+        foreach (var stage in Enum.GetValues<Stage>()) Launch(stage, k, stream, p, count, format);
+    }
+
+    /// <summary>One stage's launch, the only place its arguments are written (the benchmarks time each alone).</summary>
+    public void Launch(Stage stage, FusedLeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
+    {
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
         int squash = (int)p.Squashing.ToActivation();
-
-        var c1s2 = new KernelConfig(Groups(count, FusedKernels.C1S2Tile), C1S2Group);
-        if (format == ImageFormat.MnistBytes)
-            k.C1S2FromBytes(stream, c1s2, count, squash, Bytes.View,
-                p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
-        else
-            k.C1S2FromFloats(stream, c1s2, count, squash, Images.View,
-                p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
-        k.C3S4(stream, new KernelConfig(Groups(count, FusedKernels.C3S4Tile), C3S4Group), count, squash, S2.View,
-            p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
-        k.C5F6Output(stream, new KernelConfig(Groups(count, FusedKernels.DenseTile), DenseGroup), count, squash, S4.View,
-            p.View(P.C5Weight), p.View(P.C5Bias), p.View(P.F6Weight), p.View(P.F6Bias),
-            p.View(P.OutputWeight), p.View(P.OutputBias), Probabilities.View, Predictions.View);
+        switch (stage)
+        {
+            case Stage.C1S2:
+                var c1s2 = new KernelConfig(Groups(count, FusedKernels.C1S2Tile), C1S2Group);
+                if (format == ImageFormat.MnistBytes)
+                    k.C1S2FromBytes(stream, c1s2, count, squash, Bytes.View,
+                        p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                else
+                    k.C1S2FromFloats(stream, c1s2, count, squash, Images.View,
+                        p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                break;
+            case Stage.C3S4:
+                k.C3S4(stream, new KernelConfig(Groups(count, FusedKernels.C3S4Tile), C3S4Group), count, squash, S2.View,
+                    p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
+                break;
+            case Stage.C5F6Output:
+                k.C5F6Output(stream, new KernelConfig(Groups(count, FusedKernels.DenseTile), DenseGroup), count, squash, S4.View,
+                    p.View(P.C5Weight), p.View(P.C5Bias), p.View(P.F6Weight), p.View(P.F6Bias),
+                    p.View(P.OutputWeight), p.View(P.OutputBias), Probabilities.View, Predictions.View);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a stage of the fused pass");
+        }
     }
 
     private static int Groups(int count, int tile) => (count + tile - 1) / tile;

@@ -22,6 +22,12 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
 
     public DeviceDescription Device => accelerator.Description;
 
+    // For the per-kernel benchmarks, which time each launch of a step alone.
+    internal ForwardPass Forward => forward;
+    internal BackwardPass Backward => backward;
+    internal DeviceParameters DeviceParameters => parameters;
+    internal AcceleratorStream Stream => stream;
+
     public IlgpuTrainingBackend(LeNetAccelerator accelerator, LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n)
     {
         this.accelerator = accelerator;
@@ -54,11 +60,14 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         Gather(epoch, first, count, distort: true);
         forward.Run(k, stream, parameters, count);
         backward.Run(k, stream, parameters, forward, count);
-        k.AccumulateStatistics(stream, 1, count, backward.Losses.View, backward.Correct.View, statistics.View);
+        AccumulateStatistics(count);
         Update(rate, step);
     }
 
-    private void Gather(int epoch, int first, int count, bool distort)
+    internal void AccumulateStatistics(int count) =>
+        accelerator.Kernels.AccumulateStatistics(stream, 1, count, backward.Losses.View, backward.Correct.View, statistics.View);
+
+    internal void Gather(int epoch, int first, int count, bool distort)
     {
         var k = accelerator.Kernels;
         if (distort && options.Distortion is { } d)
@@ -69,7 +78,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
     }
 
-    private void Update(float rate, long step)
+    internal void Update(float rate, long step)
     {
         var k = accelerator.Kernels;
         int n = ParameterLayout.Length, threads = k.ThreadsFor(n);
@@ -94,7 +103,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     public void EstimateHessian(int samples)
     {
         var k = accelerator.Kernels;
-        int batches = (samples + forward.Capacity - 1) / forward.Capacity, threads = k.ThreadsFor(ParameterLayout.Length);
+        int batches = (samples + forward.Capacity - 1) / forward.Capacity;
         stateA.MemSetToZero(stream);
         for (int first = 0; first < samples; first += forward.Capacity)
         {
@@ -102,8 +111,16 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             Gather(0, first, count, distort: false);
             forward.Run(k, stream, parameters, count);
             backward.Run(k, stream, parameters, forward, count, secondOrder: true);
-            k.Accumulate(stream, threads, ParameterLayout.Length, threads, 1f / batches, backward.Gradients.View, stateA.View);
+            AccumulateHessian(1f / batches);
         }
+    }
+
+    /// <summary>Adds <paramref name="scale"/> × this batch's Hessian diagonal (in the gradient buffer) to the estimate.</summary>
+    internal void AccumulateHessian(float scale)
+    {
+        var k = accelerator.Kernels;
+        int threads = k.ThreadsFor(ParameterLayout.Length);
+        k.Accumulate(stream, threads, ParameterLayout.Length, threads, scale, backward.Gradients.View, stateA.View);
     }
 
     public void ResetStatistics() => statistics.MemSetToZero(stream);

@@ -176,13 +176,13 @@ public sealed class InferenceEngine : IInferenceEngine
             {
                 floatStaging!.View.SubView(0, (long)count * ImageFloats)
                     .CopyFromCPU(stream, floats.Slice(first * ImageFloats, count * ImageFloats));
-                k.InputFromFloats(stream, count, pass.Capacity, floatStaging.View, pass.Input.View);
+                pass.LoadInput(k, stream, floatStaging.View, count);
             }
             else
             {
                 byteStaging!.View.SubView(0, (long)count * MnistPixels)
                     .CopyFromCPU(stream, bytes.Slice(first * MnistPixels, count * MnistPixels));
-                k.InputFromBytes(stream, count, pass.Capacity, byteStaging.View, pass.Input.View);
+                pass.LoadInput(k, stream, byteStaging.View, count);
             }
             pass.Run(k, stream, parameters, count);
             pass.Probabilities.View.SubView(0, count * 10L).CopyToCPU(stream, probabilities.AsSpan(first * 10, count * 10));
