@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Bench;
@@ -11,4 +12,28 @@ namespace LeNet.Gpu.Bench;
 public static class BenchModel
 {
     public static LeNetModel Load() => ShippedModels.Load(ShippedModels.Digits);
+}
+
+/// <summary>The inputs every benchmark runs: seeded, so each case of a class sees the same values.</summary>
+public static class BenchInputs
+{
+    /// <summary>Float images [count][32·32], uniform in the paper's input range [−0.1, 1.175].</summary>
+    public static float[] Images(long count, int seed)
+    {
+        var random = new Random(seed);
+        var images = new float[count * Architecture.InputLength];
+        for (long i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        return images;
+    }
+
+    /// <summary>Raw 28×28 byte images [count][784] (MNIST layout), uniform.</summary>
+    public static byte[] Bytes(long count, int seed)
+    {
+        var bytes = new byte[count * InferenceEngine.MnistPixels];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>Labels 0, 1, …, 9, 0, … for <paramref name="count"/> images.</summary>
+    public static int[] Labels(int count) => Enumerable.Range(0, count).Select(i => i % 10).ToArray();
 }

@@ -30,7 +30,7 @@ public class CpuEngineInferenceBenchmarks
     public void Setup()
     {
         model = BenchModel.Load();
-        images = CpuBenchmarkData.Images(BatchSize, 2);
+        images = BenchInputs.Images(BatchSize, 2);
         probabilities = new float[BatchSize * 10];
         network = new CpuNetwork(BatchSize, Threads);
         network.Forward(model.Parameters, model.Squashing, images, BatchSize);
@@ -76,7 +76,7 @@ public class CpuEngineTrainingBenchmarks
     public void Setup()
     {
         model = BenchModel.Load();
-        images = CpuBenchmarkData.Images(BatchSize, 3);
+        images = BenchInputs.Images(BatchSize, 3);
         labels = Enumerable.Range(0, BatchSize).Select(i => i % 10).ToArray();
         gradients = new float[P.Length];
         velocity = new float[P.Length];
@@ -92,18 +92,6 @@ public class CpuEngineTrainingBenchmarks
         network.Backward(model.Parameters, model.Squashing, labels, BatchSize, gradients, false, out double loss, out _);
         CpuOptimizer.Sgd(0.01f, 0.9f, 0f, model.Parameters, gradients, velocity, trainable);
         return loss;
-    }
-}
-
-internal static class CpuBenchmarkData
-{
-    /// <summary>Images [count][1024] uniform in the input range.</summary>
-    public static float[] Images(int count, int seed)
-    {
-        var random = new Random(seed);
-        var images = new float[count * 1024];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-        return images;
     }
 }
 

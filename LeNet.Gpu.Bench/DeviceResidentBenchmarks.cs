@@ -53,34 +53,19 @@ public class DeviceResidentBenchmarks
         var a = accelerator.Accelerator;
         stream = a.DefaultStream;
         p = new DeviceParameters(a, BenchModel.Load());
-        var random = new Random(2);
         if (Path == InferencePath.Fused)
         {
             fused = new FusedForwardPass(a, BatchSize);
-            if (Input == ImageFormat.Floats) fused.Images.CopyFromCPU(RandomFloats(random, fused.Images.Length));
-            else fused.Bytes.CopyFromCPU(RandomBytes(random, fused.Bytes.Length));
+            if (Input == ImageFormat.Floats) fused.Images.CopyFromCPU(BenchInputs.Images(BatchSize, seed: 2));
+            else fused.Bytes.CopyFromCPU(BenchInputs.Bytes(BatchSize, seed: 2));
         }
         else
         {
             perLayer = new ForwardPass(a, BatchSize);
-            if (Input == ImageFormat.Floats) floats = a.Allocate1D(RandomFloats(random, (long)BatchSize * InferenceEngine.ImageFloats));
-            else bytes = a.Allocate1D(RandomBytes(random, (long)BatchSize * InferenceEngine.MnistPixels));
+            if (Input == ImageFormat.Floats) floats = a.Allocate1D(BenchInputs.Images(BatchSize, seed: 2));
+            else bytes = a.Allocate1D(BenchInputs.Bytes(BatchSize, seed: 2));
         }
         Forward(); // compiles every kernel used and touches every buffer
-    }
-
-    private static float[] RandomFloats(Random random, long n)
-    {
-        var values = new float[n];
-        for (long i = 0; i < n; i++) values[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-        return values;
-    }
-
-    private static byte[] RandomBytes(Random random, long n)
-    {
-        var values = new byte[n];
-        random.NextBytes(values);
-        return values;
     }
 
     [Benchmark]

@@ -41,9 +41,7 @@ public class FusedInferenceBenchmarks
     public void Setup()
     {
         engine = InferenceEngine.Create(BenchModel.Load(), Device, BatchSize, Path);
-        var random = new Random(2);
-        images = new float[(long)BatchSize * BatchesPerCall * Architecture.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        images = BenchInputs.Images((long)BatchSize * BatchesPerCall, seed: 2);
         engine.Predict(images); // warm: first launches, pinned buffers touched
     }
 

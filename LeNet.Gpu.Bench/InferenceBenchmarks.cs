@@ -26,9 +26,7 @@ public class InferenceBenchmarks
     public void Setup()
     {
         engine = InferenceEngine.Create(BenchModel.Load(), Device, BatchSize);
-        var random = new Random(2);
-        images = new float[BatchSize * Architecture.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        images = BenchInputs.Images(BatchSize, seed: 2);
         engine.Predict(images); // warm: first launches
     }
 

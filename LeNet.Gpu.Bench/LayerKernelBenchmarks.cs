@@ -51,11 +51,8 @@ public class LayerKernelBenchmarks
         p = new DeviceParameters(a, BenchModel.Load());
         pass = new ForwardPass(a, BatchSize);
         fused = new FusedForwardPass(a, BatchSize);
-        var random = new Random(2);
-        var images = new float[(long)BatchSize * InferenceEngine.ImageFloats];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-        var raw = new byte[(long)BatchSize * InferenceEngine.MnistPixels];
-        random.NextBytes(raw);
+        var images = BenchInputs.Images(BatchSize, seed: 2);
+        var raw = BenchInputs.Bytes(BatchSize, seed: 2);
         floats = a.Allocate1D(images);
         bytes = a.Allocate1D(raw);
         fused.Images.CopyFromCPU(images);

@@ -34,9 +34,7 @@ public class OnnxRuntimePeerBenchmarks
     public void Setup()
     {
         var model = BenchModel.Load();
-        var random = new Random(2);
-        images = new float[BatchSize * Architecture.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        images = BenchInputs.Images(BatchSize, seed: 2);
 
         engine = new CpuInferenceEngine(model, BatchSize, Threads);
         var options = new SessionOptions

@@ -25,11 +25,8 @@ public class TrainingBenchmarks
     public void Setup()
     {
         accelerator = LeNetAccelerator.Create(Device);
-        var random = new Random(3);
-        var images = new float[BatchSize * Architecture.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-        var labels = Enumerable.Range(0, BatchSize).Select(i => i % 10).ToArray();
-        trainer = new Trainer(accelerator, LeNetModel.CreateRandom(1), new TrainingOptions { BatchSize = BatchSize }, images, labels);
+        trainer = new Trainer(accelerator, LeNetModel.CreateRandom(1), new TrainingOptions { BatchSize = BatchSize },
+            BenchInputs.Images(BatchSize, seed: 3), BenchInputs.Labels(BatchSize));
         trainer.StepOnce();
     }
 

@@ -21,14 +21,9 @@ namespace LeNet.Gpu.Bench;
 [Config(typeof(Cases))]
 public class TrainingKernelBenchmarks
 {
-    /// <summary>What is timed: a backward-pass step, or one of the other launches of a training step.</summary>
-    public enum Launch
-    {
-        Gather, GatherDistorted,
-        Loss, OutputParameters, OutputInput, F6Squash, F6Parameters, F6Input, C5Squash, C5Parameters, C5Input,
-        S4Squash, S4Parameters, S4Input, C3Parameters, C3Input, S2Squash, S2Parameters, S2Input, C1Parameters,
-        Statistics, Sgd, Adam, Sdlm, HessianAccumulate,
-    }
+    /// <summary>What is timed, in the order of a step: the gathers, every <see cref="BackwardPass.Step"/>, then the rest.</summary>
+    public static IEnumerable<string> Launches() =>
+        ["Gather", "GatherDistorted", .. Enum.GetNames<BackwardPass.Step>(), "Statistics", "Sgd", "Adam", "Sdlm", "HessianAccumulate"];
 
     [ParamsSource(nameof(DeviceKinds))]
     public DeviceKind Device { get; set; }
@@ -36,8 +31,8 @@ public class TrainingKernelBenchmarks
     [Params(64, 256, 4096)]
     public int BatchSize { get; set; }
 
-    [ParamsAllValues]
-    public Launch Kernel { get; set; }
+    [ParamsSource(nameof(Launches))]
+    public string Kernel { get; set; } = "";
 
     public static IEnumerable<DeviceKind> DeviceKinds() => Devices.Present();
 
@@ -48,18 +43,15 @@ public class TrainingKernelBenchmarks
     public void Setup()
     {
         accelerator = LeNetAccelerator.Create(Device);
-        var random = new Random(3);
-        var images = new float[BatchSize * Architecture.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
-        var labels = Enumerable.Range(0, BatchSize).Select(i => i % 10).ToArray();
         var optimizer = Kernel switch
         {
-            Launch.Adam => OptimizerKind.Adam,
-            Launch.Sdlm or Launch.HessianAccumulate => OptimizerKind.Sdlm,
+            "Adam" => OptimizerKind.Adam,
+            "Sdlm" or "HessianAccumulate" => OptimizerKind.Sdlm,
             _ => OptimizerKind.Sgd,
         };
         var options = new TrainingOptions { BatchSize = BatchSize, Optimizer = optimizer, Distortion = Distortion.Default };
-        backend = new IlgpuTrainingBackend(accelerator, LeNetModel.CreateRandom(1), options, images, labels, BatchSize);
+        backend = new IlgpuTrainingBackend(accelerator, LeNetModel.CreateRandom(1), options,
+            BenchInputs.Images(BatchSize, seed: 3), BenchInputs.Labels(BatchSize), BatchSize);
         backend.SetOrder(Enumerable.Range(0, BatchSize).ToArray(), 0);
         backend.TrainBatch(0, 0, BatchSize, options.BaseLearningRate, 0); // compiles the kernels, fills every buffer
         Time();
@@ -72,13 +64,13 @@ public class TrainingKernelBenchmarks
         var s = backend.Stream;
         switch (Kernel)
         {
-            case Launch.Gather: backend.Gather(0, 0, BatchSize, distort: false); break;
-            case Launch.GatherDistorted: backend.Gather(0, 0, BatchSize, distort: true); break;
-            case Launch.Statistics: backend.AccumulateStatistics(BatchSize); break;
-            case Launch.Sgd or Launch.Adam or Launch.Sdlm: backend.Update(0.001f, 1); break;
-            case Launch.HessianAccumulate: backend.AccumulateHessian(1f / 8); break;
+            case "Gather": backend.Gather(0, 0, BatchSize, distort: false); break;
+            case "GatherDistorted": backend.Gather(0, 0, BatchSize, distort: true); break;
+            case "Statistics": backend.AccumulateStatistics(BatchSize); break;
+            case "Sgd" or "Adam" or "Sdlm": backend.Update(0.001f, 1); break;
+            case "HessianAccumulate": backend.AccumulateHessian(1f / 8); break;
             default:
-                var step = Enum.Parse<BackwardPass.Step>(Kernel.ToString());
+                var step = Enum.Parse<BackwardPass.Step>(Kernel);
                 backend.Backward.Launch(step, k, s, backend.DeviceParameters, backend.Forward, BatchSize);
                 break;
         }

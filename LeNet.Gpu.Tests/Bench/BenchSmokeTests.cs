@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using LeNet.Gpu.Tests.Data;
 using Xunit;
@@ -16,42 +15,13 @@ public sealed class BenchSmokeTests : IDisposable
 
     public void Dispose() => artifacts.Dispose();
 
-    private static string BenchPath()
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory);
-        string configuration = output.Parent!.Name, framework = output.Name;
-        string root = Support.Python.RepositoryRoot();
-        string path = Path.Combine(root, "LeNet.Gpu.Bench", "bin", configuration, framework, "LeNet.Gpu.Bench.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"the benchmarks are not built at {path}");
-    }
-
     [Fact]
-    public async Task Quick_in_process_run_of_the_device_resident_benchmarks_reports_images_per_second()
+    public void Quick_in_process_run_of_the_device_resident_benchmarks_reports_images_per_second()
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { BenchPath(), "--quick", "--in-process", "--filter", "*DeviceResident*", "--artifacts", artifacts.Path })
-            start.ArgumentList.Add(a);
-        start.Environment["LENET_BENCH_DEVICES"] = "ilgpu-cpu";
-        using var process = Process.Start(start)!;
-        var stdoutTask = process.StandardOutput.ReadToEndAsync();
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("the quick benchmark run took over 5 minutes");
-        }
-        string stdout = await stdoutTask, stderr = await stderrTask;
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{stderr}\n{stdout[^Math.Min(3000, stdout.Length)..]}");
+        var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), artifacts.Path,
+            new Dictionary<string, string?> { ["LENET_BENCH_DEVICES"] = "ilgpu-cpu" },
+            "--quick", "--in-process", "--filter", "*DeviceResident*", "--artifacts", artifacts.Path);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout[^Math.Min(3000, run.Stdout.Length)..]}");
 
         // BenchmarkDotNet's CSV report: one row per case, with our images/s column filled in.
         string csv = Assert.Single(Directory.GetFiles(Path.Combine(artifacts.Path, "results"), "*-report.csv"));

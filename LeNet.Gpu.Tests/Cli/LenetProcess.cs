@@ -7,28 +7,17 @@ public static class LenetProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    /// <summary>
-    /// LeNet.Gpu.Cli/bin/&lt;configuration&gt;/&lt;framework&gt;/lenet.dll, found from this test assembly's own output folder
-    /// (…/LeNet.Gpu.Tests/bin/&lt;configuration&gt;/&lt;framework&gt;/); the test project references the CLI project, so
-    /// building the tests builds it.
-    /// </summary>
-    public static string CliPath
-    {
-        get
-        {
-            var output = new DirectoryInfo(AppContext.BaseDirectory);
-            string configuration = output.Parent!.Name, framework = output.Name;
-            for (var d = output; d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "LeNet.Gpu.sln")))
-                {
-                    string path = Path.Combine(d.FullName, "LeNet.Gpu.Cli", "bin", configuration, framework, "lenet.dll");
-                    return File.Exists(path) ? path : throw new FileNotFoundException($"the lenet CLI is not built at {path}");
-                }
-            throw new InvalidOperationException($"no LeNet.Gpu.sln above {AppContext.BaseDirectory}");
-        }
-    }
+    /// <summary>The built CLI (the test project references it, so building the tests builds it).</summary>
+    public static string CliPath => Support.Repository.BuiltAssembly("LeNet.Gpu.Cli", "lenet.dll");
 
-    public static Result Run(string workingDirectory, params string[] args)
+    public static Result Run(string workingDirectory, params string[] args) =>
+        RunAssembly(CliPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, args);
+
+    /// <summary>
+    /// Runs a built .NET assembly with <paramref name="args"/>; <paramref name="environment"/> sets variables (null
+    /// removes one). Fails with <see cref="TimeoutException"/> after 5 minutes.
+    /// </summary>
+    public static Result RunAssembly(string assembly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         // The SDK tells test hosts which dotnet runs them; outside `dotnet test`, the one on PATH.
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -38,17 +27,20 @@ public static class LenetProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(CliPath);
+        start.ArgumentList.Add(assembly);
         foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment.Remove("LENET_DEVICE");
-        start.Environment["NO_COLOR"] = "1";
+        foreach (var (name, value) in environment)
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"lenet {string.Join(' ', args)} ran over 5 minutes");
+            throw new TimeoutException($"{Path.GetFileName(assembly)} {string.Join(' ', args)} ran over 5 minutes");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }

@@ -34,7 +34,7 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
     /// <summary>Runs a command of pytorch_docs_module.py on the documentation's module; fails with its stderr if it fails.</summary>
     private string RunDocsModule(params string[] arguments)
     {
-        string root = Python.RepositoryRoot();
+        string root = Repository.Root;
         string[] all =
         [
             Path.Combine(root, "LeNet.Gpu.Tests", "Interop", "pytorch_docs_module.py"), arguments[0],

@@ -113,13 +113,7 @@ public sealed partial class PyTorchWeightsTests : IDisposable
 
     // ------------------------------------------------------------------ docs/pytorch.md matches the library
 
-    private static string Documentation()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "LeNet.Gpu.sln")))
-                return File.ReadAllText(Path.Combine(d.FullName, "docs", "pytorch.md"));
-        throw new InvalidOperationException($"no LeNet.Gpu.sln above {AppContext.BaseDirectory}");
-    }
+    private static string Documentation() => File.ReadAllText(Path.Combine(Support.Repository.Root, "docs", "pytorch.md"));
 
     [GeneratedRegex(@"^\| `([a-z0-9_.]+)` \| `(\[[0-9, ]+\])` \|", RegexOptions.Multiline)]
     private static partial Regex TensorRow();

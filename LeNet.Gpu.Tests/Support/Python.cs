@@ -64,12 +64,4 @@ public static class Python
             return (process.ExitCode, output.Result, errors.Result);
         }
     }
-
-    /// <summary>The repository's root (the directory holding LeNet.Gpu.sln), found upwards from the test assembly.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "LeNet.Gpu.sln"))) return d.FullName;
-        throw new InvalidOperationException($"no LeNet.Gpu.sln above {AppContext.BaseDirectory}");
-    }
 }

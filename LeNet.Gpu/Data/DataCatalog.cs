@@ -58,8 +58,7 @@ public static class DataCatalog
     /// <exception cref="DataNotFoundException">Not on this machine; the message says how to get it.</exception>
     public static (Dataset Train, Dataset Test) Load(string name)
     {
-        string canonical = Normalize(name);
-        string path = Find(canonical) ?? throw new DataNotFoundException(FetchHint(canonical));
+        var (canonical, path) = Locate(name);
         return canonical == Digits
             ? OpenCvDigits.Load(path)
             : (FashionMnist.LoadTrain(path), FashionMnist.LoadTest(path));
@@ -68,9 +67,15 @@ public static class DataCatalog
     /// <summary>A named dataset's test split alone (its training files are not read).</summary>
     public static Dataset LoadTest(string name)
     {
-        string canonical = Normalize(name);
-        string path = Find(canonical) ?? throw new DataNotFoundException(FetchHint(canonical));
+        var (canonical, path) = Locate(name);
         return canonical == Digits ? OpenCvDigits.Load(DataSplit.Test, path) : FashionMnist.LoadTest(path);
+    }
+
+    /// <summary>A named dataset's canonical name and where it is; missing: an error saying how to get it.</summary>
+    private static (string Canonical, string Path) Locate(string name)
+    {
+        string canonical = Normalize(name);
+        return (canonical, Find(canonical) ?? throw new DataNotFoundException(FetchHint(canonical)));
     }
 
     /// <summary><c>--data DIR</c>: any directory in MNIST's layout; classes are digits unless told otherwise.</summary>

@@ -142,7 +142,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             forward.Run(k, stream, parameters, c);
             k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
                 backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
-            k.AccumulateStatistics(stream, 1, c, backward.Losses.View, backward.Correct.View, statistics.View);
+            AccumulateStatistics(c);
         }
         return ReadStatistics();
     }
