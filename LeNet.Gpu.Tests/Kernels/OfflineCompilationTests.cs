@@ -26,6 +26,10 @@ public sealed class OfflineBackends : IDisposable
     [
         ("ptx-sm_61", CudaArchitecture.SM_61, CudaInstructionSet.ISA_60),
         ("ptx-sm_90", CudaArchitecture.SM_90, CudaInstructionSet.ISA_78),
+        // For NVIDIA's assembler (PtxAssemblerTests): an A100's architecture, and sm_90 at the ISA a CUDA 12.9+
+        // driver makes ILGPU emit at run time.
+        ("ptx-sm_80", CudaArchitecture.SM_80, CudaInstructionSet.ISA_78),
+        ("ptx-sm_90-isa88", CudaArchitecture.SM_90, CudaInstructionSet.ISA_88),
     ];
 
     private readonly Dictionary<string, Backend> backends = new();

@@ -7,4 +7,11 @@ namespace LeNet.Gpu.Kernels;
 /// they have no <c>Index1D</c> first parameter to be recognised by.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
-public sealed class ExplicitlyGroupedKernelAttribute : Attribute;
+public sealed class ExplicitlyGroupedKernelAttribute : Attribute
+{
+    /// <summary>
+    /// The threads per group a GPU launch uses (the same constant the launcher passes), so the offline checks can
+    /// compute occupancy at the real group size; 0 when not declared.
+    /// </summary>
+    public int GroupSize { get; set; }
+}

@@ -50,7 +50,7 @@ public static class FusedKernels
     /// C1 (identity) and S2 (squashed) for a tile of float images [n][32·32], row-major, in the model's input scale.
     /// Grid: ⌈count / <see cref="C1S2Tile"/>⌉ groups. Output S2 [n][6][14][14].
     /// </summary>
-    [ExplicitlyGroupedKernel]
+    [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
     public static void C1S2FromFloats(int count, int activation, ArrayView<float> images,
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
@@ -70,7 +70,7 @@ public static class FusedKernels
     /// <see cref="InputKernels.FromMnistBytes"/> does: a 2-pixel border of background −0.1, ink v → −0.1 + 1.275·v/255.
     /// The device reads 784 bytes per image instead of 4 KB of floats.
     /// </summary>
-    [ExplicitlyGroupedKernel]
+    [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
     public static void C1S2FromBytes(int count, int activation, ArrayView<byte> images,
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
@@ -146,7 +146,7 @@ public static class FusedKernels
     /// input maps and the mask test are the same in every thread, so the mask never splits a warp.
     /// Grid: ⌈count / <see cref="C3S4Tile"/>⌉ groups.
     /// </summary>
-    [ExplicitlyGroupedKernel]
+    [ExplicitlyGroupedKernel(GroupSize = C3S4Group)]
     public static void C3S4(int count, int activation, ArrayView<float> s2,
         ArrayView<float> c3Weight, ArrayView<float> c3Bias, ArrayView<int> c3Mask,
         ArrayView<float> s4Coefficient, ArrayView<float> s4Bias, ArrayView<float> s4)
@@ -227,7 +227,7 @@ public static class FusedKernels
     /// so a thread's 4 units are adjacent), and each thread accumulates a 4 units × 4 images block in registers.
     /// Activations stay in shared memory between the layers. Grid: ⌈count / <see cref="DenseTile"/>⌉ groups.
     /// </summary>
-    [ExplicitlyGroupedKernel]
+    [ExplicitlyGroupedKernel(GroupSize = DenseGroup)]
     public static void C5F6Output(int count, int activation, ArrayView<float> s4,
         ArrayView<float> c5Weight, ArrayView<float> c5Bias, ArrayView<float> f6Weight, ArrayView<float> f6Bias,
         ArrayView<float> outputWeight, ArrayView<float> outputBias,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fetches NVIDIA's PTX assembler (ptxas) from Debian's non-free nvidia-cuda-toolkit .deb into a cache folder,
+# installing nothing and leaving the machine's apt setup alone: a scratch sources file, a scratch package-lists
+# folder and a scratch apt cache; only usr/bin/ptxas is taken from the downloaded .deb.
+#
+#   bash .ci/fetch-ptxas.sh            prints the ptxas path (fetching it first if the cache lacks it)
+#
+# Cache: $LENET_TOOLS, else ~/.cache/lenet-tools; ptxas lands in <cache>/ptxas/bin/ptxas with the package version
+# beside it (<cache>/ptxas/version.txt). The tests look there too (LeNet.Gpu.Tests/Kernels/PtxAssemblerTests.cs).
+# Needs network access to the Debian archive; no root needed.
+set -euo pipefail
+cache=${LENET_TOOLS:-$HOME/.cache/lenet-tools}/ptxas
+if [[ -x $cache/bin/ptxas ]] && "$cache/bin/ptxas" --version >/dev/null 2>&1; then
+    echo "$cache/bin/ptxas"
+    exit 0
+fi
+command -v apt-get >/dev/null || { echo "fetch-ptxas: no apt-get here" >&2; exit 1; }
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/lists/partial" "$scratch/cache/archives/partial" "$scratch/deb"
+# The machine's own sources name the mirror; add the non-free component of the same suite.
+suite=bookworm
+if [[ -r /etc/os-release ]]; then suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}"); fi
+echo "deb http://deb.debian.org/debian $suite non-free" > "$scratch/sources.list"
+apt_options=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+    -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache" -o Debug::NoLocking=1
+    -o APT::Sandbox::User="$(id -un)" -o Acquire::Languages=none -o APT::Architecture=amd64)
+echo "fetch-ptxas: apt-get update ($suite non-free, scratch lists)" >&2
+apt-get -qq "${apt_options[@]}" update >&2
+version=$(apt-cache "${apt_options[@]}" show nvidia-cuda-toolkit 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+echo "fetch-ptxas: downloading nvidia-cuda-toolkit ${version:-?}" >&2
+(cd "$scratch/deb" && apt-get -qq "${apt_options[@]}" download nvidia-cuda-toolkit >&2)
+deb=$(ls "$scratch"/deb/nvidia-cuda-toolkit_*.deb)
+mkdir -p "$scratch/unpacked"
+dpkg-deb --fsys-tarfile "$deb" | tar -C "$scratch/unpacked" -x ./usr/bin/ptxas
+"$scratch/unpacked/usr/bin/ptxas" --version >&2
+# Into place with a rename, so an interrupted fetch never leaves a half-written ptxas behind.
+mkdir -p "$cache/bin"
+cp "$scratch/unpacked/usr/bin/ptxas" "$cache/bin/ptxas.tmp"
+echo "nvidia-cuda-toolkit ${version:-?} (Debian $suite non-free)" > "$cache/version.txt"
+mv "$cache/bin/ptxas.tmp" "$cache/bin/ptxas"
+echo "$cache/bin/ptxas"
