@@ -58,12 +58,16 @@ public sealed class PtxAssembler
     }
 
     /// <summary>
-    /// PTX ISA per CUDA release (NVIDIA's PTX ISA release notes): 11.8 → 7.8, 12.0 → 8.0, … 12.9 → 8.8, 13.0 → 9.0.
+    /// PTX ISA per CUDA release (NVIDIA's PTX ISA release notes): 11.x → 7.x, 12.0–12.5 → 8.0–8.5, 12.6 → 8.5,
+    /// 12.8 → 8.7, 12.9 → 8.8, 13.0 → 9.0. Releases are major·10 + minor.
     /// </summary>
     public static int MaxIsaOf(int cudaRelease) => cudaRelease switch
     {
         >= 130 => 90,
-        >= 120 => 80 + Math.Min(cudaRelease - 120, 8),
+        129 => 88,
+        128 => 87,
+        >= 126 => 85,
+        >= 120 => 80 + (cudaRelease - 120),
         >= 110 => 70 + (cudaRelease - 110),
         _ => 0,
     };
