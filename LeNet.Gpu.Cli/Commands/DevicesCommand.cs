@@ -14,6 +14,11 @@ public static class DevicesCommand
         {
             var devices = Engines.List();
             var auto = Engines.AutoChoice();
+            // For each GPU kind with no device: which driver library was looked for and what failed.
+            var unavailable = new[] { DeviceKind.Cuda, DeviceKind.OpenCL }
+                .Where(kind => devices.All(d => d.Kind != kind))
+                .Select(kind => (Kind: kind, Reason: DriverDiagnosis.Explain(kind)!))
+                .ToList();
             if (parse.GetValue(json))
             {
                 Common.WriteJson(new
@@ -24,6 +29,7 @@ public static class DevicesCommand
                         warp_size = d.WarpSize, max_group_size = d.MaxGroupSize, auto = d == auto,
                     }),
                     auto = auto.Kind.ToName(),
+                    unavailable = unavailable.Select(u => new { kind = u.Kind.ToName(), reason = u.Reason }),
                 });
                 return ExitCodes.Success;
             }
@@ -33,6 +39,8 @@ public static class DevicesCommand
                     d.WarpSize.ToString(), d.MaxGroupSize.ToString(), d == auto ? "[green]✓[/]" : "");
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"auto picks [bold]{auto.Kind.ToName()}[/]: {Markup.Escape(auto.Name)}");
+            foreach (var (kind, reason) in unavailable)
+                AnsiConsole.MarkupLine($"no {kind.ToName()} device: {Markup.Escape(reason)}");
             return ExitCodes.Success;
         }));
         return command;

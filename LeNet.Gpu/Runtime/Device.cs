@@ -100,7 +100,7 @@ public sealed class LeNetAccelerator : IDisposable
         {
             // The message lists every engine a user could pick instead, the CPU engine included.
             var device = Pick(context, kind)
-                ?? throw new DeviceNotFoundException(kind, Engines.List());
+                ?? throw new DeviceNotFoundException(kind, Engines.List(), DriverDiagnosis.Explain(kind));
             return new LeNetAccelerator(context, device.CreateAccelerator(context));
         }
         catch
@@ -117,13 +117,17 @@ public sealed class LeNetAccelerator : IDisposable
         return ListDevices(context);
     }
 
-    private static Context CreateContext(CPUDeviceKind cpuKind) =>
-        Context.Create(builder => builder
+    private static Context CreateContext(CPUDeviceKind cpuKind)
+    {
+        // Before ILGPU first touches a driver: find libcuda.so.1 / libOpenCL.so.1 where the unversioned names are missing.
+        DriverLibraries.Register();
+        return Context.Create(builder => builder
             .Cuda()
             .OpenCL()
             .CPU(cpuKind)
             .EnableAlgorithms()
             .Math(MathMode.Default));
+    }
 
     private static IReadOnlyList<DeviceDescription> ListDevices(Context context) =>
         Ordered(context).Select(Describe).ToList();
@@ -165,10 +169,16 @@ public sealed class LeNetAccelerator : IDisposable
     }
 }
 
-/// <summary>The requested device is not present; the message lists those that are.</summary>
-public sealed class DeviceNotFoundException(DeviceKind requested, IReadOnlyList<DeviceDescription> present)
-    : Exception($"no {requested.ToName()} device found; present: " +
+/// <summary>
+/// The requested device is not present; the message says why (<see cref="DriverDiagnosis"/>: which driver library
+/// was looked for and what failed) and lists the devices that are.
+/// </summary>
+public sealed class DeviceNotFoundException(DeviceKind requested, IReadOnlyList<DeviceDescription> present, string? reason = null)
+    : Exception($"no {requested.ToName()} device found" + (reason is null ? "" : $": {reason}") + "; present: " +
                 (present.Count == 0 ? "none" : string.Join("; ", present)))
 {
     public DeviceKind Requested { get; } = requested;
+
+    /// <summary>Why the driver offered no device, when known.</summary>
+    public string? Reason { get; } = reason;
 }
