@@ -12,10 +12,17 @@ public static class Devices
     public static IEnumerable<DeviceKind> Present()
     {
         var present = LeNetAccelerator.ListDevices().Select(d => d.Kind).Distinct();
+        var wanted = Wanted();
+        return wanted.Count == 0 ? present : present.Where(wanted.Contains);
+    }
+
+    /// <summary>The kinds <see cref="EnvironmentVariable"/> names; empty when it is unset (all).</summary>
+    public static IReadOnlySet<DeviceKind> Wanted()
+    {
         var only = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (string.IsNullOrWhiteSpace(only)) return present;
-        var wanted = only.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(DeviceKindExtensions.ParseDeviceKind).ToHashSet();
-        return present.Where(wanted.Contains);
+        return string.IsNullOrWhiteSpace(only)
+            ? new HashSet<DeviceKind>()
+            : only.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(DeviceKindExtensions.ParseDeviceKind).ToHashSet();
     }
 }
 

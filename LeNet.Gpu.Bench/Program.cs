@@ -9,6 +9,10 @@ using LeNet.Gpu.Bench;
 // Anything else goes to BenchmarkDotNet's own switcher (e.g. --filter '*Inference*').
 // `--probabilities [MODEL] [DEVICE] [PATH]`: probabilities of fixed images, to compare with pytorch/lenet5_bench.py --check.
 if (args.FirstOrDefault() == "--probabilities") return CheckInputs.Run(args[1..]);
+// `--check [--device cuda] [--data DIR] [--batches …]`: per-layer and fused against the CPU engine at the benchmarked batch sizes.
+if (args.FirstOrDefault() == "--check") return CorrectnessCheck.Run(args[1..]);
+// `--devices`: the engines found and, for an absent CUDA or OpenCL, which driver library was looked for and what failed.
+if (args.FirstOrDefault() == "--devices") return DeviceReport.Run();
 // `--in-process`: every case runs in this process (BenchmarkDotNet's in-process toolchain), so no .NET SDK is
 // needed: the self-contained build of pack-gpu.sh runs on a machine with no .NET (the lent GPU machines).
 // LENET_BENCH_DEVICES=cuda,... limits the devices (Devices.Present).
