@@ -17,17 +17,24 @@ public static class LenetProcess
     /// Runs a built .NET assembly with <paramref name="args"/>; <paramref name="environment"/> sets variables (null
     /// removes one). Fails with <see cref="TimeoutException"/> after 5 minutes.
     /// </summary>
-    public static Result RunAssembly(string assembly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static Result RunAssembly(string assembly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        RunProgram(Support.Dotnet.HostPath, workingDirectory, environment, [assembly, .. args]);
+
+    /// <summary>
+    /// Runs <paramref name="program"/> (a path, or a name looked up on PATH) with <paramref name="args"/>;
+    /// <paramref name="environment"/> sets variables (null removes one). Fails with <see cref="TimeoutException"/>
+    /// after <paramref name="timeout"/> (default 5 minutes).
+    /// </summary>
+    public static Result RunProgram(string program, string workingDirectory, IReadOnlyDictionary<string, string?> environment,
+        IEnumerable<string> args, TimeSpan? timeout = null)
     {
-        // The SDK tells test hosts which dotnet runs them; outside `dotnet test`, the one on PATH.
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(assembly);
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (name, value) in environment)
         {
@@ -37,10 +44,11 @@ public static class LenetProcess
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        var limit = timeout ?? TimeSpan.FromMinutes(5);
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(assembly)} {string.Join(' ', args)} ran over 5 minutes");
+            throw new TimeoutException($"{Path.GetFileName(program)} {string.Join(' ', start.ArgumentList)} ran over {limit.TotalMinutes:0.#} minutes");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }

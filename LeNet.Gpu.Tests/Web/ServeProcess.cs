@@ -22,15 +22,21 @@ public sealed partial class ServeProcess : IDisposable
     [GeneratedRegex(@"http://127\.0\.0\.1:\d+/")]
     private static partial Regex UrlPattern();
 
-    public ServeProcess(string model, string device = "cpu", TimeSpan? startTimeout = null)
+    /// <param name="executable">
+    /// A <c>lenet</c> to run instead of the built lenet.dll (an installed tool's command); it finds .NET through
+    /// <c>DOTNET_ROOT</c>, set to the dotnet running the tests.
+    /// </param>
+    public ServeProcess(string model, string device = "cpu", TimeSpan? startTimeout = null, string? executable = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(executable ?? Support.Dotnet.HostPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { LenetProcess.CliPath, "serve", "--model", model, "--device", device })
+        if (executable is null) start.ArgumentList.Add(LenetProcess.CliPath);
+        else if (Support.Dotnet.Root is { } root) start.Environment["DOTNET_ROOT"] = root;
+        foreach (var a in new[] { "serve", "--model", model, "--device", device })
             start.ArgumentList.Add(a);
         start.Environment.Remove("LENET_DEVICE");
         start.Environment["NO_COLOR"] = "1";
