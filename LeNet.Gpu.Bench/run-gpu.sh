@@ -174,8 +174,8 @@ estimate() {
         esac
     else
         case $1 in
-        probe) echo 20 ;; check) echo 60 ;; resident) echo 120 ;; pytorch) echo 60 ;; ceilings) echo 60 ;;
-        training) echo 60 ;; host) echo 300 ;; pytorch-check) echo 40 ;; layers) echo 200 ;;
+        probe) echo 20 ;; check) echo 60 ;; resident) echo 40 ;; pytorch) echo 60 ;; ceilings) echo 20 ;;
+        training) echo 60 ;; host) echo 240 ;; pytorch-check) echo 40 ;; layers) echo 150 ;;
         training-kernels) echo 400 ;; cpu) echo 400 ;; tests) if (( sdk )); then echo 300; else echo 0; fi ;;
         esac
     fi
