@@ -42,6 +42,17 @@ public sealed class CorrectnessCheckTests : IDisposable
         Assert.Contains("cases FAIL", run.Stdout);
     }
 
+    /// <summary>Where CUDA is present (a GPU machine with the SDK): the lease's full check, every batch 1 to 65,536.</summary>
+    [SkippableFact]
+    public void OnCudaEveryBenchmarkedBatchMatchesTheCpuEngine()
+    {
+        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Runtime.DeviceKind.Cuda), $"no CUDA device here (present: {Support.Devices.List})");
+        var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), folder.Path,
+            new Dictionary<string, string?>(), "--check", "--device", "cuda", "--images", "10000");
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout}");
+        Assert.Contains("all 20 cases pass", run.Stdout);
+    }
+
     [Theory]
     [InlineData("--device", "cpu")]
     [InlineData("--batches", "0")]
