@@ -13,11 +13,18 @@ public static class LenetProcess
     public static Result Run(string workingDirectory, params string[] args) =>
         RunAssembly(CliPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, args);
 
+    /// <summary>As <see cref="Run"/>, failing with <see cref="TimeoutException"/> after <paramref name="timeout"/> (a command that must not wait).</summary>
+    public static Result RunWithin(TimeSpan timeout, string workingDirectory, params string[] args) =>
+        RunAssembly(CliPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, timeout, args);
+
     /// <summary>
     /// Runs a built .NET assembly with <paramref name="args"/>; <paramref name="environment"/> sets variables (null
     /// removes one). Fails with <see cref="TimeoutException"/> after 5 minutes.
     /// </summary>
-    public static Result RunAssembly(string assembly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static Result RunAssembly(string assembly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        RunAssembly(assembly, workingDirectory, environment, TimeSpan.FromMinutes(5), args);
+
+    private static Result RunAssembly(string assembly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, string[] args)
     {
         // The SDK tells test hosts which dotnet runs them; outside `dotnet test`, the one on PATH.
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -37,10 +44,10 @@ public static class LenetProcess
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(assembly)} {string.Join(' ', args)} ran over 5 minutes");
+            throw new TimeoutException($"{Path.GetFileName(assembly)} {string.Join(' ', args)} ran over {timeout.TotalSeconds:0} s");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
