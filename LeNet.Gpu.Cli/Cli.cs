@@ -72,6 +72,8 @@ public static class Common
     {
         if (dataset is not null && directory is not null)
             throw new UsageException("give either --dataset or --data, not both");
+        if (directory is { Length: 0 })
+            throw new UsageException("--data: the path is empty; give a folder of IDX files");
         if (directory is not null)
             return (Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))), true);
         string name = dataset ?? fallback;

@@ -1,4 +1,6 @@
+using System.Text;
 using LeNet.Gpu.Data;
+using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Cli;
 
@@ -6,8 +8,10 @@ namespace LeNet.Gpu.Cli;
 /// Checks a command's output files before any work starts, so a long training run cannot end by overwriting its
 /// own data or model, or by failing to write: each output must be a non-empty path, not a directory, distinct from
 /// every other output and from every file the command reads (compared after resolving symbolic links anywhere in
-/// either path), in a directory that exists and can be written. Clashes exit 2; a path that cannot be written (a
-/// directory, a missing or read-only directory) exits 1, as the failed write would.
+/// either path), not a device, FIFO or socket, with a name the file system takes, in a directory that exists and
+/// can be written. A link is written through (<see cref="AtomicFile"/>), so the checks apply to the file it names.
+/// Clashes and special files exit 2; a path that cannot be written (a directory, a name too long, a missing or
+/// read-only directory) exits 1, as the failed write would.
 /// </summary>
 public sealed class OutputPaths
 {
@@ -54,6 +58,10 @@ public sealed class OutputPaths
         {
             var (option, given, real, mayReplace) = outputs[i];
             if (Directory.Exists(given)) throw new IOException($"cannot write {option} {given}: it is a directory");
+            var kind = FileKinds.Of(given);
+            if (FileKinds.IsSpecial(kind))
+                throw new UsageException($"{option} {given} is {FileKinds.Describe(kind)}, not a regular file: give the path of a file to write");
+            CheckLength(option, given, AtomicFile.Target(given));
             for (int j = 0; j < i; j++)
                 if (outputs[j].Path == real)
                     throw new UsageException($"{option} {given} is also the {outputs[j].Option} file; give each output its own path");
@@ -61,10 +69,27 @@ public sealed class OutputPaths
                 if (inputPath == real && inputOption != mayReplace)
                     throw new UsageException($"{option} {given} would overwrite an input ({inputOption}); choose another path");
         }
-        // The file is written beside the name given (a temporary file, then a rename over the name, which replaces
-        // a symbolic link rather than its target), so that is the directory that must be writable.
-        foreach (var group in outputs.GroupBy(o => Path.GetDirectoryName(Path.GetFullPath(o.Given))!))
+        // The file is written beside the file it replaces (a temporary file, then a rename; through a symbolic link,
+        // beside the link's target), so that is the directory that must be writable.
+        foreach (var group in outputs.GroupBy(o => Path.GetDirectoryName(AtomicFile.Target(o.Given))!))
             Probe(group.First().Option, group.First().Given, group.Key);
+    }
+
+    /// <summary>
+    /// The name must fit the file system before any work, not fail the write at the end; the names derived from it
+    /// (temporary file, lock) are kept within the limit by <see cref="AtomicFile.SiblingPath"/>.
+    /// </summary>
+    private static void CheckLength(string option, string given, string target)
+    {
+        foreach (string path in new[] { Path.GetFullPath(given), target }.Distinct())
+        {
+            int nameBytes = Encoding.UTF8.GetByteCount(Path.GetFileName(path));
+            if (nameBytes > AtomicFile.MaxNameBytes)
+                throw new IOException($"cannot write {option} {given}: its file name is {nameBytes} bytes, more than the {AtomicFile.MaxNameBytes} a file name may have");
+            int pathBytes = Encoding.UTF8.GetByteCount(path);
+            if (pathBytes > AtomicFile.MaxPathBytes)
+                throw new IOException($"cannot write {option} {given}: the full path is {pathBytes} bytes, more than the {AtomicFile.MaxPathBytes} a path may have");
+        }
     }
 
     /// <summary>Creates and deletes a file where the output will go: the write needs exactly that.</summary>

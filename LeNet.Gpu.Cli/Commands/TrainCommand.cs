@@ -71,7 +71,8 @@ public static class TrainCommand
             catch (ArgumentException e) { throw new UsageException(e.Message); }
 
             string outputPath = parse.GetValue(output)!;
-            string checkpointPath = parse.GetValue(checkpoint) ?? outputPath + ".ckpt";
+            // OUTPUT.ckpt, kept within the file system's name limit however long OUTPUT's name is.
+            string checkpointPath = parse.GetValue(checkpoint) ?? AtomicFile.SiblingPath(outputPath, ".ckpt");
             string? plotPath = parse.GetValue(plot);
             string? resumePath = parse.GetValue(resume);
             if (resumePath is { Length: 0 }) throw new UsageException("--resume: the path is empty");
@@ -79,6 +80,7 @@ public static class TrainCommand
                 .Dataset("--dataset", Common.DatasetPath(parse.GetValue(dataset) ?? (parse.GetValue(data) is null ? "digits" : null)))
                 .Input("--resume", resumePath)
                 .Output("--output", outputPath).Output("--checkpoint", checkpointPath, mayReplace: "--resume").Output("--plot", plotPath).Check();
+            using var locks = OutputLock.Acquire(("--output", outputPath), ("--checkpoint", checkpointPath));
             var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
 
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
@@ -101,9 +103,8 @@ public static class TrainCommand
             Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
                 $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
 
-            using var cancellation = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
-            Console.CancelKeyPress += onCancel;
+            using var stop = new StopRequest();
+            bool checkpointWritten = false;
             var history = new List<EpochResult>();
             var clock = Stopwatch.StartNew();
             try
@@ -114,21 +115,18 @@ public static class TrainCommand
                     var state = trainer.Checkpoint();
                     foreach (var (key, value) in settings) state.Model.Metadata[key] = value;
                     CheckpointFile.Save(state, options.Optimizer, checkpointPath);
+                    checkpointWritten = true;
                 }
                 bool live = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive;
                 if (live)
-                    RunWithProgressBar(trainer, options, OnEpoch, cancellation.Token);
+                    RunWithProgressBar(trainer, options, OnEpoch, stop.Token);
                 else
-                    trainer.Run(r => { OnEpoch(r); Console.Error.WriteLine(Describe(r)); }, null, cancellation.Token);
+                    trainer.Run(r => { OnEpoch(r); Console.Error.WriteLine(Describe(r)); }, null, stop.Token);
             }
             catch (OperationCanceledException)
             {
-                Console.Error.WriteLine($"lenet: cancelled at a batch boundary; the last complete checkpoint is {checkpointPath} (epoch {trainer.EpochsCompleted})");
+                Console.Error.WriteLine($"lenet: {Stopped(trainer.EpochsCompleted, checkpointWritten ? checkpointPath : null, resumePath)}");
                 return ExitCodes.Failure;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
             }
 
             var model = trainer.Model();
@@ -164,6 +162,15 @@ public static class TrainCommand
         }));
         return command;
     }
+
+    /// <summary>What a stopped run leaves: the checkpoint to resume from, or that none was written.</summary>
+    private static string Stopped(int epochs, string? written, string? resumedFrom) => (written, resumedFrom) switch
+    {
+        ({ } path, _) => $"stopped at a batch boundary; the last complete checkpoint is {path} (epoch {epochs}): continue with --resume {path}",
+        (null, { } path) => $"stopped at a batch boundary before this run completed an epoch; no checkpoint was written, and {path} " +
+            $"(epoch {epochs}) is still the one to continue from with --resume {path}",
+        _ => $"stopped at a batch boundary in epoch {epochs + 1}; no checkpoint was written (the first is written when an epoch ends)",
+    };
 
     private static string Describe(EpochResult r) =>
         $"epoch {r.Epoch}: loss {r.Train.Loss:0.0000} accuracy {r.Train.Accuracy:P2}" +

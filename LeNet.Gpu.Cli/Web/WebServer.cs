@@ -32,6 +32,12 @@ public static class WebServer
     /// </summary>
     public const int DrainLimit = 16 * MaxImageBytes;
 
+    /// <summary>
+    /// Largest picture decoded, in pixels (4096×4096), read from the header before any pixel is: a PNG of a few
+    /// hundred kilobytes can declare 8000×8000, which would take gigabytes to decode. Larger ones get 413.
+    /// </summary>
+    public const long MaxImagePixels = 4096L * 4096;
+
     public static readonly IReadOnlyList<string> ImageTypes = ["image/png", "image/jpeg"];
 
     private static readonly JsonSerializerOptions Json = new()
@@ -68,13 +74,18 @@ public static class WebServer
             kestrel.AddServerHeader = false;
         });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
+        // Every log entry is one line on stderr, an exception shown by its type and message only (RequestLog).
+        builder.Logging.AddConsole(o => { o.FormatterName = OneLineLogFormatter.Name; o.LogToStandardErrorThreshold = LogLevel.Trace; })
+            .AddConsoleFormatter<OneLineLogFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>()
+            .SetMinimumLevel(LogLevel.Warning)
             // A failed start (a port in use) is reported by the command as one line; the host's own log of it is a stack trace.
             .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
 
         var app = builder.Build();
+        var gate = new DecodeGate();
+        app.Use(RequestLog.Middleware(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("lenet.serve")));
         app.Use(RejectForeignHosts);
-        app.Map("/api/predict", (HttpContext context) => Predict(context, worker, model));
+        app.Map("/api/predict", (HttpContext context) => Predict(context, worker, model, gate));
         app.Map("/api/info", (HttpContext context) => Info(context, worker, model));
         app.Map("/api/{**rest}", (HttpContext context) =>
             Error(context, StatusCodes.Status404NotFound, $"no API endpoint {context.Request.Path} (there are /api/predict and /api/info)"));
@@ -101,7 +112,7 @@ public static class WebServer
         return loopback ? next(context) : Error(context, StatusCodes.Status400BadRequest, $"host '{host}' is not a loopback name");
     }
 
-    private static async Task Predict(HttpContext context, InferenceWorker worker, ServedModel model)
+    private static async Task Predict(HttpContext context, InferenceWorker worker, ServedModel model, DecodeGate gate)
     {
         var request = context.Request;
         if (!HttpMethods.IsPost(request.Method))
@@ -150,15 +161,35 @@ public static class WebServer
             return;
         }
 
+        if (ImageLoader.Dimensions(body) is not var (width, height))
+        {
+            await Error(context, StatusCodes.Status400BadRequest, "image: not an image format that can be decoded (PNG, JPEG)");
+            return;
+        }
+        long pixels = (long)width * height;
+        if (pixels > MaxImagePixels)
+        {
+            await Error(context, StatusCodes.Status413PayloadTooLarge,
+                $"image of {width}×{height} pixels is larger than the {MaxImagePixels:N0} pixels (4096×4096) this server decodes");
+            return;
+        }
+
         var clock = Stopwatch.StartNew();
         float[] input;
         try
         {
-            input = ImageLoader.Prepare(ImageLoader.Decode(body, "image"), ImageCentring.CenterOfMass, "image");
+            input = await gate.RunAsync(pixels, () => ImageLoader.Prepare(ImageLoader.Decode(body, "image"), ImageCentring.CenterOfMass, "image"),
+                context.RequestAborted);
         }
         catch (DataFormatException e)
         {
             await Error(context, StatusCodes.Status400BadRequest, e.Message);
+            return;
+        }
+        catch (ServerBusyException e)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await Error(context, StatusCodes.Status503ServiceUnavailable, $"busy: {e.Message}");
             return;
         }
         FeatureMaps maps;
@@ -202,6 +233,7 @@ public static class WebServer
             model.Metadata,
             layers.ToDictionary(l => l.Key, l => new LayerInfo(l.Name, l.Shape)),
             MaxImageBytes,
+            MaxImagePixels,
             ImageTypes));
     }
 
@@ -273,8 +305,11 @@ public static class WebServer
         return Error(context, StatusCodes.Status413PayloadTooLarge, $"image larger than {MaxImageBytes / 1024} KiB");
     }
 
-    private static Task Error(HttpContext context, int status, string message) =>
-        WriteJson(context, status, new ErrorResponse(message));
+    private static Task Error(HttpContext context, int status, string message)
+    {
+        RequestLog.Note(context, message);
+        return WriteJson(context, status, new ErrorResponse(message));
+    }
 
     private static Task WriteJson<T>(HttpContext context, int status, T value)
     {
@@ -292,7 +327,7 @@ public static class WebServer
 
     private sealed record InfoResponse(string Model, string Device, string DeviceName, IReadOnlyList<string> Classes,
         IReadOnlyDictionary<string, string> Metadata, Dictionary<string, LayerInfo> Layers, int MaxImageBytes,
-        IReadOnlyList<string> ContentTypes);
+        long MaxImagePixels, IReadOnlyList<string> ContentTypes);
 
     /// <summary>
     /// <see cref="Maps"/>: layer key → [maps][height·width] row-major, or [n] for the vector layers (c5, f6);

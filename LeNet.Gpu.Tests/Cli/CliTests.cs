@@ -229,17 +229,7 @@ public sealed class CliTests : IDisposable
     }
 
     /// <summary>A folder of MNIST-layout IDX files: 20 training and 10 test images of a fixed pattern, labels 0–9 in turn.</summary>
-    private string TinyIdx(string name)
-    {
-        string data = Path.Combine(temp.Path, name);
-        Directory.CreateDirectory(data);
-        foreach (var (prefix, count) in new[] { ("train", 20), ("t10k", 10) })
-        {
-            File.WriteAllBytes(Path.Combine(data, prefix + "-images-idx3-ubyte"), Idx.Images(count, 28, 28, Idx.Pattern));
-            File.WriteAllBytes(Path.Combine(data, prefix + "-labels-idx1-ubyte"), Idx.Labels(Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray()));
-        }
-        return data;
-    }
+    private string TinyIdx(string name) => TinyIdxFolder.Write(temp.Path, name);
 
     private static bool IsPng(string path) =>
         File.Exists(path) && File.ReadAllBytes(path).AsSpan(0, 8).SequenceEqual(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 });

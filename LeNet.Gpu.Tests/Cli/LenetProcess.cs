@@ -13,6 +13,10 @@ public static class LenetProcess
     public static Result Run(string workingDirectory, params string[] args) =>
         RunAssembly(CliPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, args);
 
+    /// <summary>As <see cref="Run"/>, failing with <see cref="TimeoutException"/> after <paramref name="timeout"/> (a command that must not wait).</summary>
+    public static Result RunWithin(TimeSpan timeout, string workingDirectory, params string[] args) =>
+        RunProgram(Support.Dotnet.HostPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, [CliPath, .. args], timeout);
+
     /// <summary>
     /// Runs a built .NET assembly with <paramref name="args"/>; <paramref name="environment"/> sets variables (null
     /// removes one). Fails with <see cref="TimeoutException"/> after 5 minutes.

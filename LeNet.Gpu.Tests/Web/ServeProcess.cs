@@ -12,12 +12,15 @@ namespace LeNet.Gpu.Tests.Web;
 public sealed partial class ServeProcess : IDisposable
 {
     private readonly Process process;
-    private readonly StringBuilder stderr = new();
+    private readonly StringBuilder stderr = new(), stdout = new();
 
     public Uri BaseAddress { get; }
 
     /// <summary>What the server wrote on stderr so far, for failure messages.</summary>
     public string Stderr { get { lock (stderr) return stderr.ToString(); } }
+
+    /// <summary>What the server wrote on stdout after its URL line.</summary>
+    public string Stdout { get { lock (stdout) return stdout.ToString(); } }
 
     [GeneratedRegex(@"http://127\.0\.0\.1:\d+/")]
     private static partial Regex UrlPattern();
@@ -53,10 +56,17 @@ public sealed partial class ServeProcess : IDisposable
         }
         BaseAddress = new Uri(url.Value);
         // Keep draining stdout so the server never blocks on a full pipe.
-        _ = process.StandardOutput.ReadToEndAsync();
+        _ = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } more)
+                lock (stdout) stdout.AppendLine(more);
+        });
     }
 
     public bool HasExited => process.HasExited;
+
+    /// <summary>The server's process id (to read its memory use from /proc).</summary>
+    public int ProcessId => process.Id;
 
     /// <summary>Sends SIGTERM, as a service manager or Ctrl+C would stop it, and returns the exit code.</summary>
     public int Terminate(TimeSpan timeout)

@@ -176,7 +176,7 @@ public static class DataCatalog
             {
                 ExtractFromDeb(deb, "." + OpenCvDigits.DebianPath, temporary);
                 OpenCvDigits.Load(temporary); // a damaged file fails here, before it takes the real name
-                File.Move(temporary, target, overwrite: true);
+                File.Move(temporary, Serialization.AtomicFile.Target(target), overwrite: true); // through a link, as every write
             }
             finally
             {

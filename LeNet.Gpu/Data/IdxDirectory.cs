@@ -35,6 +35,8 @@ public static class IdxDirectory
     /// <exception cref="DataFormatException">A file is malformed.</exception>
     public static Dataset Load(string directory, DataSplit split, string? name = null, IReadOnlyList<string>? classNames = null)
     {
+        if (File.Exists(directory))
+            throw new DataNotFoundException($"{directory} is a file; a folder of IDX files is expected (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-…)");
         if (!Directory.Exists(directory))
             throw new DataNotFoundException($"{directory}: no such directory");
         string images = FindFile(directory, split, labels: false) ?? throw Missing(directory, split, "images", "idx3");

@@ -71,6 +71,10 @@ public static class IdxReader
     /// <summary>The file's content stream: decompressing when it starts with gzip's magic bytes.</summary>
     private static Stream Open(string path)
     {
+        // Opening a FIFO waits for a writer, perhaps for ever; a device may never end. Only regular files are data.
+        var kind = Serialization.FileKinds.Of(path);
+        if (Serialization.FileKinds.IsSpecial(kind))
+            throw new DataFormatException(path, $"{Serialization.FileKinds.Describe(kind)}, not a regular file; an IDX file must be a regular file");
         FileStream file;
         try
         {
@@ -151,14 +155,49 @@ public static class IdxReader
             int got = ReadFully(stream, path, buffer.AsSpan((int)filled, buffer.Length - (int)filled));
             filled += got;
             if (got == 0 || (filled < buffer.Length && filled < length))
+            {
+                ThrowIfCorruptGzip(stream, path, headerLength + filled);
                 throw new DataFormatException(path,
                     $"truncated: the header promises {what} ({length:N0} bytes) but the data ends after {filled:N0}");
+            }
         }
         Span<byte> extra = stackalloc byte[1];
         if (ReadFully(stream, path, extra) != 0)
+        {
+            ThrowIfCorruptGzip(stream, path, headerLength + length + 1);
             throw new DataFormatException(path, $"unexpected bytes after {what}; the header's dimensions are wrong");
+        }
         return buffer;
     }
+
+    /// <summary>
+    /// A gzip file whose content disagrees with its IDX header may be a good file with a wrong header or a damaged
+    /// file: reads the rest of the stream and checks the length that the gzip trailer records (its last four bytes:
+    /// the uncompressed size modulo 2³²), so damage is called damage instead of being blamed on the header.
+    /// <paramref name="consumed"/>: bytes of content read so far.
+    /// </summary>
+    private static void ThrowIfCorruptGzip(Stream stream, string path, long consumed)
+    {
+        if (stream is not GZipStream) return;
+        var chunk = new byte[1 << 16];
+        long limit = consumed + (256L << 20); // a wrong header, not damage, past this: stop reading
+        int got;
+        while ((got = ReadFully(stream, path, chunk)) > 0)
+            if ((consumed += got) > limit) return;
+        Span<byte> trailer = stackalloc byte[4];
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            if (file.Length < 18 + 4) throw CorruptGzip(path, "too short to be a gzip file");
+            file.Seek(-4, SeekOrigin.End);
+            file.ReadExactly(trailer);
+        }
+        uint recorded = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (recorded != (uint)consumed)
+            throw CorruptGzip(path, $"it decompresses to {consumed:N0} bytes but its trailer records {recorded:N0}: the file is cut short or damaged");
+    }
+
+    private static DataFormatException CorruptGzip(string path, string reason, Exception? inner = null) =>
+        new(null, $"corrupt gzip data in {path}: {reason}", inner);
 
     /// <summary>Reads until the span is full or the stream ends; gzip corruption becomes a format error.</summary>
     private static int ReadFully(Stream stream, string path, Span<byte> buffer)
@@ -169,7 +208,7 @@ public static class IdxReader
         }
         catch (InvalidDataException e)
         {
-            throw new DataFormatException(path, $"corrupt gzip data: {e.Message}", e);
+            throw CorruptGzip(path, e.Message.TrimEnd('.'), e);
         }
         catch (IOException e)
         {

@@ -62,6 +62,17 @@ public static class ImageLoader
         return Decode(data, path);
     }
 
+    /// <summary>
+    /// The picture's width and height as its header declares them, without decoding any pixel (a small file may
+    /// declare a huge picture: check before <see cref="Decode(byte[], string)"/>); null when no decoder recognises it.
+    /// </summary>
+    public static (int Width, int Height)? Dimensions(byte[] encoded)
+    {
+        using var skData = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(skData);
+        return codec is null ? null : (codec.Info.Width, codec.Info.Height);
+    }
+
     /// <summary>Decode encoded image bytes; <paramref name="source"/> names them in errors.</summary>
     public static GrayImage Decode(byte[] encoded, string source)
     {

@@ -50,6 +50,7 @@ public sealed class Trainer : IDisposable
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
     private readonly int[] trainIndices, validationIndices;
+    private readonly DivergenceMonitor divergence = new();
 
     public int EpochsCompleted { get; private set; }
     public long Steps { get; private set; }
@@ -104,6 +105,15 @@ public sealed class Trainer : IDisposable
     /// <summary>Puts a fresh trainer, built on the checkpoint's model, where the checkpoint left its run.</summary>
     private Trainer Restore(TrainingCheckpoint checkpoint)
     {
+        // Checkpoints are taken at epoch ends: a step count that is not a whole number of this run's epochs means
+        // another run (or an edit) wrote it, and resuming would follow another schedule.
+        long expected = (long)checkpoint.EpochsCompleted * BatchesPerEpoch;
+        if (checkpoint.Steps != expected)
+            throw new ArgumentException($"the checkpoint records {checkpoint.Steps} steps after {checkpoint.EpochsCompleted} epochs, but this run takes " +
+                $"{BatchesPerEpoch} steps an epoch ({expected} in all): it was written by another run or altered");
+        foreach (var name in OptimizerStateNames.For(options.Optimizer))
+            if (!checkpoint.OptimizerState.ContainsKey(name))
+                throw new ArgumentException($"the checkpoint lacks optimizer state '{name}' that {options.Optimizer.ToString().ToLowerInvariant()} needs to continue");
         EpochsCompleted = checkpoint.EpochsCompleted;
         Steps = checkpoint.Steps;
         foreach (var (name, values) in checkpoint.OptimizerState)
@@ -158,6 +168,8 @@ public sealed class Trainer : IDisposable
             if (!double.IsFinite(train.Loss) || !Array.TrueForAll(backend.Parameters(), float.IsFinite)
                 || !backend.OptimizerState().Values.All(state => Array.TrueForAll(state, float.IsFinite)))
                 throw new TrainingDivergedException(epoch + 1, train.Loss);
+            if (divergence.Observe(train, backend.Parameters()) is { } reason)
+                throw new TrainingDivergedException(epoch + 1, reason);
             double seconds = clock.Elapsed.TotalSeconds;
             Score? validation = validationIndices.Length > 0 ? backend.Evaluate(trainIndices.Length, validationIndices.Length) : null;
             EpochsCompleted = epoch + 1;
@@ -209,10 +221,20 @@ public sealed class Trainer : IDisposable
     public void Dispose() => backend.Dispose();
 }
 
-/// <summary>The loss or the weights became NaN or infinite during an epoch: the weights are unusable, and nothing of that epoch is kept.</summary>
-public sealed class TrainingDivergedException(int epoch, double loss)
-    : InvalidOperationException($"training diverged in epoch {epoch}: the weights overflowed (mean loss {loss}); nothing of that epoch was " +
-        "saved or checkpointed: lower the learning rate, momentum or weight decay")
+/// <summary>
+/// The loss or the weights became NaN or infinite during an epoch, or the run diverged without overflowing
+/// (<see cref="DivergenceMonitor"/>): the weights are unusable, and nothing of that epoch is kept.
+/// </summary>
+public sealed class TrainingDivergedException : InvalidOperationException
 {
-    public int Epoch { get; } = epoch;
+    public TrainingDivergedException(int epoch, double loss) : this(epoch, $"the weights overflowed (mean loss {loss})") { }
+
+    public TrainingDivergedException(int epoch, string reason)
+        : base($"training diverged in epoch {epoch}: {reason}; nothing of that epoch was saved or checkpointed: " +
+            "lower the learning rate, momentum or weight decay")
+    {
+        Epoch = epoch;
+    }
+
+    public int Epoch { get; }
 }

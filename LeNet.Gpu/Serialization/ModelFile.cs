@@ -75,7 +75,15 @@ public static class ModelFile
     /// exactly LeNet-5's tensors with their shapes, finite values, zeros wherever Table I has no connection,
     /// and this format's metadata with a known squashing function and the paper's connection table.
     /// </summary>
-    public static LeNetModel FromBytes(byte[] file, string source) => FromContent(SafeTensors.Parse(file, source), source);
+    public static LeNetModel FromBytes(byte[] file, string source)
+    {
+        var content = SafeTensors.Parse(file, source);
+        // A checkpoint holds a model too, but giving one where a model is asked is almost always a mix-up of files.
+        if (CheckpointFile.IsCheckpoint(content))
+            throw new ModelFormatException(source, $"a training checkpoint, not a model: continue its run with 'lenet train --resume {source}' " +
+                "(and the options it was started with), or use the model that run writes (--output)");
+        return FromContent(content, source);
+    }
 
     /// <summary>The checks of <see cref="FromBytes"/> on already parsed safetensors content.</summary>
     internal static LeNetModel FromContent(SafeTensorsContent content, string source)

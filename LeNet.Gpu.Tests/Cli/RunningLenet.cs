@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace LeNet.Gpu.Tests.Cli;
+
+/// <summary>
+/// A <c>lenet</c> command running in its own process, for tests that act while it runs: wait for a line on
+/// stderr, send it a signal, wait for its end. Disposing kills it if it still runs.
+/// </summary>
+public sealed class RunningLenet : IDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder stderr = new(), stdout = new();
+    private readonly List<string> lines = [];
+
+    public RunningLenet(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(LenetProcess.CliPath);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment.Remove("LENET_DEVICE");
+        start.Environment["NO_COLOR"] = "1";
+        process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (lines)
+            {
+                lines.Add(e.Data);
+                stderr.AppendLine(e.Data);
+                Monitor.PulseAll(lines);
+            }
+        };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+    }
+
+    public int Id => process.Id;
+
+    public string Stderr { get { lock (lines) return stderr.ToString(); } }
+
+    public string Stdout { get { lock (stdout) return stdout.ToString(); } }
+
+    /// <summary>Waits until a stderr line contains <paramref name="text"/>; false if the process ended or time ran out first.</summary>
+    public bool WaitForLine(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        lock (lines)
+        {
+            while (true)
+            {
+                if (lines.Any(l => l.Contains(text, StringComparison.Ordinal))) return true;
+                if (process.HasExited)
+                {
+                    Monitor.Wait(lines, 300); // the last lines may still be on their way
+                    return lines.Any(l => l.Contains(text, StringComparison.Ordinal));
+                }
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) return false;
+                Monitor.Wait(lines, left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100));
+            }
+        }
+    }
+
+    /// <summary>Sends a signal by name (INT, TERM, KILL), as a terminal or a service manager would.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", [$"-{name}", process.Id.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>The exit code; throws <see cref="TimeoutException"/> if it does not end in time.</summary>
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!process.WaitForExit(timeout))
+            throw new TimeoutException($"lenet did not end within {timeout.TotalSeconds:0} s; stderr so far:\n{Stderr}");
+        process.WaitForExit(); // flushes the redirected streams
+        return process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+        process.Dispose();
+    }
+}

@@ -1,0 +1,85 @@
+using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Serialization;
+using LeNet.Gpu.Tests.Data;
+using LeNet.Gpu.Tests.Training;
+using Xunit;
+
+namespace LeNet.Gpu.Tests.Robustness;
+
+/// <summary>A checkpoint resumes only when it is whole and what it says is consistent; else one line says why.</summary>
+public sealed class CheckpointIntegrityTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 8, Optimizer = OptimizerKind.Adam, Seed = 3 };
+
+    /// <summary>A real checkpoint after one epoch of Adam on 32 synthetic digits, and the data it was trained on.</summary>
+    private (string Path, float[] Images, int[] Labels) OneEpoch()
+    {
+        var (images, labels) = TrainerTests.Synthetic(32, seed: 1);
+        using var trainer = Trainer.OnCpu(LeNetModel.CreateRandom(3), Options with { Epochs = 1 }, images, labels, threads: 1);
+        trainer.Run();
+        string path = temp.File("run.ckpt");
+        CheckpointFile.Save(trainer.Checkpoint(), OptimizerKind.Adam, path);
+        return (path, images, labels);
+    }
+
+    [Fact]
+    public void A_flipped_bit_anywhere_in_the_tensors_is_refused()
+    {
+        var (path, _, _) = OneEpoch();
+        Assert.Equal(1, CheckpointFile.Load(path, OptimizerKind.Adam).EpochsCompleted);
+        var bytes = File.ReadAllBytes(path);
+        foreach (int offset in new[] { bytes.Length - 1, bytes.Length / 2, bytes.Length - 4 * ParameterLayout.Length - 3 })
+        {
+            var flipped = (byte[])bytes.Clone();
+            flipped[offset] ^= 0x10;
+            string copy = temp.File($"flipped-{offset}.ckpt");
+            File.WriteAllBytes(copy, flipped);
+            var e = Assert.Throws<ModelFormatException>(() => CheckpointFile.Load(copy, OptimizerKind.Adam));
+            Assert.Contains(copy, e.Message);
+            Assert.Contains("checksum", e.Message);
+        }
+    }
+
+    [Fact]
+    public void A_checkpoint_missing_optimizer_state_or_its_checksum_is_refused()
+    {
+        var (path, _, _) = OneEpoch();
+        var content = SafeTensors.Read(path);
+        // Adam's second moment dropped, everything else kept as written (checksum included).
+        File.WriteAllBytes(temp.File("no-b.ckpt"), SafeTensors.ToBytes(content.Tensors.Where(t => t.Name != "optimizer.b").ToList(), content.Metadata));
+        var e = Assert.Throws<ModelFormatException>(() => CheckpointFile.Load(temp.File("no-b.ckpt"), OptimizerKind.Adam));
+        Assert.Contains("optimizer.b", e.Message);
+
+        var metadata = content.Metadata.Where(kv => kv.Key != CheckpointFile.ChecksumKey).ToDictionary();
+        File.WriteAllBytes(temp.File("unsigned.ckpt"), SafeTensors.ToBytes(content.Tensors, metadata));
+        e = Assert.Throws<ModelFormatException>(() => CheckpointFile.Load(temp.File("unsigned.ckpt"), OptimizerKind.Adam));
+        Assert.Contains("checksum", e.Message);
+    }
+
+    [Fact]
+    public void A_step_count_that_does_not_match_the_epochs_is_refused_on_resume()
+    {
+        var (path, images, labels) = OneEpoch();
+        var checkpoint = CheckpointFile.Load(path, OptimizerKind.Adam);
+        Assert.Equal(4, checkpoint.Steps);
+        // Saved through the normal path, so the checksum is right and only the content is wrong.
+        CheckpointFile.Save(checkpoint with { Steps = 7 }, OptimizerKind.Adam, temp.File("steps.ckpt"));
+        var wrong = CheckpointFile.Load(temp.File("steps.ckpt"), OptimizerKind.Adam);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.ResumeOnCpu(wrong, Options, images, labels, threads: 1));
+        Assert.Contains("7 steps", e.Message);
+    }
+
+    [Fact]
+    public void A_checkpoint_given_as_a_model_says_to_resume_from_it()
+    {
+        var (path, _, _) = OneEpoch();
+        var e = Assert.Throws<ModelFormatException>(() => ModelFile.Load(path));
+        Assert.Contains("training checkpoint", e.Message);
+        Assert.Contains("--resume", e.Message);
+    }
+
+    public void Dispose() => temp.Dispose();
+}
