@@ -123,7 +123,7 @@ step() {
     timeout --kill-after=5 "$limit" "$@" 2>&1 | tee "$work/$name.log"
     local rc=${PIPESTATUS[0]}
     local note=""
-    (( rc == 124 || rc == 137 )) && note=" (stopped at the budget)"
+    (( rc == 124 || rc == 137 )) && note=" (stopped at its limit of $limit s)"
     echo "=== $name: exit $rc after $((SECONDS - t0)) s$note" | tee -a "$work/steps.txt"
     return $rc
 }
