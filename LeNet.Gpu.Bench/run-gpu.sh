@@ -123,7 +123,7 @@ step() {
     timeout --kill-after=5 "$limit" "$@" 2>&1 | tee "$work/$name.log"
     local rc=${PIPESTATUS[0]}
     local note=""
-    (( rc == 124 || rc == 137 )) && note=" (stopped at the budget)"
+    (( rc == 124 || rc == 137 )) && note=" (stopped at its limit of $limit s)"
     echo "=== $name: exit $rc after $((SECONDS - t0)) s$note" | tee -a "$work/steps.txt"
     return $rc
 }
@@ -175,7 +175,7 @@ estimate() {
     else
         case $1 in
         probe) echo 20 ;; check) echo 60 ;; resident) echo 40 ;; pytorch) echo 60 ;; ceilings) echo 20 ;;
-        training) echo 60 ;; host) echo 240 ;; pytorch-check) echo 40 ;; layers) echo 150 ;;
+        training) echo 60 ;; host) echo 240 ;; pytorch-check) echo 40 ;; layers) echo 60 ;;
         training-kernels) echo 400 ;; cpu) echo 400 ;; tests) if (( sdk )); then echo 300; else echo 0; fi ;;
         esac
     fi
