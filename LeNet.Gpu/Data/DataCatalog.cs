@@ -144,7 +144,7 @@ public static class DataCatalog
             return existing;
         }
         if (canonical == Mnist) return FetchMnist(log, progress, mnistTarball);
-        if (!OperatingSystem.IsLinux() || FindOnPath("apt-get") is null)
+        if (!OperatingSystem.IsLinux() || Processes.FindOnPath("apt-get") is null)
             throw new DataNotFoundException($"cannot fetch here (no apt-get): {FetchHint(canonical)}");
         return canonical == Digits ? FetchDigits(log) : FetchFashion(log);
     }
@@ -181,13 +181,13 @@ public static class DataCatalog
         if (!Environment.IsPrivilegedProcess)
             throw new DataNotFoundException($"installing a package needs root: {FetchHint(Fashion)}");
         log($"fashion: apt-get install -y {FashionMnist.DebianPackage}");
-        var install = Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
+        var install = Processes.Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
         if (install.ExitCode != 0)
         {
             // A fresh machine may have no package lists yet.
             log("fashion: install failed; apt-get update, then retrying");
-            Run("apt-get", ["update"], null);
-            install = Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
+            Processes.Run("apt-get", ["update"], null);
+            install = Processes.Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
         }
         if (install.ExitCode != 0)
             throw new DataNotFoundException(
@@ -198,7 +198,7 @@ public static class DataCatalog
 
     private static string FetchDigits(Action<string> log)
     {
-        if (FindOnPath("dpkg-deb") is null)
+        if (Processes.FindOnPath("dpkg-deb") is null)
             throw new DataNotFoundException($"cannot fetch here (no dpkg-deb): {FetchHint(Digits)}");
         string cache = CacheDirectory;
         if (File.Exists(cache))
@@ -211,12 +211,12 @@ public static class DataCatalog
         try
         {
             log($"digits: apt-get download {OpenCvDigits.DebianPackage} (about 96 MB) into {work.FullName}");
-            var download = Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
+            var download = Processes.Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
             if (download.ExitCode != 0 && Environment.IsPrivilegedProcess)
             {
                 log("digits: download failed; apt-get update, then retrying");
-                Run("apt-get", ["update"], null);
-                download = Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
+                Processes.Run("apt-get", ["update"], null);
+                download = Processes.Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
             }
             string? deb = download.ExitCode == 0 ? work.GetFiles("*.deb").FirstOrDefault()?.FullName : null;
             if (deb is null)
@@ -265,17 +265,10 @@ public static class DataCatalog
         }
         process.WaitForExit();
         if (process.ExitCode != 0)
-            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): {LastLineOf(errors.Result)}");
+            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): {Processes.LastLineOf(errors.Result)}");
         if (!found)
             throw new DataNotFoundException($"{deb} does not contain {member}");
     }
-
-    private static Processes.Result Run(string program, string[] arguments, string? workingDirectory) =>
-        Processes.Run(program, arguments, workingDirectory);
-
-    private static string LastLineOf(string text) => Processes.LastLineOf(text);
-
-    private static string? FindOnPath(string program) => Processes.FindOnPath(program);
 
     private static string Normalize(string name) => name.Trim().ToLowerInvariant() switch
     {

