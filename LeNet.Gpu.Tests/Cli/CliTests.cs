@@ -37,6 +37,30 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Data_lists_mnist_first_and_fetch_refuses_an_unknown_name()
+    {
+        var r = LenetProcess.Run(temp.Path, "data");
+        Assert.Equal(0, r.ExitCode);
+        var rows = r.Stdout.Split('\n').Where(l => l.StartsWith("│ ")).Select(l => l.Split('│')[1].Trim()).Where(n => n.Length > 0).ToList();
+        Assert.Equal(new[] { "Name", "mnist", "digits", "fashion" }, rows);
+        AssertOneLineError(LenetProcess.Run(temp.Path, "data", "fetch", "cifar"), 2, "known: mnist, digits, fashion");
+    }
+
+    /// <summary>The README's first command: eval with no option is the shipped MNIST model on MNIST's test set.</summary>
+    [SkippableFact]
+    public void Eval_with_no_option_evaluates_lenet5_mnist_on_the_mnist_test_set()
+    {
+        Skip.If(RealData.MnistDirectory is null, RealData.MnistMissing);
+        var r = LenetProcess.Run(temp.Path, "eval", "--json", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(r.Stdout);
+        Assert.Equal("lenet5-mnist", json.RootElement.GetProperty("model").GetString());
+        Assert.Equal("mnist", json.RootElement.GetProperty("dataset").GetString());
+        Assert.Equal(10_000, json.RootElement.GetProperty("total").GetInt32());
+        Assert.True(json.RootElement.GetProperty("accuracy").GetDouble() >= 0.994);
+    }
+
+    [Fact]
     public void Devices_lists_the_cpu_and_what_auto_picks()
     {
         var r = LenetProcess.Run(temp.Path, "devices", "--json");
@@ -144,6 +168,10 @@ public sealed class CliTests : IDisposable
             2, "was written with scaled-tanh squashing; this run has sigmoid");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--seed", "2"]),
             2, "was written with seed 1; this run has 2");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--init", "paper"]),
+            2, "was written with initialization unit-variance; this run has paper");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "-o", "b.safetensors", "--init", "lecun"]),
+            2, "unknown initialisation 'lecun' (expected paper or unit-variance)");
         // Other data in a folder of the same name, with as many images: refused by content.
         string other = Path.Combine(temp.Path, "elsewhere", "tiny");
         Directory.CreateDirectory(other);

