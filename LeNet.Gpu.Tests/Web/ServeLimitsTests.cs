@@ -76,6 +76,7 @@ public sealed class ServeLimitsTests(ITestOutputHelper output)
         var lines = server.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length == 2, $"expected one line per failed request, got:\n{server.Stderr}\nand on stdout:\n{server.Stdout}");
         Assert.All(lines, l => Assert.Contains("/api/predict", l));
+        output.WriteLine(string.Join('\n', lines));
         Assert.DoesNotContain("   at ", server.Stderr + server.Stdout);
     }
 
