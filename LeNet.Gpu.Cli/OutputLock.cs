@@ -36,6 +36,10 @@ public sealed class OutputLock : IDisposable
     private static FileStream Take(string option, string path)
     {
         string lockPath = AtomicFile.SiblingPath(AtomicFile.Target(path), ".lock");
+        // Opening a FIFO put in the lock's place would wait for ever.
+        var kind = FileKinds.Of(lockPath);
+        if (FileKinds.IsSpecial(kind) || kind == FileKind.Directory)
+            throw new IOException($"cannot lock {option} {path}: {lockPath} is {FileKinds.Describe(kind)}, not a lock file");
         try
         {
             // FileShare.None is an exclusive flock on Unix; DeleteOnClose removes the file when the run ends.

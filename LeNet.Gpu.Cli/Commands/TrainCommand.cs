@@ -108,11 +108,12 @@ public static class TrainCommand
                 : Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels, out accelerator);
             using var ownedAccelerator = accelerator;
 
+            // From here on Ctrl+C and SIGTERM stop at a batch boundary (registered before anything says training began).
+            using var stop = new StopRequest();
             Console.Error.WriteLine($"training on {trainer.Device}");
             Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
                 $"{options.Initialization.ToName()} initialisation, {options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
 
-            using var stop = new StopRequest();
             bool checkpointWritten = false;
             var history = new List<EpochResult>();
             var clock = Stopwatch.StartNew();

@@ -38,8 +38,8 @@ public static class RequestLog
 
     private static (int Status, string Reason) Describe(Exception e, HttpContext context) => e switch
     {
-        _ when context.RequestAborted.IsCancellationRequested => (StatusCodes.Status400BadRequest, "the client closed the connection"),
         BadHttpRequestException bad => (bad.StatusCode, OneLine(bad.Message)),
+        _ when context.RequestAborted.IsCancellationRequested => (StatusCodes.Status400BadRequest, "the client closed the connection"),
         OperationCanceledException => (StatusCodes.Status400BadRequest, "the request was cancelled"),
         IOException io => (StatusCodes.Status400BadRequest, $"connection error: {OneLine(io.Message)}"),
         _ => (StatusCodes.Status500InternalServerError, $"unexpected {e.GetType().Name}: {OneLine(e.Message)}"),

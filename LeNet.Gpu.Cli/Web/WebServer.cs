@@ -38,6 +38,12 @@ public static class WebServer
     /// </summary>
     public const long MaxImagePixels = 4096L * 4096;
 
+    /// <summary>
+    /// Connections served at once: each may hold a body of up to <see cref="MaxImageBytes"/> while it waits, so this
+    /// bounds that memory too (a browser opens at most six).
+    /// </summary>
+    public const int MaxConnections = 128;
+
     public static readonly IReadOnlyList<string> ImageTypes = ["image/png", "image/jpeg"];
 
     private static readonly JsonSerializerOptions Json = new()
@@ -71,6 +77,7 @@ public static class WebServer
         {
             kestrel.Listen(IPAddress.Loopback, port);
             kestrel.Limits.MaxRequestBodySize = DrainLimit;
+            kestrel.Limits.MaxConcurrentConnections = MaxConnections;
             kestrel.AddServerHeader = false;
         });
         builder.Logging.ClearProviders();

@@ -16,7 +16,7 @@ public sealed class FaultInjectionTests : IDisposable
 
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
 
-    /// <summary>Options of the small runs: 200 learnable images, 10 steps an epoch, 4 epochs, Adam (two state tensors).</summary>
+    /// <summary>Options of the small runs: 400 learnable images, 20 steps an epoch, 4 epochs, Adam (two state tensors).</summary>
     private static string[] Small(string data, string output, int epochs = 4) =>
         ["train", "--data", data, "--epochs", epochs.ToString(), "--batch-size", "20", "--optimizer", "adam", "--seed", "3",
          "--no-progress", "--device", "cpu", "-o", output];
@@ -33,7 +33,7 @@ public sealed class FaultInjectionTests : IDisposable
     [Fact]
     public void Killed_at_several_points_and_resumed_it_ends_bitwise_where_an_uninterrupted_run_does()
     {
-        string data = TinyIdxFolder.WriteLearnable(temp.Path, "bars", train: 200, test: 20);
+        string data = TinyIdxFolder.WriteLearnable(temp.Path, "bars", train: 400, test: 20);
         var whole = LenetProcess.RunWithin(Limit, temp.Path, Small(data, "whole.safetensors"));
         Assert.True(whole.ExitCode == 0, whole.Stderr);
         var expectedWeights = WeightsOf(temp.File("whole.safetensors"));

@@ -79,6 +79,9 @@ public sealed class RobustnessTests : IDisposable
         AssertOneLineError(LenetProcess.RunWithin(Quick, temp.Path, "eval", "--model", "m.safetensors", "--data", data, "--device", "cpu", "--confusion-png", other),
             2, "--confusion-png", other, otherWords);
         Assert.Equal(otherKind, FileSystem.KindOf(temp.File(other)));
+        // The lock file train makes beside its model is no exception.
+        FileSystem.MakeFifo(temp.File("fine.safetensors.lock"));
+        AssertOneLineError(LenetProcess.RunWithin(Quick, temp.Path, Train(data, "-o", "fine.safetensors")), 1, "fine.safetensors.lock", "FIFO");
         Assert.False(File.Exists(temp.File("fine.safetensors")));
     }
 

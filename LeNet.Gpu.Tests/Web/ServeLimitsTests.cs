@@ -33,7 +33,7 @@ public sealed class ServeLimitsTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.Contains("pixels", json.GetProperty("error").GetString());
 
-        // Under the limit but large: 16 at once, each 16 megapixels once decoded (a 4000×4000 "1" on white).
+        // Under the limit but large: 16 at once, each 16 megapixels of RGBA once decoded (a 4000×4000 "1" on white).
         byte[] large = Png(4000, 4000);
         Assert.True(large.Length < 1 << 20);
         var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Predict(client, large)));
@@ -76,6 +76,7 @@ public sealed class ServeLimitsTests(ITestOutputHelper output)
         var lines = server.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length == 2, $"expected one line per failed request, got:\n{server.Stderr}\nand on stdout:\n{server.Stdout}");
         Assert.All(lines, l => Assert.Contains("/api/predict", l));
+        output.WriteLine(string.Join('\n', lines));
         Assert.DoesNotContain("   at ", server.Stderr + server.Stdout);
     }
 
@@ -111,20 +112,25 @@ public sealed class ServeLimitsTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// An 8-bit grayscale PNG built byte by byte: white, with a black vertical bar (a "1") in the middle. Its size
+    /// An 8-bit RGBA PNG (what a canvas exports, and the costliest kind to decode) built byte by byte: white, with a
+    /// black vertical bar (a "1") in the middle. Its size
     /// is that of the compressed rows, so a small file can declare a very large picture; <paramref name="rows"/>:
     /// only so many rows are stored (a file cut short, enough for a header check).
     /// </summary>
     private static byte[] Png(int width, int height, int? rows = null)
     {
-        var row = new byte[width + 1]; // filter byte 0, then the pixels
+        var row = new byte[4 * width + 1]; // filter byte 0, then the pixels
         using var pixels = new MemoryStream();
-        using (var zlib = new ZLibStream(pixels, CompressionLevel.Optimal, leaveOpen: true))
+        using (var zlib = new ZLibStream(pixels, CompressionLevel.Fastest, leaveOpen: true))
             for (int y = 0; y < (rows ?? height); y++)
             {
                 bool inBar = y >= height / 6 && y < height * 5 / 6;
                 for (int x = 0; x < width; x++)
-                    row[x + 1] = inBar && x >= width * 9 / 20 && x < width * 11 / 20 ? (byte)0 : (byte)255;
+                {
+                    byte level = inBar && x >= width * 9 / 20 && x < width * 11 / 20 ? (byte)0 : (byte)255;
+                    row.AsSpan(1 + 4 * x, 4).Fill(level);
+                    row[4 + 4 * x] = 255; // opaque
+                }
                 zlib.Write(row);
             }
         using var png = new MemoryStream();
@@ -132,7 +138,8 @@ public sealed class ServeLimitsTests(ITestOutputHelper output)
         var header = new byte[13];
         BinaryPrimitives.WriteInt32BigEndian(header, width);
         BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8; // bit depth; colour type 0 (gray), compression, filter and interlace 0
+        header[8] = 8; // bit depth
+        header[9] = 6; // colour type: RGBA; compression, filter and interlace 0
         Chunk(png, "IHDR", header);
         Chunk(png, "IDAT", pixels.ToArray());
         Chunk(png, "IEND", []);

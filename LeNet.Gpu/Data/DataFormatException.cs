@@ -14,6 +14,16 @@ public sealed class DataFormatException : Exception
     {
         FilePath = filePath;
     }
+
+    private DataFormatException(string filePath, string wholeMessage, Exception? inner, bool _)
+        : base(wholeMessage, inner)
+    {
+        FilePath = filePath;
+    }
+
+    /// <summary>For a message that names the file itself, elsewhere than at its start ("corrupt gzip data in FILE: …").</summary>
+    public static DataFormatException Worded(string filePath, string wholeMessage, Exception? inner = null) =>
+        new(filePath, wholeMessage, inner, false);
 }
 
 /// <summary>

@@ -197,7 +197,7 @@ public static class IdxReader
     }
 
     private static DataFormatException CorruptGzip(string path, string reason, Exception? inner = null) =>
-        new(null, $"corrupt gzip data in {path}: {reason}", inner);
+        DataFormatException.Worded(path, $"corrupt gzip data in {path}: {reason}", inner);
 
     /// <summary>Reads until the span is full or the stream ends; gzip corruption becomes a format error.</summary>
     private static int ReadFully(Stream stream, string path, Span<byte> buffer)

@@ -83,11 +83,43 @@ public static class ImageLoader
         if (width < 1 || height < 1 || (long)width * height > MaxPixels)
             throw new DataFormatException(source, $"image of {width}×{height} pixels is empty or too large");
 
-        // Decode to unpremultiplied RGBA whatever the source is, then reduce to gray ourselves: one path for
-        // gray, palette and colour files, and gray files come back exactly (the weights sum to 256).
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[(long)width * height * 4];
+        var gray = new byte[width * height];
         SKCodecResult result;
+        // An opaque gray file decodes straight to gray: the same bytes as the RGBA path below gives it (the
+        // weights sum to 256), without a buffer four times the size.
+        if (codec.Info is { ColorType: SKColorType.Gray8, AlphaType: SKAlphaType.Opaque })
+        {
+            unsafe
+            {
+                fixed (byte* p = gray)
+                    result = codec.GetPixels(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), (IntPtr)p);
+            }
+            if (result != SKCodecResult.Success)
+                throw new DataFormatException(source, $"image could not be decoded ({result})");
+            return new GrayImage(width, height, gray);
+        }
+
+        // Anything else decodes to unpremultiplied RGBA, reduced to gray here: one path for gray-with-alpha,
+        // palette and colour files. Row by row where the decoder can (JPEG; Skia's PNG decoder here cannot), so a
+        // large picture need not exist as RGBA in full.
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        if (codec.StartScanlineDecode(info) == SKCodecResult.Success && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
+        {
+            var row = new byte[width * 4];
+            unsafe
+            {
+                fixed (byte* p = row)
+                    for (int y = 0; y < height; y++)
+                    {
+                        if (codec.GetScanlines((IntPtr)p, 1, row.Length) != 1)
+                            throw new DataFormatException(source, $"image could not be decoded ({SKCodecResult.IncompleteInput})");
+                        ToGray(row, gray.AsSpan(y * width, width));
+                    }
+            }
+            return new GrayImage(width, height, gray);
+        }
+
+        var rgba = new byte[(long)width * height * 4];
         unsafe
         {
             fixed (byte* p = rgba)
@@ -95,15 +127,19 @@ public static class ImageLoader
         }
         if (result != SKCodecResult.Success)
             throw new DataFormatException(source, $"image could not be decoded ({result})");
+        ToGray(rgba, gray);
+        return new GrayImage(width, height, gray);
+    }
 
-        var gray = new byte[width * height];
+    /// <summary>Unpremultiplied RGBA to gray, transparent pixels counting as white paper.</summary>
+    private static void ToGray(ReadOnlySpan<byte> rgba, Span<byte> gray)
+    {
         for (int i = 0; i < gray.Length; i++)
         {
             int r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2], a = rgba[4 * i + 3];
             int luma = (77 * r + 150 * g + 29 * b + 128) >> 8;
             gray[i] = (byte)((luma * a + 255 * (255 - a) + 127) / 255);
         }
-        return new GrayImage(width, height, gray);
     }
 
     /// <summary>Prepare a decoded picture: 32·32 floats in the paper's scale.</summary>
@@ -124,14 +160,15 @@ public static class ImageLoader
     public static float[] PrepareInk(GrayImage image, ImageCentring centring = ImageCentring.CenterOfMass, string? source = null)
     {
         int w = image.Width, h = image.Height;
-        var ink = ToInk(image);
+        var inkOf = InkLevels(image);
+        var pixels = image.Pixels;
 
         // Bounding box of clear ink (a quarter of full strength) so faint noise does not widen the crop.
         const float threshold = 255f / 4;
         int left = w, right = -1, top = h, bottom = -1;
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
-                if (ink[y * w + x] >= threshold)
+                if (inkOf[pixels[y * w + x]] >= threshold)
                 {
                     left = Math.Min(left, x); right = Math.Max(right, x);
                     top = Math.Min(top, y); bottom = Math.Max(bottom, y);
@@ -143,7 +180,7 @@ public static class ImageLoader
         int longer = Math.Max(cropW, cropH);
         int boxW = Math.Max(1, (int)Math.Round((double)cropW * Box / longer));
         int boxH = Math.Max(1, (int)Math.Round((double)cropH * Box / longer));
-        var patch = Resample(ink, w, left, top, cropW, cropH, boxW, boxH);
+        var patch = Resample(pixels, inkOf, w, left, top, cropW, cropH, boxW, boxH);
 
         // Where the patch goes: its centre of mass (or its middle) onto the field's centre, 15.5 in pixel
         // indices, clamped so no ink falls outside the field.
@@ -171,10 +208,11 @@ public static class ImageLoader
     }
 
     /// <summary>
-    /// Ink strength 0..255 per pixel: inverted when the border is bright (dark ink on light paper), the
-    /// background level (median of the border) subtracted, then stretched so the strongest ink is 255.
+    /// Ink strength 0..255 of each gray level (a pixel's ink is <c>levels[pixel]</c>): inverted when the border is
+    /// bright (dark ink on light paper), the background level (median of the border) subtracted, then stretched so
+    /// the strongest ink present is 255. A table of 256, not a float per pixel: a large picture costs no more.
     /// </summary>
-    private static float[] ToInk(GrayImage image)
+    private static float[] InkLevels(GrayImage image)
     {
         int w = image.Width, h = image.Height;
         var border = new List<byte>(2 * (w + h));
@@ -182,26 +220,25 @@ public static class ImageLoader
         for (int y = 1; y < h - 1; y++) { border.Add(image[0, y]); if (w > 1) border.Add(image[w - 1, y]); }
         bool invert = border.Average(b => (double)b) > 127.5;
 
-        var ink = new float[w * h];
-        for (int i = 0; i < ink.Length; i++)
-            ink[i] = invert ? 255 - image.Pixels[i] : image.Pixels[i];
-
         var levels = border.Select(b => invert ? 255 - b : b).Order().ToArray();
         float background = levels[levels.Length / 2];
+        var present = new bool[256];
+        foreach (byte p in image.Pixels) present[p] = true;
+        var ink = new float[256];
         float max = 0;
-        for (int i = 0; i < ink.Length; i++)
+        for (int p = 0; p < 256; p++)
         {
-            ink[i] = Math.Max(0, ink[i] - background);
-            max = Math.Max(max, ink[i]);
+            ink[p] = Math.Max(0, (invert ? 255 - p : p) - background);
+            if (present[p]) max = Math.Max(max, ink[p]);
         }
         // Under 8 levels of contrast there is nothing to stretch: leave it all zero (then "no ink").
         float gain = max >= 8 ? 255f / max : 0f;
-        for (int i = 0; i < ink.Length; i++) ink[i] *= gain;
+        for (int p = 0; p < 256; p++) ink[p] *= gain;
         return ink;
     }
 
     /// <summary>Scale a crop of the ink to boxW×boxH: area averaging when shrinking, bilinear when enlarging.</summary>
-    private static float[] Resample(float[] ink, int stride, int left, int top, int cropW, int cropH, int boxW, int boxH)
+    private static float[] Resample(byte[] pixels, float[] inkOf, int stride, int left, int top, int cropW, int cropH, int boxW, int boxH)
     {
         var wx = Weights(cropW, boxW);
         var wy = Weights(cropH, boxH);
@@ -211,7 +248,7 @@ public static class ImageLoader
             for (int x = 0; x < boxW; x++)
             {
                 float s = 0;
-                foreach (var (index, weight) in wx[x]) s += weight * ink[(top + y) * stride + left + index];
+                foreach (var (index, weight) in wx[x]) s += weight * inkOf[pixels[(top + y) * stride + left + index]];
                 rows[y * boxW + x] = s;
             }
         var patch = new float[boxW * boxH];
