@@ -21,9 +21,10 @@ public sealed class FaultInjectionTests : IDisposable
         ["train", "--data", data, "--epochs", epochs.ToString(), "--batch-size", "20", "--optimizer", "adam", "--seed", "3",
          "--no-progress", "--device", "cpu", "-o", output];
 
-    /// <summary>A run long enough to be interrupted during its first epoch: 5,000 images, one per step (seconds an epoch).</summary>
+    /// <summary>A run long enough to be interrupted during its first epoch even on a loaded machine: 30,000 images, one
+    /// per step (about 3 s an epoch alone, 20 epochs: the tests always stop it; 5,000 images finished three epochs before a late signal under load).</summary>
     private static string[] Long(string data, string output) =>
-        ["train", "--data", data, "--epochs", "3", "--batch-size", "1", "--no-progress", "--device", "cpu", "-o", output];
+        ["train", "--data", data, "--epochs", "20", "--batch-size", "1", "--no-progress", "--device", "cpu", "-o", output];
 
     private static float[] WeightsOf(string model) => ModelFile.Load(model).Parameters;
 
@@ -71,7 +72,7 @@ public sealed class FaultInjectionTests : IDisposable
     [InlineData("TERM")]
     public void Stopped_before_the_first_checkpoint_it_says_none_was_written(string signal)
     {
-        string data = TinyIdxFolder.WriteLearnable(temp.Path, "many", train: 5_000, test: 10);
+        string data = TinyIdxFolder.WriteLearnable(temp.Path, "many", train: 30_000, test: 10);
         using var run = new RunningLenet(temp.Path, Long(data, "model.safetensors"));
         Assert.True(run.WaitForLine("training on", Limit), run.Stderr);
         run.Signal(signal);
@@ -101,7 +102,7 @@ public sealed class FaultInjectionTests : IDisposable
     [Fact]
     public void A_second_run_on_the_same_output_or_checkpoint_is_refused_while_the_first_holds_it()
     {
-        string data = TinyIdxFolder.WriteLearnable(temp.Path, "many", train: 5_000, test: 10);
+        string data = TinyIdxFolder.WriteLearnable(temp.Path, "many", train: 30_000, test: 10);
         using var first = new RunningLenet(temp.Path, Long(data, "held.safetensors"));
         Assert.True(first.WaitForLine("training on", Limit), first.Stderr);
 
