@@ -4,11 +4,51 @@
 # folder and a scratch apt cache; only usr/bin/ptxas is taken from the downloaded .deb.
 #
 #   bash .ci/fetch-ptxas.sh            prints the ptxas path (fetching it first if the cache lacks it)
+#   bash .ci/fetch-ptxas.sh --mirror   prints the Debian mirror it would fetch from, and nothing else
 #
 # Cache: $LENET_TOOLS, else ~/.cache/lenet-tools; ptxas lands in <cache>/ptxas/bin/ptxas with the package version
 # beside it (<cache>/ptxas/version.txt). The tests look there too (LeNet.Gpu.Tests/Kernels/PtxAssemblerTests.cs).
-# Needs network access to the Debian archive; no root needed.
+# Needs network access to the Debian archive (the mirror the machine's apt sources name for its suite, else
+# deb.debian.org); no root needed.
 set -euo pipefail
+# The machine's own sources name the mirror; add the non-free component of the same suite.
+suite=bookworm
+if [[ -r /etc/os-release ]]; then suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}"); fi
+# machine_mirror: the first URI that the machine's apt sources give for $suite itself (not -updates or -security),
+# from one-line .list files or deb822 .sources files; nothing when none does.
+machine_mirror() {
+    local file uri
+    local etc=${LENET_APT_ETC:-/etc/apt}   # another folder only for the tests
+    for file in "$etc/sources.list" "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources; do
+        [[ -r $file ]] || continue
+        if [[ $file == *.sources ]]; then
+            uri=$(
+            # deb822: stanzas split by blank lines; "Types:", "URIs:", "Suites:", "Enabled:" fields.
+            awk -v suite="$suite" '
+                function flush() {
+                    if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && tolower(enabled) != "no" && uris != "") {
+                        split(uris, u, " "); print u[1]; found = 1; exit
+                    }
+                    types = uris = suites = enabled = ""
+                }
+                /^[ \t]*$/ { flush(); next }
+                /^#/ || /^[ \t]/ { next }
+                {
+                    field = tolower($1); sub(/:$/, "", field); value = $0; sub(/^[^:]*:[ \t]*/, "", value)
+                    if (field == "types") types = value; else if (field == "uris") uris = value
+                    else if (field == "suites") suites = value; else if (field == "enabled") enabled = value
+                }
+                END { if (!found) flush() }' "$file")
+        else
+            # One-line: deb [options] URI SUITE COMPONENTS...
+            uri=$(sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$file" | awk -v suite="$suite" '$1 == "deb" && $3 == suite { print $2; exit }')
+        fi
+        if [[ -n $uri ]]; then echo "$uri"; return 0; fi
+    done
+}
+mirror=$(machine_mirror)
+mirror=${mirror:-http://deb.debian.org/debian}
+if [[ ${1:-} == --mirror ]]; then echo "${mirror%/}"; exit 0; fi
 cache=${LENET_TOOLS:-$HOME/.cache/lenet-tools}/ptxas
 if [[ -x $cache/bin/ptxas ]] && "$cache/bin/ptxas" --version >/dev/null 2>&1; then
     echo "$cache/bin/ptxas"
@@ -18,14 +58,11 @@ command -v apt-get >/dev/null || { echo "fetch-ptxas: no apt-get here" >&2; exit
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/lists/partial" "$scratch/cache/archives/partial" "$scratch/deb"
-# The machine's own sources name the mirror; add the non-free component of the same suite.
-suite=bookworm
-if [[ -r /etc/os-release ]]; then suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}"); fi
-echo "deb http://deb.debian.org/debian $suite non-free" > "$scratch/sources.list"
+echo "deb ${mirror%/} $suite non-free" > "$scratch/sources.list"
 apt_options=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/nonexistent
     -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache" -o Debug::NoLocking=1
     -o APT::Sandbox::User="$(id -un)" -o Acquire::Languages=none -o APT::Architecture=amd64)
-echo "fetch-ptxas: apt-get update ($suite non-free, scratch lists)" >&2
+echo "fetch-ptxas: apt-get update (${mirror%/} $suite non-free, scratch lists)" >&2
 apt-get -qq "${apt_options[@]}" update >&2
 version=$(apt-cache "${apt_options[@]}" show nvidia-cuda-toolkit 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
 echo "fetch-ptxas: downloading nvidia-cuda-toolkit ${version:-?}" >&2

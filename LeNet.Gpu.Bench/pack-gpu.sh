@@ -26,12 +26,8 @@ while IFS= read -r -d '' dir; do drop "$dir"; done < <(find "$work/bench" -type 
     \( -name 'win*' -o -name 'osx*' -o -name '*musl*' -o -name 'linux-arm*' -o -name 'browser*' -o -name 'maccatalyst*' -o -name 'ios*' -o -name 'android*' \) -print0)
 while IFS= read -r -d '' file; do drop "$file"; done < <(find "$work/bench" -type f \( -name '*.dylib' -o -name '*.pdb' \) -print0)
 while IFS= read -r -d '' file; do
-    # A .NET assembly has a CLI header; a Windows native library does not (the `file` tool tells them apart).
-    if command -v file > /dev/null; then
-        if ! file -b "$file" | grep -q 'Mono/.Net assembly'; then drop "$file"; fi
-    elif [[ $(basename "$file") == onnxruntime*.dll ]]; then
-        drop "$file"
-    fi
+    # A .NET assembly has a CLI header; a Windows native library does not (read from its PE headers, no other tool).
+    bash "$here/is-dotnet-assembly.sh" "$file" || drop "$file"
 done < <(find "$work/bench" -type f -name '*.dll' -print0)
 echo "pack-gpu: dropped $((removed >> 10)) KiB in all"
 

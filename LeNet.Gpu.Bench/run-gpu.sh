@@ -7,13 +7,16 @@
 # the machine's start and the transfers). Parts run in the order below, most valuable first. Before each part the
 # script compares its estimate (seconds, in `estimate` below) with what is left of the budget, less 20 s kept for
 # the archive: a part that does not fit is skipped (steps.txt says so) and the next, smaller parts still get their
-# chance; a part that runs over is stopped at twice its estimate plus 30 s, or at the budget. No PART: all of them.
+# chance; a part that runs over is stopped at twice its estimate plus 30 s, or at the budget: one deadline for the
+# part, shared by all of its steps. No PART: all of them.
 #
 #   probe      date, nvidia-smi, CPU, memory, PyTorch's version and device; Bench --devices: the engines found and,
 #              for an absent CUDA or OpenCL, which driver library was looked for and what failed
 #   check      Bench --check: CUDA per-layer and fused, floats and bytes, against the CPU engine image by image on
 #              MNIST's 10,000 test images (LENET_CHECK_DATA, else gpu-pack/mnist; random images without them) at
-#              batch 1, 64, 1,024, 16,384 and 65,536 (images repeated to fill a batch)
+#              batch 1, 64, 1,024, 16,384 and 65,536 (images repeated to fill a batch). A case passes when every
+#              probability is within 1e-5 of the CPU engine's and the classes agree wherever the CPU engine's two
+#              best probabilities are more than 2e-5 apart.
 #   resident   BenchmarkDotNet --quick: DeviceResident (forward pass on images already on the device; per-layer and
 #              fused, floats and bytes, batch 1 to 65,536)
 #   pytorch    pytorch/lenet5_bench.py: eager and torch.compile (resident), compiled host in/out, batch 1 to 65,536
@@ -29,15 +32,20 @@
 #
 # Results: every log and table goes to a work folder ($RESULTS, else a fresh temporary one); at the end, and on
 # an interrupt, it is packed into ONE archive, lenet-gpu-results.tar.gz, in $OUT (the run tool's folder, which
-# brings back at most 8 files), else in LeNet.Gpu.Bench/gpu-results/. steps.txt in it lists each part with its
-# estimate, exit status and seconds; summary.md gathers the tables. Exit status: 1 when the correctness check
-# fails (a kernel disagrees with the CPU engine), 2 for bad arguments, else 0.
+# brings back at most 8 files, each at most 16 MiB), else in LeNet.Gpu.Bench/gpu-results/. An archive over 15 MiB
+# is packed again without BenchmarkDotNet's own logs (their console output is in the step logs), then without the
+# largest logs, each noted in steps.txt. steps.txt lists each part with its estimate, and each step with its time
+# limit, exit status and seconds; summary.md gathers the tables. Exit status: 1 when the correctness check fails (a
+# kernel disagrees with the CPU engine), 3 when it started but did not finish (stopped at its limit, killed or
+# crashed; steps.txt says which), 2 for bad arguments, else 0 — never 124 or 137, which the run tool reads as its
+# own timeout.
 #
 # .NET: the lent GPU machines have no .NET. There the bench runs from LeNet.Gpu.Bench/gpu-pack/bench.tar.xz, the
 # self-contained build of `bash LeNet.Gpu.Bench/pack-gpu.sh` (made beforehand where the SDK is, carried with the
 # run tool's carry: ["LeNet.Gpu.Bench/gpu-pack"]), every case in one process (--in-process). With the SDK on the
 # PATH (and USE_PACK unset) the solution is built here instead. Without CUDA (a dry run) the GPU parts run on ILGPU's
 # CPU accelerator with small sizes, PyTorch on the CPU, so every part is exercised; only the device changes.
+# LENET_BENCH: a command to run as the bench instead of either (the tests give a stand-in).
 #
 # On a lease, one call:  bash LeNet.Gpu.Bench/run-gpu.sh            (carry: ["LeNet.Gpu.Bench/gpu-pack"])
 # and, only if steps.txt shows parts skipped for time, a second one naming them, e.g.
@@ -78,8 +86,10 @@ export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOT
 python=${PYTHON:-python3}
 
 left() { echo $(( budget - (SECONDS - started) - reserve )); }
-part_cap=0   # seconds a step of the current part may take (0: only the budget limits it)
+part_end=0   # $SECONDS at which the current part's time is spent (0: only the budget limits it)
 check_status=0
+check_tolerance=1e-5   # the correctness check's pass criterion on every probability (Bench --check --tolerance)
+max_archive=$((15 * 1024 * 1024))   # the run tool brings back files of at most 16 MiB; keep a margin
 
 # summary.md: the tables worth reading first, in the order they were made.
 summarize() {
@@ -100,30 +110,67 @@ pack() {
     (( packed )) && return 0
     packed=1
     summarize
-    # One file in $OUT: the run tool brings back at most 8.
-    tar -C "$work" -czf "$archive.tmp" . && mv "$archive.tmp" "$archive"
+    # One file in $OUT: the run tool brings back at most 8, each at most 16 MiB. Over 15 MiB, logs are left out of
+    # the archive (never deleted from the work folder): BenchmarkDotNet's own first, then the largest others.
+    local left_out=() size log
+    tar -C "$work" -czf "$archive.tmp" . || return 1
+    size=$(stat -c %s "$archive.tmp")
+    if (( size > max_archive )); then
+        while IFS= read -r -d '' log; do left_out+=("./${log#"$work"/}"); done \
+            < <(find "$work" -path "$work/bdn-*" -type f -name '*.log' -print0)
+        echo "=== archive: $((size >> 20)) MiB is over $((max_archive >> 20)) MiB: packed again without BenchmarkDotNet's ${#left_out[@]} own logs (the step logs hold their console output)" \
+            | tee -a "$work/steps.txt"
+        summarize
+        tar -C "$work" -czf "$archive.tmp" "${left_out[@]/#/--exclude=}" . || return 1
+        size=$(stat -c %s "$archive.tmp")
+    fi
+    while (( size > max_archive )); do
+        log=$(find "$work" -type f -name '*.log' -printf '%s %p\n' | sort -n | cut -d' ' -f2- \
+            | while IFS= read -r f; do [[ " ${left_out[*]} " == *" ./${f#"$work"/} "* ]] || echo "$f"; done | tail -n 1)
+        if [[ -z $log ]]; then
+            echo "=== archive: still $((size >> 20)) MiB with every log left out; the run tool may not bring it back" | tee -a "$work/steps.txt"
+            break
+        fi
+        left_out+=("./${log#"$work"/}")
+        echo "=== archive: $((size >> 20)) MiB is over $((max_archive >> 20)) MiB: packed again without ${log#"$work"/} ($(( $(stat -c %s "$log") >> 10 )) KiB)" \
+            | tee -a "$work/steps.txt"
+        summarize
+        tar -C "$work" -czf "$archive.tmp" "${left_out[@]/#/--exclude=}" . || return 1
+        size=$(stat -c %s "$archive.tmp")
+    done
+    mv "$archive.tmp" "$archive"
     echo "=== archive: $archive ($(du -h "$archive" | cut -f1), $(tar -tzf "$archive" | grep -vc '/$') files); $((SECONDS - started)) s of $budget"
 }
 trap 'pack' EXIT
 trap 'echo "=== interrupted"; exit 130' INT TERM
 
-# step NAME COMMAND...: runs COMMAND until the budget ends, its output to the terminal and to NAME.log, its status
-# and time to steps.txt.
+# step NAME COMMAND...: runs COMMAND until its part's deadline or the budget ends, whichever is first, its output to
+# the terminal and to NAME.log, its limit, status and time to steps.txt. step_stopped: 1 when it did not run to its
+# end (not started for lack of time, or stopped at its limit).
+step_stopped=0
 step() {
     local name=$1; shift
-    local t0=$SECONDS limit
+    local t0=$SECONDS limit by=budget
     limit=$(left)
-    # A part that hangs must not eat the parts after it: at most twice its estimate, plus 30 s.
-    (( part_cap > 0 && part_cap < limit )) && limit=$part_cap
+    step_stopped=1
+    # A part that hangs must not eat the parts after it: all its steps together, at most twice its estimate plus 30 s.
+    if (( part_end > 0 && part_end - SECONDS < limit )); then limit=$(( part_end - SECONDS )); by=part; fi
     if (( limit < 5 )); then
-        echo "=== $name: skipped, the budget is spent" | tee -a "$work/steps.txt"
+        if [[ $by == part ]]; then echo "=== $name: skipped, its part's time is spent" | tee -a "$work/steps.txt"
+        else echo "=== $name: skipped, the budget is spent" | tee -a "$work/steps.txt"; fi
         return 1
     fi
-    echo "=== $name: $*" | tee -a "$work/steps.txt"
+    echo "=== $name: $* (limit $limit s, the $by's)" | tee -a "$work/steps.txt"
     timeout --kill-after=5 "$limit" "$@" 2>&1 | tee "$work/$name.log"
     local rc=${PIPESTATUS[0]}
     local note=""
-    (( rc == 124 || rc == 137 )) && note=" (stopped at its limit of $limit s)"
+    if (( rc == 124 || rc == 137 )); then
+        if (( SECONDS - t0 < limit )); then note=" (killed before its limit of $limit s)"
+        elif [[ $by == part ]]; then note=" (stopped at its part's limit of $limit s: twice the estimate plus 30 s)"
+        else note=" (stopped at its limit of $limit s: the budget)"; fi
+    else
+        step_stopped=0
+    fi
     echo "=== $name: exit $rc after $((SECONDS - t0)) s$note" | tee -a "$work/steps.txt"
     return $rc
 }
@@ -135,7 +182,10 @@ bench=()
 inprocess=()
 prepare_bench() {
     (( ${#bench[@]} )) && return 0
-    if (( sdk )); then
+    if [[ -n ${LENET_BENCH:-} ]]; then
+        read -ra bench <<< "$LENET_BENCH"
+        echo "=== bench: $LENET_BENCH (LENET_BENCH)" | tee -a "$work/steps.txt"
+    elif (( sdk )); then
         step build dotnet build "$root/LeNet.Gpu.sln" -c Release || return 1
         bench=(dotnet "$here/bin/Release/net10.0/LeNet.Gpu.Bench.dll")
     else
@@ -199,12 +249,24 @@ run_part() {
         ;;
     check)
         prepare_bench || return
+        echo "=== check: passes when every probability is within $check_tolerance of the CPU engine's and the classes agree wherever its two best are more than twice that apart" \
+            | tee -a "$work/steps.txt"
+        local rc
         if (( gpu )); then
-            step check "${bench[@]}" --check --device cuda --data "$check_data" --output "$work/check.md"
+            step check "${bench[@]}" --check --device cuda --data "$check_data" --tolerance "$check_tolerance" --output "$work/check.md"
         else
-            step check "${bench[@]}" --check --device ilgpu-cpu --data "$check_data" --images 64 --batches 1,64 --output "$work/check.md"
+            step check "${bench[@]}" --check --device ilgpu-cpu --data "$check_data" --images 64 --batches 1,64 \
+                --tolerance "$check_tolerance" --output "$work/check.md"
         fi
-        check_status=$?
+        rc=$?
+        # 1: a kernel disagrees with the CPU engine. Anything else but 0 (stopped at its limit, killed, crashed, not
+        # started for lack of time): it did not finish, exit 3, never the 124/137 the run tool reads as its own timeout.
+        if (( rc == 0 )); then check_status=0
+        elif (( rc == 1 && ! step_stopped )); then check_status=1
+        else
+            check_status=3
+            echo "=== check: did not finish (exit $rc); run-gpu.sh exits 3" | tee -a "$work/steps.txt"
+        fi
         ;;
     resident) prepare_bench && bdn resident '*DeviceResident*' ;;
     pytorch)
@@ -259,14 +321,15 @@ for part in "${parts[@]}"; do
         continue
     fi
     echo "=== $part: estimate $need s, $have s left" >> "$work/steps.txt"
-    part_cap=$(( 2 * need + 30 ))
+    part_end=$(( SECONDS + 2 * need + 30 ))
     run_part "$part"
-    part_cap=0
+    part_end=0
 done
 echo "=== done after $((SECONDS - started)) s" | tee -a "$work/steps.txt"
 pack
 # What the run tool's output tail should show: the steps and the correctness table (the rest is in the archive).
 echo; cat "$work/steps.txt"
 if [[ -f $work/check.md ]]; then echo; cat "$work/check.md"; fi
-# Exit status: the correctness check's (1: a kernel disagrees with the CPU engine), else 0; steps.txt has the rest.
+# Exit status: the correctness check's (1: a kernel disagrees with the CPU engine; 3: it did not finish), else 0;
+# steps.txt has the rest.
 exit "$check_status"

@@ -39,8 +39,10 @@ public static class DevicesCommand
                     d.WarpSize.ToString(), d.MaxGroupSize.ToString(), d == auto ? "[green]✓[/]" : "");
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"auto picks [bold]{auto.Kind.ToName()}[/]: {Markup.Escape(auto.Name)}");
+            // Plain lines, never wrapped: Spectre wraps markup at 80 columns when output is piped, which would split
+            // one reason over several lines for whoever greps a log.
             foreach (var (kind, reason) in unavailable)
-                AnsiConsole.MarkupLine($"no {kind.ToName()} device: {Markup.Escape(reason)}");
+                Console.Out.WriteLine($"no {kind.ToName()} device: {reason}");
             return ExitCodes.Success;
         }));
         return command;

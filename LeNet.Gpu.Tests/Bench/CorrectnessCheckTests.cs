@@ -42,14 +42,35 @@ public sealed class CorrectnessCheckTests : IDisposable
         Assert.Contains("cases FAIL", run.Stdout);
     }
 
-    /// <summary>Where CUDA is present (a GPU machine with the SDK): the lease's full check, every batch 1 to 65,536.</summary>
+    /// <summary>
+    /// MNIST's test split for the CUDA check, where this machine has it: <c>$LENET_MNIST</c>, the data cache's mnist
+    /// folder (<c>$LENET_DATA</c> or ~/.cache/lenet), or pack-gpu.sh's copy beside the bench (the folders pack-gpu.sh
+    /// looks in); null when none holds the test images.
+    /// </summary>
+    private static string? MnistTestFolder() =>
+        new[]
+        {
+            Environment.GetEnvironmentVariable("LENET_MNIST"),
+            Path.Combine(LeNet.Gpu.Data.DataCatalog.CacheDirectory, "mnist"),
+            Path.Combine(Support.Repository.Root, "LeNet.Gpu.Bench", "gpu-pack", "mnist"),
+        }.FirstOrDefault(d => !string.IsNullOrWhiteSpace(d) && Directory.Exists(d)
+            && LeNet.Gpu.Data.IdxDirectory.FindFile(d, LeNet.Gpu.Data.DataSplit.Test, labels: false) is not null);
+
+    /// <summary>
+    /// Where CUDA is present (a GPU machine with the SDK): the lease's full check, on MNIST's 10,000 test images when
+    /// this machine has them (else random ones, as the output says), at batch 1, 64, 1,024, 16,384 and 65,536.
+    /// </summary>
     [SkippableFact]
     public void OnCudaEveryBenchmarkedBatchMatchesTheCpuEngine()
     {
         Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Runtime.DeviceKind.Cuda), $"no CUDA device here (present: {Support.Devices.List})");
+        string? mnist = MnistTestFolder();
+        string[] data = mnist is null ? [] : ["--data", mnist];
         var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), folder.Path,
-            new Dictionary<string, string?>(), "--check", "--device", "cuda", "--images", "10000");
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout}");
+            new Dictionary<string, string?> { ["LENET_CHECK_DATA"] = null }, ["--check", "--device", "cuda", "--images", "10000", .. data]);
+        string source = mnist is null ? "on random images (no MNIST test split found)" : $"on MNIST's test images from {mnist}";
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode} {source}\n{run.Stderr}\n{run.Stdout}");
+        Assert.Contains(mnist is null ? "10,000 random images" : $"from {mnist}, first 10,000 images", run.Stdout);
         Assert.Contains("all 20 cases pass", run.Stdout);
     }
 

@@ -71,6 +71,25 @@ public sealed class CliTests : IDisposable
         Assert.Contains(json.RootElement.GetProperty("auto").GetString(), kinds);
     }
 
+    /// <summary>
+    /// Each absent GPU kind's driver reason (as --json gives it) is one whole line of the piped table output, however
+    /// long: a log holds it unwrapped.
+    /// </summary>
+    [Fact]
+    public void Devices_prints_each_driver_reason_on_one_line_when_piped()
+    {
+        var json = LenetProcess.Run(temp.Path, "devices", "--json");
+        Assert.Equal(0, json.ExitCode);
+        using var document = JsonDocument.Parse(json.Stdout);
+        var reasons = document.RootElement.GetProperty("unavailable").EnumerateArray()
+            .Select(u => $"no {u.GetProperty("kind").GetString()} device: {u.GetProperty("reason").GetString()}").ToList();
+        var text = LenetProcess.Run(temp.Path, "devices");
+        Assert.Equal(0, text.ExitCode);
+        var lines = text.Stdout.ReplaceLineEndings("\n").Split('\n');
+        // Here (no CUDA, no OpenCL) both reasons run past 80 columns, where Spectre would wrap them.
+        Assert.All(reasons, reason => Assert.Contains(reason, lines));
+    }
+
     [Fact]
     public void Bad_usage_exits_2_and_failures_exit_1_with_one_line()
     {

@@ -42,8 +42,10 @@ public sealed class LocalFeed : IDisposable
         // The test assembly's configuration, whose build (done before the tests run) is what is packed.
         string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         // Packing reads the solution's own restore (the machine's packages folder), so it runs outside the isolation.
+        // ContinuousIntegrationBuild as the README's pack command sets it; the assemblies packed are deterministic
+        // when their build had it too (.ci/run's, which sets CI=true).
         RunSdk(Repository.Root, isolated: false, ["pack", Path.Combine(Repository.Root, "LeNet.Gpu.sln"), "-c", configuration,
-            "--no-build", "--no-restore", $"-p:PackageOutputPath={Feed}"]);
+            "--no-build", "--no-restore", "-p:ContinuousIntegrationBuild=true", $"-p:PackageOutputPath={Feed}"]);
 
         string cacheView = LinkCacheWithout(GlobalPackagesFolder(), temp.File("cache-view"));
         NuGetConfig = temp.File("NuGet.Config");

@@ -62,6 +62,9 @@ public sealed class PackageTests(LocalFeed feed) : IClassFixture<LocalFeed>
         var repository = Child(metadata, "repository")!;
         Assert.Equal("git", repository.Attribute("type")!.Value);
         Assert.Matches("^[0-9a-f]{40}$", repository.Attribute("commit")!.Value);
+        // Set in Directory.Build.props: a checkout without a git `origin` remote still names where the source lives.
+        Assert.StartsWith("https://", repository.Attribute("url")?.Value ?? "(no url)");
+        Assert.StartsWith("https://", Child(metadata, "projectUrl")?.Value ?? "(no projectUrl)");
 
         Assert.Contains("lib/net10.0/LeNet.Gpu.dll", entries.Keys);
         Assert.Contains("lib/net10.0/LeNet.Gpu.xml", entries.Keys);
