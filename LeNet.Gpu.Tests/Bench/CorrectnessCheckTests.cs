@@ -51,7 +51,7 @@ public sealed class CorrectnessCheckTests : IDisposable
         new[]
         {
             Environment.GetEnvironmentVariable("LENET_MNIST"),
-            Path.Combine(LeNet.Gpu.Data.DataCatalog.CacheDirectory, "mnist"),
+            LeNet.Gpu.Data.DataCatalog.Find(LeNet.Gpu.Data.DataCatalog.Mnist),
             Path.Combine(Support.Repository.Root, "LeNet.Gpu.Bench", "gpu-pack", "mnist"),
         }.FirstOrDefault(d => !string.IsNullOrWhiteSpace(d) && Directory.Exists(d)
             && LeNet.Gpu.Data.IdxDirectory.FindFile(d, LeNet.Gpu.Data.DataSplit.Test, labels: false) is not null);
