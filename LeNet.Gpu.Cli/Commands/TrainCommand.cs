@@ -18,7 +18,7 @@ public static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = "passes over the training set", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => 32 };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, weight decay) | adam | sdlm (the paper's stochastic diagonal Levenberg–Marquardt)", DefaultValueFactory = _ => "sgd" };
-        var rate = new Option<float?>("--lr") { Description = "base learning rate (default: sgd 0.02, adam 0.002, sdlm 0.001)" };
+        var rate = new Option<float?>("--lr") { Description = "base learning rate (default: sgd 0.02, adam 0.002, sdlm 0.0005 per pattern)" };
         var schedule = new Option<string>("--schedule") { Description = "constant | step | cosine", DefaultValueFactory = _ => "cosine" };
         var momentum = new Option<float>("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9f };
         var decay = new Option<float>("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => 0f };

@@ -62,7 +62,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     c1, c2, parameters, gradients, stateA, stateB, trainable);
                 break;
             case OptimizerKind.Sdlm:
-                CpuOptimizer.Sdlm(rate, options.SdlmMu, options.WeightDecay, parameters, gradients, stateA, trainable);
+                CpuOptimizer.Sdlm(rate * count, options.SdlmMu, options.WeightDecay, parameters, gradients, stateA, trainable);
                 break;
         }
     }
@@ -98,17 +98,17 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private static float Pixel(ReadOnlySpan<float> image, int x, int y) =>
         x >= 0 && x < Field && y >= 0 && y < Field ? image[y * Field + x] : AffineDistortion.Background;
 
-    public void EstimateHessian(int samples)
+    public void EstimateHessian(int first, int samples)
     {
-        int batches = (samples + network.Capacity - 1) / network.Capacity;
         Array.Clear(stateA);
-        for (int first = 0; first < samples; first += network.Capacity)
+        for (int done = 0; done < samples; done += network.Capacity)
         {
-            int count = Math.Min(network.Capacity, samples - first);
-            Gather(0, first, count, distort: false);
+            int count = Math.Min(network.Capacity, samples - done);
+            Gather(0, first + done, count, distort: false);
             network.Forward(parameters, squashing, batch, count);
             network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, out _, out _);
-            CpuOptimizer.Accumulate(1f / batches, gradients, stateA);
+            // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
+            CpuOptimizer.Accumulate((float)count / samples, gradients, stateA);
         }
     }
 
