@@ -38,7 +38,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
         parameters = new DeviceParameters(a, model);
         forward = new ForwardPass(a, capacity);
-        backward = new BackwardPass(a, capacity);
+        backward = new BackwardPass(a, capacity) { MapJ = options.MapJ };
         dataset = a.Allocate1D(images);
         datasetLabels = a.Allocate1D(labels);
         order = a.Allocate1D<int>(n);
@@ -141,8 +141,11 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             int c = Math.Min(forward.Capacity, count - offset);
             Gather(0, first + offset, c, distort: false);
             forward.Run(k, stream, parameters, c);
-            k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
-                backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
+            if (parameters.Output == OutputLayer.Rbf)
+                backward.Launch(BackwardPass.Step.Loss, k, stream, parameters, forward, c); // losses (and a dF6 not used)
+            else
+                k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
+                    backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
             AccumulateStatistics(c);
         }
         return ReadStatistics();

@@ -49,6 +49,7 @@ public sealed class Trainer : IDisposable
     private readonly ITrainingBackend backend;
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
+    private readonly OutputLayer output;
     private readonly int[] trainIndices, validationIndices;
 
     public int EpochsCompleted { get; private set; }
@@ -74,6 +75,7 @@ public sealed class Trainer : IDisposable
         int n = CheckData(images, labels);
         this.options = options;
         squashing = model.Squashing;
+        output = model.Output;
         (trainIndices, validationIndices) = Split(n, options.ValidationFraction, options.Seed);
         if (trainIndices.Length == 0) throw new ArgumentException("the validation split leaves no training images");
         backend = create(n);
@@ -116,7 +118,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>The parameters as they are now.</summary>
-    public LeNetModel Model() => new(squashing, backend.Parameters());
+    public LeNetModel Model() => new(squashing, backend.Parameters(), output);
 
     public TrainingCheckpoint Checkpoint() => new(Model(), EpochsCompleted, Steps, backend.OptimizerState());
 

@@ -14,7 +14,18 @@ public enum OptimizerKind
     Sdlm,
 }
 
-public enum LearningRateSchedule { Constant, Step, Cosine }
+public enum LearningRateSchedule
+{
+    Constant,
+    Step,
+    Cosine,
+
+    /// <summary>
+    /// The paper's SDLM schedule per pass: 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for 4, then 0.00001
+    /// (scaled by the base rate / 0.0005, so the paper's own base gives exactly these).
+    /// </summary>
+    Paper,
+}
 
 /// <summary>Everything that decides a training run. Same options, data, seed and device kind → same weights.</summary>
 public sealed record TrainingOptions
@@ -77,6 +88,14 @@ public sealed record TrainingOptions
     public bool IsHessianDue(int first, int count) =>
         first == 0 || SdlmInterval > 0 && (first + count - 1) / SdlmInterval != (first - 1) / SdlmInterval;
 
+    /// <summary>
+    /// The MAP criterion's j for models with an RBF output: E = y_D + log(e^−j + Σ_i e^−y_i). The paper gives no value.
+    /// </summary>
+    public float MapJ { get; init; } = DefaultMapJ;
+
+    /// <summary>The default j (see the README's paper section for the measurement that chose it).</summary>
+    public const float DefaultMapJ = 10f;
+
     /// <summary>Fraction of the training set held out for validation (chosen from the seed), 0 for none.</summary>
     public double ValidationFraction { get; init; }
 
@@ -97,6 +116,7 @@ public sealed record TrainingOptions
         // Written as "not inside" so that NaN, which fails every comparison, is refused too.
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
         if (!(WeightDecay >= 0 && float.IsFinite(WeightDecay))) throw new ArgumentException($"weight decay must be a number ≥ 0, got {WeightDecay}");
+        if (!(MapJ >= 0 && float.IsFinite(MapJ))) throw new ArgumentException($"the MAP criterion's j must be a number ≥ 0, got {MapJ}");
         if (!(SdlmMu > 0 && float.IsFinite(SdlmMu))) throw new ArgumentException($"SDLM's μ must be a positive number, got {SdlmMu}");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"validation fraction must be in [0, 1), got {ValidationFraction}");
         if (!(AdamBeta1 >= 0 && AdamBeta1 < 1) || !(AdamBeta2 >= 0 && AdamBeta2 < 1) || !(AdamEpsilon > 0 && float.IsFinite(AdamEpsilon)))
@@ -111,11 +131,22 @@ public sealed record TrainingOptions
     public (float First, float Second) AdamCorrections(long step) =>
         ((float)(1 - Math.Pow(AdamBeta1, step + 1)), (float)(1 - Math.Pow(AdamBeta2, step + 1)));
 
+    /// <summary>The paper's rate in pass <paramref name="epoch"/> (0-based) over its first rate, 0.0005.</summary>
+    public static float PaperRateFactor(int epoch) => epoch switch
+    {
+        < 2 => 1f,
+        < 5 => 0.4f,
+        < 8 => 0.2f,
+        < 12 => 0.1f,
+        _ => 0.02f,
+    };
+
     /// <summary>The learning rate for a step: constant, step-wise per epoch, or cosine over all steps.</summary>
     public float RateAt(int epoch, long step, long totalSteps) => Schedule switch
     {
         LearningRateSchedule.Step => BaseLearningRate * MathF.Pow(StepGamma, epoch / StepEpochs),
         LearningRateSchedule.Cosine => BaseLearningRate * 0.5f * (1f + MathF.Cos(MathF.PI * step / Math.Max(1, totalSteps))),
+        LearningRateSchedule.Paper => BaseLearningRate * PaperRateFactor(epoch),
         _ => BaseLearningRate,
     };
 }
