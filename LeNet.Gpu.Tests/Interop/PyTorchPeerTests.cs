@@ -73,7 +73,7 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
         return best;
     }
 
-    public static TheoryData<string> ForwardCases => new() { "shipped digits on held-out digits", "scaled-tanh ×8", "sigmoid ×8" };
+    public static TheoryData<string> ForwardCases => new() { "shipped digits on held-out digits", "scaled-tanh ×8", "sigmoid ×8", "rbf ×4" };
 
     [SkippableTheory]
     [MemberData(nameof(ForwardCases))]
@@ -89,6 +89,15 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
             var (_, test) = OpenCvDigits.Load(RealData.DigitsPath);
             // 100 digits, 10 of each class (the test split holds each class in a block of 250).
             images = Enumerable.Range(0, 100).SelectMany(i => test.Image(i * 25).ToArray()).ToArray();
+        }
+        else if (name.StartsWith("rbf"))
+        {
+            // The paper's RBF output (its centres kept ±1); gain 4 spreads the distances.
+            model = LeNetModel.CreateRandom(42, Squashing.ScaledTanh, OutputLayer.Rbf);
+            var mask = ParameterLayout.TrainableMask(OutputLayer.Rbf);
+            for (int i = 0; i < mask.Length; i++)
+                if (mask[i] != 0) model.Parameters[i] *= 4;
+            images = TestData.RandomImages(21, seed: 44);
         }
         else
         {
