@@ -15,4 +15,14 @@ public static class RealData
 
     public const string FashionMissing =
         "Fashion-MNIST is not installed (" + FashionMnist.DebianDirectory + "); apt-get install -y dataset-fashion-mnist";
+
+    /// <summary>
+    /// MNIST's four IDX files in <c>$LENET_DATA/mnist</c> (or <c>~/.cache/lenet/mnist</c>), or null. (A named
+    /// <c>mnist</c> dataset in <see cref="DataCatalog"/> would replace this.)
+    /// </summary>
+    public static string? MnistDirectory =>
+        Path.Combine(DataCatalog.CacheDirectory, "mnist") is var path && IdxDirectory.Exists(path) ? path : null;
+
+    public const string MnistMissing =
+        "MNIST's IDX files are not in $LENET_DATA/mnist (or ~/.cache/lenet/mnist)";
 }

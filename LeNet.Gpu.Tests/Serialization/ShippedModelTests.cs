@@ -13,6 +13,7 @@ public sealed class ShippedModelTests
     [Theory]
     [InlineData(ShippedModels.Digits, "digits")]
     [InlineData(ShippedModels.Fashion, "fashion")]
+    [InlineData(ShippedModels.Paper, "mnist")]
     public void Shipped_models_load_with_their_provenance(string name, string dataset)
     {
         var model = ShippedModels.Load(name);
@@ -38,6 +39,30 @@ public sealed class ShippedModelTests
         Assert.Equal(2500, test.Count);
         double accuracy = Accuracy(ShippedModels.Load(ShippedModels.Digits), test);
         Assert.True(accuracy >= 0.98, $"lenet5-digits: {accuracy:P2} on the 2,500 test digits (target ≥ 98.0%)");
+    }
+
+    [Fact]
+    public void Paper_model_is_the_papers_network_trained_the_papers_way()
+    {
+        var model = ShippedModels.Load(ShippedModels.Paper);
+        Assert.Equal(OutputLayer.Rbf, model.Output);
+        Assert.Equal(RbfCodes.Create(), model.Tensor(ParameterLayout.OutputWeight).ToArray());
+        Assert.Equal("rbf", model.Metadata["output_layer"]);
+        Assert.Equal("sdlm", model.Metadata["optimizer"]);
+        Assert.Equal("paper", model.Metadata["recipe"]);
+        Assert.Equal("1", model.Metadata["batch_size"]);
+        Assert.Equal(20, model.Metadata["test_error_per_pass"].Split(',').Length);
+    }
+
+    [SkippableFact]
+    public void Paper_model_scores_on_mnist_what_its_file_records()
+    {
+        Skip.If(RealData.MnistDirectory is null, RealData.MnistMissing);
+        var test = IdxDirectory.Load(RealData.MnistDirectory!, DataSplit.Test);
+        Assert.Equal(10000, test.Count);
+        var model = ShippedModels.Load(ShippedModels.Paper);
+        double accuracy = Accuracy(model, test);
+        Assert.Equal(double.Parse(model.Metadata["test_accuracy"], System.Globalization.CultureInfo.InvariantCulture), accuracy, 4);
     }
 
     [SkippableFact]

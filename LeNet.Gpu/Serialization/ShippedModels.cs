@@ -10,9 +10,12 @@ namespace LeNet.Gpu.Serialization;
 public static class ShippedModels
 {
     public const string Digits = "lenet5-digits", Fashion = "lenet5-fashion";
+
+    /// <summary>The paper's network (RBF output) trained on MNIST by the paper's recipe (<c>lenet train --recipe paper</c>).</summary>
+    public const string Paper = "lenet5-paper";
     public const string Default = Digits;
 
-    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion];
+    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion, Paper];
 
     public static bool IsAvailable(string name) => Stream(name) is { } s && s.Length > 0 && Dispose(s);
 
