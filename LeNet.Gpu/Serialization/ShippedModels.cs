@@ -13,9 +13,12 @@ public static class ShippedModels
 
     /// <summary>The paper's network (RBF output) trained on MNIST by the paper's recipe (<c>lenet train --recipe paper</c>).</summary>
     public const string Paper = "lenet5-paper";
+
+    /// <summary>The same recipe with the training images distorted anew every pass (<c>--recipe paper --distort</c>).</summary>
+    public const string PaperDistorted = "lenet5-paper-distorted";
     public const string Default = Digits;
 
-    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion, Paper];
+    public static IReadOnlyList<string> Names { get; } = [Digits, Fashion, Paper, PaperDistorted];
 
     public static bool IsAvailable(string name) => Stream(name) is { } s && s.Length > 0 && Dispose(s);
 
