@@ -67,7 +67,7 @@ public class TrainingKernelBenchmarks
             case "Gather": backend.Gather(0, 0, BatchSize, distort: false); break;
             case "GatherDistorted": backend.Gather(0, 0, BatchSize, distort: true); break;
             case "Statistics": backend.AccumulateStatistics(BatchSize); break;
-            case "Sgd" or "Adam" or "Sdlm": backend.Update(0.001f, 1); break;
+            case "Sgd" or "Adam" or "Sdlm": backend.Update(0.001f, 1, BatchSize); break;
             case "HessianAccumulate": backend.AccumulateHessian(1f / 8); break;
             default:
                 var step = Enum.Parse<BackwardPass.Step>(Kernel);

@@ -34,6 +34,25 @@ public static class Plots
         AtomicFile.WriteAllBytes(path, plot.GetImageBytes(900, 480, ScottPlot.ImageFormat.Png));
     }
 
+    /// <summary>
+    /// Training and test error (%) against passes, as the paper's Fig. 5 draws them; the training error is the running
+    /// error of each pass (measured as the weights changed), the test error that of the weights after the pass.
+    /// </summary>
+    public static void ErrorCurves(IReadOnlyList<EpochResult> history, IReadOnlyList<double> testErrors, string path)
+    {
+        double[] passes = history.Select(r => (double)r.Epoch).ToArray();
+        var plot = new ScottPlot.Plot();
+        var training = plot.Add.Scatter(passes, history.Select(r => 100 * (1 - r.Train.Accuracy)).ToArray());
+        training.LegendText = "training error (during the pass)";
+        var test = plot.Add.Scatter(passes, testErrors.Select(e => 100 * e).ToArray());
+        test.LegendText = "test error";
+        plot.Title("LeNet-5, the paper's recipe: error against training passes (cf. Fig. 5)");
+        plot.XLabel("training set iterations (passes)");
+        plot.YLabel("error rate (%)");
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(900, 480, ScottPlot.ImageFormat.Png));
+    }
+
     public static void ConfusionMatrix(int[][] confusion, IReadOnlyList<string> classNames, string path)
     {
         int n = confusion.Length, cell = 44, margin = 120;

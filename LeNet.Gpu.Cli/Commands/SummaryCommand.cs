@@ -9,29 +9,36 @@ public static class SummaryCommand
     public static Command Create()
     {
         var json = Common.Json();
-        var model = new Option<string?>("--model") { Description = "show this model's squashing function (file or shipped name)" };
-        var command = new Command("summary", "The layer table: output shapes, trainable parameters and connections") { json, model };
+        var model = new Option<string?>("--model") { Description = "show this model's squashing function and output layer (file or shipped name)" };
+        var outputLayer = new Option<string?>("--output-layer") { Description = "softmax | rbf (the paper's RBF units); default: the model's, else softmax" };
+        var command = new Command("summary", "The layer table: output shapes, trainable parameters and connections") { json, model, outputLayer };
         command.SetAction(parse => Common.Run(() =>
         {
             var name = parse.GetValue(model);
-            var squashing = name is null ? Squashing.ScaledTanh : ShippedModels.Resolve(name).Squashing;
+            var loaded = name is null ? null : ShippedModels.Resolve(name);
+            var squashing = loaded?.Squashing ?? Squashing.ScaledTanh;
+            OutputLayer output;
+            try { output = parse.GetValue(outputLayer) is { } text ? OutputLayerExtensions.ParseOutputLayer(text) : loaded?.Output ?? OutputLayer.Softmax; }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            var layers = Architecture.LayersOf(output);
             if (parse.GetValue(json))
             {
                 Common.WriteJson(new
                 {
                     architecture = ModelFile.ArchitectureName,
                     squashing = squashing.ToName(),
-                    layers = Architecture.Layers.Select(l => new
+                    output_layer = output.ToName(),
+                    layers = layers.Select(l => new
                     {
                         name = l.Name, kind = l.Kind.ToString(), output_shape = l.OutputShape,
                         parameters = l.TrainableParameters, connections = l.Connections,
                     }),
-                    total_parameters = Architecture.TotalTrainableParameters,
-                    total_connections = Architecture.TotalConnections,
+                    total_parameters = layers.Sum(l => l.TrainableParameters),
+                    total_connections = layers.Sum(l => l.Connections),
                 });
                 return ExitCodes.Success;
             }
-            Console.Write(Architecture.Summary(squashing));
+            Console.Write(Architecture.Summary(squashing, output));
             return ExitCodes.Success;
         }));
         return command;

@@ -172,6 +172,33 @@ public sealed class CliTests : IDisposable
         Assert.Equal(10, json.RootElement.GetProperty("total").GetInt32());
     }
 
+    /// <summary>
+    /// --recipe paper sets the paper's choices (an option given explicitly still wins: --epochs here), records them in
+    /// the model, measures the test error every pass and plots it; summary shows the RBF layer of the model.
+    /// </summary>
+    [Fact]
+    public void Recipe_paper_trains_an_rbf_model_by_sdlm_per_pattern_and_records_it()
+    {
+        string data = TinyIdx("tiny");
+        var run = LenetProcess.Run(temp.Path, ["train", "--recipe", "paper", "--epochs", "2", "--data", data, "--no-progress",
+            "--device", "cpu", "-o", "paper.safetensors", "--plot", "paper.png"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("sdlm lr 0.0005 (paper), batch 1", run.Stderr);
+        Assert.Contains("epoch 2: test error", run.Stderr);
+        var model = ModelFile.Load(temp.File("paper.safetensors"));
+        Assert.Equal(LeNet.Gpu.Model.OutputLayer.Rbf, model.Output);
+        foreach (var (key, value) in new[] { ("recipe", "paper"), ("optimizer", "sdlm"), ("batch_size", "1"), ("schedule", "paper"),
+            ("output_layer", "rbf"), ("epochs", "2"), ("distortion", "none"), ("map_j", "10"), ("sdlm_hessian_samples", "500") })
+            Assert.Equal(value, model.Metadata[key]);
+        Assert.Equal(2, model.Metadata["test_error_per_pass"].Split(',').Length);
+        Assert.True(IsPng(temp.File("paper.png")));
+
+        var summary = LenetProcess.Run(temp.Path, ["summary", "--model", "paper.safetensors"]);
+        Assert.Contains("output: rbf", summary.Stdout);
+        Assert.Contains("340,908", summary.Stdout);
+        AssertOneLineError(LenetProcess.Run(temp.Path, ["train", "--recipe", "lecun", "--data", data]), 2, "unknown recipe 'lecun'");
+    }
+
     /// <summary>A resume must use the settings the checkpoint was written with (only the epochs may grow).</summary>
     [Fact]
     public void Resume_refuses_a_checkpoint_written_with_other_settings()

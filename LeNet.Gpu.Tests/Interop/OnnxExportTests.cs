@@ -80,6 +80,38 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         AssertSameAsEngine($"{squashing.ToName()}, batch {batch}, gain {gain}", model, TestData.RandomImages(batch, seed + 1));
     }
 
+    /// <summary>
+    /// An RBF model exports its ten RBF units with standard operators (Unsqueeze, Sub, ReduceSumSquare, Neg), its
+    /// centres as rbf.codes; ONNX Runtime's −y and softmax(−y) match the CPU engine's (which computes them its own way).
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1f)]
+    [InlineData(9, 4f)]
+    public void OnnxRuntime_MatchesTheCpuEngine_OnRbfModels(int batch, float gain)
+    {
+        var model = LeNetModel.CreateRandom(50 + batch, Squashing.ScaledTanh, output: OutputLayer.Rbf);
+        var mask = ParameterLayout.TrainableMask(OutputLayer.Rbf);
+        for (int i = 0; i < mask.Length; i++)
+            if (mask[i] != 0) model.Parameters[i] *= gain;
+        var images = TestData.RandomImages(batch, seed: 9);
+
+        var proto = OnnxExport.ToModelProto(model);
+        Assert.Contains(proto.Graph.Initializer, t => t.Name == ModelFile.RbfCodesName && t.Dims.SequenceEqual([10L, 84L]));
+        Assert.DoesNotContain(proto.Graph.Initializer, t => t.Name == "output.weight");
+        Assert.Equal(["Unsqueeze", "Sub", "ReduceSumSquare", "Neg", "Softmax"], proto.Graph.Node.TakeLast(5).Select(n => n.OpType));
+        Assert.Contains(proto.MetadataProps, p => p.Key == "output" && p.Value == "rbf");
+
+        using var onnx = new OnnxModel(OnnxExport.ToBytes(model));
+        var (probabilities, logits) = onnx.Run(images);
+        var network = new LeNet.Gpu.Cpu.CpuNetwork(batch, threads: 1);
+        network.Forward(model.Parameters, model.Squashing, images, batch, OutputLayer.Rbf);
+        var negativeY = network.Activations(LeNet.Gpu.Cpu.CpuLayer.Output);
+        float scale = Math.Max(1f, negativeY.Max(Math.Abs));
+        Assert.True(OnnxModel.MaxAbsDifference(logits, negativeY) <= 1e-5f * scale, $"−y differs by {OnnxModel.MaxAbsDifference(logits, negativeY):E3}");
+        Assert.True(OnnxModel.MaxAbsDifference(probabilities, network.Probabilities.ToArray()) <= ProbabilityBound);
+        Assert.Equal(network.Predictions.ToArray(), OnnxModel.ArgMax(logits));
+    }
+
     [SkippableFact]
     public void OnnxRuntime_MatchesInferenceEngine_OnRealDigits()
     {
@@ -198,6 +230,7 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
             ["architecture"] = "lenet5-v1",
             ["squashing"] = "sigmoid",
             ["connection_table"] = ModelFile.ConnectionTableJson,
+            ["output"] = "softmax",
             ["dataset"] = "digits",
             ["epochs"] = "12",
             ["accuracy"] = "0.9731",

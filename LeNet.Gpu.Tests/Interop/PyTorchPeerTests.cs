@@ -73,7 +73,7 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
         return best;
     }
 
-    public static TheoryData<string> ForwardCases => new() { "shipped digits on held-out digits", "scaled-tanh ×8", "sigmoid ×8" };
+    public static TheoryData<string> ForwardCases => new() { "shipped digits on held-out digits", "scaled-tanh ×8", "sigmoid ×8", "rbf ×4" };
 
     [SkippableTheory]
     [MemberData(nameof(ForwardCases))]
@@ -89,6 +89,15 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
             var (_, test) = OpenCvDigits.Load(RealData.DigitsPath);
             // 100 digits, 10 of each class (the test split holds each class in a block of 250).
             images = Enumerable.Range(0, 100).SelectMany(i => test.Image(i * 25).ToArray()).ToArray();
+        }
+        else if (name.StartsWith("rbf"))
+        {
+            // The paper's RBF output (its centres kept ±1); gain 4 spreads the distances.
+            model = LeNetModel.CreateRandom(42, Squashing.ScaledTanh, output: OutputLayer.Rbf);
+            var mask = ParameterLayout.TrainableMask(OutputLayer.Rbf);
+            for (int i = 0; i < mask.Length; i++)
+                if (mask[i] != 0) model.Parameters[i] *= 4;
+            images = TestData.RandomImages(21, seed: 44);
         }
         else
         {
@@ -199,5 +208,53 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
             Assert.True(Math.Abs(saved.Parameters[i] - expected) <= 1e-6 * Math.Max(1, Math.Abs(expected)),
                 $"parameter {i}: saved {saved.Parameters[i]}, PyTorch's trained value {expected}");
         }
+    }
+
+    /// <summary>
+    /// One SGD step on the documentation's map_loss (the paper's MAP criterion, j = 3) for an RBF model: PyTorch's
+    /// autograd against both engines' RBF/MAP backward, and the model save_lenet writes loads here with its codes.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(DeviceKind.IlgpuCpu)]
+    [InlineData(DeviceKind.Cpu)]
+    public void An_rbf_models_map_step_matches_torch_and_the_saved_model_loads(DeviceKind engine)
+    {
+        Interpreter();
+        const int n = 10;
+        const float rate = 0.05f, decay = 0f, j = 3f;
+        var images = TestData.RandomImages(n, seed: 61);
+        var labels = Enumerable.Range(0, n).Select(i => (i * 7 + 2) % 10).ToArray();
+        var model = LeNetModel.CreateRandom(59, Squashing.ScaledTanh, output: OutputLayer.Rbf);
+        var mask = ParameterLayout.TrainableMask(OutputLayer.Rbf);
+        for (int i = 0; i < mask.Length; i++)
+            if (mask[i] != 0) model.Parameters[i] *= 4;
+
+        string modelPath = dir.File("rbf.safetensors"), labelsPath = dir.File("labels.i32");
+        string stepPath = dir.File("step.f64"), savedPath = dir.File("pytorch-rbf.safetensors");
+        ModelFile.Save(model, modelPath);
+        File.WriteAllBytes(labelsPath, MemoryMarshal.AsBytes(labels.AsSpan()).ToArray());
+        string log = RunDocsModule("train", modelPath, WriteFloats("images.f32", images), labelsPath, n.ToString(),
+            "sgd", "1", rate.ToString("R"), decay.ToString("R"), stepPath, savedPath, j.ToString("R"));
+        output.WriteLine($"PyTorch {log.Trim()}");
+        // The state_dict ends with rbf.codes [10,84] (in output.weight's place) and has no output.bias.
+        var expectedStep = ReadDoubles(stepPath, ParameterLayout.Length - ParameterLayout.OutputBias.Length);
+
+        var options = new TrainingOptions { BatchSize = n, LearningRate = rate, WeightDecay = decay, Momentum = 0.9f, MapJ = j };
+        using var trainer = engine == DeviceKind.Cpu
+            ? Trainer.OnCpu(model, options, images, labels)
+            : new Trainer(gpu.LeNet, model, options, images, labels);
+        trainer.StepOnce();
+        var after = trainer.Model().Parameters;
+        foreach (var slice in ParameterLayout.Slices.Where(s => s != ParameterLayout.OutputBias))
+        {
+            var actual = new float[slice.Length];
+            for (int i = 0; i < slice.Length; i++) actual[i] = after[slice.Offset + i] - model.Parameters[slice.Offset + i];
+            Tolerance.AssertClose($"{engine.ToName()} MAP step of {slice.Name} vs PyTorch", actual,
+                expectedStep.AsSpan(slice.Offset, slice.Length), 2e-4, floor: 1e-9);
+        }
+
+        var saved = ModelFile.Load(savedPath);
+        Assert.Equal(OutputLayer.Rbf, saved.Output);
+        Assert.Equal(model.Tensor(ParameterLayout.OutputWeight).ToArray(), saved.Tensor(ParameterLayout.OutputWeight).ToArray());
     }
 }

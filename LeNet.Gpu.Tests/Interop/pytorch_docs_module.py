@@ -6,11 +6,12 @@ labels int32 [N], results float64.
 
     forward  DOCS MODEL IMAGES N OUT
         load_lenet(MODEL) in float64; writes softmax(logits) [N, 10].
-    train DOCS MODEL IMAGES LABELS N OPTIMIZER STEPS RATE DECAY OUT_STEP OUT_MODEL
+    train DOCS MODEL IMAGES LABELS N OPTIMIZER STEPS RATE DECAY OUT_STEP OUT_MODEL [MAP_J]
         load_lenet(MODEL) in float64, then STEPS steps on the same N images (mean cross-entropy) with
         torch.optim.SGD (OPTIMIZER "sgd": momentum 0.9) or torch.optim.Adam ("adam:EPS": betas 0.9, 0.999, eps EPS),
         weight decay DECAY; writes every parameter's change (after - before) in state_dict order to OUT_STEP, then
-        the trained model, in float32, with the documentation's save_lenet to OUT_MODEL.
+        the trained model, in float32, with the documentation's save_lenet to OUT_MODEL. An RBF model trains on the
+        documentation's map_loss with j = MAP_J (an optional last argument, default 10).
 
 The block imports Hugging Face's `safetensors` package. Where that package is missing (Debian 12 has PyTorch but
 not safetensors), a stand-in module written from the format's specification (8-byte little-endian header length,
@@ -128,6 +129,7 @@ def main(argv):
         model_path, images_path, labels_path, n = argv[3], argv[4], argv[5], int(argv[6])
         optimizer_name, steps, rate, decay = argv[7], int(argv[8]), float(argv[9]), float(argv[10])
         out_step, out_model = argv[11], argv[12]
+        map_j = float(argv[13]) if len(argv) > 13 else 10.0
         model = lenet["load_lenet"](model_path).double().train()
         labels = torch.frombuffer(bytearray(Path(labels_path).read_bytes()), dtype=torch.int32).to(torch.int64)
         if labels.numel() != n:
@@ -144,7 +146,10 @@ def main(argv):
         losses = []
         for _ in range(steps):
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(images), labels)  # the mean over the batch
+            if model.output_layer == "rbf":
+                loss = lenet["map_loss"](model(images), labels, map_j)  # the mean over the batch
+            else:
+                loss = F.cross_entropy(model(images), labels)  # the mean over the batch
             loss.backward()
             optimizer.step()
             losses.append(loss.item())

@@ -100,6 +100,7 @@ public sealed class OfflineCompilationTests(OfflineBackends backends) : IClassFi
             "SubsamplingKernels.Forward", "SubsamplingKernels.BackwardInput", "SubsamplingKernels.BackwardParameters",
             "FullyConnectedKernels.Forward", "FullyConnectedKernels.BackwardInput", "FullyConnectedKernels.BackwardParameters",
             "Squash.Backward", "SoftmaxKernels.Forward", "SoftmaxKernels.CrossEntropyBackward", "SoftmaxKernels.AccumulateStatistics",
+            "RbfKernels.Forward", "RbfKernels.MapBackward",
             "OptimizerKernels.Sgd", "OptimizerKernels.Adam", "OptimizerKernels.Sdlm", "OptimizerKernels.Accumulate",
             "FusedKernels.C1S2FromFloats", "FusedKernels.C1S2FromBytes", "FusedKernels.C3S4", "FusedKernels.C5F6Output",
         ];

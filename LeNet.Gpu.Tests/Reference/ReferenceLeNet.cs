@@ -54,7 +54,16 @@ public sealed class ReferenceLeNet
     // Offsets of every tensor in the flat buffer (the contract of ParameterLayout).
     private readonly int c1w, c1b, s2c, s2b, c3w, c3b, s4c, s4b, c5w, c5b, f6w, f6b, ow, ob;
 
-    public ReferenceLeNet(LeNetModel model) : this(model.Parameters, model.Squashing) { }
+    /// <summary>
+    /// The paper's RBF output instead of the dense + softmax one: Logits are then −y_i = −Σ_j (x_j − c_ij)², computed
+    /// as written (not expanded), with c the model's output.weight; the loss is the MAP criterion with <see cref="MapJ"/>.
+    /// </summary>
+    public OutputLayer Output { get; init; }
+
+    /// <summary>The MAP criterion's j (RBF output only).</summary>
+    public double MapJ { get; init; } = 10;
+
+    public ReferenceLeNet(LeNetModel model) : this(model.Parameters, model.Squashing) { Output = model.Output; }
 
     public ReferenceLeNet(IReadOnlyList<float> parameters, Squashing squashing) : this(parameters.Select(v => (double)v).ToArray(), squashing) { }
 
@@ -198,7 +207,36 @@ public sealed class ReferenceLeNet
     }
 
     public double[] F6Sums(double[] c5) => Dense(c5, f6w, f6b, 84);
-    public double[] OutputLogits(double[] f6) => Dense(f6, ow, ob, 10);
+    public double[] OutputLogits(double[] f6) => Output == OutputLayer.Rbf ? NegativeDistances(f6) : Dense(f6, ow, ob, 10);
+
+    /// <summary>−y_i = −Σ_j (x_j − c_ij)² for the ten RBF units.</summary>
+    public double[] NegativeDistances(double[] f6)
+    {
+        var z = new double[10];
+        for (int i = 0; i < 10; i++)
+        {
+            double y = 0;
+            for (int j = 0; j < 84; j++)
+            {
+                double r = f6[j] - p[ow + i * 84 + j];
+                y += r * r;
+            }
+            z[i] = -y;
+        }
+        return z;
+    }
+
+    /// <summary>The MAP criterion y_D + log(e^−j + Σ_i e^−y_i) from z = −y, with the largest exponent taken out.</summary>
+    public static double Map(double[] z, int label, double j)
+    {
+        double m = Math.Max(-j, z.Max());
+        double sum = Math.Exp(-j - m) + z.Sum(v => Math.Exp(v - m));
+        return -z[label] + m + Math.Log(sum);
+    }
+
+    /// <summary>The loss of one image: cross-entropy, or MAP for an RBF output.</summary>
+    public double ImageLoss(double[] logits, int label) =>
+        Output == OutputLayer.Rbf ? Map(logits, label, MapJ) : CrossEntropy(logits, label);
 
     public double[] Squashed(double[] a) => a.Select(v => Squash(v, Squashing)).ToArray();
 
@@ -247,7 +285,7 @@ public sealed class ReferenceLeNet
     {
         double total = 0;
         for (int n = 0; n < inputs.Count; n++)
-            total += CrossEntropy(Forward(inputs[n]).Logits, labels[n]);
+            total += ImageLoss(Forward(inputs[n]).Logits, labels[n]);
         return total / inputs.Count;
     }
 
@@ -276,12 +314,28 @@ public sealed class ReferenceLeNet
         {
             var f = Forward(inputs[n]);
             int label = labels[n];
-            loss += CrossEntropy(f.Logits, label) * scale;
+            loss += ImageLoss(f.Logits, label) * scale;
 
-            // OUTPUT: dE/dlogit = (p − onehot)/N.
-            var dLogit = new double[10];
-            for (int c = 0; c < 10; c++) dLogit[c] = (f.Probabilities[c] - (c == label ? 1 : 0)) * scale;
-            var dF6 = DenseBackward(g, dLogit, f.F6, ow, ob);
+            double[] dF6;
+            if (Output == OutputLayer.Rbf)
+            {
+                // MAP through the RBF units: dE/dy_i = [i = D] − q_i, q_i = e^−y_i / (e^−j + Σ e^−y); dy_i/dx_k = 2(x_k − c_ik).
+                double m = Math.Max(-MapJ, f.Logits.Max());
+                double total = Math.Exp(-MapJ - m) + f.Logits.Sum(v => Math.Exp(v - m));
+                dF6 = new double[84];
+                for (int i = 0; i < 10; i++)
+                {
+                    double dY = ((i == label ? 1 : 0) - Math.Exp(f.Logits[i] - m) / total) * scale;
+                    for (int k = 0; k < 84; k++) dF6[k] += dY * 2 * (f.F6[k] - p[ow + i * 84 + k]);
+                }
+            }
+            else
+            {
+                // OUTPUT: dE/dlogit = (p − onehot)/N.
+                var dLogit = new double[10];
+                for (int c = 0; c < 10; c++) dLogit[c] = (f.Probabilities[c] - (c == label ? 1 : 0)) * scale;
+                dF6 = DenseBackward(g, dLogit, f.F6, ow, ob);
+            }
 
             // F6: through f, then dense.
             var dF6A = new double[84];

@@ -37,6 +37,27 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
     private static List<double[]> Inputs(float[] images) =>
         Enumerable.Range(0, images.Length / 1024).Select(n => TestData.Image(images, n, 1024)).ToList();
 
+    /// <summary>
+    /// An RBF model on both inference paths (which run it as the exact softmax(2·c·x) equivalent) and on the CPU
+    /// engine (which computes −y): softmax(−y) of the reference, which computes y as written.
+    /// </summary>
+    [Theory]
+    [InlineData(InferencePath.PerLayer)]
+    [InlineData(InferencePath.Fused)]
+    public void Rbf_models_give_the_references_softmax_of_minus_y(InferencePath path)
+    {
+        var model = LeNetModel.CreateRandom(71, Squashing.ScaledTanh, output: OutputLayer.Rbf);
+        var mask = ParameterLayout.TrainableMask(OutputLayer.Rbf);
+        for (int i = 0; i < mask.Length; i++)
+            if (mask[i] != 0) model.Parameters[i] *= 4; // spreads the distances: the softmax is far from uniform
+        var images = TestData.RandomImages(19, seed: 72);
+        var reference = new ReferenceLeNet(model);
+        using var engine = new InferenceEngine(model, gpu.LeNet, batchCapacity: 19, path);
+        AssertMatchesReference($"rbf, {path}", engine.Predict(images), reference, Inputs(images));
+        using var cpu = new LeNet.Gpu.Cpu.CpuInferenceEngine(model);
+        AssertMatchesReference("rbf, CPU engine", cpu.Predict(images), reference, Inputs(images));
+    }
+
     [Theory]
     [MemberData(nameof(PredictCases))]
     public void PredictMatchesReference(Squashing squashing, int images, int capacity)

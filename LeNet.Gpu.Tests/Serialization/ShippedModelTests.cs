@@ -14,6 +14,8 @@ public sealed class ShippedModelTests
     [InlineData(ShippedModels.Mnist, "mnist")]
     [InlineData(ShippedModels.Digits, "digits")]
     [InlineData(ShippedModels.Fashion, "fashion")]
+    [InlineData(ShippedModels.Paper, "mnist")]
+    [InlineData(ShippedModels.PaperDistorted, "mnist")]
     public void Shipped_models_load_with_their_provenance(string name, string dataset)
     {
         var model = ShippedModels.Load(name);
@@ -50,6 +52,34 @@ public sealed class ShippedModelTests
         Assert.Equal(2500, test.Count);
         double accuracy = Accuracy(ShippedModels.Load(ShippedModels.Digits), test);
         Assert.True(accuracy >= 0.98, $"lenet5-digits: {accuracy:P2} on the 2,500 test digits (target ≥ 98.0%)");
+    }
+
+    [Theory]
+    [InlineData(ShippedModels.Paper)]
+    [InlineData(ShippedModels.PaperDistorted)]
+    public void Paper_models_are_the_papers_network_trained_the_papers_way(string name)
+    {
+        var model = ShippedModels.Load(name);
+        Assert.Equal(OutputLayer.Rbf, model.Output);
+        Assert.Equal(RbfCodes.Create(), model.Tensor(ParameterLayout.OutputWeight).ToArray());
+        Assert.Equal("rbf", model.Metadata["output_layer"]);
+        Assert.Equal("sdlm", model.Metadata["optimizer"]);
+        Assert.Equal("paper", model.Metadata["recipe"]);
+        Assert.Equal("1", model.Metadata["batch_size"]);
+        Assert.Equal(20, model.Metadata["test_error_per_pass"].Split(',').Length);
+    }
+
+    [SkippableTheory]
+    [InlineData(ShippedModels.Paper)]
+    [InlineData(ShippedModels.PaperDistorted)]
+    public void Paper_models_score_on_mnist_what_their_files_record(string name)
+    {
+        Skip.If(RealData.MnistDirectory is null, RealData.MnistMissing);
+        var test = IdxDirectory.Load(RealData.MnistDirectory!, DataSplit.Test);
+        Assert.Equal(10000, test.Count);
+        var model = ShippedModels.Load(name);
+        double accuracy = Accuracy(model, test);
+        Assert.Equal(double.Parse(model.Metadata["test_accuracy"], System.Globalization.CultureInfo.InvariantCulture), accuracy, 4);
     }
 
     [SkippableFact]

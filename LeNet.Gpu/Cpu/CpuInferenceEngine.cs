@@ -29,6 +29,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
         network = new CpuNetwork(batchCapacity == 0 ? 1024 : Math.Min(batchCapacity, MaxCapacity), threads);
         Squashing = model.Squashing;
+        output = model.Output;
         parameters = (float[])model.Parameters.Clone();
         Device = Describe(network);
     }
@@ -37,10 +38,13 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         $"CPU engine ({(int)network.VectorWidth}-bit vectors, {network.Threads} threads)",
         GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, network.Lanes, network.Threads);
 
+    private OutputLayer output;
+
     public void Load(LeNetModel model)
     {
         if (model.Squashing != Squashing)
             throw new ArgumentException($"engine was built for {Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
+        output = model.Output;
         parameters = (float[])model.Parameters.Clone();
     }
 
@@ -51,7 +55,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count);
+            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count, output);
             Collect(result, first, count);
         }
         return result;
@@ -64,7 +68,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count);
+            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count, output);
             Collect(result, first, count);
         }
         return result;

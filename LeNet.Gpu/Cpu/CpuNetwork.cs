@@ -26,6 +26,9 @@ public sealed unsafe class CpuNetwork
     private readonly ITileEngine engine;
     private Squashing forwardSquashing;
 
+    /// <summary>The output layer of the last forward pass (an RBF model's probabilities are softmax(−y)).</summary>
+    public OutputLayer Output { get; private set; }
+
     /// <summary>Images per batch at most.</summary>
     public int Capacity { get; }
 
@@ -67,29 +70,32 @@ public sealed unsafe class CpuNetwork
     private static int SingleImageLimit(int bits) => bits switch { 512 => 9, 256 => 5, _ => 3 };
 
     /// <summary>Runs every layer on <paramref name="count"/> float images [count][1024] (model input scale).</summary>
-    public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count)
+    /// <param name="output">An RBF model's OUTPUT is its distances: the Output layer's values are −y.</param>
+    public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
+        OutputLayer output = OutputLayer.Softmax)
     {
         CheckForward(parameters, squashing, count);
         if (images.Length < (long)count * ImageFloats)
             throw new ArgumentException($"{count} images need {count * ImageFloats} floats; got {images.Length}", nameof(images));
         fixed (float* p = parameters, x = images)
-            engine.Forward(p, squashing, x, null, count);
-        Finish(squashing, count);
+            engine.Forward(p, squashing, output, x, null, count);
+        Finish(squashing, output, count);
     }
 
     /// <summary>
     /// Runs every layer on <paramref name="count"/> raw 28×28 byte images [count][784] (0 background, 255 ink),
     /// prepared as the paper prepares MNIST: a 2-pixel border of −0.1 around the field, ink v → −0.1 + 1.275·v/255.
     /// </summary>
-    public void ForwardMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count)
+    public void ForwardMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count,
+        OutputLayer output = OutputLayer.Softmax)
     {
         CheckForward(parameters, squashing, count);
         if (images.Length < (long)count * MnistPixels)
             throw new ArgumentException($"{count} images need {count * MnistPixels} bytes; got {images.Length}", nameof(images));
         fixed (float* p = parameters)
         fixed (byte* b = images)
-            engine.Forward(p, squashing, null, b, count);
-        Finish(squashing, count);
+            engine.Forward(p, squashing, output, null, b, count);
+        Finish(squashing, output, count);
     }
 
     /// <summary>Class probabilities of the last forward pass, [Count][10].</summary>
@@ -125,7 +131,15 @@ public sealed unsafe class CpuNetwork
     /// <param name="lossSum">Σ over the images of −log p[label] (not the mean).</param>
     /// <param name="correct">Images whose prediction equals the label.</param>
     public void Backward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<int> labels, int count,
-        Span<float> gradients, bool secondOrder, out double lossSum, out int correct)
+        Span<float> gradients, bool secondOrder, out double lossSum, out int correct) =>
+        Backward(parameters, squashing, labels, count, gradients, secondOrder, 0f, out lossSum, out correct);
+
+    /// <summary>
+    /// As above; after an RBF forward pass the loss is the MAP criterion with this <paramref name="mapJ"/>
+    /// (<see cref="RbfTiles"/>), its sum returned in <paramref name="lossSum"/>, and OUTPUT's gradients are 0.
+    /// </summary>
+    public void Backward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<int> labels, int count,
+        Span<float> gradients, bool secondOrder, float mapJ, out double lossSum, out int correct)
     {
         if (Count == 0) throw new InvalidOperationException("Backward needs a Forward first");
         if (squashing != forwardSquashing)
@@ -141,7 +155,7 @@ public sealed unsafe class CpuNetwork
             throw new ArgumentException($"gradients need {ParameterLayout.Length} floats; got {gradients.Length}", nameof(gradients));
         fixed (float* p = parameters, g = gradients)
         fixed (int* y = labels)
-            engine.Backward(p, squashing, y, count, g, secondOrder, out lossSum, out correct);
+            engine.Backward(p, squashing, y, count, g, secondOrder, mapJ, out lossSum, out correct);
     }
 
     /// <summary>MNIST bytes [count][784] → float images [count][1024], the preparation <see cref="ForwardMnist"/> applies.</summary>
@@ -164,6 +178,7 @@ public sealed unsafe class CpuNetwork
 
     private void CheckForward(ReadOnlySpan<float> parameters, Squashing squashing, int count)
     {
+        // An RBF output needs its ±1 centres in output.weight; the model checks that when it is made.
         if (!Enum.IsDefined(squashing)) throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function");
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"a batch holds 1 to {Capacity} images");
@@ -176,9 +191,10 @@ public sealed unsafe class CpuNetwork
             throw new ArgumentException($"parameters hold {parameters.Length} floats; LeNet-5 needs {ParameterLayout.Length}", nameof(parameters));
     }
 
-    private void Finish(Squashing squashing, int count)
+    private void Finish(Squashing squashing, OutputLayer output, int count)
     {
         forwardSquashing = squashing;
+        Output = output;
         Count = count;
     }
 }

@@ -9,7 +9,7 @@ namespace LeNet.Gpu.Cpu;
 /// operations of the device kernel, in the same order and without fused multiply-adds, so a step gives the same
 /// bits as the scalar formula. Where <c>trainable</c> is 0 (the C3 weights Table I leaves out) nothing changes —
 /// neither the parameter nor the optimizer state — whatever the learning rate or weight decay.
-/// Gradients are batch means, as <see cref="CpuNetwork.Backward"/> writes them.
+/// Gradients are batch means, as <c>CpuNetwork.Backward</c> writes them.
 /// </summary>
 public static class CpuOptimizer
 {
@@ -78,7 +78,7 @@ public static class CpuOptimizer
 
     /// <summary>
     /// Stochastic diagonal Levenberg–Marquardt (LeCun et al. 1998, Appendix C): w ← w − ε/(μ + h)·(g + λw), h the
-    /// Hessian diagonal estimated with <see cref="CpuNetwork.Backward"/>'s second-order mode and <see cref="Accumulate"/>.
+    /// Hessian diagonal estimated with <c>CpuNetwork.Backward</c>'s second-order mode and <see cref="Accumulate"/>.
     /// </summary>
     public static void Sdlm(float learningRate, float mu, float weightDecay,
         Span<float> parameters, ReadOnlySpan<float> gradients, ReadOnlySpan<float> hessian, ReadOnlySpan<float> trainable)

@@ -14,8 +14,9 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
 
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
+    private readonly OutputLayer output;
     private readonly CpuNetwork network;
-    private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch;
+    private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch, logits;
     private readonly int[] labels, order, batchLabels;
     private double lossSum;
     private long correct, images;
@@ -26,6 +27,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     {
         this.options = options;
         squashing = model.Squashing;
+        output = model.Output;
         int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
         network = new CpuNetwork(capacity, threads);
         Device = CpuInferenceEngine.Describe(network);
@@ -35,7 +37,8 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         gradients = new float[ParameterLayout.Length];
         stateA = new float[ParameterLayout.Length];
         stateB = new float[ParameterLayout.Length];
-        trainable = ParameterLayout.TrainableMask();
+        trainable = ParameterLayout.TrainableMask(output);
+        logits = new float[capacity * Architecture.Classes];
         order = new int[n];
         batch = new float[capacity * Pixels];
         batchLabels = new int[capacity];
@@ -46,8 +49,8 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     public void TrainBatch(int epoch, int first, int count, float rate, long step)
     {
         Gather(epoch, first, count, distort: true);
-        network.Forward(parameters, squashing, batch, count);
-        network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, out double loss, out int right);
+        network.Forward(parameters, squashing, batch, count, output);
+        network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
         lossSum += loss;
         correct += right;
         images += count;
@@ -62,7 +65,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     c1, c2, parameters, gradients, stateA, stateB, trainable);
                 break;
             case OptimizerKind.Sdlm:
-                CpuOptimizer.Sdlm(rate, options.SdlmMu, options.WeightDecay, parameters, gradients, stateA, trainable);
+                CpuOptimizer.Sdlm(rate * count, options.SdlmMu, options.WeightDecay, parameters, gradients, stateA, trainable);
                 break;
         }
     }
@@ -98,17 +101,17 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private static float Pixel(ReadOnlySpan<float> image, int x, int y) =>
         x >= 0 && x < Field && y >= 0 && y < Field ? image[y * Field + x] : AffineDistortion.Background;
 
-    public void EstimateHessian(int samples)
+    public void EstimateHessian(int first, int samples)
     {
-        int batches = (samples + network.Capacity - 1) / network.Capacity;
         Array.Clear(stateA);
-        for (int first = 0; first < samples; first += network.Capacity)
+        for (int done = 0; done < samples; done += network.Capacity)
         {
-            int count = Math.Min(network.Capacity, samples - first);
-            Gather(0, first, count, distort: false);
-            network.Forward(parameters, squashing, batch, count);
-            network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, out _, out _);
-            CpuOptimizer.Accumulate(1f / batches, gradients, stateA);
+            int count = Math.Min(network.Capacity, samples - done);
+            Gather(0, first + done, count, distort: false);
+            network.Forward(parameters, squashing, batch, count, output);
+            network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, options.MapJ, out _, out _);
+            // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
+            CpuOptimizer.Accumulate((float)count / samples, gradients, stateA);
         }
     }
 
@@ -119,16 +122,20 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     public Score Evaluate(int first, int count)
     {
         ResetStatistics();
+        Span<float> q = stackalloc float[Architecture.Classes];
         for (int offset = 0; offset < count; offset += network.Capacity)
         {
             int c = Math.Min(network.Capacity, count - offset);
             Gather(0, first + offset, c, distort: false);
-            network.Forward(parameters, squashing, batch, c);
+            network.Forward(parameters, squashing, batch, c, output);
             var p = network.Probabilities;
             var predicted = network.Predictions;
+            if (output == OutputLayer.Rbf) network.CopyActivations(CpuLayer.Output, logits);
             for (int n = 0; n < c; n++)
             {
-                lossSum -= Math.Log(Math.Max(p[n * 10 + batchLabels[n]], 1e-30f));
+                lossSum += output == OutputLayer.Rbf
+                    ? RbfTiles.Loss(logits.AsSpan(n * Architecture.Classes, Architecture.Classes), batchLabels[n], options.MapJ, q)
+                    : -Math.Log(Math.Max(p[n * 10 + batchLabels[n]], 1e-30f));
                 if (predicted[n] == batchLabels[n]) correct++;
             }
             images += c;

@@ -43,7 +43,7 @@ internal static unsafe class SingleImage
     }
 
     /// <summary>Runs one image whose input is already in <c>o.Input</c>.</summary>
-    public static void Forward<TS, TV>(float* p, Squashing squashing, Scratch s, in Outputs o)
+    public static void Forward<TS, TV>(float* p, Squashing squashing, OutputLayer output, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
     {
         // C1: five shifted copies of the input, then 6 maps of 784 outputs.
@@ -65,6 +65,7 @@ internal static unsafe class SingleImage
         Dense<TS, TV>(o.C5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, o.F6);
         Squash<TS, TV>(o.F6, 84, squashing, s.Vector.Pointer);
         Dense<TS, TV>(o.F6, 84, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, 10, o.Logits);
+        if (output == OutputLayer.Rbf) RbfTiles.Distances(o.F6, o.Logits);
         Softmax<TS, TV>(o.Logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
     }
 

@@ -11,9 +11,10 @@ internal unsafe interface ITileEngine
     int* Predictions { get; }
 
     /// <summary>Runs the network on count images given as floats [count][1024] or MNIST bytes [count][784] (one is null).</summary>
-    void Forward(float* parameters, Squashing squashing, float* images, byte* mnist, int count);
+    void Forward(float* parameters, Squashing squashing, OutputLayer output, float* images, byte* mnist, int count);
 
-    void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder,
+    /// <param name="mapJ">The MAP loss's j, for an RBF output (see <see cref="RbfTiles"/>).</param>
+    void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
         out double lossSum, out int correct);
 
     void CopyActivations(CpuLayer layer, int count, float* destination);
@@ -61,6 +62,8 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
     private byte* mnist;
     private int* labels;
     private Squashing squashing;
+    private OutputLayer output;
+    private float mapJ;
     private int count, backwardCount, chunkTiles;
     private bool secondOrder;
     private readonly Action<int, int> forwardItem, backwardChunk, reduceBlock;
@@ -141,10 +144,11 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
 
     // ---------------------------------------------------------------- forward
 
-    public void Forward(float* parameters, Squashing squashing, float* images, byte* mnist, int count)
+    public void Forward(float* parameters, Squashing squashing, OutputLayer output, float* images, byte* mnist, int count)
     {
         this.parameters = parameters;
         this.squashing = squashing;
+        this.output = output;
         this.images = images;
         this.mnist = mnist;
         this.count = count;
@@ -179,7 +183,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * 784, 784), new Span<float>(slot, TileLayout.Input));
         var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
             slot + SlotC5, slot + SlotF6, slot + SlotLogits, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
-        SingleImage.Forward<TS, TV>(parameters, squashing, imageScratch[worker], outputs);
+        SingleImage.Forward<TS, TV>(parameters, squashing, output, imageScratch[worker], outputs);
     }
 
     /// <summary>
@@ -216,6 +220,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         FullyConnectedTiles.Forward<TS, TV>(a4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, true, squashing, a6);
         FullyConnectedTiles.Forward<TS, TV>(a6, 84, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, 10, false, squashing, a7);
+        if (output == OutputLayer.Rbf) RbfTiles.Distances<TS, TV>(a6, a7);
         float* scratch = stackalloc float[SoftmaxTiles.Classes * L];
         SoftmaxTiles.Forward<TS, TV>(a7, valid, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
             predictions.Pointer + (long)tile * L, scratch);
@@ -309,11 +314,12 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
 
     // ---------------------------------------------------------------- backward
 
-    public void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder,
+    public void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
         out double lossSum, out int correct)
     {
         this.parameters = parameters;
         this.squashing = squashing;
+        this.mapJ = mapJ;
         this.labels = labels;
         this.secondOrder = secondOrder;
         backwardCount = count;
@@ -362,7 +368,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         int first = chunk * chunkTiles, end = Math.Min(first + chunkTiles, TilesFor(backwardCount));
         for (int tile = first; tile < end; tile++)
             BackwardTile(s, tile, tile == first, sums, ref loss, ref correct);
-        s.WriteSums(sums);
+        s.WriteSums(sums, output == OutputLayer.Rbf);
         chunkLoss[chunk] = loss;
         chunkCorrect[chunk] = correct;
     }
@@ -384,14 +390,23 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
         float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
         float* acc = s.Lanes.Pointer;
 
-        SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
-            predictions.Pointer + (long)tile * L, labels + tile * L, s.DLogits.Pointer, ref loss, ref correct);
+        if (output == OutputLayer.Rbf)
+        {
+            // OUTPUT: RBF units and the MAP loss; fixed centres, so only F6's gradient.
+            RbfTiles.Backward(L, valid, backwardCount, so, mapJ, logits.Pointer + (long)tile * TileLayout.Logits * L, a6,
+                parameters + P.OutputWeight.Offset, predictions.Pointer + (long)tile * L, labels + tile * L, s.DF6.Pointer, ref loss, ref correct);
+        }
+        else
+        {
+            SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
+                predictions.Pointer + (long)tile * L, labels + tile * L, s.DLogits.Pointer, ref loss, ref correct);
 
-        // OUTPUT 84 → 10 (identity)
-        FullyConnectedTiles.Transpose<TS, TV>(a6, 84, so, s.F6T.Pointer, Worker.F6Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer, !first);
-        FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, 10, acc + Worker.AccOutputBias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, 10, w + P.OutputWeight.Offset, 84, s.DF6.Pointer);
+            // OUTPUT 84 → 10 (identity)
+            FullyConnectedTiles.Transpose<TS, TV>(a6, 84, so, s.F6T.Pointer, Worker.F6Columns);
+            FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, Worker.OutputRows, s.F6T.Pointer, Worker.F6Columns, s.OutputWeight.Pointer, !first);
+            FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, 10, acc + Worker.AccOutputBias * L);
+            FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, 10, w + P.OutputWeight.Offset, 84, s.DF6.Pointer);
+        }
 
         // F6 120 → 84 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, 84, sq, so);
@@ -524,8 +539,8 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             Lanes.Clear();
         }
 
-        /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights exactly 0.</summary>
-        public void WriteSums(float* g)
+        /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights (and fixed RBF centres) exactly 0.</summary>
+        public void WriteSums(float* g, bool rbf)
         {
             float* acc = Lanes.Pointer;
             FoldLanes(acc + AccC1Weight * L, 150, g + P.C1Weight.Offset);
@@ -543,6 +558,7 @@ internal sealed unsafe class TileEngine<TS, TV> : ITileEngine where TS : struct,
             FoldLanes(acc + AccOutputBias * L, 10, g + P.OutputBias.Offset);
             CopyRows(F6Weight.Pointer, 84, C5Columns, 120, g + P.F6Weight.Offset);
             CopyRows(OutputWeight.Pointer, 10, F6Columns, 84, g + P.OutputWeight.Offset);
+            if (rbf) new Span<float>(g + P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).Clear();
         }
 
         private static void FoldLanes(float* vectors, int count, float* destination)

@@ -21,6 +21,11 @@ namespace LeNet.Gpu.Interop;
 ///        Softmax axis 1                                         → probabilities [N,10]
 /// squashing: Mul 2/3, Tanh, Mul 1.7159 (scaled tanh) or Sigmoid
 /// </code>
+/// An RBF model (<see cref="OutputLayer.Rbf"/>) ends instead with its ten Euclidean RBF units, written out:
+/// <code>
+/// OUTPUT Unsqueeze axis 1 [N,1,84], Sub rbf.codes [10,84] → [N,10,84], ReduceSumSquare axis 2 → y [N,10]
+///        Neg → logits = −y [N,10], Softmax axis 1 → probabilities = softmax(−y)
+/// </code>
 /// Initializers keep the model's tensor names and shapes (<see cref="ParameterLayout"/>), except that the
 /// subsampling coefficient and bias are reshaped to [1,C,1,1] so they broadcast over the maps. The batch
 /// dimension is symbolic ("N"). metadata_props carry what a <see cref="ModelFile"/> carries: architecture,
@@ -35,7 +40,7 @@ public static class OnnxExport
     public const string BatchDimension = "N";
 
     // ONNX TensorProto.DataType.FLOAT; OnnxSharp exposes data types as plain ints.
-    private const int Float = 1;
+    private const int Float = 1, Int64 = 7;
 
     /// <summary>The ONNX model, serialized.</summary>
     public static byte[] ToBytes(LeNetModel model) => ToModelProto(model).ToByteArray();
@@ -49,13 +54,15 @@ public static class OnnxExport
         var graph = new GraphProto
         {
             Name = "lenet5",
-            DocString = $"LeNet-5 (LeCun et al., 1998), {model.Squashing.ToName()} squashing. Input: 32×32 fields, " +
+            DocString = $"LeNet-5 (LeCun et al., 1998), {model.Squashing.ToName()} squashing, {model.Output.ToName()} output. Input: 32×32 fields, " +
                 $"background {Architecture.Background}, ink {Architecture.Foreground} (the paper's scaling).",
         };
         var builder = new GraphBuilder(graph, model.Squashing);
 
+        bool rbf = model.Output == OutputLayer.Rbf;
         foreach (var slice in ParameterLayout.Slices)
         {
+            if (rbf && (slice == ParameterLayout.OutputWeight || slice == ParameterLayout.OutputBias)) continue;
             var values = model.Tensor(slice).ToArray();
             if (slice == ParameterLayout.C3Weight) ZeroUnconnected(values);
             // Per-map subsampling parameters broadcast over [N,C,H,W] as [1,C,1,1].
@@ -75,7 +82,17 @@ public static class OnnxExport
         x = builder.Squash("c5", x);
         x = builder.Gemm("f6", x, ParameterLayout.F6Weight.Name, ParameterLayout.F6Bias.Name);
         x = builder.Squash("f6", x);
-        builder.Gemm("output", x, ParameterLayout.OutputWeight.Name, ParameterLayout.OutputBias.Name, LogitsName);
+        if (rbf)
+        {
+            builder.Initializer(ModelFile.RbfCodesName, [Architecture.Classes, Architecture.F6Units], model.Tensor(ParameterLayout.OutputWeight).ToArray());
+            builder.Int64Initializer("rbf.axis", [1], [1]);
+            string column = builder.Node("Unsqueeze", "rbf.unsqueeze", [x, "rbf.axis"]);
+            string difference = builder.Node("Sub", "rbf.difference", [column, ModelFile.RbfCodesName]);
+            string distance = builder.Node("ReduceSumSquare", "rbf.distance", [difference], [Ints("axes", 2), Int("keepdims", 0)]);
+            builder.Node("Neg", "rbf.negate", [distance], output: LogitsName);
+        }
+        else
+            builder.Gemm("output", x, ParameterLayout.OutputWeight.Name, ParameterLayout.OutputBias.Name, LogitsName);
         builder.Node("Softmax", "softmax", [LogitsName], [Int("axis", 1)], ProbabilitiesName);
 
         graph.Input.Add(BatchOf(InputName, 1, Architecture.InputSize, Architecture.InputSize));
@@ -105,6 +122,7 @@ public static class OnnxExport
             new(ModelFile.ArchitectureKey, ModelFile.ArchitectureName),
             new(ModelFile.SquashingKey, model.Squashing.ToName()),
             new(ModelFile.ConnectionTableKey, ModelFile.ConnectionTableJson),
+            new(ModelFile.OutputKey, model.Output.ToName()),
         };
         foreach (var (key, value) in model.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
@@ -162,6 +180,14 @@ public static class OnnxExport
             var tensor = new TensorProto { Name = name, DataType = Float };
             tensor.Dims.AddRange(dims);
             tensor.FloatData.AddRange(values);
+            graph.Initializer.Add(tensor);
+        }
+
+        public void Int64Initializer(string name, long[] dims, long[] values)
+        {
+            var tensor = new TensorProto { Name = name, DataType = Int64 };
+            tensor.Dims.AddRange(dims);
+            tensor.Int64Data.AddRange(values);
             graph.Initializer.Add(tensor);
         }
 

@@ -1,13 +1,13 @@
 namespace LeNet.Gpu.Model;
 
-public enum LayerKind { Input, Convolution, Subsampling, FullyConnected, Softmax }
+public enum LayerKind { Input, Convolution, Subsampling, FullyConnected, Softmax, Rbf }
 
 /// <summary>One row of the model summary.</summary>
 /// <param name="Maps">Feature maps (or units) the layer outputs.</param>
 /// <param name="Size">Side of each output map (1 for vectors).</param>
 public sealed record LayerInfo(string Name, LayerKind Kind, int Maps, int Size, long TrainableParameters, long Connections)
 {
-    public string OutputShape => Kind is LayerKind.FullyConnected or LayerKind.Softmax
+    public string OutputShape => Kind is LayerKind.FullyConnected or LayerKind.Softmax or LayerKind.Rbf
         ? $"{Maps}"
         : $"{Maps}@{Size}x{Size}";
 }
@@ -50,6 +50,15 @@ public static class Architecture
     /// <summary>The layers in order, INPUT to OUTPUT (10-way dense layer + softmax: 84 weights + 1 bias per class).</summary>
     public static readonly IReadOnlyList<LayerInfo> Layers = BuildLayers();
 
+    /// <summary>
+    /// The layers with the paper's output: ten Euclidean RBF units over F6's 84 outputs (840 connections) whose
+    /// centres are fixed, so no trainable parameters; 340,908 connections in all, the paper's count.
+    /// </summary>
+    public static readonly IReadOnlyList<LayerInfo> RbfLayers =
+        [.. Layers.Take(Layers.Count - 1), new LayerInfo("OUTPUT", LayerKind.Rbf, Classes, 1, 0, (long)Classes * F6Units)];
+
+    public static IReadOnlyList<LayerInfo> LayersOf(OutputLayer output) => output == OutputLayer.Rbf ? RbfLayers : Layers;
+
     public static long TotalTrainableParameters => Layers.Sum(l => l.TrainableParameters);
     public static long TotalConnections => Layers.Sum(l => l.Connections);
 
@@ -71,16 +80,17 @@ public static class Architecture
     }
 
     /// <summary>A Keras-like table of the layers: name, output shape, trainable parameters, connections, totals.</summary>
-    public static string Summary(Squashing squashing)
+    public static string Summary(Squashing squashing, OutputLayer output = OutputLayer.Softmax)
     {
+        var layers = LayersOf(output);
         var sb = new System.Text.StringBuilder();
-        sb.AppendLine($"LeNet-5 (LeCun et al., 1998), squashing: {squashing.ToName()}");
+        sb.AppendLine($"LeNet-5 (LeCun et al., 1998), squashing: {squashing.ToName()}, output: {output.ToName()}");
         sb.AppendLine($"{"Layer",-8} {"Output",-10} {"Parameters",12} {"Connections",12}");
         sb.AppendLine(new string('-', 45));
-        foreach (var l in Layers)
+        foreach (var l in layers)
             sb.AppendLine($"{l.Name,-8} {l.OutputShape,-10} {l.TrainableParameters,12:N0} {l.Connections,12:N0}");
         sb.AppendLine(new string('-', 45));
-        sb.AppendLine($"{"Total",-19} {TotalTrainableParameters,12:N0} {TotalConnections,12:N0}");
+        sb.AppendLine($"{"Total",-19} {layers.Sum(l => l.TrainableParameters),12:N0} {layers.Sum(l => l.Connections),12:N0}");
         return sb.ToString();
     }
 }

@@ -1,12 +1,15 @@
 namespace LeNet.Gpu.Model;
 
 /// <summary>
-/// A LeNet-5 on the host: its squashing function and its parameters in the flat layout of
-/// <see cref="ParameterLayout"/>. Plain data; the runtime copies it to a device.
+/// A LeNet-5 on the host: its squashing function, its output layer and its parameters in the flat layout of
+/// <see cref="ParameterLayout"/>. Plain data; the runtime copies it to a device. An <see cref="OutputLayer.Rbf"/>
+/// model keeps its RBF centres in the output.weight slice (fixed, never trained) and zeros in output.bias.
 /// </summary>
 public sealed class LeNetModel
 {
     public Squashing Squashing { get; }
+
+    public OutputLayer Output { get; }
 
     /// <summary>The flat parameter buffer (<see cref="ParameterLayout.Length"/> floats).</summary>
     public float[] Parameters { get; }
@@ -14,24 +17,39 @@ public sealed class LeNetModel
     /// <summary>Free-form provenance (dataset, epochs, seed, accuracy…), carried into weight files.</summary>
     public Dictionary<string, string> Metadata { get; } = new();
 
-    public LeNetModel(Squashing squashing, float[] parameters)
+    public LeNetModel(Squashing squashing, float[] parameters, OutputLayer output = OutputLayer.Softmax)
     {
         if (!Enum.IsDefined(squashing))
             throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function");
+        if (!Enum.IsDefined(output))
+            throw new ArgumentOutOfRangeException(nameof(output), output, "unknown output layer");
         if (parameters.Length != ParameterLayout.Length)
             throw new ArgumentException(
                 $"parameter buffer holds {parameters.Length} floats; LeNet-5 needs {ParameterLayout.Length}", nameof(parameters));
+        if (output == OutputLayer.Rbf)
+        {
+            var centres = parameters.AsSpan(ParameterLayout.OutputWeight.Offset, ParameterLayout.OutputWeight.Length);
+            foreach (float c in centres)
+                if (c is not (1f or -1f))
+                    throw new ArgumentException($"an RBF model's centres (output.weight) must be +1 or −1; found {c}", nameof(parameters));
+            foreach (float b in parameters.AsSpan(ParameterLayout.OutputBias.Offset, ParameterLayout.OutputBias.Length))
+                if (b != 0f)
+                    throw new ArgumentException($"an RBF model has no output bias; output.bias holds {b}", nameof(parameters));
+        }
         Squashing = squashing;
+        Output = output;
         Parameters = parameters;
     }
 
     /// <summary>
     /// A fresh model drawn from <paramref name="seed"/>: by default the paper's initialisation (every weight, coefficient
     /// and bias uniform in ±2.4/F_in); see <see cref="WeightInitialization"/>. Masked C3 entries are 0. Training takes its
-    /// choice from <c>TrainingOptions.Initialization</c> (<c>TrainingOptions.InitialModel</c>).
+    /// choice from <c>TrainingOptions.Initialization</c> (<c>TrainingOptions.InitialModel</c>). An RBF model's centres
+    /// are <see cref="RbfCodes"/> (the random draws for them are made all the same, so the other layers start as a
+    /// softmax model of the same seed does).
     /// </summary>
     public static LeNetModel CreateRandom(int seed, Squashing squashing = Squashing.ScaledTanh,
-        WeightInitialization initialization = WeightInitialization.Paper)
+        WeightInitialization initialization = WeightInitialization.Paper, OutputLayer output = OutputLayer.Softmax)
     {
         if (!Enum.IsDefined(initialization))
             throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "unknown weight initialisation");
@@ -51,12 +69,33 @@ public sealed class LeNetModel
                 p[i] = mask[i] == 0f || value == 0f ? 0f : value; // +0, never −0: files and hashes stay byte-stable
             }
         }
-        return new LeNetModel(squashing, p);
+        if (output == OutputLayer.Rbf)
+        {
+            RbfCodes.Create().CopyTo(p, ParameterLayout.OutputWeight.Offset);
+            Array.Clear(p, ParameterLayout.OutputBias.Offset, ParameterLayout.OutputBias.Length);
+        }
+        return new LeNetModel(squashing, p, output);
+    }
+
+    /// <summary>
+    /// A softmax model with the same probabilities and classes: for an RBF model softmax(−y) = softmax(2·c·x), since
+    /// −y_i = 2·c_i·x − |x|² − 84 and the last two terms are the same for all ten classes and cancel; OUTPUT becomes
+    /// a dense layer with weights 2c and bias 0. Inference paths that have only the dense OUTPUT kernel run it so;
+    /// their "logits" are then 2·c·x, not −y. A softmax model is returned as it is.
+    /// </summary>
+    public LeNetModel AsSoftmaxEquivalent()
+    {
+        if (Output == OutputLayer.Softmax) return this;
+        var p = (float[])Parameters.Clone();
+        for (int i = ParameterLayout.OutputWeight.Offset; i < ParameterLayout.OutputWeight.End; i++) p[i] *= 2f;
+        var copy = new LeNetModel(Squashing, p);
+        foreach (var (k, v) in Metadata) copy.Metadata[k] = v;
+        return copy;
     }
 
     public LeNetModel Clone()
     {
-        var copy = new LeNetModel(Squashing, (float[])Parameters.Clone());
+        var copy = new LeNetModel(Squashing, (float[])Parameters.Clone(), Output);
         foreach (var (k, v) in Metadata) copy.Metadata[k] = v;
         return copy;
     }

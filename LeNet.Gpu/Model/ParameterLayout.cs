@@ -70,9 +70,10 @@ public static class ParameterLayout
 
     /// <summary>
     /// 1 for every trainable entry of the flat buffer, 0 for the C3 weights the connection table leaves out.
-    /// Updates are multiplied by it, so masked weights never move.
+    /// Updates are multiplied by it, so masked weights never move. An RBF output layer's centres and (zero) bias
+    /// are fixed: 0 too.
     /// </summary>
-    public static float[] TrainableMask()
+    public static float[] TrainableMask(OutputLayer output = OutputLayer.Softmax)
     {
         var mask = new float[Length];
         Array.Fill(mask, 1f);
@@ -80,6 +81,8 @@ public static class ParameterLayout
             for (int i = 0; i < 6; i++)
                 if (!ConnectionTable.IsConnected(o, i))
                     Array.Clear(mask, C3Weight.Offset + (o * 6 + i) * 25, 25);
+        if (output == OutputLayer.Rbf)
+            Array.Clear(mask, OutputWeight.Offset, OutputWeight.Length + OutputBias.Length);
         return mask;
     }
 

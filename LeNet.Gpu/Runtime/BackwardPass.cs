@@ -37,6 +37,9 @@ public sealed class BackwardPass : IDisposable
 
     public ArrayView<float> Gradient(ParameterSlice slice) => Gradients.View.SubView(slice.Offset, slice.Length);
 
+    /// <summary>The MAP criterion's j, for RBF models (<see cref="RbfKernels"/>).</summary>
+    public float MapJ { get; set; }
+
     /// <summary>The launches of the backward pass, in the order <see cref="Run"/> makes them: from the loss back to C1.</summary>
     public enum Step
     {
@@ -72,6 +75,17 @@ public sealed class BackwardPass : IDisposable
 
         switch (step)
         {
+            // RBF output: the MAP loss writes dF6 itself; the fixed centres get zero gradients and OUTPUT's dense
+            // steps have nothing to do.
+            case Step.Loss when p.Output == OutputLayer.Rbf:
+                k.MapBackward(s, count, count, B, so, MapJ, f.Logits.View, f.F6.View, p.View(P.OutputWeight), f.Predictions.View,
+                    Labels.View, dF6.View, Losses.View, Correct.View);
+                break;
+            case Step.OutputParameters when p.Output == OutputLayer.Rbf:
+                Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(s);
+                break;
+            case Step.OutputInput when p.Output == OutputLayer.Rbf:
+                break;
             case Step.Loss:
                 k.CrossEntropyBackward(s, count, count, B, so, f.Probabilities.View, f.Predictions.View, Labels.View,
                     dLogits.View, Losses.View, Correct.View);

@@ -16,6 +16,9 @@ public sealed class DeviceParameters : IDisposable
 
     public Squashing Squashing { get; }
 
+    /// <summary>The model's output layer: an RBF model's output.weight holds its fixed centres.</summary>
+    public OutputLayer Output { get; }
+
     /// <summary>Connection masks [out maps][in maps] of C1 (6×1), C3 (16×6) and C5 (120×16).</summary>
     public ArrayView<int> C1Mask => masks.View.SubView(0, 6);
     public ArrayView<int> C3Mask => masks.View.SubView(6, 96);
@@ -24,8 +27,9 @@ public sealed class DeviceParameters : IDisposable
     public DeviceParameters(Accelerator accelerator, LeNetModel model)
     {
         Squashing = model.Squashing;
+        Output = model.Output;
         Buffer = accelerator.Allocate1D(model.Parameters);
-        Trainable = accelerator.Allocate1D(ParameterLayout.TrainableMask());
+        Trainable = accelerator.Allocate1D(ParameterLayout.TrainableMask(model.Output));
         var allMasks = new int[6 + 96 + 1920];
         Array.Fill(allMasks, 1);
         ConnectionTable.ToMask().CopyTo(allMasks, 6);

@@ -100,6 +100,9 @@ public sealed class ForwardPass : IDisposable
                 k.FullyConnectedForward(stream, 84 * count, 120, 84, count, Capacity, squash,
                     C5.View, p.View(P.F6Weight), p.View(P.F6Bias), F6.View);
                 break;
+            case Layer.Output when p.Output == OutputLayer.Rbf:
+                k.RbfForward(stream, count, Capacity, F6.View, p.View(P.OutputWeight), Logits.View);
+                break;
             case Layer.Output:
                 k.FullyConnectedForward(stream, 10 * count, 84, 10, count, Capacity, identity,
                     F6.View, p.View(P.OutputWeight), p.View(P.OutputBias), Logits.View);

@@ -38,7 +38,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
         parameters = new DeviceParameters(a, model);
         forward = new ForwardPass(a, capacity);
-        backward = new BackwardPass(a, capacity);
+        backward = new BackwardPass(a, capacity) { MapJ = options.MapJ };
         dataset = a.Allocate1D(images);
         datasetLabels = a.Allocate1D(labels);
         order = a.Allocate1D<int>(n);
@@ -61,7 +61,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         forward.Run(k, stream, parameters, count);
         backward.Run(k, stream, parameters, forward, count);
         AccumulateStatistics(count);
-        Update(rate, step);
+        Update(rate, step, count);
     }
 
     internal void AccumulateStatistics(int count) =>
@@ -78,7 +78,8 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
     }
 
-    internal void Update(float rate, long step)
+    /// <param name="count">Images in the batch: SDLM's rate is per pattern, so its step is rate × count × the batch mean.</param>
+    internal void Update(float rate, long step, int count)
     {
         var k = accelerator.Kernels;
         int n = ParameterLayout.Length, threads = k.ThreadsFor(n);
@@ -95,23 +96,23 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
                     c1, c2, p, g, stateA.View, stateB.View, parameters.Trainable.View);
                 break;
             case OptimizerKind.Sdlm:
-                k.Sdlm(stream, threads, n, threads, rate, options.SdlmMu, options.WeightDecay, p, g, stateA.View, parameters.Trainable.View);
+                k.Sdlm(stream, threads, n, threads, rate * count, options.SdlmMu, options.WeightDecay, p, g, stateA.View, parameters.Trainable.View);
                 break;
         }
     }
 
-    public void EstimateHessian(int samples)
+    public void EstimateHessian(int first, int samples)
     {
         var k = accelerator.Kernels;
-        int batches = (samples + forward.Capacity - 1) / forward.Capacity;
         stateA.MemSetToZero(stream);
-        for (int first = 0; first < samples; first += forward.Capacity)
+        for (int done = 0; done < samples; done += forward.Capacity)
         {
-            int count = Math.Min(forward.Capacity, samples - first);
-            Gather(0, first, count, distort: false);
+            int count = Math.Min(forward.Capacity, samples - done);
+            Gather(0, first + done, count, distort: false);
             forward.Run(k, stream, parameters, count);
             backward.Run(k, stream, parameters, forward, count, secondOrder: true);
-            AccumulateHessian(1f / batches);
+            // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
+            AccumulateHessian((float)count / samples);
         }
     }
 
@@ -140,8 +141,11 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             int c = Math.Min(forward.Capacity, count - offset);
             Gather(0, first + offset, c, distort: false);
             forward.Run(k, stream, parameters, c);
-            k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
-                backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
+            if (parameters.Output == OutputLayer.Rbf)
+                backward.Launch(BackwardPass.Step.Loss, k, stream, parameters, forward, c); // losses (and a dF6 not used)
+            else
+                k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
+                    backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
             AccumulateStatistics(c);
         }
         return ReadStatistics();

@@ -96,7 +96,7 @@ public sealed class InferenceEngine : IInferenceEngine
         capacity = batchCapacity > 0 ? batchCapacity : DefaultCapacity(accelerator.Description);
         Path = path ?? DefaultPath(accelerator.Description);
         stream = a.DefaultStream;
-        parameters = new DeviceParameters(a, model);
+        parameters = new DeviceParameters(a, model.AsSoftmaxEquivalent());
         try
         {
             // Compile now, not inside the first timed batch.
@@ -146,7 +146,7 @@ public sealed class InferenceEngine : IInferenceEngine
     {
         if (model.Squashing != parameters.Squashing)
             throw new ArgumentException($"engine was built for {parameters.Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
-        parameters.Upload(model.Parameters);
+        parameters.Upload(model.AsSoftmaxEquivalent().Parameters);
     }
 
     /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>

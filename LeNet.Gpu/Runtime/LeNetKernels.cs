@@ -43,6 +43,10 @@ public sealed class LeNetKernels
         ArrayView<float>, ArrayView<float>, ArrayView<int>> CrossEntropyBackward;
     public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>> AccumulateStatistics;
 
+    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> RbfForward;
+    public readonly Action<AcceleratorStream, Index1D, int, int, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>> MapBackward;
+
     public readonly Action<AcceleratorStream, Index1D, int, int, float, float, float,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Sgd;
     public readonly Action<AcceleratorStream, Index1D, int, int, float, float, float, float, float, float, float,
@@ -93,6 +97,10 @@ public sealed class LeNetKernels
             ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.CrossEntropyBackward);
         AccumulateStatistics = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>>(SoftmaxKernels.AccumulateStatistics);
 
+        RbfForward = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RbfKernels.Forward);
+        MapBackward = a.LoadAutoGroupedKernel<Index1D, int, int, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>>(RbfKernels.MapBackward);
+
         isCpu = a.AcceleratorType == AcceleratorType.CPU;
         Sgd = a.LoadAutoGroupedKernel<Index1D, int, int, float, float, float,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sgd);
@@ -109,7 +117,7 @@ public sealed class LeNetKernels
     /// </summary>
     public static IReadOnlyList<System.Reflection.MethodInfo> All { get; } =
         new[] { typeof(InputKernels), typeof(ConvolutionKernels), typeof(SubsamplingKernels),
-                typeof(FullyConnectedKernels), typeof(Squash), typeof(SoftmaxKernels), typeof(OptimizerKernels),
+                typeof(FullyConnectedKernels), typeof(Squash), typeof(SoftmaxKernels), typeof(RbfKernels), typeof(OptimizerKernels),
                 typeof(FusedKernels) }
             .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
             .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D) || IsExplicitlyGrouped(m))

@@ -24,8 +24,8 @@ internal interface ITrainingBackend : IDisposable
     /// <summary>One step on order[first .. first+count): gather (distorted if asked), forward, backward, statistics, update.</summary>
     void TrainBatch(int epoch, int first, int count, float rate, long step);
 
-    /// <summary>SDLM: the Gauss–Newton Hessian diagonal averaged over order[0 .. samples).</summary>
-    void EstimateHessian(int samples);
+    /// <summary>SDLM: the Gauss–Newton Hessian diagonal averaged over order[first .. first+samples).</summary>
+    void EstimateHessian(int first, int samples);
 
     void ResetStatistics();
     Score ReadStatistics();
@@ -49,6 +49,7 @@ public sealed class Trainer : IDisposable
     private readonly ITrainingBackend backend;
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
+    private readonly OutputLayer output;
     private readonly int[] trainIndices, validationIndices;
     private readonly DivergenceMonitor divergence = new();
 
@@ -75,6 +76,7 @@ public sealed class Trainer : IDisposable
         int n = CheckData(images, labels);
         this.options = options;
         squashing = model.Squashing;
+        output = model.Output;
         (trainIndices, validationIndices) = Split(n, options.ValidationFraction, options.Seed);
         if (trainIndices.Length == 0) throw new ArgumentException("the validation split leaves no training images");
         backend = create(n);
@@ -126,7 +128,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>The parameters as they are now.</summary>
-    public LeNetModel Model() => new(squashing, backend.Parameters());
+    public LeNetModel Model() => new(squashing, backend.Parameters(), output);
 
     public TrainingCheckpoint Checkpoint() => new(Model(), EpochsCompleted, Steps, backend.OptimizerState());
 
@@ -144,7 +146,6 @@ public sealed class Trainer : IDisposable
             int epoch = EpochsCompleted;
             var clock = Stopwatch.StartNew();
             backend.SetOrder(Shuffle(trainIndices, options.Seed, epoch), 0);
-            if (options.Optimizer == OptimizerKind.Sdlm) backend.EstimateHessian(Math.Min(options.SdlmSamples, trainIndices.Length));
 
             backend.ResetStatistics();
             float rate = options.RateAt(epoch, Steps, totalSteps);
@@ -152,6 +153,7 @@ public sealed class Trainer : IDisposable
             {
                 cancellation.ThrowIfCancellationRequested();
                 int count = Math.Min(options.BatchSize, trainIndices.Length - first);
+                if (options.Optimizer == OptimizerKind.Sdlm && options.IsHessianDue(first, count)) EstimateHessian(first);
                 rate = options.RateAt(epoch, Steps, totalSteps);
                 backend.TrainBatch(epoch, first, count, rate, Steps);
                 Steps++;
@@ -180,6 +182,13 @@ public sealed class Trainer : IDisposable
         return results;
     }
 
+    /// <summary>SDLM's estimate on the samples the pass is about to train on, starting at <paramref name="first"/>.</summary>
+    private void EstimateHessian(int first)
+    {
+        int samples = Math.Min(options.SdlmSamples, trainIndices.Length);
+        backend.EstimateHessian(Math.Min(first, trainIndices.Length - samples), samples);
+    }
+
     /// <summary>
     /// One finished training step on the next batch of epoch 0's order at the base learning rate, outside
     /// any epoch: for benchmarks and tests that time or inspect single steps.
@@ -187,6 +196,7 @@ public sealed class Trainer : IDisposable
     public void StepOnce()
     {
         if (Steps == 0) backend.SetOrder(Shuffle(trainIndices, options.Seed, 0), 0);
+        if (Steps == 0 && options.Optimizer == OptimizerKind.Sdlm) EstimateHessian(0);
         int first = (int)(Steps * options.BatchSize % trainIndices.Length);
         backend.TrainBatch(0, first, Math.Min(options.BatchSize, trainIndices.Length - first), options.BaseLearningRate, Steps);
         Steps++;

@@ -8,17 +8,30 @@ namespace LeNet.Gpu.Serialization;
 /// under its PyTorch-style name and shape (C3 dense [16,6,5,5], unconnected entries zero), so the file opens
 /// in any safetensors reader. Metadata says what it is — <c>format</c> = lenet-gpu, <c>architecture</c> =
 /// lenet5-v1, <c>squashing</c>, <c>connection_table</c> (the S2 maps feeding each C3 map, as JSON) — followed
-/// by the model's own provenance (<see cref="LeNetModel.Metadata"/>).
+/// by the model's own provenance (<see cref="LeNetModel.Metadata"/>). An RBF model says <c>output</c> = rbf and
+/// stores its fixed centres as <c>rbf.codes</c> [10,84] (each +1 or −1) in place of output.weight and output.bias;
+/// a file without <c>output</c> is a softmax model (files written before the RBF layer existed).
 /// </summary>
 public static class ModelFile
 {
     public const string Format = "lenet-gpu";
     public const string ArchitectureName = "lenet5-v1";
     public const string FormatKey = "format", ArchitectureKey = "architecture",
-        SquashingKey = "squashing", ConnectionTableKey = "connection_table";
+        SquashingKey = "squashing", ConnectionTableKey = "connection_table", OutputKey = "output";
+
+    /// <summary>The tensor an RBF model's centres are stored as.</summary>
+    public const string RbfCodesName = "rbf.codes";
 
     /// <summary>Keys the file itself owns; a model's own metadata may not use them.</summary>
-    public static readonly IReadOnlyList<string> ReservedKeys = [FormatKey, ArchitectureKey, SquashingKey, ConnectionTableKey];
+    public static readonly IReadOnlyList<string> ReservedKeys = [FormatKey, ArchitectureKey, SquashingKey, ConnectionTableKey, OutputKey];
+
+    /// <summary>The tensors a file of this output layer holds: the parameter slices, RBF centres in place of OUTPUT's.</summary>
+    private static IEnumerable<(string Name, int[] Shape, ParameterSlice Slice)> StoredTensors(OutputLayer output) =>
+        output == OutputLayer.Rbf
+            ? ParameterLayout.Slices.Where(s => s != ParameterLayout.OutputWeight && s != ParameterLayout.OutputBias)
+                .Select(s => (s.Name, s.Shape, s))
+                .Append((RbfCodesName, ParameterLayout.OutputWeight.Shape, ParameterLayout.OutputWeight))
+            : ParameterLayout.Slices.Select(s => (s.Name, s.Shape, s));
 
     /// <summary>Table I as stored: <c>[[0,1,2],[1,2,3],…]</c>, the S2 inputs of C3 maps 0..15.</summary>
     public static string ConnectionTableJson { get; } = JsonSerializer.Serialize(
@@ -39,6 +52,7 @@ public static class ModelFile
             [ArchitectureKey] = ArchitectureName,
             [SquashingKey] = model.Squashing.ToName(),
             [ConnectionTableKey] = ConnectionTableJson,
+            [OutputKey] = model.Output.ToName(),
         };
         foreach (var (key, value) in model.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
@@ -46,8 +60,8 @@ public static class ModelFile
                 throw new ArgumentException($"model metadata key '{key}' is reserved for the file format", nameof(model));
             metadata[key] = value;
         }
-        var tensors = ParameterLayout.Slices
-            .Select(s => new SafeTensor(s.Name, (int[])s.Shape.Clone(), model.Tensor(s).ToArray()))
+        var tensors = StoredTensors(model.Output)
+            .Select(t => new SafeTensor(t.Name, (int[])t.Shape.Clone(), model.Tensor(t.Slice).ToArray()))
             .ToList();
         return (tensors, metadata);
     }
@@ -111,23 +125,34 @@ public static class ModelFile
             throw new ModelFormatException(source,
                 $"connection_table {table} is not the paper's Table I ({ConnectionTableJson})");
 
+        var output = OutputLayer.Softmax;
+        if (metadata.TryGetValue(OutputKey, out var outputName))
+        {
+            try { output = OutputLayerExtensions.ParseOutputLayer(outputName); }
+            catch (ArgumentException) { throw new ModelFormatException(source, $"unknown output layer '{outputName}' (expected softmax or rbf)"); }
+        }
+        var stored = StoredTensors(output).ToList();
+
         foreach (var tensor in content.Tensors)
-            if (!ParameterLayout.Slices.Any(s => s.Name == tensor.Name))
+            if (!stored.Any(s => s.Name == tensor.Name))
                 throw new ModelFormatException(source,
-                    $"unknown tensor '{tensor.Name}' of shape {tensor.ShapeText} (LeNet-5 has {string.Join(", ", ParameterLayout.Slices.Select(s => s.Name))})");
+                    $"unknown tensor '{tensor.Name}' of shape {tensor.ShapeText} (a LeNet-5 with a {output.ToName()} output has {string.Join(", ", stored.Select(s => s.Name))})");
 
         var parameters = new float[ParameterLayout.Length];
-        foreach (var slice in ParameterLayout.Slices)
+        foreach (var (name, shape, slice) in stored)
         {
-            var tensor = content.Find(slice.Name)
-                ?? throw new ModelFormatException(source, $"missing tensor '{slice.Name}' (expected shape {SafeTensors.FormatShape(slice.Shape)})");
-            if (!tensor.Shape.SequenceEqual(slice.Shape))
+            var tensor = content.Find(name)
+                ?? throw new ModelFormatException(source, $"missing tensor '{name}' (expected shape {SafeTensors.FormatShape(shape)})");
+            if (!tensor.Shape.SequenceEqual(shape))
                 throw new ModelFormatException(source,
-                    $"tensor '{slice.Name}' has shape {tensor.ShapeText}, expected {SafeTensors.FormatShape(slice.Shape)}");
+                    $"tensor '{name}' has shape {tensor.ShapeText}, expected {SafeTensors.FormatShape(shape)}");
             for (int i = 0; i < tensor.Data.Length; i++)
                 if (!float.IsFinite(tensor.Data[i]))
                     throw new ModelFormatException(source,
-                        $"tensor '{slice.Name}' holds {Show(tensor.Data[i])} at {Index(slice.Shape, i)}; weights must be finite");
+                        $"tensor '{name}' holds {Show(tensor.Data[i])} at {Index(shape, i)}; weights must be finite");
+                else if (name == RbfCodesName && tensor.Data[i] is not (1f or -1f))
+                    throw new ModelFormatException(source,
+                        $"tensor '{name}' holds {Show(tensor.Data[i])} at {Index(shape, i)}; RBF centres must be +1 or -1");
             tensor.Data.CopyTo(parameters, slice.Offset);
         }
 
@@ -137,13 +162,13 @@ public static class ModelFile
             if (mask[i] == 0 && parameters[i] != 0)
             {
                 int local = i - c3.Offset;
-                int output = local / 150, input = local / 25 % 6;
+                int map = local / 150, input = local / 25 % 6;
                 throw new ModelFormatException(source,
-                    $"tensor 'c3.weight' holds {Show(parameters[i])} at {Index(c3.Shape, local)}, but C3 map {output} " +
+                    $"tensor 'c3.weight' holds {Show(parameters[i])} at {Index(c3.Shape, local)}, but C3 map {map} " +
                     $"is not connected to S2 map {input} (Table I): that entry must be 0");
             }
 
-        var model = new LeNetModel(squashing, parameters);
+        var model = new LeNetModel(squashing, parameters, output);
         foreach (var (key, value) in metadata)
             if (!ReservedKeys.Contains(key))
                 model.Metadata[key] = value;

@@ -11,11 +11,17 @@ public static class ShippedModels
 {
     public const string Mnist = "lenet5-mnist", Digits = "lenet5-digits", Fashion = "lenet5-fashion";
 
+    /// <summary>The paper's network (RBF output) trained on MNIST by the paper's recipe (<c>lenet train --recipe paper</c>).</summary>
+    public const string Paper = "lenet5-paper";
+
+    /// <summary>The same recipe with the training images distorted anew every pass (<c>--recipe paper --distort</c>).</summary>
+    public const string PaperDistorted = "lenet5-paper-distorted";
+
     /// <summary>The model commands use when none is named: MNIST's, the paper's benchmark (a digit drawn on the web page
     /// looks more like MNIST than like anything else shipped).</summary>
     public const string Default = Mnist;
 
-    public static IReadOnlyList<string> Names { get; } = [Mnist, Digits, Fashion];
+    public static IReadOnlyList<string> Names { get; } = [Mnist, Digits, Fashion, Paper, PaperDistorted];
 
     public static bool IsAvailable(string name) => Stream(name) is { } s && s.Length > 0 && Dispose(s);
 

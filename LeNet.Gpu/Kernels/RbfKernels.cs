@@ -1,0 +1,67 @@
+using ILGPU;
+using ILGPU.Algorithms;
+
+namespace LeNet.Gpu.Kernels;
+
+/// <summary>
+/// The paper's output layer: ten Euclidean RBF units over F6 and the MAP criterion (<see cref="Model.OutputLayer.Rbf"/>).
+/// <code>
+/// f6 [84][Stride] (batch innermost)   centres [10][84] (±1, output.weight)   z = −y [10][Stride] (the Logits buffer)
+/// Forward:   z_i = −Σ_k (x_k − c_ik)²; the softmax kernel then gives softmax(−y) and the smallest y_i as the class
+/// Loss:      E = y_D + log(e^−j + Σ_i e^−y_i),   q_i = e^−y_i / (e^−j + Σ e^−y)
+/// Backward:  dF6[k] = 2·Σ_i (q_i − [i = D])·(c_ik − x_k) / count
+/// Second:    dF6[k] = (2 + 4·Σ_i q_i(1 − q_i)·(x_k − c_ik)²) / count  (y_D's exact curvature, the log term by Gauss–Newton)
+/// </code>
+/// One thread per image: 840 multiply-adds each, a sliver of the network's work. The layer has no trainable
+/// parameters (the centres are fixed), so there is no parameter-gradient kernel.
+/// </summary>
+public static class RbfKernels
+{
+    public const int Classes = 10, Units = 84;
+
+    public static void Forward(Index1D n, int stride, ArrayView<float> f6, ArrayView<float> centres, ArrayView<float> logits)
+    {
+        for (int i = 0; i < Classes; i++)
+        {
+            float y = 0f;
+            for (int k = 0; k < Units; k++)
+            {
+                float r = f6[k * stride + n] - centres[i * Units + k];
+                y += r * r;
+            }
+            logits[i * stride + n] = -y;
+        }
+    }
+
+    /// <summary>
+    /// The MAP loss of each image and dE/dF6 (or its second-order diagonal) for the batch of <paramref name="count"/>;
+    /// also each image's loss and whether its prediction (from the softmax kernel) was right.
+    /// </summary>
+    public static void MapBackward(Index1D n, int count, int stride, int secondOrder, float j,
+        ArrayView<float> logits, ArrayView<float> f6, ArrayView<float> centres, ArrayView<int> predictions, ArrayView<int> labels,
+        ArrayView<float> dF6, ArrayView<float> losses, ArrayView<int> correct)
+    {
+        int label = labels[n];
+        float m = -j;
+        for (int i = 0; i < Classes; i++) m = XMath.Max(m, logits[i * stride + n]);
+        float sum = XMath.Exp(-j - m);
+        for (int i = 0; i < Classes; i++) sum += XMath.Exp(logits[i * stride + n] - m);
+        float inverse = 1f / sum, scale = 1f / count;
+        for (int k = 0; k < Units; k++)
+        {
+            float x = f6[k * stride + n];
+            float g = secondOrder != 0 ? 2f : 0f;
+            for (int i = 0; i < Classes; i++)
+            {
+                float q = XMath.Exp(logits[i * stride + n] - m) * inverse;
+                float c = centres[i * Units + k];
+                g += secondOrder != 0
+                    ? 4f * q * (1f - q) * (x - c) * (x - c)
+                    : 2f * (q - (i == label ? 1f : 0f)) * (c - x);
+            }
+            dF6[k * stride + n] = g * scale;
+        }
+        losses[n] = -logits[label * stride + n] + m + XMath.Log(sum);
+        correct[n] = predictions[n] == label ? 1 : 0;
+    }
+}
