@@ -206,7 +206,6 @@ public static class TrainCommand
                 if (paper)
                 {
                     model.Metadata["recipe"] = PaperRecipe.Name;
-                    model.Metadata["initialisation"] = "paper (uniform ±2.4/F_in)";
                     model.Metadata["test_error_per_pass"] = string.Join(",", testErrors.Select(e => e.ToString("0.0000", CultureInfo.InvariantCulture)));
                 }
                 model.Metadata["command"] = "lenet " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));

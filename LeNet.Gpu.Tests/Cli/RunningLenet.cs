@@ -13,6 +13,7 @@ public sealed class RunningLenet : IDisposable
     private readonly Process process;
     private readonly StringBuilder stderr = new(), stdout = new();
     private readonly List<string> lines = [];
+    private readonly Thread[] readers = new Thread[2];
 
     public RunningLenet(string workingDirectory, params string[] args)
     {
@@ -28,19 +29,28 @@ public sealed class RunningLenet : IDisposable
         start.Environment.Remove("LENET_DEVICE");
         start.Environment["NO_COLOR"] = "1";
         process = Process.Start(start)!;
-        process.ErrorDataReceived += (_, e) =>
+        // Dedicated reader threads, not the thread pool's events: under the full suite the pool is starved by blocked
+        // tests, and a line seen 30 s late let a run finish epochs before the signal meant for its first one.
+        readers[0] = Reader(process.StandardError, line =>
         {
-            if (e.Data is null) return;
             lock (lines)
             {
-                lines.Add(e.Data);
-                stderr.AppendLine(e.Data);
+                lines.Add(line);
+                stderr.AppendLine(line);
                 Monitor.PulseAll(lines);
             }
-        };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
+        });
+        readers[1] = Reader(process.StandardOutput, line => { lock (stdout) stdout.AppendLine(line); });
+    }
+
+    private static Thread Reader(StreamReader source, Action<string> onLine)
+    {
+        var thread = new Thread(() =>
+        {
+            while (source.ReadLine() is { } line) onLine(line);
+        }) { IsBackground = true, Name = "lenet output reader" };
+        thread.Start();
+        return thread;
     }
 
     public int Id => process.Id;
@@ -82,7 +92,7 @@ public sealed class RunningLenet : IDisposable
     {
         if (!process.WaitForExit(timeout))
             throw new TimeoutException($"lenet did not end within {timeout.TotalSeconds:0} s; stderr so far:\n{Stderr}");
-        process.WaitForExit(); // flushes the redirected streams
+        foreach (var reader in readers) reader.Join(TimeSpan.FromSeconds(10)); // the last lines, up to end of stream
         return process.ExitCode;
     }
 
