@@ -26,7 +26,7 @@ public static class EvalCommand
         {
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
-            string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
+            string fallback = Provenance.TrainedOn(network.Metadata) ?? DataCatalog.Digits;
             string? dataPath = parse.GetValue(data), named = parse.GetValue(dataset) ?? (dataPath is null ? fallback : null);
             new OutputPaths().Input("--model", parse.GetValue(model)).Dataset("--data", dataPath).Dataset("--dataset", Common.DatasetPath(named))
                 .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();

@@ -39,7 +39,7 @@ public static class PredictCommand
                 throw new ArgumentException($"no image files (png, jpg, jpeg, bmp, gif, webp) in {string.Join(", ", parse.GetValue(paths)!)}");
 
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
-            var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;
+            var classNames = Provenance.ClassNames(network.Metadata);
             var readable = new List<(string File, float[] Image)>();
             foreach (var file in files.Where(f => !errors.ContainsKey(f)))
             {

@@ -29,7 +29,7 @@ public static class VisualizeCommand
             string modelName = parse.GetValue(model)!;
             new OutputPaths().Input("IMAGE", path).Input("--model", modelName).Output("--out", outPath).Check();
             var network = ShippedModels.Resolve(modelName);
-            var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;
+            var classNames = Provenance.ClassNames(network.Metadata);
             var input = ImageLoader.Load(path);
             FeatureMaps maps;
             string deviceName;
