@@ -33,7 +33,7 @@ public static class EvalCommand
             var (test, dataName) = Common.LoadTestData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
             using var engine = Engines.CreateInference(network, deviceKind);
-            engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * InferenceEngine.ImageFloats)); // first launches
+            engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * IInferenceEngine.ImageFloats)); // first launches
             var clock = Stopwatch.StartNew();
             var prediction = engine.Predict(test.Images);
             double seconds = clock.Elapsed.TotalSeconds;

@@ -56,8 +56,8 @@ public static class PredictCommand
             var rows = new Dictionary<string, PredictionRow>();
             if (readable.Count > 0)
             {
-                var images = new float[readable.Count * InferenceEngine.ImageFloats];
-                for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * InferenceEngine.ImageFloats));
+                var images = new float[readable.Count * IInferenceEngine.ImageFloats];
+                for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * IInferenceEngine.ImageFloats));
                 using var engine = Engines.CreateInference(network, deviceKind);
                 var prediction = engine.Predict(images);
                 for (int i = 0; i < readable.Count; i++)

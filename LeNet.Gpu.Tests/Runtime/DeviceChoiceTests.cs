@@ -107,7 +107,7 @@ public sealed class DeviceChoiceTests
     {
         Assert.Equal(DeviceKind.IlgpuCpu, Engines.Resolve(DeviceKind.Auto));
         using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), batchCapacity: 4);
-        Assert.IsType<InferenceEngine>(engine);
+        Assert.IsType<IlgpuInferenceEngine>(engine);
         Assert.Equal(DeviceKind.IlgpuCpu, engine.Device.Kind);
     });
 

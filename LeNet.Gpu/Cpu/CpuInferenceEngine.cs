@@ -46,7 +46,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public Prediction Predict(ReadOnlySpan<float> images)
     {
-        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
         var result = new Prediction(new float[(long)n * 10], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
@@ -59,7 +59,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public Prediction PredictMnist(ReadOnlySpan<byte> images)
     {
-        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
+        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
         var result = new Prediction(new float[(long)n * 10], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
@@ -78,7 +78,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public LayerOutputs Trace(ReadOnlySpan<float> images)
     {
-        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
         if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
         var prediction = Predict(images);
         return new LayerOutputs(n, images.ToArray(), network.Activations(CpuLayer.C1), network.Activations(CpuLayer.S2),

@@ -41,7 +41,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? new CpuInferenceEngine(model, batchCapacity)
-            : InferenceEngine.Create(model, kind, batchCapacity);
+            : IlgpuInferenceEngine.Create(model, kind, batchCapacity);
     }
 
     /// <summary>A trainer on the chosen engine; for an ILGPU kind it opens the accelerator and owns it, as an inference engine does.</summary>

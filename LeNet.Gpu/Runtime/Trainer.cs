@@ -173,7 +173,7 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Inference of <paramref name="model"/> on this trainer's engine (the same accelerator), for use while the trainer lives.</summary>
     public IInferenceEngine CreateInference(LeNetModel model) =>
-        accelerator is null ? new Cpu.CpuInferenceEngine(model) : new InferenceEngine(model, accelerator);
+        accelerator is null ? new Cpu.CpuInferenceEngine(model) : new IlgpuInferenceEngine(model, accelerator);
 
     /// <summary>
     /// Trains the remaining epochs. <paramref name="onEpoch"/> runs after each (a checkpoint taken there is
