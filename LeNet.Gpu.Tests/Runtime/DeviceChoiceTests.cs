@@ -93,14 +93,39 @@ public sealed class DeviceChoiceTests
     [Fact]
     public void TheVariableChoosesTheDeviceWhenAskedForAuto() => WithEnvironment("cpu", () =>
     {
-        // For ILGPU, "cpu" is its CPU accelerator; for the engines it is the CPU engine.
-        using var accelerator = LeNetAccelerator.Create();
-        Assert.Equal(DeviceKind.IlgpuCpu, accelerator.Kind);
+        // "cpu" is the CPU engine everywhere: ILGPU refuses it rather than quietly opening its CPU accelerator.
+        var e = Assert.Throws<ArgumentException>(() => LeNetAccelerator.Create());
+        Assert.StartsWith("LENET_DEVICE=cpu is the CPU engine, not an ILGPU device", e.Message);
+        Assert.Contains("ilgpu-cpu", e.Message);
         Assert.Equal(DeviceKind.Cpu, Engines.Resolve(DeviceKind.Auto));
         using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1));
         Assert.Equal(DeviceKind.Cpu, engine.Device.Kind);
         Assert.IsType<LeNet.Gpu.Cpu.CpuInferenceEngine>(engine);
     });
+
+    [Fact]
+    public void CpuMeansTheCpuEngine_AnIlgpuAcceleratorIsAskedForAsIlgpuCpu()
+    {
+        var e = Assert.Throws<ArgumentException>(() => LeNetAccelerator.Create(DeviceKind.Cpu));
+        Assert.StartsWith("device cpu is the CPU engine, not an ILGPU device", e.Message);
+        Assert.Throws<ArgumentException>(() => IlgpuInferenceEngine.Create(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), DeviceKind.Cpu));
+        using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), DeviceKind.Cpu);
+        Assert.IsType<LeNet.Gpu.Cpu.CpuInferenceEngine>(engine);
+    }
+
+    /// <summary>One ILGPU context per process: probing and every accelerator share it.</summary>
+    [Fact]
+    public void AcceleratorsShareTheProcesssContext()
+    {
+        using var first = LeNetAccelerator.Create(DeviceKind.IlgpuCpu);
+        Assert.Contains(LeNetAccelerator.ListDevices(), d => d.Kind == DeviceKind.IlgpuCpu);
+        using (var second = LeNetAccelerator.Create(DeviceKind.IlgpuCpu))
+            Assert.Same(first.Context, second.Context);
+        // Disposing an accelerator leaves the context to the others.
+        using var third = LeNetAccelerator.Create(DeviceKind.IlgpuCpu);
+        Assert.Same(first.Context, third.Context);
+        Assert.Equal(DeviceKind.IlgpuCpu, third.Kind);
+    }
 
     [Fact]
     public void IlgpuCpuIsSelectableByName() => WithEnvironment("ilgpu-cpu", () =>

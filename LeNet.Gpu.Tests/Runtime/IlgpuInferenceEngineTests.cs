@@ -166,7 +166,7 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
     [Fact]
     public void DefaultCapacityFollowsTheDevice()
     {
-        Assert.Equal(1024, IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cpu, "cpu", 1L << 40, 32, 1024)));
+        Assert.Equal(1024, IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.IlgpuCpu, "ilgpu-cpu", 1L << 40, 32, 1024)));
         // A quarter of the memory over the bytes one image costs: activations, float staging and byte staging.
         long perImage = (ForwardPass.FloatsPerImage + 1024) * 4 + 784;
         Assert.Equal((int)((8L << 30) / 4 / perImage), IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));

@@ -94,7 +94,8 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     public IlgpuInferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0, InferencePath? path = null)
         : this(model, accelerator, batchCapacity, path, ownsAccelerator: false) { }
 
-    /// <summary>Opens the device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → CPU) and owns it.</summary>
+    /// <summary>Opens the ILGPU device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → ILGPU's CPU accelerator) and owns it.
+    /// <see cref="DeviceKind.Cpu"/>, the CPU engine, is not one (<see cref="Engines.CreateInference"/> opens it).</summary>
     public static IlgpuInferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
     {
         var accelerator = LeNetAccelerator.Create(device);
@@ -140,7 +141,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     /// <summary>A batch that fills a quarter of a GPU's memory (at most 65,536); 1,024 on the CPU accelerator.</summary>
     public static int DefaultCapacity(DeviceDescription device)
     {
-        if (device.Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return 1024;
+        if (device.Kind == DeviceKind.IlgpuCpu) return 1024;
         // Sized for the per-layer path, the larger of the two (the fused path's two slots need about 2 × 11 KB per
         // image, the per-layer path about 40 KB), so a fused engine can still trace a full batch.
         long bytesPerImage = (ForwardPass.FloatsPerImage + ImageFloats) * sizeof(float) + MnistPixels;
