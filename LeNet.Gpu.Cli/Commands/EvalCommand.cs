@@ -32,7 +32,7 @@ public static class EvalCommand
                 .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();
             var (test, dataName) = Common.LoadTestData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
-            using var engine = Engines.CreateInference(network, deviceKind);
+            using var engine = Engines.CreateInferenceFor(network, test.Count, deviceKind);
             engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * IInferenceEngine.ImageFloats)); // first launches
             var clock = Stopwatch.StartNew();
             var prediction = engine.Predict(test.Images);

@@ -58,7 +58,7 @@ public static class PredictCommand
             {
                 var images = new float[readable.Count * IInferenceEngine.ImageFloats];
                 for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * IInferenceEngine.ImageFloats));
-                using var engine = Engines.CreateInference(network, deviceKind);
+                using var engine = Engines.CreateInferenceFor(network, readable.Count, deviceKind);
                 var prediction = engine.Predict(images);
                 for (int i = 0; i < readable.Count; i++)
                 {

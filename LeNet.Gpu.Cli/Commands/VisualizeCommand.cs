@@ -34,7 +34,7 @@ public static class VisualizeCommand
             FeatureMaps maps;
             string deviceName;
             // Batch of one: the trace reads every layer back, so a large batch would copy mostly empty slots.
-            using (var engine = Engines.CreateInference(network, deviceKind, batchCapacity: 1))
+            using (var engine = Engines.CreateInferenceFor(network, 1, deviceKind))
             {
                 maps = FeatureMaps.From(engine.Trace(input));
                 deviceName = engine.Device.Kind.ToName();

@@ -63,7 +63,7 @@ public sealed class InferenceWorker : IDisposable
         IInferenceEngine engine;
         try
         {
-            engine = Engines.CreateInference(model, device, batchCapacity: 1);
+            engine = Engines.CreateInferenceFor(model, 1, device);
         }
         catch (Exception e)
         {

@@ -113,6 +113,24 @@ public sealed class DeviceChoiceTests
         Assert.IsType<LeNet.Gpu.Cpu.CpuInferenceEngine>(engine);
     }
 
+    /// <summary>predict and eval size the engine to their images: never a larger batch than they have, never larger than the default.</summary>
+    [Theory]
+    [InlineData(DeviceKind.Cpu)]
+    [InlineData(DeviceKind.IlgpuCpu)]
+    public void AnEngineForAFewImagesHoldsOnlyThose(DeviceKind kind)
+    {
+        var model = LeNet.Gpu.Model.LeNetModel.CreateRandom(1);
+        using (var one = Engines.CreateInferenceFor(model, 1, kind)) Assert.Equal((kind, 1), (one.Device.Kind, one.BatchCapacity));
+        using (var three = Engines.CreateInferenceFor(model, 3, kind))
+        {
+            Assert.Equal(3, three.BatchCapacity);
+            Assert.Equal(3, three.Predict(new float[3 * IInferenceEngine.ImageFloats]).Count);
+        }
+        using (var many = Engines.CreateInferenceFor(model, 100_000, kind))
+            Assert.Equal(1024, many.BatchCapacity); // the default batch of both CPU kinds
+        Assert.Throws<ArgumentOutOfRangeException>(() => Engines.CreateInferenceFor(model, 0, kind));
+    }
+
     /// <summary>One ILGPU context per process: probing and every accelerator share it.</summary>
     [Fact]
     public void AcceleratorsShareTheProcesssContext()

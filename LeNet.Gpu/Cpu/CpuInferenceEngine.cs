@@ -22,12 +22,15 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     /// </summary>
     public const int MaxCapacity = 65536;
 
-    /// <param name="batchCapacity">Images per batch (at most <see cref="MaxCapacity"/>, larger is capped); 0 for 1,024.</param>
+    /// <summary>The batch when none is asked for.</summary>
+    public const int DefaultCapacity = 1024;
+
+    /// <param name="batchCapacity">Images per batch (at most <see cref="MaxCapacity"/>, larger is capped); 0 for <see cref="DefaultCapacity"/>.</param>
     /// <param name="threads">Worker threads; 0 for one per processor.</param>
     public CpuInferenceEngine(LeNetModel model, int batchCapacity = 0, int threads = 0)
     {
         if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
-        network = new CpuNetwork(batchCapacity == 0 ? 1024 : Math.Min(batchCapacity, MaxCapacity), threads);
+        network = new CpuNetwork(batchCapacity == 0 ? DefaultCapacity : Math.Min(batchCapacity, MaxCapacity), threads);
         Squashing = model.Squashing;
         parameters = (float[])model.Parameters.Clone();
         Device = Describe(network);

@@ -44,6 +44,19 @@ public static class Engines
             : IlgpuInferenceEngine.Create(model, kind, batchCapacity);
     }
 
+    /// <summary>
+    /// Batch inference sized to the work at hand: batches of at most <paramref name="images"/> (the engine's default
+    /// batch when that is smaller), so classifying a few pictures takes a few pictures' memory, not a device-sized batch.
+    /// </summary>
+    public static IInferenceEngine CreateInferenceFor(LeNetModel model, int images, DeviceKind device = DeviceKind.Auto)
+    {
+        if (images < 1) throw new ArgumentOutOfRangeException(nameof(images), images, "an engine is sized for at least one image");
+        var kind = Resolve(device);
+        return kind == DeviceKind.Cpu
+            ? new CpuInferenceEngine(model, Math.Min(images, CpuInferenceEngine.DefaultCapacity))
+            : IlgpuInferenceEngine.Owning(LeNetAccelerator.Create(kind), model, d => Math.Min(images, IlgpuInferenceEngine.DefaultCapacity(d)));
+    }
+
     /// <summary>A trainer on the chosen engine; for an ILGPU kind it opens the accelerator and owns it, as an inference engine does.</summary>
     public static Trainer CreateTrainer(DeviceKind device, LeNetModel model, TrainingOptions options, float[] images, int[] labels)
     {

@@ -99,7 +99,15 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     public static IlgpuInferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
     {
         var accelerator = LeNetAccelerator.Create(device);
-        try { return new IlgpuInferenceEngine(model, accelerator, batchCapacity, path, ownsAccelerator: true); }
+        return Owning(accelerator, model, _ => batchCapacity, path);
+    }
+
+    /// <summary>An engine that owns <paramref name="accelerator"/> (disposed with it, or at once if the engine cannot be
+    /// built); <paramref name="batchCapacity"/> picks the batch from the device.</summary>
+    internal static IlgpuInferenceEngine Owning(LeNetAccelerator accelerator, LeNetModel model, Func<DeviceDescription, int> batchCapacity,
+        InferencePath? path = null)
+    {
+        try { return new IlgpuInferenceEngine(model, accelerator, batchCapacity(accelerator.Description), path, ownsAccelerator: true); }
         catch { accelerator.Dispose(); throw; }
     }
 
