@@ -171,3 +171,73 @@ public class DataCatalogTests
         });
     }
 }
+
+/// <summary>
+/// The library's half of fetching the digits: a .deb handed to it (the command line's <c>apt-get download</c> gives the
+/// real one) is opened with dpkg-deb, and only a sheet that loads takes its name in the cache.
+/// </summary>
+[Collection(nameof(DataCatalogTests))]
+public class DigitsPlacementTests
+{
+    /// <summary>A .deb holding <paramref name="members"/> (path inside the package → bytes), built with dpkg-deb.</summary>
+    private static string BuildDeb(TempDirectory dir, string name, IEnumerable<(string Path, byte[] Bytes)> members)
+    {
+        string root = dir.File(name + "-root");
+        Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
+        File.WriteAllText(Path.Combine(root, "DEBIAN", "control"),
+            "Package: opencv-doc\nVersion: 1.0\nArchitecture: all\nMaintainer: tests <tests@example.org>\nDescription: test package\n");
+        foreach (var (path, bytes) in members)
+        {
+            string file = Path.Combine(root, path.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllBytes(file, bytes);
+        }
+        string deb = dir.File(name + ".deb");
+        var built = LenetProcess.RunProgram("dpkg-deb", dir.Path, new Dictionary<string, string?>(), ["--root-owner-group", "--build", root, deb]);
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        return deb;
+    }
+
+    /// <summary>A 2000×1000 grayscale PNG: the size of OpenCV's sheet.</summary>
+    private static byte[] SheetPng()
+    {
+        using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(2000, 1000, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque));
+        bitmap.Erase(SkiaSharp.SKColors.Black);
+        using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
+    [SkippableFact]
+    public void PlaceDigits_TakesTheSheetFromTheDebHandedToIt_AndRefusesOneWithout()
+    {
+        Skip.If(!File.Exists("/usr/bin/dpkg-deb"), "dpkg-deb is not installed here");
+        using var dir = new TempDirectory();
+        string cache = dir.File("cache");
+        string? saved = Environment.GetEnvironmentVariable(DataCatalog.EnvironmentVariable);
+        Environment.SetEnvironmentVariable(DataCatalog.EnvironmentVariable, cache);
+        try
+        {
+            string empty = BuildDeb(dir, "empty", [("/usr/share/doc/opencv-doc/README", [1, 2, 3])]);
+            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.PlaceDigits(_ => empty));
+            Assert.Contains($"{empty} does not contain ./usr/share/doc/opencv-doc/examples/data/digits.png", e.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(cache));
+
+            string deb = BuildDeb(dir, "opencv-doc", [(OpenCvDigits.DebianPath, SheetPng())]);
+            var log = new List<string>();
+            string placed = DataCatalog.PlaceDigits(work =>
+            {
+                Assert.True(Directory.Exists(work)); // a fresh folder for the download, removed afterwards
+                string copy = Path.Combine(work, "opencv-doc_1.0_all.deb");
+                File.Copy(deb, copy);
+                return copy;
+            }, log.Add);
+            Assert.Equal(Path.Combine(cache, "digits.png"), placed);
+            Assert.Equal(placed, DataCatalog.Find("digits"));
+            Assert.Equal(new[] { "digits.png" }, Directory.GetFileSystemEntries(cache).Select(Path.GetFileName));
+            Assert.Contains(log, line => line.StartsWith("digits: extracting", StringComparison.Ordinal));
+            Assert.Equal(2_500, DataCatalog.LoadTest("digits").Count);
+        }
+        finally { Environment.SetEnvironmentVariable(DataCatalog.EnvironmentVariable, saved); }
+    }
+}
