@@ -29,7 +29,7 @@ public static class BenchInputs
     /// <summary>Raw 28×28 byte images [count][784] (MNIST layout), uniform.</summary>
     public static byte[] Bytes(long count, int seed)
     {
-        var bytes = new byte[count * InferenceEngine.MnistPixels];
+        var bytes = new byte[count * IInferenceEngine.MnistPixels];
         new Random(seed).NextBytes(bytes);
         return bytes;
     }

@@ -35,7 +35,7 @@ public static class CheckInputs
         var lenet = ShippedModels.Resolve(model);
         using var engine = device is DeviceKind.Cpu || path is null
             ? Engines.CreateInference(lenet, device, Count)
-            : InferenceEngine.Create(lenet, device, Count, path);
+            : IlgpuInferenceEngine.Create(lenet, device, Count, path);
         var prediction = engine.Predict(Images());
         var text = new StringBuilder();
         for (int k = 0; k < Count; k++)

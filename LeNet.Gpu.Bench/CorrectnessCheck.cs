@@ -62,8 +62,8 @@ public static class CorrectnessCheck
             if (test.RawPixels is not null && test.RawWidth == 28 && test.RawHeight == 28)
             {
                 int n = Math.Min(count, test.Count);
-                return (test.Images.AsSpan(0, n * InferenceEngine.ImageFloats).ToArray(),
-                        test.RawPixels.AsSpan(0, n * InferenceEngine.MnistPixels).ToArray(),
+                return (test.Images.AsSpan(0, n * IInferenceEngine.ImageFloats).ToArray(),
+                        test.RawPixels.AsSpan(0, n * IInferenceEngine.MnistPixels).ToArray(),
                         test.Labels.AsSpan(0, n).ToArray(), $"{test.Name} from {data}, first {n:N0} images");
             }
         }
@@ -131,10 +131,10 @@ public static class CorrectnessCheck
                     // At least the data set, and at least one full batch.
                     int n = Math.Max(count, batch);
                     var watch = Stopwatch.StartNew();
-                    using var engine = new InferenceEngine(model, accelerator, batch, path);
+                    using var engine = new IlgpuInferenceEngine(model, accelerator, batch, path);
                     var prediction = input == ImageFormat.Floats
-                        ? engine.Predict(Repeat(floats, InferenceEngine.ImageFloats, n))
-                        : engine.PredictMnist(Repeat(bytes, InferenceEngine.MnistPixels, n));
+                        ? engine.Predict(Repeat(floats, IInferenceEngine.ImageFloats, n))
+                        : engine.PredictMnist(Repeat(bytes, IInferenceEngine.MnistPixels, n));
                     double seconds = watch.Elapsed.TotalSeconds;
                     var row = Compare(path, input, batch, n, prediction, input == ImageFormat.Floats ? referenceFloats : referenceBytes, count, labels, o.Tolerance, seconds);
                     log($"check: {Format(row)}");

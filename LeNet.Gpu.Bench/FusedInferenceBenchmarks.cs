@@ -34,13 +34,13 @@ public class FusedInferenceBenchmarks
 
     public static IEnumerable<DeviceKind> DeviceKinds() => Devices.Present();
 
-    private InferenceEngine engine = null!;
+    private IlgpuInferenceEngine engine = null!;
     private float[] images = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        engine = InferenceEngine.Create(BenchModel.Load(), Device, BatchSize, Path);
+        engine = IlgpuInferenceEngine.Create(BenchModel.Load(), Device, BatchSize, Path);
         images = BenchInputs.Images((long)BatchSize * BatchesPerCall, seed: 2);
         engine.Predict(images); // warm: first launches, pinned buffers touched
     }
@@ -59,7 +59,7 @@ public class FusedInferenceBenchmarks
         private static bool Runs(BenchmarkCase c)
         {
             if (CaseFilter.Value(c, nameof(Device)) is not DeviceKind kind || CaseFilter.Value(c, nameof(BatchSize)) is not int batch) return true;
-            long perImage = (ForwardPass.FloatsPerImage + InferenceEngine.ImageFloats) * sizeof(float) + InferenceEngine.MnistPixels
+            long perImage = (ForwardPass.FloatsPerImage + IInferenceEngine.ImageFloats) * sizeof(float) + IInferenceEngine.MnistPixels
                 + 2 * FusedForwardPass.BytesPerImage;
             return CaseFilter.BatchRuns(kind, batch, cpuBatch: 1024, minGpuBatch: 1, perImage, cpuUpTo: true);
         }

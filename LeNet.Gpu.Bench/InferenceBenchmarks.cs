@@ -19,13 +19,13 @@ public class InferenceBenchmarks
 
     public static IEnumerable<DeviceKind> DeviceKinds() => Devices.Present();
 
-    private InferenceEngine engine = null!;
+    private IlgpuInferenceEngine engine = null!;
     private float[] images = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        engine = InferenceEngine.Create(BenchModel.Load(), Device, BatchSize);
+        engine = IlgpuInferenceEngine.Create(BenchModel.Load(), Device, BatchSize);
         images = BenchInputs.Images(BatchSize, seed: 2);
         engine.Predict(images); // warm: first launches
     }

@@ -17,7 +17,7 @@ Modes
     python3 lenet5_bench.py [--weights FILE] [--batches 1,64,...] [--output table.md]
         Times eager and torch.compile at each batch size on CUDA (images resident on the device, each call ended by
         torch.cuda.synchronize), plus torch.compile end to end (pinned host images in, probabilities and classes back
-        in host memory: what LeNet.Gpu's InferenceEngine.Predict does). Prints a markdown table of images/s.
+        in host memory: what LeNet.Gpu's IlgpuInferenceEngine.Predict does). Prints a markdown table of images/s.
         Where torch has no torch.compile (before 2.0), or with --no-compile, only eager is timed and the compiled
         columns say n/a. On the CPU (--device cpu), --threads N sets torch.set_num_threads(N); the table's header
         line says how many threads ran.

@@ -32,7 +32,7 @@ public static class BenchCommand
             var rows = new List<(int Batch, int Calls, double ImagesPerSecond, double MillisecondsPerBatch)>();
             foreach (int size in sizes)
             {
-                var images = new float[(long)size * InferenceEngine.ImageFloats];
+                var images = new float[(long)size * IInferenceEngine.ImageFloats];
                 for (long i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
                 using var engine = Engines.CreateInference(model, kind, size);
                 description = engine.Device;

@@ -26,14 +26,14 @@ public static class EvalCommand
         {
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
-            string fallback = network.Metadata.TryGetValue("dataset", out var trainedOn) && DataCatalog.Names.Contains(trainedOn) ? trainedOn : DataCatalog.Digits;
+            string fallback = Provenance.TrainedOn(network.Metadata) ?? DataCatalog.Digits;
             string? dataPath = parse.GetValue(data), named = parse.GetValue(dataset) ?? (dataPath is null ? fallback : null);
             new OutputPaths().Input("--model", parse.GetValue(model)).Dataset("--data", dataPath).Dataset("--dataset", Common.DatasetPath(named))
                 .Output("--confusion-png", parse.GetValue(confusionPng)).Output("--errors-png", parse.GetValue(errorsPng)).Check();
             var (test, dataName) = Common.LoadTestData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
-            using var engine = Engines.CreateInference(network, deviceKind);
-            engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * InferenceEngine.ImageFloats)); // first launches
+            using var engine = Engines.CreateInferenceFor(network, test.Count, deviceKind);
+            engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * IInferenceEngine.ImageFloats)); // first launches
             var clock = Stopwatch.StartNew();
             var prediction = engine.Predict(test.Images);
             double seconds = clock.Elapsed.TotalSeconds;

@@ -39,7 +39,7 @@ public static class PredictCommand
                 throw new ArgumentException($"no image files (png, jpg, jpeg, bmp, gif, webp) in {string.Join(", ", parse.GetValue(paths)!)}");
 
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
-            var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;
+            var classNames = Provenance.ClassNames(network.Metadata);
             var readable = new List<(string File, float[] Image)>();
             foreach (var file in files.Where(f => !errors.ContainsKey(f)))
             {
@@ -56,9 +56,9 @@ public static class PredictCommand
             var rows = new Dictionary<string, PredictionRow>();
             if (readable.Count > 0)
             {
-                var images = new float[readable.Count * InferenceEngine.ImageFloats];
-                for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * InferenceEngine.ImageFloats));
-                using var engine = Engines.CreateInference(network, deviceKind);
+                var images = new float[readable.Count * IInferenceEngine.ImageFloats];
+                for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * IInferenceEngine.ImageFloats));
+                using var engine = Engines.CreateInferenceFor(network, readable.Count, deviceKind);
                 var prediction = engine.Predict(images);
                 for (int i = 0; i < readable.Count; i++)
                 {

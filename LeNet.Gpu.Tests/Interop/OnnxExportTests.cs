@@ -15,7 +15,7 @@ namespace LeNet.Gpu.Tests.Interop;
 /// <summary>
 /// The ONNX export against the library itself: ONNX Runtime (an independent implementation of every operator)
 /// loads the exported model, which runs ONNX's checks, and its probabilities must match
-/// <see cref="InferenceEngine"/> on the CPU accelerator within <see cref="ProbabilityBound"/>, with the same classes.
+/// <see cref="IlgpuInferenceEngine"/> on the CPU accelerator within <see cref="ProbabilityBound"/>, with the same classes.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
 public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper output)
@@ -56,7 +56,7 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         int n = images.Length / 1024;
         using var onnx = new OnnxModel(OnnxExport.ToBytes(model));
         var (probabilities, logits) = onnx.Run(images);
-        using var engine = new InferenceEngine(model, gpu.LeNet, batchCapacity: n);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: n);
         var trace = engine.Trace(images);
 
         float probabilityDiff = OnnxModel.MaxAbsDifference(probabilities, trace.Probabilities);

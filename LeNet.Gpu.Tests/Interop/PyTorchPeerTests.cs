@@ -112,7 +112,7 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
         var expected = ReadDoubles(probabilitiesPath, n * 10);
 
         using var cpu = new CpuInferenceEngine(model);
-        using var kernels = new InferenceEngine(model, gpu.LeNet, batchCapacity: n);
+        using var kernels = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: n);
         foreach (var (engine, prediction) in new[] { ("CPU engine", cpu.Predict(images)), ("kernels", kernels.Predict(images)) })
         {
             double worst = 0;

@@ -86,7 +86,7 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         Assert.True(classes.Skip(count).All(c => c == -1), $"predictions ({what}): past the batch were written");
         Tolerance.AssertClasses($"classes ({what})", classes.Take(count).ToArray(), expected.Select(r => r.Logits).ToList());
 
-        using var perLayer = new InferenceEngine(model, gpu.LeNet, capacity, InferencePath.PerLayer);
+        using var perLayer = new IlgpuInferenceEngine(model, gpu.LeNet, capacity, InferencePath.PerLayer);
         var probabilities = pass.Probabilities.GetAsArray1D().Take(count * 10).ToArray();
         AssertSameAsPerLayer(what, perLayer.Predict(images), new Prediction(probabilities, classes.Take(count).ToArray()));
     }
@@ -100,8 +100,8 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         var model = LeNetModel.CreateRandom(3000 + (int)squashing, squashing);
         const int count = 45, capacity = 8;
         var images = TestData.RandomImages(count, seed: 3001);
-        using var fused = new InferenceEngine(model, gpu.LeNet, capacity, InferencePath.Fused);
-        using var perLayer = new InferenceEngine(model, gpu.LeNet, capacity, InferencePath.PerLayer);
+        using var fused = new IlgpuInferenceEngine(model, gpu.LeNet, capacity, InferencePath.Fused);
+        using var perLayer = new IlgpuInferenceEngine(model, gpu.LeNet, capacity, InferencePath.PerLayer);
         Assert.Equal(InferencePath.Fused, fused.Path);
         Assert.Equal(InferencePath.PerLayer, perLayer.Path);
 
@@ -126,8 +126,8 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         var model = LeNetModel.CreateRandom(4000 + (int)squashing, squashing);
         const int count = 21;
         var bytes = TestData.RandomBytes(count * 784, seed: 4001);
-        using var fused = new InferenceEngine(model, gpu.LeNet, batchCapacity: 10, InferencePath.Fused);
-        using var perLayer = new InferenceEngine(model, gpu.LeNet, batchCapacity: 10, InferencePath.PerLayer);
+        using var fused = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: 10, InferencePath.Fused);
+        using var perLayer = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: 10, InferencePath.PerLayer);
         var prediction = fused.PredictMnist(bytes);
         AssertSameAsPerLayer($"{squashing}, {count} byte images", perLayer.PredictMnist(bytes), prediction);
 
@@ -150,8 +150,8 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         Assert.Equal(900, masked);
         const int count = 11;
         var images = TestData.RandomImages(count, seed: 5001);
-        using var clean = new InferenceEngine(model, gpu.LeNet, 16, InferencePath.Fused);
-        using var dirty = new InferenceEngine(poisoned, gpu.LeNet, 16, InferencePath.Fused);
+        using var clean = new IlgpuInferenceEngine(model, gpu.LeNet, 16, InferencePath.Fused);
+        using var dirty = new IlgpuInferenceEngine(poisoned, gpu.LeNet, 16, InferencePath.Fused);
         var expected = clean.Predict(images);
         var actual = dirty.Predict(images);
         // Never read, so not merely close: identical.
@@ -166,7 +166,7 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
     {
         var model = LeNetModel.CreateRandom(6000);
         var images = TestData.RandomImages(5, seed: 6001);
-        using var engine = new InferenceEngine(model, gpu.LeNet, 8, InferencePath.Fused);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, 8, InferencePath.Fused);
         var trace = engine.Trace(images);
         var prediction = engine.Predict(images);
         Assert.Equal(6 * 28 * 28 * 5, trace.C1.Length); // C1 exists only on the per-layer path
@@ -176,10 +176,10 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
     [Fact]
     public void DefaultPathIsFusedOnGpusAndPerLayerOnTheCpuAccelerator()
     {
-        Assert.Equal(InferencePath.Fused, InferenceEngine.DefaultPath(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));
-        Assert.Equal(InferencePath.Fused, InferenceEngine.DefaultPath(new DeviceDescription(DeviceKind.OpenCL, "gpu", 8L << 30, 32, 256)));
-        Assert.Equal(InferencePath.PerLayer, InferenceEngine.DefaultPath(gpu.LeNet.Description));
-        using var engine = new InferenceEngine(LeNetModel.CreateRandom(1), gpu.LeNet, 4);
+        Assert.Equal(InferencePath.Fused, IlgpuInferenceEngine.DefaultPath(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));
+        Assert.Equal(InferencePath.Fused, IlgpuInferenceEngine.DefaultPath(new DeviceDescription(DeviceKind.OpenCL, "gpu", 8L << 30, 32, 256)));
+        Assert.Equal(InferencePath.PerLayer, IlgpuInferenceEngine.DefaultPath(gpu.LeNet.Description));
+        using var engine = new IlgpuInferenceEngine(LeNetModel.CreateRandom(1), gpu.LeNet, 4);
         Assert.Equal(InferencePath.PerLayer, engine.Path);
     }
 

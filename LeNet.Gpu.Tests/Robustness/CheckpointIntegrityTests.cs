@@ -72,6 +72,31 @@ public sealed class CheckpointIntegrityTests : IDisposable
         Assert.Contains("7 steps", e.Message);
     }
 
+    /// <summary>The library checks a resume itself (not only the command line): another seed, rate or data is refused.</summary>
+    [Fact]
+    public void A_library_resume_with_other_settings_or_data_is_refused()
+    {
+        var (path, images, labels) = OneEpoch();
+        var checkpoint = CheckpointFile.Load(path, OptimizerKind.Adam);
+        Assert.Equal("3", checkpoint.Model.Metadata["run.seed"]);
+        Assert.StartsWith("32 training images, SHA-256 ", checkpoint.Model.Metadata["run.data"]);
+
+        var e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options with { Seed = 4 }, images, labels, threads: 1));
+        Assert.Equal("the checkpoint was written with seed 3; this run has 4: resume with the same options and data", e.Message);
+        e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options with { LearningRate = 0.01f }, images, labels, threads: 1));
+        Assert.Contains("was written with learning rate 0.002; this run has 0.01", e.Message);
+        var otherLabels = (int[])labels.Clone();
+        otherLabels[0] = (otherLabels[0] + 1) % 10;
+        e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options, images, otherLabels, threads: 1));
+        Assert.Contains("was written with data 32 training images, SHA-256", e.Message);
+        e = Assert.Throws<ResumeMismatchException>(() => RunSettings.CheckSquashing(checkpoint, Squashing.Sigmoid));
+        Assert.Contains("squashing; this run has sigmoid", e.Message);
+
+        // The same settings and data continue the run.
+        using var resumed = Trainer.ResumeOnCpu(checkpoint, Options, images, labels, threads: 1);
+        Assert.Equal(1, resumed.EpochsCompleted);
+    }
+
     [Fact]
     public void A_checkpoint_given_as_a_model_says_to_resume_from_it()
     {

@@ -28,19 +28,19 @@ public sealed class AcceleratorKindTests(CpuAcceleratorFixture cpu)
         {
             var model = LeNetModel.CreateRandom(1000 + (int)squashing, squashing);
             var reference = new ReferenceLeNet(model);
-            using var engine = new InferenceEngine(model, accelerator, batchCapacity: 16);
+            using var engine = new IlgpuInferenceEngine(model, accelerator, batchCapacity: 16);
             Assert.Equal(kind, engine.Device.Kind);
 
             var images = TestData.RandomImages(37, seed: 1001);
             var inputs = Enumerable.Range(0, 37).Select(n => TestData.Image(images, n, 1024)).ToList();
-            InferenceEngineTests.AssertMatchesReference($"{kind} {squashing}", engine.Predict(images), reference, inputs);
+            IlgpuInferenceEngineTests.AssertMatchesReference($"{kind} {squashing}", engine.Predict(images), reference, inputs);
 
             var bytes = TestData.RandomBytes(20 * 784, seed: 1002);
             var padded = Enumerable.Range(0, 20).Select(n => ReferenceLeNet.PadMnist(bytes.AsSpan(n * 784, 784))).ToList();
-            InferenceEngineTests.AssertMatchesReference($"{kind} {squashing} bytes", engine.PredictMnist(bytes), reference, padded);
+            IlgpuInferenceEngineTests.AssertMatchesReference($"{kind} {squashing} bytes", engine.PredictMnist(bytes), reference, padded);
 
             var few = images.AsSpan(0, 5 * 1024).ToArray();
-            InferenceEngineTests.AssertTraceMatches(engine.Trace(few), reference, inputs.Take(5).ToList(), $"{kind} {squashing} trace");
+            IlgpuInferenceEngineTests.AssertTraceMatches(engine.Trace(few), reference, inputs.Take(5).ToList(), $"{kind} {squashing} trace");
         }
     }
 
@@ -71,10 +71,10 @@ public sealed class AcceleratorKindTests(CpuAcceleratorFixture cpu)
             }
             var reference = new ReferenceLeNet(model);
             Assert.Equal(squashing == Squashing.ScaledTanh ? 1.7159 : 1.0, reference.Forward(new double[1024]).F6[0], 6); // saturated indeed
-            using var engine = new InferenceEngine(model, accelerator, batchCapacity: 8);
+            using var engine = new IlgpuInferenceEngine(model, accelerator, batchCapacity: 8);
             var images = TestData.RandomImages(8, seed: 1101);
             var inputs = Enumerable.Range(0, 8).Select(n => TestData.Image(images, n, 1024)).ToList();
-            InferenceEngineTests.AssertTraceMatches(engine.Trace(images), reference, inputs, $"{kind} {squashing} saturated");
+            IlgpuInferenceEngineTests.AssertTraceMatches(engine.Trace(images), reference, inputs, $"{kind} {squashing} saturated");
         }
     }
 }

@@ -93,9 +93,10 @@ public sealed class DeviceChoiceTests
     [Fact]
     public void TheVariableChoosesTheDeviceWhenAskedForAuto() => WithEnvironment("cpu", () =>
     {
-        // For ILGPU, "cpu" is its CPU accelerator; for the engines it is the CPU engine.
-        using var accelerator = LeNetAccelerator.Create();
-        Assert.Equal(DeviceKind.IlgpuCpu, accelerator.Kind);
+        // "cpu" is the CPU engine everywhere: ILGPU refuses it rather than quietly opening its CPU accelerator.
+        var e = Assert.Throws<ArgumentException>(() => LeNetAccelerator.Create());
+        Assert.StartsWith("LENET_DEVICE=cpu is the CPU engine, not an ILGPU device", e.Message);
+        Assert.Contains("ilgpu-cpu", e.Message);
         Assert.Equal(DeviceKind.Cpu, Engines.Resolve(DeviceKind.Auto));
         using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1));
         Assert.Equal(DeviceKind.Cpu, engine.Device.Kind);
@@ -103,11 +104,53 @@ public sealed class DeviceChoiceTests
     });
 
     [Fact]
+    public void CpuMeansTheCpuEngine_AnIlgpuAcceleratorIsAskedForAsIlgpuCpu()
+    {
+        var e = Assert.Throws<ArgumentException>(() => LeNetAccelerator.Create(DeviceKind.Cpu));
+        Assert.StartsWith("device cpu is the CPU engine, not an ILGPU device", e.Message);
+        Assert.Throws<ArgumentException>(() => IlgpuInferenceEngine.Create(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), DeviceKind.Cpu));
+        using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), DeviceKind.Cpu);
+        Assert.IsType<LeNet.Gpu.Cpu.CpuInferenceEngine>(engine);
+    }
+
+    /// <summary>predict and eval size the engine to their images: never a larger batch than they have, never larger than the default.</summary>
+    [Theory]
+    [InlineData(DeviceKind.Cpu)]
+    [InlineData(DeviceKind.IlgpuCpu)]
+    public void AnEngineForAFewImagesHoldsOnlyThose(DeviceKind kind)
+    {
+        var model = LeNet.Gpu.Model.LeNetModel.CreateRandom(1);
+        using (var one = Engines.CreateInferenceFor(model, 1, kind)) Assert.Equal((kind, 1), (one.Device.Kind, one.BatchCapacity));
+        using (var three = Engines.CreateInferenceFor(model, 3, kind))
+        {
+            Assert.Equal(3, three.BatchCapacity);
+            Assert.Equal(3, three.Predict(new float[3 * IInferenceEngine.ImageFloats]).Count);
+        }
+        using (var many = Engines.CreateInferenceFor(model, 100_000, kind))
+            Assert.Equal(1024, many.BatchCapacity); // the default batch of both CPU kinds
+        Assert.Throws<ArgumentOutOfRangeException>(() => Engines.CreateInferenceFor(model, 0, kind));
+    }
+
+    /// <summary>One ILGPU context per process: probing and every accelerator share it.</summary>
+    [Fact]
+    public void AcceleratorsShareTheProcesssContext()
+    {
+        using var first = LeNetAccelerator.Create(DeviceKind.IlgpuCpu);
+        Assert.Contains(LeNetAccelerator.ListDevices(), d => d.Kind == DeviceKind.IlgpuCpu);
+        using (var second = LeNetAccelerator.Create(DeviceKind.IlgpuCpu))
+            Assert.Same(first.Context, second.Context);
+        // Disposing an accelerator leaves the context to the others.
+        using var third = LeNetAccelerator.Create(DeviceKind.IlgpuCpu);
+        Assert.Same(first.Context, third.Context);
+        Assert.Equal(DeviceKind.IlgpuCpu, third.Kind);
+    }
+
+    [Fact]
     public void IlgpuCpuIsSelectableByName() => WithEnvironment("ilgpu-cpu", () =>
     {
         Assert.Equal(DeviceKind.IlgpuCpu, Engines.Resolve(DeviceKind.Auto));
         using var engine = Engines.CreateInference(LeNet.Gpu.Model.LeNetModel.CreateRandom(1), batchCapacity: 4);
-        Assert.IsType<InferenceEngine>(engine);
+        Assert.IsType<IlgpuInferenceEngine>(engine);
         Assert.Equal(DeviceKind.IlgpuCpu, engine.Device.Kind);
     });
 

@@ -65,7 +65,7 @@ public sealed class TrainerTests : IDisposable
         Assert.True(reached is not null, $"{optimizer} did not reach 98% training accuracy on 64 images in {options.Epochs} epochs ({options.Epochs * 4} steps)");
 
         // The weights after the run classify the training images as the running statistics said.
-        using var engine = new InferenceEngine(trainer.Model(), accelerator);
+        using var engine = new IlgpuInferenceEngine(trainer.Model(), accelerator);
         var prediction = engine.Predict(images);
         int correct = prediction.Classes.Where((c, i) => c == labels[i]).Count();
         Assert.True(correct >= 60, $"only {correct}/64 training images right after training");

@@ -22,12 +22,15 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     /// </summary>
     public const int MaxCapacity = 65536;
 
-    /// <param name="batchCapacity">Images per batch (at most <see cref="MaxCapacity"/>, larger is capped); 0 for 1,024.</param>
+    /// <summary>The batch when none is asked for.</summary>
+    public const int DefaultCapacity = 1024;
+
+    /// <param name="batchCapacity">Images per batch (at most <see cref="MaxCapacity"/>, larger is capped); 0 for <see cref="DefaultCapacity"/>.</param>
     /// <param name="threads">Worker threads; 0 for one per processor.</param>
     public CpuInferenceEngine(LeNetModel model, int batchCapacity = 0, int threads = 0)
     {
         if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
-        network = new CpuNetwork(batchCapacity == 0 ? 1024 : Math.Min(batchCapacity, MaxCapacity), threads);
+        network = new CpuNetwork(batchCapacity == 0 ? DefaultCapacity : Math.Min(batchCapacity, MaxCapacity), threads);
         Squashing = model.Squashing;
         output = model.Output;
         parameters = (float[])model.Parameters.Clone();
@@ -50,7 +53,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public Prediction Predict(ReadOnlySpan<float> images)
     {
-        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
         var result = new Prediction(new float[(long)n * 10], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
@@ -63,7 +66,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public Prediction PredictMnist(ReadOnlySpan<byte> images)
     {
-        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
+        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
         var result = new Prediction(new float[(long)n * 10], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
@@ -82,7 +85,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public LayerOutputs Trace(ReadOnlySpan<float> images)
     {
-        int n = InferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
         if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
         var prediction = Predict(images);
         return new LayerOutputs(n, images.ToArray(), network.Activations(CpuLayer.C1), network.Activations(CpuLayer.S2),

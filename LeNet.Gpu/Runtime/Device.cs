@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -57,8 +58,9 @@ public static class DeviceKindExtensions
 }
 
 /// <summary>
-/// The device-agnostic accelerator: one ILGPU context with CUDA, OpenCL and CPU devices registered, the
-/// accelerator chosen from it, and the LeNet kernels loaded on it once. Every engine runs on one of these.
+/// The device-agnostic accelerator: an ILGPU accelerator chosen from the process's one ILGPU context (CUDA, OpenCL
+/// and CPU devices registered; the same context lists the devices), and the LeNet kernels loaded on it once. Every
+/// ILGPU engine runs on one of these; the CPU engine (<see cref="DeviceKind.Cpu"/>) runs on none.
 /// </summary>
 public sealed class LeNetAccelerator : IDisposable
 {
@@ -86,36 +88,36 @@ public sealed class LeNetAccelerator : IDisposable
 
     /// <summary>
     /// Opens the requested ILGPU device (<see cref="DeviceKind.Auto"/>: <c>LENET_DEVICE</c>, else CUDA → OpenCL →
-    /// ILGPU's CPU accelerator). Here <see cref="DeviceKind.Cpu"/> means ILGPU's CPU accelerator: the CPU engine
-    /// is not an ILGPU device (<see cref="Engines"/> chooses between the two).
+    /// ILGPU's CPU accelerator), which is <see cref="DeviceKind.IlgpuCpu"/>. <see cref="DeviceKind.Cpu"/> is the CPU
+    /// engine, not an ILGPU device, and is refused (<see cref="Engines"/> chooses between the engines).
     /// <paramref name="cpuKind"/> picks the CPU accelerator's simulated GPU; tests use
     /// <see cref="CPUDeviceKind.Nvidia"/> (warp 32, groups up to 1,024).
     /// </summary>
     public static LeNetAccelerator Create(DeviceKind requested = DeviceKind.Auto, CPUDeviceKind cpuKind = CPUDeviceKind.Default)
     {
         var kind = DeviceKindExtensions.Resolve(requested);
-        if (kind == DeviceKind.Cpu) kind = DeviceKind.IlgpuCpu;
-        var context = CreateContext(cpuKind);
-        try
-        {
-            // The message lists every engine a user could pick instead, the CPU engine included.
-            var device = Pick(context, kind)
-                ?? throw new DeviceNotFoundException(kind, Engines.List(), DriverDiagnosis.Explain(kind));
-            return new LeNetAccelerator(context, device.CreateAccelerator(context));
-        }
-        catch
-        {
-            context.Dispose();
-            throw;
-        }
+        if (kind == DeviceKind.Cpu)
+            throw new ArgumentException((requested == DeviceKind.Auto ? $"{DeviceKindExtensions.EnvironmentVariable}=cpu" : "device cpu") +
+                " is the CPU engine, not an ILGPU device: open it through Engines (CreateInference, CreateTrainer), or ask for ILGPU's CPU accelerator as ilgpu-cpu");
+        var context = SharedContext(cpuKind);
+        // The message lists every engine a user could pick instead, the CPU engine included.
+        var device = Pick(context, kind)
+            ?? throw new DeviceNotFoundException(kind, Engines.List(), DriverDiagnosis.Explain(kind));
+        return new LeNetAccelerator(context, device.CreateAccelerator(context));
     }
 
     /// <summary>Every ILGPU device here: CUDA, then OpenCL, then ILGPU's CPU accelerator.</summary>
-    public static IReadOnlyList<DeviceDescription> ListDevices()
-    {
-        using var context = CreateContext(CPUDeviceKind.Default);
-        return ListDevices(context);
-    }
+    public static IReadOnlyList<DeviceDescription> ListDevices() => ListDevices(SharedContext(CPUDeviceKind.Default));
+
+    private static readonly ConcurrentDictionary<CPUDeviceKind, Lazy<Context>> Contexts = new();
+
+    /// <summary>
+    /// The process's ILGPU context (one per simulated CPU kind; the default one serves every real device): created on
+    /// first use, shared by probing and by every accelerator, and kept for the life of the process, since each
+    /// context probes the drivers again and holds its own compiler state.
+    /// </summary>
+    private static Context SharedContext(CPUDeviceKind cpuKind) =>
+        Contexts.GetOrAdd(cpuKind, kind => new Lazy<Context>(() => CreateContext(kind))).Value;
 
     private static Context CreateContext(CPUDeviceKind cpuKind)
     {
@@ -162,11 +164,8 @@ public sealed class LeNetAccelerator : IDisposable
         return new DeviceDescription(kind, name, memory, device.WarpSize, device.MaxNumThreadsPerGroup);
     }
 
-    public void Dispose()
-    {
-        Accelerator.Dispose();
-        Context.Dispose();
-    }
+    /// <summary>Disposes the accelerator; the shared context stays for the next one.</summary>
+    public void Dispose() => Accelerator.Dispose();
 }
 
 /// <summary>

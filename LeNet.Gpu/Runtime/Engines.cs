@@ -41,33 +41,40 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? new CpuInferenceEngine(model, batchCapacity)
-            : InferenceEngine.Create(model, kind, batchCapacity);
+            : IlgpuInferenceEngine.Create(model, kind, batchCapacity);
     }
 
     /// <summary>
-    /// A trainer on the chosen engine. For an ILGPU kind, <paramref name="accelerator"/> receives the accelerator
-    /// the trainer runs on (the caller disposes it after the trainer); null for the CPU engine.
+    /// Batch inference sized to the work at hand: batches of at most <paramref name="images"/> (the engine's default
+    /// batch when that is smaller), so classifying a few pictures takes a few pictures' memory, not a device-sized batch.
     /// </summary>
-    public static Trainer CreateTrainer(DeviceKind device, LeNetModel model, TrainingOptions options, float[] images, int[] labels,
-        out LeNetAccelerator? accelerator)
+    public static IInferenceEngine CreateInferenceFor(LeNetModel model, int images, DeviceKind device = DeviceKind.Auto)
     {
+        if (images < 1) throw new ArgumentOutOfRangeException(nameof(images), images, "an engine is sized for at least one image");
         var kind = Resolve(device);
-        accelerator = null;
-        if (kind == DeviceKind.Cpu) return Trainer.OnCpu(model, options, images, labels);
-        accelerator = LeNetAccelerator.Create(kind);
-        try { return new Trainer(accelerator, model, options, images, labels); }
-        catch { accelerator.Dispose(); accelerator = null; throw; }
+        return kind == DeviceKind.Cpu
+            ? new CpuInferenceEngine(model, Math.Min(images, CpuInferenceEngine.DefaultCapacity))
+            : IlgpuInferenceEngine.Owning(LeNetAccelerator.Create(kind), model, d => Math.Min(images, IlgpuInferenceEngine.DefaultCapacity(d)));
     }
 
-    /// <summary>A trainer continuing from <paramref name="checkpoint"/> on the chosen engine (see <see cref="CreateTrainer"/>).</summary>
-    public static Trainer ResumeTrainer(DeviceKind device, TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels,
-        out LeNetAccelerator? accelerator)
+    /// <summary>A trainer on the chosen engine; for an ILGPU kind it opens the accelerator and owns it, as an inference engine does.</summary>
+    public static Trainer CreateTrainer(DeviceKind device, LeNetModel model, TrainingOptions options, float[] images, int[] labels)
     {
         var kind = Resolve(device);
-        accelerator = null;
-        if (kind == DeviceKind.Cpu) return Trainer.ResumeOnCpu(checkpoint, options, images, labels);
-        accelerator = LeNetAccelerator.Create(kind);
-        try { return Trainer.Resume(accelerator, checkpoint, options, images, labels); }
-        catch { accelerator.Dispose(); accelerator = null; throw; }
+        return kind == DeviceKind.Cpu
+            ? Trainer.OnCpu(model, options, images, labels)
+            : Trainer.Owning(LeNetAccelerator.Create(kind), accelerator => new Trainer(accelerator, model, options, images, labels));
+    }
+
+    /// <summary>
+    /// A trainer continuing from <paramref name="checkpoint"/> on the chosen engine (see <see cref="CreateTrainer"/>).
+    /// </summary>
+    /// <exception cref="ResumeMismatchException">The checkpoint was written with other settings or data (<see cref="RunSettings"/>).</exception>
+    public static Trainer ResumeTrainer(DeviceKind device, TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels)
+    {
+        var kind = Resolve(device);
+        return kind == DeviceKind.Cpu
+            ? Trainer.ResumeOnCpu(checkpoint, options, images, labels)
+            : Trainer.Owning(LeNetAccelerator.Create(kind), accelerator => Trainer.Resume(accelerator, checkpoint, options, images, labels));
     }
 }

@@ -6,7 +6,7 @@ using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Runtime;
 
-/// <summary>How an <see cref="InferenceEngine"/> runs the forward pass.</summary>
+/// <summary>How an <see cref="IlgpuInferenceEngine"/> runs the forward pass.</summary>
 public enum InferencePath
 {
     /// <summary>One kernel per layer (<see cref="ForwardPass"/>); every activation goes through device memory.</summary>

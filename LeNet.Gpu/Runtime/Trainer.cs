@@ -52,6 +52,9 @@ public sealed class Trainer : IDisposable
     private readonly OutputLayer output;
     private readonly int[] trainIndices, validationIndices;
     private readonly DivergenceMonitor divergence = new();
+    // ILGPU engines: the accelerator the backend runs on; owned when Engines opened it for this trainer.
+    private readonly LeNetAccelerator? accelerator;
+    private bool ownsAccelerator;
 
     public int EpochsCompleted { get; private set; }
     public long Steps { get; private set; }
@@ -60,11 +63,33 @@ public sealed class Trainer : IDisposable
     public int BatchesPerEpoch => (trainIndices.Length + options.BatchSize - 1) / options.BatchSize;
     public DeviceDescription Device => backend.Device;
 
+    /// <summary>This run's settings (<see cref="RunSettings"/>): recorded in every checkpoint, checked on resume.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; }
+
     /// <summary>Trains on an ILGPU accelerator (CUDA, OpenCL or ILGPU's CPU accelerator).</summary>
     /// <param name="images">Training images [n][32·32] in the model's input scale.</param>
     /// <param name="labels">Their classes, 0–9.</param>
     public Trainer(LeNetAccelerator accelerator, LeNetModel model, TrainingOptions options, float[] images, int[] labels)
-        : this(model, options, images, labels, n => new IlgpuTrainingBackend(accelerator, model, options, images, labels, n)) { }
+        : this(model, options, images, labels, n => new IlgpuTrainingBackend(accelerator, model, options, images, labels, n))
+    {
+        this.accelerator = accelerator;
+    }
+
+    /// <summary>Trains on an accelerator opened for it, which it disposes with itself (<see cref="Engines.CreateTrainer"/>).</summary>
+    internal static Trainer Owning(LeNetAccelerator accelerator, Func<LeNetAccelerator, Trainer> create)
+    {
+        try
+        {
+            var trainer = create(accelerator);
+            trainer.ownsAccelerator = true;
+            return trainer;
+        }
+        catch
+        {
+            accelerator.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Trains on the CPU engine (vectorised, multithreaded; <paramref name="threads"/> 0: one per processor).</summary>
     public static Trainer OnCpu(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
@@ -77,6 +102,7 @@ public sealed class Trainer : IDisposable
         this.options = options;
         squashing = model.Squashing;
         output = model.Output;
+        Settings = RunSettings.Of(options, squashing, output, images, labels);
         (trainIndices, validationIndices) = Split(n, options.ValidationFraction, options.Seed);
         if (trainIndices.Length == 0) throw new ArgumentException("the validation split leaves no training images");
         backend = create(n);
@@ -95,18 +121,27 @@ public sealed class Trainer : IDisposable
         return n;
     }
 
-    /// <summary>Continues a run from a checkpoint; the options and data must be those of the original run.</summary>
+    /// <summary>Continues a run from a checkpoint; the options and data must be those of the original run
+    /// (<see cref="RunSettings.CheckResume"/>: <see cref="ResumeMismatchException"/> otherwise).</summary>
     public static Trainer Resume(LeNetAccelerator accelerator, TrainingCheckpoint checkpoint, TrainingOptions options,
         float[] images, int[] labels) =>
-        new Trainer(accelerator, checkpoint.Model, options, images, labels).Restore(checkpoint);
+        Restored(new Trainer(accelerator, checkpoint.Model, options, images, labels), checkpoint);
 
     /// <summary>Continues on the CPU engine from a checkpoint (same options and data as the original run).</summary>
     public static Trainer ResumeOnCpu(TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
-        OnCpu(checkpoint.Model, options, images, labels, threads).Restore(checkpoint);
+        Restored(OnCpu(checkpoint.Model, options, images, labels, threads), checkpoint);
+
+    /// <summary>A trainer whose checkpoint is refused is disposed, not left holding its engine's buffers.</summary>
+    private static Trainer Restored(Trainer trainer, TrainingCheckpoint checkpoint)
+    {
+        try { return trainer.Restore(checkpoint); }
+        catch { trainer.Dispose(); throw; }
+    }
 
     /// <summary>Puts a fresh trainer, built on the checkpoint's model, where the checkpoint left its run.</summary>
     private Trainer Restore(TrainingCheckpoint checkpoint)
     {
+        RunSettings.CheckResume(checkpoint, Settings);
         // Checkpoints are taken at epoch ends: a step count that is not a whole number of this run's epochs means
         // another run (or an edit) wrote it, and resuming would follow another schedule.
         long expected = (long)checkpoint.EpochsCompleted * BatchesPerEpoch;
@@ -130,7 +165,17 @@ public sealed class Trainer : IDisposable
     /// <summary>The parameters as they are now.</summary>
     public LeNetModel Model() => new(squashing, backend.Parameters(), output);
 
-    public TrainingCheckpoint Checkpoint() => new(Model(), EpochsCompleted, Steps, backend.OptimizerState());
+    /// <summary>Where the run stands, with its <see cref="Settings"/> in the model's metadata.</summary>
+    public TrainingCheckpoint Checkpoint()
+    {
+        var model = Model();
+        foreach (var (key, value) in Settings) model.Metadata[key] = value;
+        return new(model, EpochsCompleted, Steps, backend.OptimizerState());
+    }
+
+    /// <summary>Inference of <paramref name="model"/> on this trainer's engine (the same accelerator), for use while the trainer lives.</summary>
+    public IInferenceEngine CreateInference(LeNetModel model) =>
+        accelerator is null ? new Cpu.CpuInferenceEngine(model) : new IlgpuInferenceEngine(model, accelerator);
 
     /// <summary>
     /// Trains the remaining epochs. <paramref name="onEpoch"/> runs after each (a checkpoint taken there is
@@ -228,7 +273,11 @@ public sealed class Trainer : IDisposable
         return (train, val);
     }
 
-    public void Dispose() => backend.Dispose();
+    public void Dispose()
+    {
+        backend.Dispose();
+        if (ownsAccelerator) accelerator?.Dispose();
+    }
 }
 
 /// <summary>

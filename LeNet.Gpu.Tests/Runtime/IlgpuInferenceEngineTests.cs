@@ -7,13 +7,13 @@ using Xunit;
 namespace LeNet.Gpu.Tests.Runtime;
 
 /// <summary>
-/// <see cref="InferenceEngine"/> end to end on the CPU accelerator against the float64 reference: probabilities
+/// <see cref="IlgpuInferenceEngine"/> end to end on the CPU accelerator against the float64 reference: probabilities
 /// within <see cref="Tolerance.Kernel"/> (normwise, see <see cref="Tolerance"/>), classes equal (near ties exempt),
 /// fresh random weights and images per case. Batches larger than the engine's capacity stream through in several
 /// device batches; a later, smaller run must not see the earlier one's data.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
+public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
 {
     public static TheoryData<Squashing, int, int> PredictCases => new()
     {
@@ -52,7 +52,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
             if (mask[i] != 0) model.Parameters[i] *= 4; // spreads the distances: the softmax is far from uniform
         var images = TestData.RandomImages(19, seed: 72);
         var reference = new ReferenceLeNet(model);
-        using var engine = new InferenceEngine(model, gpu.LeNet, batchCapacity: 19, path);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: 19, path);
         AssertMatchesReference($"rbf, {path}", engine.Predict(images), reference, Inputs(images));
         using var cpu = new LeNet.Gpu.Cpu.CpuInferenceEngine(model);
         AssertMatchesReference("rbf, CPU engine", cpu.Predict(images), reference, Inputs(images));
@@ -64,7 +64,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
     {
         var model = LeNetModel.CreateRandom(300 + images + capacity, squashing);
         var data = TestData.RandomImages(images, seed: 400 + images);
-        using var engine = new InferenceEngine(model, gpu.LeNet, capacity);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, capacity);
         Assert.Equal(capacity, engine.BatchCapacity);
         Assert.Equal(squashing, engine.Squashing);
         AssertMatchesReference($"{squashing}, {images} images in batches of {capacity}", engine.Predict(data), new ReferenceLeNet(model), Inputs(data));
@@ -78,7 +78,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
         var model = LeNetModel.CreateRandom(500 + (int)squashing, squashing);
         const int images = 40;
         var bytes = TestData.RandomBytes(images * 784, seed: 501);
-        using var engine = new InferenceEngine(model, gpu.LeNet, batchCapacity: 16);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: 16);
         var inputs = Enumerable.Range(0, images).Select(n => ReferenceLeNet.PadMnist(bytes.AsSpan(n * 784, 784))).ToList();
         AssertMatchesReference($"MNIST bytes {squashing}", engine.PredictMnist(bytes), new ReferenceLeNet(model), inputs);
     }
@@ -90,7 +90,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
     {
         var model = LeNetModel.CreateRandom(600 + images, squashing);
         var data = TestData.RandomImages(images, seed: 601);
-        using var engine = new InferenceEngine(model, gpu.LeNet, capacity);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, capacity);
         AssertTraceMatches(engine.Trace(data), new ReferenceLeNet(model), Inputs(data), $"{squashing}");
     }
 
@@ -118,7 +118,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
         // 40 images through capacity 16 fill every slot; then 3 new images must give their own results, every layer.
         var model = LeNetModel.CreateRandom(700);
         var reference = new ReferenceLeNet(model);
-        using var engine = new InferenceEngine(model, gpu.LeNet, batchCapacity: 16);
+        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, batchCapacity: 16);
         var first = TestData.RandomImages(40, seed: 701);
         AssertMatchesReference("first run", engine.Predict(first), reference, Inputs(first));
         var second = TestData.RandomImages(3, seed: 702);
@@ -133,7 +133,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
         var a = LeNetModel.CreateRandom(800);
         var b = LeNetModel.CreateRandom(801);
         var data = TestData.RandomImages(5, seed: 802);
-        using var engine = new InferenceEngine(a, gpu.LeNet, batchCapacity: 8);
+        using var engine = new IlgpuInferenceEngine(a, gpu.LeNet, batchCapacity: 8);
         AssertMatchesReference("model a", engine.Predict(data), new ReferenceLeNet(a), Inputs(data));
         engine.Load(b);
         AssertMatchesReference("model b", engine.Predict(data), new ReferenceLeNet(b), Inputs(data));
@@ -144,7 +144,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
     [Fact]
     public void BadInputsAreRejectedWithAClearMessage()
     {
-        using var engine = new InferenceEngine(LeNetModel.CreateRandom(900), gpu.LeNet, batchCapacity: 4);
+        using var engine = new IlgpuInferenceEngine(LeNetModel.CreateRandom(900), gpu.LeNet, batchCapacity: 4);
 
         var empty = Assert.Throws<ArgumentException>(() => engine.Predict(ReadOnlySpan<float>.Empty));
         Assert.Contains("no images", empty.Message);
@@ -166,7 +166,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
         Assert.Matches(@"\b4\b", trace.Message); // the capacity
         Assert.Matches(@"\b5\b", trace.Message); // the images given
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => new InferenceEngine(LeNetModel.CreateRandom(1), gpu.LeNet, batchCapacity: -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new IlgpuInferenceEngine(LeNetModel.CreateRandom(1), gpu.LeNet, batchCapacity: -1));
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
         var model = LeNetModel.CreateRandom(950, Squashing.Sigmoid);
         var data = TestData.RandomImages(6, seed: 951);
         Prediction prediction;
-        using (var engine = InferenceEngine.Create(model, DeviceKind.IlgpuCpu, batchCapacity: 4))
+        using (var engine = IlgpuInferenceEngine.Create(model, DeviceKind.IlgpuCpu, batchCapacity: 4))
         {
             Assert.Equal(DeviceKind.IlgpuCpu, engine.Device.Kind);
             Assert.Equal(4, engine.BatchCapacity);
@@ -187,11 +187,11 @@ public sealed class InferenceEngineTests(CpuAcceleratorFixture gpu)
     [Fact]
     public void DefaultCapacityFollowsTheDevice()
     {
-        Assert.Equal(1024, InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cpu, "cpu", 1L << 40, 32, 1024)));
+        Assert.Equal(1024, IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.IlgpuCpu, "ilgpu-cpu", 1L << 40, 32, 1024)));
         // A quarter of the memory over the bytes one image costs: activations, float staging and byte staging.
         long perImage = (ForwardPass.FloatsPerImage + 1024) * 4 + 784;
-        Assert.Equal((int)((8L << 30) / 4 / perImage), InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));
-        Assert.Equal(65_536, InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "big", 80L << 30, 32, 1024)));
-        Assert.Equal(1, InferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.OpenCL, "tiny", 1024, 32, 256)));
+        Assert.Equal((int)((8L << 30) / 4 / perImage), IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));
+        Assert.Equal(65_536, IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.Cuda, "big", 80L << 30, 32, 1024)));
+        Assert.Equal(1, IlgpuInferenceEngine.DefaultCapacity(new DeviceDescription(DeviceKind.OpenCL, "tiny", 1024, 32, 256)));
     }
 }

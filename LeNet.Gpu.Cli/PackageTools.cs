@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using LeNet.Gpu.Data;
 
-namespace LeNet.Gpu.Data;
+namespace LeNet.Gpu.Cli;
 
-/// <summary>Runs the external programs that fetch data (dpkg-deb, npm) and reports their outcome in one line.</summary>
-internal static class Processes
+/// <summary>Runs the package tools that fetch data (apt-get, npm) and reports their outcome in one line. They run
+/// here, in the command line, never in the library.</summary>
+internal static class PackageTools
 {
     public sealed record Result(int ExitCode, string LastLine, string Output);
 

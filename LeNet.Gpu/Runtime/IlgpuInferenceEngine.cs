@@ -18,9 +18,15 @@ public sealed record Prediction(float[] Probabilities, int[] Classes)
 public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] S2, float[] C3, float[] S4,
     float[] C5, float[] F6, float[] Logits, float[] Probabilities, int[] Classes);
 
-/// <summary>Batch inference of one model: the same contract on every engine (<see cref="Engines.CreateInference"/>).</summary>
+/// <summary>
+/// Batch inference of one model: the same contract on every engine (<see cref="Engines.CreateInference"/>), the
+/// ILGPU kernels' (<see cref="IlgpuInferenceEngine"/>) and the CPU engine's (<see cref="Cpu.CpuInferenceEngine"/>).
+/// </summary>
 public interface IInferenceEngine : IDisposable
 {
+    /// <summary>Floats per 32×32 input image, and bytes per raw 28×28 MNIST image.</summary>
+    public const int ImageFloats = Architecture.InputLength, MnistPixels = 28 * 28;
+
     DeviceDescription Device { get; }
     int BatchCapacity { get; }
     Squashing Squashing { get; }
@@ -36,6 +42,15 @@ public interface IInferenceEngine : IDisposable
 
     /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, image-major.</summary>
     LayerOutputs Trace(ReadOnlySpan<float> images);
+
+    /// <summary>How many whole images of <paramref name="per"/> values <paramref name="length"/> values hold; none, or a partial one, is an error.</summary>
+    internal static int CountImages(int length, int per, string what)
+    {
+        if (length == 0) throw new ArgumentException($"no images given (expected {what}, {per} values each)");
+        if (length % per != 0)
+            throw new ArgumentException($"input holds {length} values, not a whole number of {what} ({per} values each)");
+        return length / per;
+    }
 }
 
 /// <summary>
@@ -52,9 +67,9 @@ public interface IInferenceEngine : IDisposable
 /// GPU thread and makes every group barrier expensive (see kernels.md). <see cref="Trace"/> always runs the per-layer
 /// path, since only it keeps every layer's output.
 /// </summary>
-public sealed class InferenceEngine : IInferenceEngine
+public sealed class IlgpuInferenceEngine : IInferenceEngine
 {
-    public const int ImageFloats = Architecture.InputLength, MnistPixels = 28 * 28;
+    private const int ImageFloats = IInferenceEngine.ImageFloats, MnistPixels = IInferenceEngine.MnistPixels;
 
     private readonly LeNetAccelerator accelerator;
     private readonly bool ownsAccelerator;
@@ -76,18 +91,27 @@ public sealed class InferenceEngine : IInferenceEngine
 
     /// <param name="batchCapacity">Images per device batch; 0 picks one from the device's memory.</param>
     /// <param name="path">Per-layer or fused; null: <see cref="DefaultPath"/> of the device.</param>
-    public InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0, InferencePath? path = null)
+    public IlgpuInferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0, InferencePath? path = null)
         : this(model, accelerator, batchCapacity, path, ownsAccelerator: false) { }
 
-    /// <summary>Opens the device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → CPU) and owns it.</summary>
-    public static InferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
+    /// <summary>Opens the ILGPU device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → ILGPU's CPU accelerator) and owns it.
+    /// <see cref="DeviceKind.Cpu"/>, the CPU engine, is not one (<see cref="Engines.CreateInference"/> opens it).</summary>
+    public static IlgpuInferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
     {
         var accelerator = LeNetAccelerator.Create(device);
-        try { return new InferenceEngine(model, accelerator, batchCapacity, path, ownsAccelerator: true); }
+        return Owning(accelerator, model, _ => batchCapacity, path);
+    }
+
+    /// <summary>An engine that owns <paramref name="accelerator"/> (disposed with it, or at once if the engine cannot be
+    /// built); <paramref name="batchCapacity"/> picks the batch from the device.</summary>
+    internal static IlgpuInferenceEngine Owning(LeNetAccelerator accelerator, LeNetModel model, Func<DeviceDescription, int> batchCapacity,
+        InferencePath? path = null)
+    {
+        try { return new IlgpuInferenceEngine(model, accelerator, batchCapacity(accelerator.Description), path, ownsAccelerator: true); }
         catch { accelerator.Dispose(); throw; }
     }
 
-    private InferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity, InferencePath? path, bool ownsAccelerator)
+    private IlgpuInferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity, InferencePath? path, bool ownsAccelerator)
     {
         if (batchCapacity < 0) throw new ArgumentOutOfRangeException(nameof(batchCapacity), batchCapacity, "batch capacity must be positive (or 0 for automatic)");
         this.accelerator = accelerator;
@@ -125,7 +149,7 @@ public sealed class InferenceEngine : IInferenceEngine
     /// <summary>A batch that fills a quarter of a GPU's memory (at most 65,536); 1,024 on the CPU accelerator.</summary>
     public static int DefaultCapacity(DeviceDescription device)
     {
-        if (device.Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return 1024;
+        if (device.Kind == DeviceKind.IlgpuCpu) return 1024;
         // Sized for the per-layer path, the larger of the two (the fused path's two slots need about 2 × 11 KB per
         // image, the per-layer path about 40 KB), so a fused engine can still trace a full batch.
         long bytesPerImage = (ForwardPass.FloatsPerImage + ImageFloats) * sizeof(float) + MnistPixels;
@@ -151,11 +175,11 @@ public sealed class InferenceEngine : IInferenceEngine
 
     /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>
     public Prediction Predict(ReadOnlySpan<float> images) =>
-        Run(images, [], CountImages(images.Length, ImageFloats, "float 32×32 images"));
+        Run(images, [], IInferenceEngine.CountImages(images.Length, ImageFloats, "float 32×32 images"));
 
     /// <summary>Classifies raw 28×28 bytes [n][784] (MNIST layout, 0 = background), padded and scaled on the device.</summary>
     public Prediction PredictMnist(ReadOnlySpan<byte> images) =>
-        Run([], images, CountImages(images.Length, MnistPixels, "28×28 byte images"));
+        Run([], images, IInferenceEngine.CountImages(images.Length, MnistPixels, "28×28 byte images"));
 
     /// <summary>One of <paramref name="floats"/> and <paramref name="bytes"/> holds the n images.</summary>
     private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n) =>
@@ -195,7 +219,7 @@ public sealed class InferenceEngine : IInferenceEngine
     /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, read back image-major (per-layer path).</summary>
     public LayerOutputs Trace(ReadOnlySpan<float> images)
     {
-        int n = CountImages(images.Length, ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, ImageFloats, "float 32×32 images");
         if (n > capacity) throw new ArgumentException($"trace takes at most {capacity} images, got {n}");
         var prediction = RunPerLayer(images, [], n);
         var pass = this.pass!;
@@ -212,14 +236,6 @@ public sealed class InferenceEngine : IInferenceEngine
         return new LayerOutputs(n, Read(pass.Input, 1, 32), Read(pass.C1, 6, 28), Read(pass.S2, 6, 14),
             Read(pass.C3, 16, 10), Read(pass.S4, 16, 5), Read(pass.C5, 120, 1), Read(pass.F6, 84, 1),
             Read(pass.Logits, 10, 1), prediction.Probabilities, prediction.Classes);
-    }
-
-    internal static int CountImages(int length, int per, string what)
-    {
-        if (length == 0) throw new ArgumentException($"no images given (expected {what}, {per} values each)");
-        if (length % per != 0)
-            throw new ArgumentException($"input holds {length} values, not a whole number of {what} ({per} values each)");
-        return length / per;
     }
 
     private void DisposeBuffers()

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using LeNet.Gpu.Model;
+
+namespace LeNet.Gpu.Runtime;
+
+/// <summary>
+/// What a resumed run must share with the run that wrote its checkpoint to reach the same weights: everything but the
+/// number of epochs (which a resume may extend), the training data by content included. Every <see cref="Trainer"/>
+/// records them in its checkpoints' metadata (under <see cref="Prefix"/>) and checks them when it resumes, so a
+/// library caller's resume is checked as the command line's is.
+/// </summary>
+public static class RunSettings
+{
+    public const string Prefix = "run.";
+
+    /// <summary>The settings of a run of <paramref name="options"/> with <paramref name="squashing"/> and <paramref name="output"/> on these training images, as metadata.</summary>
+    public static Dictionary<string, string> Of(TrainingOptions options, Squashing squashing, OutputLayer output, float[] images, int[] labels)
+    {
+        string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var settings = new Dictionary<string, string>
+        {
+            ["data"] = $"{labels.Length} training images, SHA-256 {DataDigest(images, labels)}",
+            ["squashing"] = squashing.ToName(),
+            ["initialization"] = options.Initialization.ToName(),
+            ["output layer"] = output.ToName(),
+            ["map j"] = F(options.MapJ),
+            ["sdlm mu"] = F(options.SdlmMu),
+            ["hessian every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture),
+            ["batch size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["learning rate"] = F(options.BaseLearningRate),
+            ["schedule"] = options.Schedule.ToString().ToLowerInvariant(),
+            ["momentum"] = F(options.Momentum),
+            ["weight decay"] = F(options.WeightDecay),
+            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["validation"] = options.ValidationFraction.ToString("R", CultureInfo.InvariantCulture),
+            ["distortion"] = options.Distortion?.ToString() ?? "none",
+        };
+        return settings.ToDictionary(kv => Prefix + kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>The training set by content, not by where it was found (a moved, copied or linked folder is the same
+    /// data): the first 16 hex digits of the SHA-256 of its images' and labels' bytes.</summary>
+    public static string DataDigest(float[] images, int[] labels)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(MemoryMarshal.AsBytes(images.AsSpan()));
+        hash.AppendData(MemoryMarshal.AsBytes(labels.AsSpan()));
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    /// <summary>Refuses to resume <paramref name="checkpoint"/> with another squashing function than its model's.</summary>
+    /// <exception cref="ResumeMismatchException">They differ.</exception>
+    public static void CheckSquashing(TrainingCheckpoint checkpoint, Squashing squashing)
+    {
+        if (checkpoint.Model.Squashing != squashing)
+            throw new ResumeMismatchException($"was written with {checkpoint.Model.Squashing.ToName()} squashing; this run has " +
+                $"{squashing.ToName()}: resume with the same options");
+    }
+
+    /// <summary>Refuses a resume whose settings differ from those the checkpoint records (older checkpoints record none).</summary>
+    /// <exception cref="ResumeMismatchException">A recorded setting differs.</exception>
+    public static void CheckResume(TrainingCheckpoint checkpoint, IReadOnlyDictionary<string, string> settings)
+    {
+        foreach (var (key, value) in settings)
+            if (checkpoint.Model.Metadata.TryGetValue(key, out var written) && written != value)
+                throw new ResumeMismatchException($"was written with {key[Prefix.Length..]} {written}; this run has {value}: resume with the same options and data");
+    }
+}
+
+/// <summary>A checkpoint was written by a run with other settings than the one resuming it.</summary>
+public sealed class ResumeMismatchException(string difference) : ArgumentException("the checkpoint " + difference)
+{
+    /// <summary>What differs, worded to follow the checkpoint's name: "was written with seed 1; this run has 2: …".</summary>
+    public string Difference { get; } = difference;
+}
