@@ -117,7 +117,7 @@ public sealed class FaultInjectionTests : IDisposable
         Assert.Contains("held.safetensors.ckpt", third.Stderr);
         Assert.Contains("in use", third.Stderr);
 
-        first.Signal("INT");
+        first.Signal("TERM");
         Assert.Equal(1, first.WaitForExit(Limit));
         Assert.Empty(Directory.GetFiles(temp.Path, "*.lock"));
     }

@@ -17,13 +17,22 @@ public sealed class RunningLenet : IDisposable
 
     public RunningLenet(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        // A test run started in the background (`cmd &` in a script: CI) ignores SIGINT, the child inherits that, and
+        // .NET then rightly leaves Ctrl+C alone. To send SIGINT as a terminal would, start the child with it restored.
+        var start = new ProcessStartInfo(IgnoresSigint ? "python3" : dotnet)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (IgnoresSigint)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+            start.ArgumentList.Add(dotnet);
+        }
         start.ArgumentList.Add(LenetProcess.CliPath);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("LENET_DEVICE");
@@ -52,6 +61,12 @@ public sealed class RunningLenet : IDisposable
         thread.Start();
         return thread;
     }
+
+    /// <summary>Whether this process ignores SIGINT (bit 2 of SigIgn in /proc/self/status), as a background job does.</summary>
+    public static bool IgnoresSigint { get; } =
+        File.Exists("/proc/self/status")
+        && File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal)) is { } line
+        && (ulong.Parse(line["SigIgn:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << 1)) != 0;
 
     public int Id => process.Id;
 
