@@ -36,26 +36,6 @@ internal static class CpuTestData
         return Enumerable.Range(0, count).Select(_ => random.Next(10)).ToArray();
     }
 
-    /// <summary>max|a − b| / max(max|b|, 1e-3): the error relative to the tensor's scale.</summary>
-    public static double NormError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
-    {
-        if (actual.Length != expected.Length) throw new ArgumentException($"lengths differ: {actual.Length} vs {expected.Length}");
-        double diff = 0, scale = 1e-3;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            diff = Math.Max(diff, Math.Abs(actual[i] - expected[i]));
-            scale = Math.Max(scale, Math.Abs(expected[i]));
-        }
-        return diff / scale;
-    }
-
-    public static double NormError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
-    {
-        var e = new double[expected.Length];
-        for (int i = 0; i < e.Length; i++) e[i] = expected[i];
-        return NormError(actual, e);
-    }
-
     /// <summary>Images [count][1024] as the float64 reference's inputs, one 32×32 field each.</summary>
     public static double[][] Inputs(float[] images, int count) =>
         Enumerable.Range(0, count).Select(n => images.AsSpan(n * 1024, 1024).ToArray().Select(v => (double)v).ToArray()).ToArray();

@@ -4,6 +4,7 @@ using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
@@ -56,10 +57,10 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         foreach (var (layer, buffer) in buffers)
         {
             var device = ImageMajor(buffer.GetAsArray1D(), TileLayout.Shape(layer).Elements);
-            double error = CpuTestData.NormError(net.Activations(layer), device);
+            double error = Tolerance.NormwiseError(net.Activations(layer), device);
             Assert.True(error <= 1e-5, $"{layer}: normwise error {error:E2} against the device");
         }
-        Assert.True(CpuTestData.NormError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
+        Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
         Assert.Equal(forward.Predictions.GetAsArray1D(), net.Predictions.ToArray());
 
         foreach (bool secondOrder in new[] { false, true })
@@ -70,7 +71,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
             net.Backward(model.Parameters, squashing, labels, Count, gradients, secondOrder, out double loss, out _);
             foreach (var slice in P.Slices)
             {
-                double error = CpuTestData.NormError(gradients.AsSpan(slice.Offset, slice.Length), device.AsSpan(slice.Offset, slice.Length));
+                double error = Tolerance.NormwiseError(gradients.AsSpan(slice.Offset, slice.Length), device.AsSpan(slice.Offset, slice.Length));
                 Assert.True(error <= 1e-4, $"{slice.Name} (second order: {secondOrder}): normwise error {error:E2} against the device");
             }
             double deviceLoss = backward.Losses.GetAsArray1D().Take(Count).Sum(v => (double)v);
@@ -95,7 +96,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         var net = new CpuNetwork(Count, 2);
         net.ForwardMnist(model.Parameters, model.Squashing, bytes, Count);
         Assert.Equal(ImageMajor(forward.Input.GetAsArray1D(), 1024), net.Activations(CpuLayer.Input));
-        Assert.True(CpuTestData.NormError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
+        Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
     }
 
     /// <summary>[elements][Count] (batch innermost, stride = Count) → [Count][elements].</summary>
