@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
@@ -10,20 +9,14 @@ using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Tests.Cpu;
 
-/// <summary>ILGPU's CPU accelerator with the kernels loaded once, shared by the tests below.</summary>
-public sealed class DeviceFixture : IDisposable
-{
-    public LeNetAccelerator Accelerator { get; } = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
-
-    public void Dispose() => Accelerator.Dispose();
-}
-
 /// <summary>
 /// The CPU engine against the device kernels themselves, run on ILGPU's CPU accelerator (a simulator, so a few
 /// images only): every layer's output and every gradient slice, in both orders, for both squashings. Both sides
-/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances.
+/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances. The accelerator
+/// is the one every kernel test shares (<see cref="CpuAcceleratorFixture"/>).
 /// </summary>
-public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceFixture>
+[Collection(CpuAcceleratorCollection.Name)]
+public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
 {
     private const int Count = 8;
 
@@ -35,7 +28,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         var model = CpuTestData.Model(11, squashing);
         var images = CpuTestData.Images(Count, 12);
         var labels = CpuTestData.Labels(Count, 13);
-        var a = fixture.Accelerator;
+        var a = gpu.LeNet;
         var k = a.Kernels;
         var stream = a.Accelerator.DefaultStream;
         using var parameters = new DeviceParameters(a.Accelerator, model);
@@ -85,7 +78,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         var model = CpuTestData.Model(14, Squashing.ScaledTanh);
         var bytes = new byte[Count * 784];
         new Random(15).NextBytes(bytes);
-        var a = fixture.Accelerator;
+        var a = gpu.LeNet;
         var stream = a.Accelerator.DefaultStream;
         using var parameters = new DeviceParameters(a.Accelerator, model);
         using var forward = new ForwardPass(a.Accelerator, Count);
