@@ -1,5 +1,7 @@
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Tests.Reference;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
@@ -9,7 +11,7 @@ namespace LeNet.Gpu.Tests.Cpu;
 /// The CPU engine against the float64 reference (<see cref="ReferenceLeNet"/>): every layer forward, every
 /// parameter slice backward (both orders), at every vector width, both squashings and batches of 1, 7, 19 and 64
 /// (at 16 lanes: one image alone, a partial tile run image by image, a full tile plus leftovers, full tiles).
-/// Tolerances are normwise (<see cref="CpuTestData.NormError(ReadOnlySpan{float}, ReadOnlySpan{double})"/>):
+/// Tolerances are normwise (<see cref="Tolerance.NormwiseError(ReadOnlySpan{float}, ReadOnlySpan{double})"/>):
 /// 1e-5 for activations, 1e-4 for gradients — float32 arithmetic against float64.
 /// </summary>
 public class CpuNetworkTests
@@ -36,11 +38,11 @@ public class CpuNetworkTests
 
         foreach (var layer in Enum.GetValues<CpuLayer>())
         {
-            double error = CpuTestData.NormError(net.Activations(layer), ReferenceLeNet.Layer(run.Forward, layer));
+            double error = Tolerance.NormwiseError(net.Activations(layer), CpuTestData.Layer(run.Forward, layer));
             Assert.True(error <= ForwardTolerance, $"{layer}: normwise error {error:E2}");
         }
         var probabilities = run.Forward.SelectMany(m => m.Probabilities).ToArray();
-        Assert.True(CpuTestData.NormError(net.Probabilities, probabilities) <= ForwardTolerance);
+        Assert.True(Tolerance.NormwiseError(net.Probabilities, probabilities) <= ForwardTolerance);
         for (int n = 0; n < count; n++)
         {
             var p = run.Forward[n].Probabilities;
@@ -69,7 +71,7 @@ public class CpuNetworkTests
 
         foreach (var slice in P.Slices)
         {
-            double error = CpuTestData.NormError(gradients.AsSpan(slice.Offset, slice.Length), run.Gradients.AsSpan(slice.Offset, slice.Length));
+            double error = Tolerance.NormwiseError(gradients.AsSpan(slice.Offset, slice.Length), run.Gradients.AsSpan(slice.Offset, slice.Length));
             Assert.True(error <= GradientTolerance, $"{slice.Name}: normwise error {error:E2}");
         }
         Assert.Equal(run.Loss, loss, run.Loss * 1e-5);
@@ -151,8 +153,9 @@ public class CpuNetworkTests
         const double h = 1e-5;
         double Loss(double delta)
         {
-            var reference = new ReferenceLeNet(run.Model.Parameters, squashing, index, delta);
-            return reference.MeanLoss(run.Images, run.Labels, count);
+            var parameters = run.Model.Parameters.Select(v => (double)v).ToArray();
+            parameters[index] += delta;
+            return new ReferenceLeNet(parameters, squashing).Loss(CpuTestData.Inputs(run.Images, count), run.Labels);
         }
         return (Loss(h) - Loss(-h)) / (2 * h);
     }
@@ -188,7 +191,7 @@ public class CpuNetworkTests
         var gradients = new float[P.Length];
         net.Backward(run.Model.Parameters, Squashing.ScaledTanh, run.Labels, 200, gradients, false, out double loss, out _);
         foreach (var slice in P.Slices)
-            Assert.True(CpuTestData.NormError(gradients.AsSpan(slice.Offset, slice.Length), run.Gradients.AsSpan(slice.Offset, slice.Length)) <= GradientTolerance, slice.Name);
+            Assert.True(Tolerance.NormwiseError(gradients.AsSpan(slice.Offset, slice.Length), run.Gradients.AsSpan(slice.Offset, slice.Length)) <= GradientTolerance, slice.Name);
         Assert.Equal(run.Loss, loss, run.Loss * 1e-5);
     }
 
@@ -230,7 +233,7 @@ public class CpuNetworkTests
         Assert.Equal(70, net.Probabilities.Length);
         net.Backward(small.Model.Parameters, Squashing.Sigmoid, small.Labels, 7, gradients, false, out _, out _);
         foreach (var slice in P.Slices)
-            Assert.True(CpuTestData.NormError(gradients.AsSpan(slice.Offset, slice.Length), small.Gradients.AsSpan(slice.Offset, slice.Length)) <= GradientTolerance, slice.Name);
+            Assert.True(Tolerance.NormwiseError(gradients.AsSpan(slice.Offset, slice.Length), small.Gradients.AsSpan(slice.Offset, slice.Length)) <= GradientTolerance, slice.Name);
     }
 
     [Fact]

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Tests.Reference;
 
 namespace LeNet.Gpu.Tests.Cpu;
 
-/// <summary>Deterministic models, images and labels for the CPU engine's tests, and the error measure they use.</summary>
+/// <summary>Deterministic models, images and labels for the CPU engine's tests, and their float64 reference runs.</summary>
 internal static class CpuTestData
 {
     public static readonly CpuVectorWidth[] Widths = [CpuVectorWidth.Bits512, CpuVectorWidth.Bits256, CpuVectorWidth.Bits128];
@@ -35,28 +36,28 @@ internal static class CpuTestData
         return Enumerable.Range(0, count).Select(_ => random.Next(10)).ToArray();
     }
 
-    /// <summary>max|a − b| / max(max|b|, 1e-3): the error relative to the tensor's scale.</summary>
-    public static double NormError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
-    {
-        if (actual.Length != expected.Length) throw new ArgumentException($"lengths differ: {actual.Length} vs {expected.Length}");
-        double diff = 0, scale = 1e-3;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            diff = Math.Max(diff, Math.Abs(actual[i] - expected[i]));
-            scale = Math.Max(scale, Math.Abs(expected[i]));
-        }
-        return diff / scale;
-    }
+    /// <summary>Images [count][1024] as the float64 reference's inputs, one 32×32 field each.</summary>
+    public static double[][] Inputs(float[] images, int count) =>
+        Enumerable.Range(0, count).Select(n => images.AsSpan(n * 1024, 1024).ToArray().Select(v => (double)v).ToArray()).ToArray();
 
-    public static double NormError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    /// <summary>A layer's outputs for all images, image-major, as the engine's accessors give them.</summary>
+    public static double[] Layer(ReferenceActivations[] images, CpuLayer layer) => images.SelectMany(m => layer switch
     {
-        var e = new double[expected.Length];
-        for (int i = 0; i < e.Length; i++) e[i] = expected[i];
-        return NormError(actual, e);
-    }
+        CpuLayer.Input => m.Input,
+        CpuLayer.C1 => m.C1,
+        CpuLayer.S2 => m.S2,
+        CpuLayer.C3 => m.C3,
+        CpuLayer.S4 => m.S4,
+        CpuLayer.C5 => m.C5,
+        CpuLayer.F6 => m.F6,
+        _ => m.Logits,
+    }).ToArray();
 
-    /// <summary>A reference run per (model seed, squashing, batch, order), shared by the tests of every width.</summary>
-    public sealed record ReferenceRun(LeNetModel Model, float[] Images, int[] Labels, ReferenceLeNet.Image[] Forward,
+    /// <summary>
+    /// A reference run per (model seed, squashing, batch, order), shared by the tests of every width: the gradient of
+    /// the batch-mean loss (or the second-order diagonal) and the summed loss Σ −log p[label], as the engine reports it.
+    /// </summary>
+    public sealed record ReferenceRun(LeNetModel Model, float[] Images, int[] Labels, ReferenceActivations[] Forward,
         double[] Gradients, double Loss);
 
     private static readonly ConcurrentDictionary<(int, Squashing, int, bool), ReferenceRun> Runs = new();
@@ -68,9 +69,11 @@ internal static class CpuTestData
             var images = Images(count, seed + 100);
             var labels = Labels(count, seed + 200);
             var reference = new ReferenceLeNet(model.Parameters, squashing);
-            var forward = reference.Forward(images, count);
-            var gradients = new double[ParameterLayout.Length];
-            double loss = reference.Backward(forward, labels, secondOrder, gradients);
+            var inputs = Inputs(images, count);
+            var forward = inputs.Select(reference.Forward).ToArray();
+            var gradients = secondOrder ? reference.GaussNewtonDiagonal(inputs, labels, out double meanLoss)
+                : reference.Gradient(inputs, labels, out meanLoss);
+            double loss = meanLoss * count;
             return new ReferenceRun(model, images, labels, forward, gradients, loss);
         });
 }

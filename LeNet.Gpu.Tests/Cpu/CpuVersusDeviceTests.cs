@@ -1,28 +1,22 @@
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Tests.Cpu;
 
-/// <summary>ILGPU's CPU accelerator with the kernels loaded once, shared by the tests below.</summary>
-public sealed class DeviceFixture : IDisposable
-{
-    public LeNetAccelerator Accelerator { get; } = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
-
-    public void Dispose() => Accelerator.Dispose();
-}
-
 /// <summary>
 /// The CPU engine against the device kernels themselves, run on ILGPU's CPU accelerator (a simulator, so a few
 /// images only): every layer's output and every gradient slice, in both orders, for both squashings. Both sides
-/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances.
+/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances. The accelerator
+/// is the one every kernel test shares (<see cref="CpuAcceleratorFixture"/>).
 /// </summary>
-public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceFixture>
+[Collection(CpuAcceleratorCollection.Name)]
+public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
 {
     private const int Count = 8;
 
@@ -34,7 +28,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         var model = CpuTestData.Model(11, squashing);
         var images = CpuTestData.Images(Count, 12);
         var labels = CpuTestData.Labels(Count, 13);
-        var a = fixture.Accelerator;
+        var a = gpu.LeNet;
         var k = a.Kernels;
         var stream = a.Accelerator.DefaultStream;
         using var parameters = new DeviceParameters(a.Accelerator, model);
@@ -56,10 +50,10 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         foreach (var (layer, buffer) in buffers)
         {
             var device = ImageMajor(buffer.GetAsArray1D(), TileLayout.Shape(layer).Elements);
-            double error = CpuTestData.NormError(net.Activations(layer), device);
+            double error = Tolerance.NormwiseError(net.Activations(layer), device);
             Assert.True(error <= 1e-5, $"{layer}: normwise error {error:E2} against the device");
         }
-        Assert.True(CpuTestData.NormError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
+        Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
         Assert.Equal(forward.Predictions.GetAsArray1D(), net.Predictions.ToArray());
 
         foreach (bool secondOrder in new[] { false, true })
@@ -70,7 +64,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
             net.Backward(model.Parameters, squashing, labels, Count, gradients, secondOrder, out double loss, out _);
             foreach (var slice in P.Slices)
             {
-                double error = CpuTestData.NormError(gradients.AsSpan(slice.Offset, slice.Length), device.AsSpan(slice.Offset, slice.Length));
+                double error = Tolerance.NormwiseError(gradients.AsSpan(slice.Offset, slice.Length), device.AsSpan(slice.Offset, slice.Length));
                 Assert.True(error <= 1e-4, $"{slice.Name} (second order: {secondOrder}): normwise error {error:E2} against the device");
             }
             double deviceLoss = backward.Losses.GetAsArray1D().Take(Count).Sum(v => (double)v);
@@ -84,7 +78,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         var model = CpuTestData.Model(14, Squashing.ScaledTanh);
         var bytes = new byte[Count * 784];
         new Random(15).NextBytes(bytes);
-        var a = fixture.Accelerator;
+        var a = gpu.LeNet;
         var stream = a.Accelerator.DefaultStream;
         using var parameters = new DeviceParameters(a.Accelerator, model);
         using var forward = new ForwardPass(a.Accelerator, Count);
@@ -95,7 +89,7 @@ public class CpuVersusDeviceTests(DeviceFixture fixture) : IClassFixture<DeviceF
         var net = new CpuNetwork(Count, 2);
         net.ForwardMnist(model.Parameters, model.Squashing, bytes, Count);
         Assert.Equal(ImageMajor(forward.Input.GetAsArray1D(), 1024), net.Activations(CpuLayer.Input));
-        Assert.True(CpuTestData.NormError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
+        Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
     }
 
     /// <summary>[elements][Count] (batch innermost, stride = Count) → [Count][elements].</summary>

@@ -32,6 +32,9 @@ public sealed class ReferenceActivations
 /// OUTPUT logits = b + W·x (84 → 10), softmax; loss = mean over the batch of −log p[label]
 /// </code>
 /// f is 1.7159·tanh(2a/3) or the logistic sigmoid.
+/// <see cref="GaussNewtonDiagonal"/> is the backward pass of the paper's second-order mode (Appendix C), as the
+/// engines run it for the Hessian estimate: p(1−p)/N at the logits, then every factor squared (weights, coefficients,
+/// squashing derivatives, and the inputs of each weight).
 /// </summary>
 public sealed class ReferenceLeNet
 {
@@ -301,15 +304,32 @@ public sealed class ReferenceLeNet
 
     /// <summary>
     /// dLoss/dparameter for every entry of the flat buffer (same layout as <see cref="ParameterLayout"/>), for
-    /// loss = mean over the batch of −log p[label]. C3 weights the table leaves out get exactly 0.
+    /// loss = mean over the batch of −log p[label] (or of MAP). C3 weights the table leaves out get exactly 0.
     /// </summary>
-    public double[] Gradient(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, out double loss)
+    public double[] Gradient(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, out double loss) =>
+        Backward(inputs, labels, secondOrder: false, out loss);
+
+    /// <summary>
+    /// The diagonal second-order estimate the engines compute for the step sizes, in the flat layout: the backward
+    /// pass started from ∂²E/∂logit² ≈ p(1−p)/N instead of (p − onehot)/N, with each weight and squashing derivative
+    /// squared on the way down and each weight's input squared (biases see 1). Every entry is ≥ 0; the C3 weights the
+    /// table leaves out get exactly 0. Dense softmax output only. <paramref name="loss"/> is the mean loss, as above.
+    /// </summary>
+    public double[] GaussNewtonDiagonal(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, out double loss) =>
+        Backward(inputs, labels, secondOrder: true, out loss);
+
+    private double[] Backward(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, bool secondOrder, out double loss)
     {
         if (inputs.Count == 0 || inputs.Count != labels.Count) throw new ArgumentException("one label per input, at least one input");
+        if (secondOrder && Output == OutputLayer.Rbf)
+            throw new ArgumentException("the reference's second-order mode is written for the dense softmax output only");
         var g = new double[p.Length];
         double scale = 1.0 / inputs.Count;
         loss = 0;
         var s = Squashing;
+        // First order: the factors as they are. Second order: weights, derivatives and weight inputs squared.
+        double Q(double v) => secondOrder ? v * v : v;
+        double D(double a) { double d = SquashDerivative(a, s); return secondOrder ? d * d : d; }
         for (int n = 0; n < inputs.Count; n++)
         {
             var f = Forward(inputs[n]);
@@ -331,33 +351,34 @@ public sealed class ReferenceLeNet
             }
             else
             {
-                // OUTPUT: dE/dlogit = (p − onehot)/N.
+                // OUTPUT: dE/dlogit = (p − onehot)/N; second order p(1 − p)/N.
                 var dLogit = new double[10];
-                for (int c = 0; c < 10; c++) dLogit[c] = (f.Probabilities[c] - (c == label ? 1 : 0)) * scale;
-                dF6 = DenseBackward(g, dLogit, f.F6, ow, ob);
+                for (int c = 0; c < 10; c++)
+                    dLogit[c] = (secondOrder ? f.Probabilities[c] * (1 - f.Probabilities[c]) : f.Probabilities[c] - (c == label ? 1 : 0)) * scale;
+                dF6 = DenseBackward(g, dLogit, f.F6, ow, ob, Q);
             }
 
             // F6: through f, then dense.
             var dF6A = new double[84];
-            for (int j = 0; j < 84; j++) dF6A[j] = dF6[j] * SquashDerivative(f.F6A[j], s);
-            var dC5 = DenseBackward(g, dF6A, f.C5, f6w, f6b);
+            for (int j = 0; j < 84; j++) dF6A[j] = dF6[j] * D(f.F6A[j]);
+            var dC5 = DenseBackward(g, dF6A, f.C5, f6w, f6b, Q);
 
             // C5: through f, then the 16@5x5 → 120 "convolution" (a dense layer over 400 inputs).
             var dC5A = new double[120];
-            for (int o = 0; o < 120; o++) dC5A[o] = dC5[o] * SquashDerivative(f.C5A[o], s);
+            for (int o = 0; o < 120; o++) dC5A[o] = dC5[o] * D(f.C5A[o]);
             var dS4 = new double[400];
             for (int o = 0; o < 120; o++)
             {
                 g[c5b + o] += dC5A[o];
                 for (int k = 0; k < 400; k++)
                 {
-                    g[c5w + o * 400 + k] += dC5A[o] * f.S4[k];
-                    dS4[k] += p[c5w + o * 400 + k] * dC5A[o];
+                    g[c5w + o * 400 + k] += dC5A[o] * Q(f.S4[k]);
+                    dS4[k] += Q(p[c5w + o * 400 + k]) * dC5A[o];
                 }
             }
 
             // S4, then C3 (identity).
-            var dC3 = SubsampleBackward(g, dS4, f.S4A, f.C3, 16, 10, s4c, s4b);
+            var dC3 = SubsampleBackward(g, dS4, f.S4A, f.C3, 16, 10, s4c, s4b, Q, D);
             var dS2 = new double[6 * 14 * 14];
             for (int o = 0; o < 16; o++)
                 for (int y = 0; y < 10; y++)
@@ -371,13 +392,13 @@ public sealed class ReferenceLeNet
                                 {
                                     int w = c3w + ((o * 6 + i) * K + ky) * K + kx;
                                     int at = (i * 14 + y + ky) * 14 + x + kx;
-                                    g[w] += d * f.S2[at];
-                                    dS2[at] += p[w] * d;
+                                    g[w] += d * Q(f.S2[at]);
+                                    dS2[at] += Q(p[w]) * d;
                                 }
                     }
 
             // S2, then C1 (identity); the input needs no gradient.
-            var dC1 = SubsampleBackward(g, dS2, f.S2A, f.C1, 6, 28, s2c, s2b);
+            var dC1 = SubsampleBackward(g, dS2, f.S2A, f.C1, 6, 28, s2c, s2b, Q, D);
             for (int m = 0; m < 6; m++)
                 for (int y = 0; y < 28; y++)
                     for (int x = 0; x < 28; x++)
@@ -386,14 +407,14 @@ public sealed class ReferenceLeNet
                         g[c1b + m] += d;
                         for (int ky = 0; ky < K; ky++)
                             for (int kx = 0; kx < K; kx++)
-                                g[c1w + (m * K + ky) * K + kx] += d * f.Input[(y + ky) * 32 + x + kx];
+                                g[c1w + (m * K + ky) * K + kx] += d * Q(f.Input[(y + ky) * 32 + x + kx]);
                     }
         }
         return g;
     }
 
-    /// <summary>Accumulates dW, db of a dense layer into g and returns dE/dx.</summary>
-    private double[] DenseBackward(double[] g, double[] dA, double[] x, int weight, int bias)
+    /// <summary>Accumulates dW, db of a dense layer into g and returns dE/dx (<paramref name="q"/> squares in second order).</summary>
+    private double[] DenseBackward(double[] g, double[] dA, double[] x, int weight, int bias, Func<double, double> q)
     {
         var dX = new double[x.Length];
         for (int o = 0; o < dA.Length; o++)
@@ -401,8 +422,8 @@ public sealed class ReferenceLeNet
             g[bias + o] += dA[o];
             for (int j = 0; j < x.Length; j++)
             {
-                g[weight + o * x.Length + j] += dA[o] * x[j];
-                dX[j] += p[weight + o * x.Length + j] * dA[o];
+                g[weight + o * x.Length + j] += dA[o] * q(x[j]);
+                dX[j] += q(p[weight + o * x.Length + j]) * dA[o];
             }
         }
         return dX;
@@ -410,9 +431,10 @@ public sealed class ReferenceLeNet
 
     /// <summary>
     /// Backward through y = f(c·blocksum + b): accumulates dc, db into g and returns dE/d(input map), which is
-    /// c·dE/da for each of the four inputs of a block.
+    /// c·dE/da for each of the four inputs of a block (second order: c², the derivative and the block sum squared).
     /// </summary>
-    private double[] SubsampleBackward(double[] g, double[] dY, double[] a, double[] input, int maps, int inSize, int coefficient, int bias)
+    private double[] SubsampleBackward(double[] g, double[] dY, double[] a, double[] input, int maps, int inSize, int coefficient, int bias,
+        Func<double, double> q, Func<double, double> derivative)
     {
         int outSize = inSize / 2;
         var dInput = new double[maps * inSize * inSize];
@@ -421,16 +443,16 @@ public sealed class ReferenceLeNet
                 for (int x = 0; x < outSize; x++)
                 {
                     int at = (m * outSize + y) * outSize + x;
-                    double dA = dY[at] * SquashDerivative(a[at], Squashing);
+                    double dA = dY[at] * derivative(a[at]);
                     double sum = 0;
                     for (int dy = 0; dy < 2; dy++)
                         for (int dx = 0; dx < 2; dx++)
                         {
                             int i = (m * inSize + 2 * y + dy) * inSize + 2 * x + dx;
                             sum += input[i];
-                            dInput[i] = p[coefficient + m] * dA;
+                            dInput[i] = q(p[coefficient + m]) * dA;
                         }
-                    g[coefficient + m] += dA * sum;
+                    g[coefficient + m] += dA * q(sum);
                     g[bias + m] += dA;
                 }
         return dInput;

@@ -5,8 +5,9 @@ using Xunit.Abstractions;
 namespace LeNet.Gpu.Tests.Reference;
 
 /// <summary>
-/// Checks of the float64 reference itself: closed-form cases for the forward pass, and central finite differences
-/// of its forward pass against its backward pass. The kernel tests are only as good as this reference.
+/// Checks of the float64 reference itself: closed-form cases for the forward pass, central finite differences
+/// of its forward pass against its backward pass, and the closed form of the second-order diagonal's top layers.
+/// The kernel and CPU-engine tests are only as good as this reference.
 /// </summary>
 public sealed class ReferenceLeNetTests(ITestOutputHelper output)
 {
@@ -149,6 +150,55 @@ public sealed class ReferenceLeNetTests(ITestOutputHelper output)
             if (mask[i] == 0) Assert.Equal(0.0, gradient[i]);
         foreach (var slice in ParameterLayout.Slices)
             Assert.True(Enumerable.Range(slice.Offset, slice.Length).Any(i => gradient[i] != 0), $"{slice.Name}: gradient all zero");
+    }
+
+    [Theory]
+    [InlineData(Squashing.ScaledTanh)]
+    [InlineData(Squashing.Sigmoid)]
+    public void GaussNewtonDiagonalHasTheClosedFormAtTheTopAndIsNonNegativeEverywhere(Squashing squashing)
+    {
+        var model = LeNetModel.CreateRandom(seed: 21 + (int)squashing, squashing);
+        var random = new Random(6);
+        var inputs = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 1024).Select(_ => 3 * random.NextDouble() - 1).ToArray()).ToList();
+        var labels = new[] { 1, 4, 9 };
+        var reference = new ReferenceLeNet(model);
+        var h = reference.GaussNewtonDiagonal(inputs, labels, out double loss);
+        reference.Gradient(inputs, labels, out double firstOrderLoss);
+        Assert.Equal(firstOrderLoss, loss);
+
+        // The top two layers written out from the forward activations: with σ_c = p_c(1 − p_c),
+        // output.bias[c] = mean σ_c, output.weight[c,j] = mean σ_c·f6_j², f6.bias[j] = mean f'(a_j)²·Σ_c σ_c·w_cj².
+        var forward = inputs.Select(reference.Forward).ToArray();
+        double Sigma(int n, int c) => forward[n].Probabilities[c] * (1 - forward[n].Probabilities[c]);
+        var p = reference.Parameters;
+        for (int c = 0; c < 10; c++)
+        {
+            int k = c;
+            Assert.Equal(forward.Select((_, n) => Sigma(n, k)).Average(), h[ParameterLayout.OutputBias.Offset + c], 14);
+            for (int j = 0; j < 84; j += 13)
+                Assert.Equal(forward.Select((f, n) => Sigma(n, k) * f.F6[j] * f.F6[j]).Average(),
+                    h[ParameterLayout.OutputWeight.Offset + c * 84 + j], 14);
+        }
+        for (int j = 0; j < 84; j += 7)
+        {
+            double expected = forward.Select((f, n) =>
+            {
+                double d = ReferenceLeNet.SquashDerivative(f.F6A[j], squashing);
+                return d * d * Enumerable.Range(0, 10).Sum(c => Sigma(n, c) * Math.Pow(p[ParameterLayout.OutputWeight.Offset + c * 84 + j], 2));
+            }).Average();
+            Assert.Equal(expected, h[ParameterLayout.F6Bias.Offset + j], 14);
+        }
+
+        // Below, every entry is a sum of products of squares and σ: never negative, exactly 0 where Table I has no
+        // connection, and not all zero in any slice.
+        var mask = ParameterLayout.TrainableMask();
+        for (int i = 0; i < h.Length; i++)
+        {
+            Assert.True(h[i] >= 0, $"entry {i} is {h[i]}");
+            if (mask[i] == 0) Assert.Equal(0.0, h[i]);
+        }
+        foreach (var slice in ParameterLayout.Slices)
+            Assert.True(Enumerable.Range(slice.Offset, slice.Length).Any(i => h[i] > 0), $"{slice.Name}: diagonal all zero");
     }
 
     [Fact]

@@ -30,6 +30,14 @@ public static class Tolerance
         return maxDiff / Math.Max(maxRef, floor);
     }
 
+    /// <summary>The same measure against a float32 result taken as the reference (one engine against another).</summary>
+    public static double NormwiseError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, double floor = ActivationFloor)
+    {
+        var widened = new double[expected.Length];
+        for (int i = 0; i < widened.Length; i++) widened[i] = expected[i];
+        return NormwiseError(actual, widened, floor);
+    }
+
     /// <summary>Fails unless every element is finite and the normwise error is within <paramref name="bound"/>.</summary>
     public static void AssertClose(string what, ReadOnlySpan<float> actual, ReadOnlySpan<double> expected,
         double bound = Kernel, double floor = ActivationFloor)
