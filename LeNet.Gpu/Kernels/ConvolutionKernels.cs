@@ -17,7 +17,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class ConvolutionKernels
 {
-    public const int K = 5;
+    public const int K = Model.Architecture.KernelSize;
 
     /// <summary>One thread per (output map, image); it loops over the map's pixels.</summary>
     public static void Forward(Index1D index, BatchShape inShape, BatchShape outShape, int activation,

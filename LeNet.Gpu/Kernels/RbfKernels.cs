@@ -17,7 +17,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class RbfKernels
 {
-    public const int Classes = 10, Units = 84;
+    public const int Classes = Model.Architecture.Classes, Units = Model.Architecture.F6Units;
 
     public static void Forward(Index1D n, int stride, ArrayView<float> f6, ArrayView<float> centres, ArrayView<float> logits)
     {

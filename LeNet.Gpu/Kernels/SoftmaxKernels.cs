@@ -13,7 +13,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class SoftmaxKernels
 {
-    public const int Classes = 10;
+    public const int Classes = Model.Architecture.Classes;
 
     /// <summary>One thread per image. Subtracts the largest logit first so exp never overflows.</summary>
     public static void Forward(Index1D n, int stride, ArrayView<float> logits,

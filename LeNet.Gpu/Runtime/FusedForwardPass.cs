@@ -4,6 +4,8 @@ using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
+using static LeNet.Gpu.Model.Architecture;
+
 namespace LeNet.Gpu.Runtime;
 
 /// <summary>How an <see cref="IlgpuInferenceEngine"/> runs the forward pass.</summary>
@@ -43,7 +45,7 @@ public sealed class FusedForwardPass : IDisposable
     public int DenseGroup { get; }
 
     /// <summary>Device bytes one image of capacity costs: both input forms, S2, S4, probabilities, prediction.</summary>
-    public const long BytesPerImage = (FusedKernels.InputFloats + FusedKernels.S2Floats + FusedKernels.S4Floats + 10) * sizeof(float)
+    public const long BytesPerImage = (FusedKernels.InputFloats + FusedKernels.S2Floats + FusedKernels.S4Floats + Classes) * sizeof(float)
         + FusedKernels.MnistBytes + sizeof(int);
 
     /// <summary>Kernels index with int: the largest S2 offset must fit.</summary>
@@ -65,7 +67,7 @@ public sealed class FusedForwardPass : IDisposable
         Bytes = accelerator.Allocate1D<byte>((long)capacity * FusedKernels.MnistBytes);
         S2 = accelerator.Allocate1D<float>((long)capacity * FusedKernels.S2Floats);
         S4 = accelerator.Allocate1D<float>((long)capacity * FusedKernels.S4Floats);
-        Probabilities = accelerator.Allocate1D<float>(10L * capacity);
+        Probabilities = accelerator.Allocate1D<float>((long)Classes * capacity);
         Predictions = accelerator.Allocate1D<int>(capacity);
     }
 
@@ -138,7 +140,7 @@ public sealed class FusedPipeline : IDisposable
     {
         public readonly FusedForwardPass Pass = new(accelerator, capacity, maxGroupSize);
         public readonly AcceleratorStream Stream = accelerator.CreateStream();
-        public readonly PageLockedArray1D<float> Probabilities = accelerator.AllocatePageLocked1D<float>(10L * capacity, uninitialized: true);
+        public readonly PageLockedArray1D<float> Probabilities = accelerator.AllocatePageLocked1D<float>((long)Classes * capacity, uninitialized: true);
         public readonly PageLockedArray1D<int> Predictions = accelerator.AllocatePageLocked1D<int>(capacity, uninitialized: true);
         private PageLockedArray1D<float>? floats;
         private PageLockedArray1D<byte>? bytes;
@@ -189,7 +191,7 @@ public sealed class FusedPipeline : IDisposable
     /// </summary>
     public Prediction Run(FusedLeNetKernels k, DeviceParameters p, ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
     {
-        var probabilities = new float[(long)n * 10];
+        var probabilities = new float[(long)n * Classes];
         var classes = new int[n];
         try
         {
@@ -215,7 +217,7 @@ public sealed class FusedPipeline : IDisposable
                 }
                 // Copies of exactly the batch's length: ILGPU's OpenCL copy of a sub-view of a pinned array would move
                 // the whole array, so each copy wraps just the elements it needs.
-                slot.Pass.Probabilities.View.BaseView.SubView(0, count * 10L).CopyToCPUUnsafeAsync(slot.Stream, ref slot.Probabilities[0], count * 10L);
+                slot.Pass.Probabilities.View.BaseView.SubView(0, (long)count * Classes).CopyToCPUUnsafeAsync(slot.Stream, ref slot.Probabilities[0], (long)count * Classes);
                 slot.Pass.Predictions.View.BaseView.SubView(0, count).CopyToCPUUnsafeAsync(slot.Stream, ref slot.Predictions[0], count);
                 slot.First = first;
                 slot.Count = count;
@@ -239,7 +241,7 @@ public sealed class FusedPipeline : IDisposable
     {
         if (slot.Count == 0) return;
         slot.Stream.Synchronize();
-        slot.Probabilities.Span[..(slot.Count * 10)].CopyTo(probabilities.AsSpan(slot.First * 10));
+        slot.Probabilities.Span[..(slot.Count * Classes)].CopyTo(probabilities.AsSpan(slot.First * Classes));
         slot.Predictions.Span[..slot.Count].CopyTo(classes.AsSpan(slot.First));
         slot.Count = 0;
     }
