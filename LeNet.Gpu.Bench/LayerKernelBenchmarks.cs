@@ -4,6 +4,7 @@ using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
 using ILGPU;
 using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 
@@ -36,7 +37,7 @@ public class LayerKernelBenchmarks
     private DeviceParameters p = null!;
     private ForwardPass pass = null!;
     private FusedForwardPass fused = null!;
-    private FusedLeNetKernels fk = null!;
+    private FusedLaunches fk = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> floats = null!;
     private MemoryBuffer1D<byte, Stride1D.Dense> bytes = null!;
 

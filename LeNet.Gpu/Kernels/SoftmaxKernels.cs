@@ -79,3 +79,38 @@ public static class SoftmaxKernels
         stats[2] += count;
     }
 }
+
+/// <summary>The softmax and cross-entropy kernels loaded for one accelerator: one thread per image of the batch.</summary>
+public sealed class SoftmaxLaunches
+{
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<int>> forward;
+    private readonly Action<AcceleratorStream, Index1D, int, int, int, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>> crossEntropyBackward;
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>> accumulateStatistics;
+
+    public SoftmaxLaunches(Accelerator accelerator)
+    {
+        forward = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.Forward);
+        crossEntropyBackward = accelerator.LoadAutoGroupedKernel<Index1D, int, int, int, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.CrossEntropyBackward);
+        accumulateStatistics = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>>(
+            SoftmaxKernels.AccumulateStatistics);
+    }
+
+    /// <summary><see cref="SoftmaxKernels.Forward"/> over the logits of <paramref name="shape"/>'s images.</summary>
+    public void Forward(AcceleratorStream stream, BatchShape shape, ArrayView<float> logits, ArrayView<float> probabilities,
+        ArrayView<int> predictions) =>
+        forward(stream, shape.Count, shape.Stride, logits, probabilities, predictions);
+
+    /// <summary><see cref="SoftmaxKernels.CrossEntropyBackward"/>: loss, correctness and dE/dlogits of each image.</summary>
+    public void CrossEntropyBackward(AcceleratorStream stream, BatchShape shape, GradientOrder order,
+        ArrayView<float> probabilities, ArrayView<int> predictions, ArrayView<int> labels,
+        ArrayView<float> logitGradient, ArrayView<float> losses, ArrayView<int> correct) =>
+        crossEntropyBackward(stream, shape.Count, shape.Count, shape.Stride, (int)order,
+            probabilities, predictions, labels, logitGradient, losses, correct);
+
+    /// <summary><see cref="SoftmaxKernels.AccumulateStatistics"/>: one thread adds the first <paramref name="count"/> losses and hits.</summary>
+    public void AccumulateStatistics(AcceleratorStream stream, int count, ArrayView<float> losses, ArrayView<int> correct,
+        ArrayView<float> statistics) =>
+        accumulateStatistics(stream, 1, count, losses, correct, statistics);
+}

@@ -61,3 +61,15 @@ public static class Squash
         }
     }
 }
+
+/// <summary><see cref="Squash.Backward"/> loaded for one accelerator.</summary>
+public sealed class SquashLaunches(Accelerator accelerator)
+{
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>> backward =
+        accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>>(Squash.Backward);
+
+    /// <summary>gradient ← gradient · f'(a) (second order: · f'(a)²), in place; one thread per (map, image).</summary>
+    public void Backward(AcceleratorStream stream, BatchShape shape, Model.Activation activation, GradientOrder order,
+        ArrayView<float> output, ArrayView<float> gradient) =>
+        backward(stream, shape.MapThreads, shape, (int)activation, (int)order, output, gradient);
+}

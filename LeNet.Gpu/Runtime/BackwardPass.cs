@@ -56,12 +56,13 @@ public sealed class BackwardPass : IDisposable
     }
 
     /// <summary>
-    /// Loss and gradients for the <paramref name="count"/> images whose forward pass is in <paramref name="f"/>
+    /// Loss and gradients for the <paramref name="count"/> images whose forward pass is in <paramref name="forward"/>
     /// and whose labels are in <see cref="Labels"/>. Also writes per-image losses and correctness.
     /// </summary>
-    public void Run(LeNetKernels k, AcceleratorStream s, DeviceParameters p, ForwardPass f, int count, bool secondOrder = false)
+    public void Run(LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, ForwardPass forward, int count,
+        bool secondOrder = false)
     {
-        foreach (var step in Enum.GetValues<Step>()) Launch(step, k, s, p, f, count, secondOrder);
+        foreach (var step in Enum.GetValues<Step>()) Launch(step, kernels, stream, parameters, forward, count, secondOrder);
     }
 
     /// <summary>
@@ -74,125 +75,107 @@ public sealed class BackwardPass : IDisposable
         var k = kernels;
         var p = parameters;
         var f = forward;
-        var s = stream;
-        int capacity = f.Capacity, secondOrderFlag = secondOrder ? 1 : 0;
-        int squash = (int)p.Squashing.ToActivation();
-        // Parameter-gradient kernels loop grid-stride over a layer's weights and biases: launched with this many
-        // threads, and told it as their stride.
-        int ThreadsOver(ParameterSlice weight, ParameterSlice bias) => k.ThreadsFor(weight.Length + bias.Length);
-        int MapThreads(Layer layer) => f.ShapeOf(layer, count).MapThreads;
-        const int c5 = Architecture.C5Units, f6 = Architecture.F6Units, classes = Architecture.Classes;
+        var order = secondOrder ? GradientOrder.Second : GradientOrder.First;
+        var squash = p.Squashing.ToActivation();
+        DenseWeights GradientOf(ParameterSlice weight, ParameterSlice bias) => new(Gradient(weight), Gradient(bias));
+        SubsamplingWeights SubsamplingGradientOf(ParameterSlice coefficient, ParameterSlice bias) => new(Gradient(coefficient), Gradient(bias));
+        BatchShape Shape(Layer layer) => f.ShapeOf(layer, count);
 
         switch (step)
         {
             // RBF output: the MAP loss writes dF6 itself; the fixed centres get zero gradients and OUTPUT's dense
             // steps have nothing to do.
             case Step.Loss when p.Output == OutputLayer.Rbf:
-                k.MapBackward(s, count, count, capacity, secondOrderFlag, MapJ, f.Logits.View, f.F6.View, p.View(P.OutputWeight),
+                k.Rbf.MapBackward(stream, Shape(Layer.Output), order, MapJ, f.Logits.View, f.F6.View, p.View(P.OutputWeight),
                     f.Predictions.View, Labels.View, dF6.View, Losses.View, Correct.View);
                 break;
             case Step.OutputParameters when p.Output == OutputLayer.Rbf:
-                Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(s);
+                Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(stream);
                 break;
             case Step.OutputInput when p.Output == OutputLayer.Rbf:
                 break;
             case Step.Loss:
-                k.CrossEntropyBackward(s, count, count, capacity, secondOrderFlag, f.Probabilities.View, f.Predictions.View,
+                k.Softmax.CrossEntropyBackward(stream, Shape(Layer.Output), order, f.Probabilities.View, f.Predictions.View,
                     Labels.View, dLogits.View, Losses.View, Correct.View);
                 break;
 
             // OUTPUT F6 → classes (identity)
             case Step.OutputParameters:
-            {
-                int threads = ThreadsOver(P.OutputWeight, P.OutputBias);
-                k.FullyConnectedBackwardParameters(s, threads, threads, f6, classes, count, capacity, secondOrderFlag,
-                    dLogits.View, f.F6.View, Gradient(P.OutputWeight), Gradient(P.OutputBias));
+                k.FullyConnected.BackwardParameters(stream, Shape(Layer.F6), Shape(Layer.Output), order,
+                    dLogits.View, f.F6.View, GradientOf(P.OutputWeight, P.OutputBias));
                 break;
-            }
             case Step.OutputInput:
-                k.FullyConnectedBackwardInput(s, MapThreads(Layer.F6), f6, classes, count, capacity, secondOrderFlag,
+                k.FullyConnected.BackwardInput(stream, Shape(Layer.F6), Shape(Layer.Output), order,
                     dLogits.View, p.View(P.OutputWeight), dF6.View);
                 break;
 
             // F6 C5 → F6 (squashed)
             case Step.F6Squash:
-                k.SquashBackward(s, MapThreads(Layer.F6), f.F6Shape(count), squash, secondOrderFlag, f.F6.View, dF6.View);
+                k.Squashing.Backward(stream, Shape(Layer.F6), squash, order, f.F6.View, dF6.View);
                 break;
             case Step.F6Parameters:
-            {
-                int threads = ThreadsOver(P.F6Weight, P.F6Bias);
-                k.FullyConnectedBackwardParameters(s, threads, threads, c5, f6, count, capacity, secondOrderFlag,
-                    dF6.View, f.C5.View, Gradient(P.F6Weight), Gradient(P.F6Bias));
+                k.FullyConnected.BackwardParameters(stream, Shape(Layer.C5), Shape(Layer.F6), order,
+                    dF6.View, f.C5.View, GradientOf(P.F6Weight, P.F6Bias));
                 break;
-            }
             case Step.F6Input:
-                k.FullyConnectedBackwardInput(s, MapThreads(Layer.C5), c5, f6, count, capacity, secondOrderFlag,
+                k.FullyConnected.BackwardInput(stream, Shape(Layer.C5), Shape(Layer.F6), order,
                     dF6.View, p.View(P.F6Weight), dC5.View);
                 break;
 
             // C5 S4 → C5 (squashed)
             case Step.C5Squash:
-                k.SquashBackward(s, MapThreads(Layer.C5), f.C5Shape(count), squash, secondOrderFlag, f.C5.View, dC5.View);
+                k.Squashing.Backward(stream, Shape(Layer.C5), squash, order, f.C5.View, dC5.View);
                 break;
             case Step.C5Parameters:
-            {
-                int threads = ThreadsOver(P.C5Weight, P.C5Bias);
-                k.ConvolutionBackwardParameters(s, threads, threads, f.S4Shape(count), f.C5Shape(count), secondOrderFlag,
-                    dC5.View, f.S4.View, p.C5Mask, Gradient(P.C5Weight), Gradient(P.C5Bias));
+                k.Convolution.BackwardParameters(stream, Shape(Layer.S4), Shape(Layer.C5), order,
+                    dC5.View, f.S4.View, p.C5Mask, GradientOf(P.C5Weight, P.C5Bias));
                 break;
-            }
             case Step.C5Input:
-                k.ConvolutionBackwardInput(s, MapThreads(Layer.S4), f.S4Shape(count), f.C5Shape(count), secondOrderFlag,
-                    dC5.View, p.View(P.C5Weight), p.C5Mask, dS4.View);
+                k.Convolution.BackwardInput(stream, Shape(Layer.S4), Shape(Layer.C5), order,
+                    dC5.View, p.Convolution(P.C5Weight, P.C5Bias, p.C5Mask), dS4.View);
                 break;
 
             // S4 C3 → S4 (squashed)
             case Step.S4Squash:
-                k.SquashBackward(s, MapThreads(Layer.S4), f.S4Shape(count), squash, secondOrderFlag, f.S4.View, dS4.View);
+                k.Squashing.Backward(stream, Shape(Layer.S4), squash, order, f.S4.View, dS4.View);
                 break;
             case Step.S4Parameters:
-                k.SubsamplingBackwardParameters(s, Architecture.S4Maps, f.C3Shape(count), f.S4Shape(count), secondOrderFlag,
-                    dS4.View, f.C3.View, Gradient(P.S4Coefficient), Gradient(P.S4Bias));
+                k.Subsampling.BackwardParameters(stream, Shape(Layer.C3), Shape(Layer.S4), order,
+                    dS4.View, f.C3.View, SubsamplingGradientOf(P.S4Coefficient, P.S4Bias));
                 break;
             case Step.S4Input:
-                k.SubsamplingBackwardInput(s, MapThreads(Layer.C3), f.C3Shape(count), f.S4Shape(count), secondOrderFlag,
+                k.Subsampling.BackwardInput(stream, Shape(Layer.C3), Shape(Layer.S4), order,
                     dS4.View, p.View(P.S4Coefficient), dC3.View);
                 break;
 
             // C3 S2 → C3 (identity; Table I)
             case Step.C3Parameters:
-            {
-                int threads = ThreadsOver(P.C3Weight, P.C3Bias);
-                k.ConvolutionBackwardParameters(s, threads, threads, f.S2Shape(count), f.C3Shape(count), secondOrderFlag,
-                    dC3.View, f.S2.View, p.C3Mask, Gradient(P.C3Weight), Gradient(P.C3Bias));
+                k.Convolution.BackwardParameters(stream, Shape(Layer.S2), Shape(Layer.C3), order,
+                    dC3.View, f.S2.View, p.C3Mask, GradientOf(P.C3Weight, P.C3Bias));
                 break;
-            }
             case Step.C3Input:
-                k.ConvolutionBackwardInput(s, MapThreads(Layer.S2), f.S2Shape(count), f.C3Shape(count), secondOrderFlag,
-                    dC3.View, p.View(P.C3Weight), p.C3Mask, dS2.View);
+                k.Convolution.BackwardInput(stream, Shape(Layer.S2), Shape(Layer.C3), order,
+                    dC3.View, p.Convolution(P.C3Weight, P.C3Bias, p.C3Mask), dS2.View);
                 break;
 
             // S2 C1 → S2 (squashed)
             case Step.S2Squash:
-                k.SquashBackward(s, MapThreads(Layer.S2), f.S2Shape(count), squash, secondOrderFlag, f.S2.View, dS2.View);
+                k.Squashing.Backward(stream, Shape(Layer.S2), squash, order, f.S2.View, dS2.View);
                 break;
             case Step.S2Parameters:
-                k.SubsamplingBackwardParameters(s, Architecture.S2Maps, f.C1Shape(count), f.S2Shape(count), secondOrderFlag,
-                    dS2.View, f.C1.View, Gradient(P.S2Coefficient), Gradient(P.S2Bias));
+                k.Subsampling.BackwardParameters(stream, Shape(Layer.C1), Shape(Layer.S2), order,
+                    dS2.View, f.C1.View, SubsamplingGradientOf(P.S2Coefficient, P.S2Bias));
                 break;
             case Step.S2Input:
-                k.SubsamplingBackwardInput(s, MapThreads(Layer.C1), f.C1Shape(count), f.S2Shape(count), secondOrderFlag,
+                k.Subsampling.BackwardInput(stream, Shape(Layer.C1), Shape(Layer.S2), order,
                     dS2.View, p.View(P.S2Coefficient), dC1.View);
                 break;
 
             // C1 INPUT → C1 (identity); the input needs no gradient.
             case Step.C1Parameters:
-            {
-                int threads = ThreadsOver(P.C1Weight, P.C1Bias);
-                k.ConvolutionBackwardParameters(s, threads, threads, f.InputShape(count), f.C1Shape(count), secondOrderFlag,
-                    dC1.View, f.Input.View, p.C1Mask, Gradient(P.C1Weight), Gradient(P.C1Bias));
+                k.Convolution.BackwardParameters(stream, Shape(Layer.Input), Shape(Layer.C1), order,
+                    dC1.View, f.Input.View, p.C1Mask, GradientOf(P.C1Weight, P.C1Bias));
                 break;
-            }
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(step), step, "not a step of the backward pass");

@@ -39,6 +39,17 @@ public sealed class DeviceParameters : IDisposable
 
     public ArrayView<float> View(ParameterSlice slice) => Buffer.View.SubView(slice.Offset, slice.Length);
 
+    /// <summary>A layer's weight and bias, for the launches of <see cref="Kernels"/>.</summary>
+    public Kernels.DenseWeights Dense(ParameterSlice weight, ParameterSlice bias) => new(View(weight), View(bias));
+
+    /// <summary>A convolution's weight, bias and connection mask.</summary>
+    public Kernels.ConvolutionWeights Convolution(ParameterSlice weight, ParameterSlice bias, ArrayView<int> mask) =>
+        new(View(weight), View(bias), mask);
+
+    /// <summary>A subsampling layer's coefficient and bias.</summary>
+    public Kernels.SubsamplingWeights Subsampling(ParameterSlice coefficient, ParameterSlice bias) =>
+        new(View(coefficient), View(bias));
+
     public void Upload(float[] parameters) => Buffer.CopyFromCPU(parameters);
 
     public float[] Download() => Buffer.GetAsArray1D();

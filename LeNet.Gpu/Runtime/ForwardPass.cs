@@ -63,6 +63,7 @@ public sealed class ForwardPass : IDisposable
     public BatchShape S4Shape(int count) => ShapeOf(Layer.S4, count);
     public BatchShape C5Shape(int count) => ShapeOf(Layer.C5, count);
     public BatchShape F6Shape(int count) => ShapeOf(Layer.F6, count);
+    public BatchShape OutputShape(int count) => ShapeOf(Layer.Output, count);
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
     public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<float> images, int count) =>
@@ -88,41 +89,40 @@ public sealed class ForwardPass : IDisposable
     /// </summary>
     public void Launch(Layer layer, LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
     {
-        int squash = (int)p.Squashing.ToActivation();
-        const int identity = (int)Activation.Identity;
-        int threads = ShapeOf(layer, count).MapThreads;
+        var squash = p.Squashing.ToActivation();
+        const Activation identity = Activation.Identity;
         switch (layer)
         {
             case Layer.C1:
-                k.ConvolutionForward(stream, threads, InputShape(count), C1Shape(count), identity,
-                    Input.View, p.View(P.C1Weight), p.View(P.C1Bias), p.C1Mask, C1.View);
+                k.Convolution.Forward(stream, InputShape(count), C1Shape(count), identity,
+                    Input.View, p.Convolution(P.C1Weight, P.C1Bias, p.C1Mask), C1.View);
                 break;
             case Layer.S2:
-                k.SubsamplingForward(stream, threads, C1Shape(count), S2Shape(count), squash,
-                    C1.View, p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                k.Subsampling.Forward(stream, C1Shape(count), S2Shape(count), squash,
+                    C1.View, p.Subsampling(P.S2Coefficient, P.S2Bias), S2.View);
                 break;
             case Layer.C3:
-                k.ConvolutionForward(stream, threads, S2Shape(count), C3Shape(count), identity,
-                    S2.View, p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, C3.View);
+                k.Convolution.Forward(stream, S2Shape(count), C3Shape(count), identity,
+                    S2.View, p.Convolution(P.C3Weight, P.C3Bias, p.C3Mask), C3.View);
                 break;
             case Layer.S4:
-                k.SubsamplingForward(stream, threads, C3Shape(count), S4Shape(count), squash,
-                    C3.View, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
+                k.Subsampling.Forward(stream, C3Shape(count), S4Shape(count), squash,
+                    C3.View, p.Subsampling(P.S4Coefficient, P.S4Bias), S4.View);
                 break;
             case Layer.C5:
-                k.ConvolutionForward(stream, threads, S4Shape(count), C5Shape(count), squash,
-                    S4.View, p.View(P.C5Weight), p.View(P.C5Bias), p.C5Mask, C5.View);
+                k.Convolution.Forward(stream, S4Shape(count), C5Shape(count), squash,
+                    S4.View, p.Convolution(P.C5Weight, P.C5Bias, p.C5Mask), C5.View);
                 break;
             case Layer.F6:
-                k.FullyConnectedForward(stream, threads, Architecture.C5Units, Architecture.F6Units, count, Capacity, squash,
-                    C5.View, p.View(P.F6Weight), p.View(P.F6Bias), F6.View);
+                k.FullyConnected.Forward(stream, C5Shape(count), F6Shape(count), squash,
+                    C5.View, p.Dense(P.F6Weight, P.F6Bias), F6.View);
                 break;
             case Layer.Output when p.Output == OutputLayer.Rbf:
-                k.RbfForward(stream, count, Capacity, F6.View, p.View(P.OutputWeight), Logits.View);
+                k.Rbf.Forward(stream, OutputShape(count), F6.View, p.View(P.OutputWeight), Logits.View);
                 break;
             case Layer.Output:
-                k.FullyConnectedForward(stream, threads, Architecture.F6Units, Architecture.Classes, count, Capacity, identity,
-                    F6.View, p.View(P.OutputWeight), p.View(P.OutputBias), Logits.View);
+                k.FullyConnected.Forward(stream, F6Shape(count), OutputShape(count), identity,
+                    F6.View, p.Dense(P.OutputWeight, P.OutputBias), Logits.View);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(layer), layer, "not a computed layer");
@@ -131,7 +131,7 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>The softmax over the output layer's values: probabilities and predicted classes.</summary>
     public void LaunchSoftmax(LeNetKernels k, AcceleratorStream stream, int count) =>
-        k.SoftmaxForward(stream, count, Capacity, Logits.View, Probabilities.View, Predictions.View);
+        k.Softmax.Forward(stream, OutputShape(count), Logits.View, Probabilities.View, Predictions.View);
 
     public void Dispose()
     {
