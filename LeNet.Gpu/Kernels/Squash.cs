@@ -17,10 +17,13 @@ public static class Squash
 {
     public const float A = 1.7159f, S = 2f / 3f;
 
+    // The int codes kernels receive: (int) of Model.Activation.
+    private const int ScaledTanh = (int)Model.Activation.ScaledTanh, Sigmoid = (int)Model.Activation.Sigmoid;
+
     public static float Apply(float a, int activation) => activation switch
     {
-        1 => A * Tanh(S * a),
-        2 => 1f / (1f + XMath.Exp(-a)),
+        ScaledTanh => A * Tanh(S * a),
+        Sigmoid => 1f / (1f + XMath.Exp(-a)),
         _ => a,
     };
 
@@ -38,8 +41,8 @@ public static class Squash
 
     public static float DerivativeFromOutput(float y, int activation) => activation switch
     {
-        1 => S / A * (A * A - y * y),
-        2 => y * (1f - y),
+        ScaledTanh => S / A * (A * A - y * y),
+        Sigmoid => y * (1f - y),
         _ => 1f,
     };
 

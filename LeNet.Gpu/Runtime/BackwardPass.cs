@@ -72,109 +72,106 @@ public sealed class BackwardPass : IDisposable
     public void Launch(Step step, LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, ForwardPass forward,
         int count, bool secondOrder = false)
     {
-        var k = kernels;
-        var p = parameters;
-        var f = forward;
         var order = secondOrder ? GradientOrder.Second : GradientOrder.First;
-        var squash = p.Squashing.ToActivation();
+        var squash = parameters.Squashing.ToActivation();
         DenseWeights GradientOf(ParameterSlice weight, ParameterSlice bias) => new(Gradient(weight), Gradient(bias));
         SubsamplingWeights SubsamplingGradientOf(ParameterSlice coefficient, ParameterSlice bias) => new(Gradient(coefficient), Gradient(bias));
-        BatchShape Shape(Layer layer) => f.ShapeOf(layer, count);
+        BatchShape Shape(Layer layer) => forward.ShapeOf(layer, count);
 
         switch (step)
         {
             // RBF output: the MAP loss writes dF6 itself; the fixed centres get zero gradients and OUTPUT's dense
             // steps have nothing to do.
-            case Step.Loss when p.Output == OutputLayer.Rbf:
-                k.Rbf.MapBackward(stream, Shape(Layer.Output), order, MapJ, f.Logits.View, f.F6.View, p.View(P.OutputWeight),
-                    f.Predictions.View, Labels.View, dF6.View, Losses.View, Correct.View);
+            case Step.Loss when parameters.Output == OutputLayer.Rbf:
+                kernels.Rbf.MapBackward(stream, Shape(Layer.Output), order, MapJ, forward.Logits.View, forward.F6.View, parameters.View(P.OutputWeight),
+                    forward.Predictions.View, Labels.View, dF6.View, Losses.View, Correct.View);
                 break;
-            case Step.OutputParameters when p.Output == OutputLayer.Rbf:
+            case Step.OutputParameters when parameters.Output == OutputLayer.Rbf:
                 Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(stream);
                 break;
-            case Step.OutputInput when p.Output == OutputLayer.Rbf:
+            case Step.OutputInput when parameters.Output == OutputLayer.Rbf:
                 break;
             case Step.Loss:
-                k.Softmax.CrossEntropyBackward(stream, Shape(Layer.Output), order, f.Probabilities.View, f.Predictions.View,
+                kernels.Softmax.CrossEntropyBackward(stream, Shape(Layer.Output), order, forward.Probabilities.View, forward.Predictions.View,
                     Labels.View, dLogits.View, Losses.View, Correct.View);
                 break;
 
             // OUTPUT F6 → classes (identity)
             case Step.OutputParameters:
-                k.FullyConnected.BackwardParameters(stream, Shape(Layer.F6), Shape(Layer.Output), order,
-                    dLogits.View, f.F6.View, GradientOf(P.OutputWeight, P.OutputBias));
+                kernels.FullyConnected.BackwardParameters(stream, Shape(Layer.F6), Shape(Layer.Output), order,
+                    dLogits.View, forward.F6.View, GradientOf(P.OutputWeight, P.OutputBias));
                 break;
             case Step.OutputInput:
-                k.FullyConnected.BackwardInput(stream, Shape(Layer.F6), Shape(Layer.Output), order,
-                    dLogits.View, p.View(P.OutputWeight), dF6.View);
+                kernels.FullyConnected.BackwardInput(stream, Shape(Layer.F6), Shape(Layer.Output), order,
+                    dLogits.View, parameters.View(P.OutputWeight), dF6.View);
                 break;
 
             // F6 C5 → F6 (squashed)
             case Step.F6Squash:
-                k.Squashing.Backward(stream, Shape(Layer.F6), squash, order, f.F6.View, dF6.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.F6), squash, order, forward.F6.View, dF6.View);
                 break;
             case Step.F6Parameters:
-                k.FullyConnected.BackwardParameters(stream, Shape(Layer.C5), Shape(Layer.F6), order,
-                    dF6.View, f.C5.View, GradientOf(P.F6Weight, P.F6Bias));
+                kernels.FullyConnected.BackwardParameters(stream, Shape(Layer.C5), Shape(Layer.F6), order,
+                    dF6.View, forward.C5.View, GradientOf(P.F6Weight, P.F6Bias));
                 break;
             case Step.F6Input:
-                k.FullyConnected.BackwardInput(stream, Shape(Layer.C5), Shape(Layer.F6), order,
-                    dF6.View, p.View(P.F6Weight), dC5.View);
+                kernels.FullyConnected.BackwardInput(stream, Shape(Layer.C5), Shape(Layer.F6), order,
+                    dF6.View, parameters.View(P.F6Weight), dC5.View);
                 break;
 
             // C5 S4 → C5 (squashed)
             case Step.C5Squash:
-                k.Squashing.Backward(stream, Shape(Layer.C5), squash, order, f.C5.View, dC5.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.C5), squash, order, forward.C5.View, dC5.View);
                 break;
             case Step.C5Parameters:
-                k.Convolution.BackwardParameters(stream, Shape(Layer.S4), Shape(Layer.C5), order,
-                    dC5.View, f.S4.View, p.C5Mask, GradientOf(P.C5Weight, P.C5Bias));
+                kernels.Convolution.BackwardParameters(stream, Shape(Layer.S4), Shape(Layer.C5), order,
+                    dC5.View, forward.S4.View, parameters.C5Mask, GradientOf(P.C5Weight, P.C5Bias));
                 break;
             case Step.C5Input:
-                k.Convolution.BackwardInput(stream, Shape(Layer.S4), Shape(Layer.C5), order,
-                    dC5.View, p.Convolution(P.C5Weight, P.C5Bias, p.C5Mask), dS4.View);
+                kernels.Convolution.BackwardInput(stream, Shape(Layer.S4), Shape(Layer.C5), order,
+                    dC5.View, parameters.Convolution(P.C5Weight, P.C5Bias, parameters.C5Mask), dS4.View);
                 break;
 
             // S4 C3 → S4 (squashed)
             case Step.S4Squash:
-                k.Squashing.Backward(stream, Shape(Layer.S4), squash, order, f.S4.View, dS4.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.S4), squash, order, forward.S4.View, dS4.View);
                 break;
             case Step.S4Parameters:
-                k.Subsampling.BackwardParameters(stream, Shape(Layer.C3), Shape(Layer.S4), order,
-                    dS4.View, f.C3.View, SubsamplingGradientOf(P.S4Coefficient, P.S4Bias));
+                kernels.Subsampling.BackwardParameters(stream, Shape(Layer.C3), Shape(Layer.S4), order,
+                    dS4.View, forward.C3.View, SubsamplingGradientOf(P.S4Coefficient, P.S4Bias));
                 break;
             case Step.S4Input:
-                k.Subsampling.BackwardInput(stream, Shape(Layer.C3), Shape(Layer.S4), order,
-                    dS4.View, p.View(P.S4Coefficient), dC3.View);
+                kernels.Subsampling.BackwardInput(stream, Shape(Layer.C3), Shape(Layer.S4), order,
+                    dS4.View, parameters.View(P.S4Coefficient), dC3.View);
                 break;
 
             // C3 S2 → C3 (identity; Table I)
             case Step.C3Parameters:
-                k.Convolution.BackwardParameters(stream, Shape(Layer.S2), Shape(Layer.C3), order,
-                    dC3.View, f.S2.View, p.C3Mask, GradientOf(P.C3Weight, P.C3Bias));
+                kernels.Convolution.BackwardParameters(stream, Shape(Layer.S2), Shape(Layer.C3), order,
+                    dC3.View, forward.S2.View, parameters.C3Mask, GradientOf(P.C3Weight, P.C3Bias));
                 break;
             case Step.C3Input:
-                k.Convolution.BackwardInput(stream, Shape(Layer.S2), Shape(Layer.C3), order,
-                    dC3.View, p.Convolution(P.C3Weight, P.C3Bias, p.C3Mask), dS2.View);
+                kernels.Convolution.BackwardInput(stream, Shape(Layer.S2), Shape(Layer.C3), order,
+                    dC3.View, parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), dS2.View);
                 break;
 
             // S2 C1 → S2 (squashed)
             case Step.S2Squash:
-                k.Squashing.Backward(stream, Shape(Layer.S2), squash, order, f.S2.View, dS2.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.S2), squash, order, forward.S2.View, dS2.View);
                 break;
             case Step.S2Parameters:
-                k.Subsampling.BackwardParameters(stream, Shape(Layer.C1), Shape(Layer.S2), order,
-                    dS2.View, f.C1.View, SubsamplingGradientOf(P.S2Coefficient, P.S2Bias));
+                kernels.Subsampling.BackwardParameters(stream, Shape(Layer.C1), Shape(Layer.S2), order,
+                    dS2.View, forward.C1.View, SubsamplingGradientOf(P.S2Coefficient, P.S2Bias));
                 break;
             case Step.S2Input:
-                k.Subsampling.BackwardInput(stream, Shape(Layer.C1), Shape(Layer.S2), order,
-                    dS2.View, p.View(P.S2Coefficient), dC1.View);
+                kernels.Subsampling.BackwardInput(stream, Shape(Layer.C1), Shape(Layer.S2), order,
+                    dS2.View, parameters.View(P.S2Coefficient), dC1.View);
                 break;
 
             // C1 INPUT → C1 (identity); the input needs no gradient.
             case Step.C1Parameters:
-                k.Convolution.BackwardParameters(stream, Shape(Layer.Input), Shape(Layer.C1), order,
-                    dC1.View, f.Input.View, p.C1Mask, GradientOf(P.C1Weight, P.C1Bias));
+                kernels.Convolution.BackwardParameters(stream, Shape(Layer.Input), Shape(Layer.C1), order,
+                    dC1.View, forward.Input.View, parameters.C1Mask, GradientOf(P.C1Weight, P.C1Bias));
                 break;
 
             default:

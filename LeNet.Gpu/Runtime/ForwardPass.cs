@@ -66,63 +66,63 @@ public sealed class ForwardPass : IDisposable
     public BatchShape OutputShape(int count) => ShapeOf(Layer.Output, count);
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
-    public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<float> images, int count) =>
-        k.InputFromFloats(stream, count, Capacity, images, Input.View);
+    public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<float> images, int count) =>
+        kernels.InputFromFloats(stream, count, Capacity, images, Input.View);
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> raw 28×28 byte images [n][784] on the device.</summary>
-    public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<byte> images, int count) =>
-        k.InputFromBytes(stream, count, Capacity, images, Input.View);
+    public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<byte> images, int count) =>
+        kernels.InputFromBytes(stream, count, Capacity, images, Input.View);
 
     /// <summary>Runs every layer after the input, then the softmax, on the <paramref name="count"/> images already in <see cref="Input"/>.</summary>
-    public void Run(LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
+    public void Run(LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)
     {
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
         foreach (var layer in Architecture.Layers.Skip(1))
-            Launch(layer.Layer, k, stream, p, count);
-        LaunchSoftmax(k, stream, count);
+            Launch(layer.Layer, kernels, stream, parameters, count);
+        LaunchSoftmax(kernels, stream, count);
     }
 
     /// <summary>
     /// One layer's launch, reading the previous layer's buffer and writing its own: the only place each layer's
     /// kernel arguments are written (the per-layer benchmarks time these same launches one by one).
     /// </summary>
-    public void Launch(Layer layer, LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
+    public void Launch(Layer layer, LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)
     {
-        var squash = p.Squashing.ToActivation();
+        var squash = parameters.Squashing.ToActivation();
         const Activation identity = Activation.Identity;
         switch (layer)
         {
             case Layer.C1:
-                k.Convolution.Forward(stream, InputShape(count), C1Shape(count), identity,
-                    Input.View, p.Convolution(P.C1Weight, P.C1Bias, p.C1Mask), C1.View);
+                kernels.Convolution.Forward(stream, InputShape(count), C1Shape(count), identity,
+                    Input.View, parameters.Convolution(P.C1Weight, P.C1Bias, parameters.C1Mask), C1.View);
                 break;
             case Layer.S2:
-                k.Subsampling.Forward(stream, C1Shape(count), S2Shape(count), squash,
-                    C1.View, p.Subsampling(P.S2Coefficient, P.S2Bias), S2.View);
+                kernels.Subsampling.Forward(stream, C1Shape(count), S2Shape(count), squash,
+                    C1.View, parameters.Subsampling(P.S2Coefficient, P.S2Bias), S2.View);
                 break;
             case Layer.C3:
-                k.Convolution.Forward(stream, S2Shape(count), C3Shape(count), identity,
-                    S2.View, p.Convolution(P.C3Weight, P.C3Bias, p.C3Mask), C3.View);
+                kernels.Convolution.Forward(stream, S2Shape(count), C3Shape(count), identity,
+                    S2.View, parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), C3.View);
                 break;
             case Layer.S4:
-                k.Subsampling.Forward(stream, C3Shape(count), S4Shape(count), squash,
-                    C3.View, p.Subsampling(P.S4Coefficient, P.S4Bias), S4.View);
+                kernels.Subsampling.Forward(stream, C3Shape(count), S4Shape(count), squash,
+                    C3.View, parameters.Subsampling(P.S4Coefficient, P.S4Bias), S4.View);
                 break;
             case Layer.C5:
-                k.Convolution.Forward(stream, S4Shape(count), C5Shape(count), squash,
-                    S4.View, p.Convolution(P.C5Weight, P.C5Bias, p.C5Mask), C5.View);
+                kernels.Convolution.Forward(stream, S4Shape(count), C5Shape(count), squash,
+                    S4.View, parameters.Convolution(P.C5Weight, P.C5Bias, parameters.C5Mask), C5.View);
                 break;
             case Layer.F6:
-                k.FullyConnected.Forward(stream, C5Shape(count), F6Shape(count), squash,
-                    C5.View, p.Dense(P.F6Weight, P.F6Bias), F6.View);
+                kernels.FullyConnected.Forward(stream, C5Shape(count), F6Shape(count), squash,
+                    C5.View, parameters.Dense(P.F6Weight, P.F6Bias), F6.View);
                 break;
-            case Layer.Output when p.Output == OutputLayer.Rbf:
-                k.Rbf.Forward(stream, OutputShape(count), F6.View, p.View(P.OutputWeight), Logits.View);
+            case Layer.Output when parameters.Output == OutputLayer.Rbf:
+                kernels.Rbf.Forward(stream, OutputShape(count), F6.View, parameters.View(P.OutputWeight), Logits.View);
                 break;
             case Layer.Output:
-                k.FullyConnected.Forward(stream, F6Shape(count), OutputShape(count), identity,
-                    F6.View, p.Dense(P.OutputWeight, P.OutputBias), Logits.View);
+                kernels.FullyConnected.Forward(stream, F6Shape(count), OutputShape(count), identity,
+                    F6.View, parameters.Dense(P.OutputWeight, P.OutputBias), Logits.View);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(layer), layer, "not a computed layer");
@@ -130,8 +130,8 @@ public sealed class ForwardPass : IDisposable
     }
 
     /// <summary>The softmax over the output layer's values: probabilities and predicted classes.</summary>
-    public void LaunchSoftmax(LeNetKernels k, AcceleratorStream stream, int count) =>
-        k.Softmax.Forward(stream, OutputShape(count), Logits.View, Probabilities.View, Predictions.View);
+    public void LaunchSoftmax(LeNetKernels kernels, AcceleratorStream stream, int count) =>
+        kernels.Softmax.Forward(stream, OutputShape(count), Logits.View, Probabilities.View, Predictions.View);
 
     public void Dispose()
     {
