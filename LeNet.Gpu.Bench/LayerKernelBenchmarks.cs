@@ -4,6 +4,7 @@ using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
 using ILGPU;
 using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 
@@ -11,7 +12,7 @@ namespace LeNet.Gpu.Bench;
 
 /// <summary>
 /// Each inference kernel timed alone, by device and batch size: the input kernels (<see cref="ForwardPass.LoadInput(LeNetKernels, AcceleratorStream, ArrayView{float}, int)"/>),
-/// the eight per-layer launches (<see cref="ForwardPass.Launch"/>, the very launches <see cref="ForwardPass.Run"/>
+/// the eight per-layer launches (<see cref="ForwardPass.Launch"/> and <see cref="ForwardPass.LaunchSoftmax"/>, the very launches <see cref="ForwardPass.Run"/>
 /// makes) and the three fused ones (<see cref="FusedForwardPass.Launch"/>), each followed by a synchronise. Buffers,
 /// weights, an input batch and every earlier kernel's output are on the device before timing (setup runs both passes
 /// once), so each launch reads what it would read in a real pass. images/s = BatchSize / time per launch: the rate of
@@ -36,7 +37,7 @@ public class LayerKernelBenchmarks
     private DeviceParameters p = null!;
     private ForwardPass pass = null!;
     private FusedForwardPass fused = null!;
-    private FusedLeNetKernels fk = null!;
+    private FusedLaunches fk = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> floats = null!;
     private MemoryBuffer1D<byte, Stride1D.Dense> bytes = null!;
 
@@ -64,7 +65,7 @@ public class LayerKernelBenchmarks
         stream.Synchronize();
     }
 
-    private void Time(ForwardPass.Layer layer)
+    private void Time(Layer layer)
     {
         pass.Launch(layer, k, stream, p, BatchSize);
         stream.Synchronize();
@@ -78,14 +79,14 @@ public class LayerKernelBenchmarks
 
     [Benchmark] public void InputFromFloats() { pass.LoadInput(k, stream, floats.View, BatchSize); stream.Synchronize(); }
     [Benchmark] public void InputFromBytes() { pass.LoadInput(k, stream, bytes.View, BatchSize); stream.Synchronize(); }
-    [Benchmark] public void C1() => Time(ForwardPass.Layer.C1);
-    [Benchmark] public void S2() => Time(ForwardPass.Layer.S2);
-    [Benchmark] public void C3() => Time(ForwardPass.Layer.C3);
-    [Benchmark] public void S4() => Time(ForwardPass.Layer.S4);
-    [Benchmark] public void C5() => Time(ForwardPass.Layer.C5);
-    [Benchmark] public void F6() => Time(ForwardPass.Layer.F6);
-    [Benchmark] public void Output() => Time(ForwardPass.Layer.Output);
-    [Benchmark] public void Softmax() => Time(ForwardPass.Layer.Softmax);
+    [Benchmark] public void C1() => Time(Layer.C1);
+    [Benchmark] public void S2() => Time(Layer.S2);
+    [Benchmark] public void C3() => Time(Layer.C3);
+    [Benchmark] public void S4() => Time(Layer.S4);
+    [Benchmark] public void C5() => Time(Layer.C5);
+    [Benchmark] public void F6() => Time(Layer.F6);
+    [Benchmark] public void Output() => Time(Layer.Output);
+    [Benchmark] public void Softmax() { pass.LaunchSoftmax(k, stream, BatchSize); stream.Synchronize(); }
     [Benchmark] public void FusedC1S2FromFloats() => Time(FusedForwardPass.Stage.C1S2);
     [Benchmark] public void FusedC1S2FromBytes() => Time(FusedForwardPass.Stage.C1S2, ImageFormat.MnistBytes);
     [Benchmark] public void FusedC3S4() => Time(FusedForwardPass.Stage.C3S4);

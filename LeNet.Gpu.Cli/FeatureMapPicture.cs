@@ -1,4 +1,5 @@
 using System.Globalization;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Serialization;
 using SkiaSharp;
 
@@ -26,7 +27,7 @@ public static class FeatureMapPicture
 
     public static byte[] Render(FeatureMaps maps, IReadOnlyList<string> classNames, string title)
     {
-        const int tileGap = 8, labelHeight = 30, indexHeight = 14, layerGap = 14, barsHeight = 10 * 18 + labelHeight;
+        const int tileGap = 8, labelHeight = 30, indexHeight = 14, layerGap = 14, barsHeight = Architecture.Classes * 18 + labelHeight;
         int height = Margin + 26;
         foreach (var layer in maps.Layers)
             height += labelHeight + (layer.IsVector ? 24 : layer.Height * ScaleOf(layer)) + indexHeight + layerGap;
@@ -89,9 +90,9 @@ public static class FeatureMapPicture
             y += layer.Height * scale + indexHeight + layerGap;
         }
 
-        // OUTPUT: the ten probabilities as bars, the predicted class in bold colour.
+        // OUTPUT: the probabilities as bars, the predicted class in bold colour.
         y += labelHeight;
-        canvas.DrawText("OUTPUT 10 (softmax probabilities)", Margin, y - 6, labelFont, ink);
+        canvas.DrawText($"OUTPUT {Architecture.Classes} (softmax probabilities)", Margin, y - 6, labelFont, ink);
         const float barMax = 600;
         for (int c = 0; c < maps.Probabilities.Length; c++)
         {

@@ -1,4 +1,3 @@
-using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 
@@ -41,28 +40,31 @@ public sealed record FeatureMaps(IReadOnlyList<FeatureLayer> Layers, float[] Pro
         public int[] Shape => IsVector ? [Width] : [Maps, Height, Width];
     }
 
-    /// <summary>The layers drawn, in the order the paper's Figure 2 draws them (the output is the probabilities).</summary>
+    /// <summary>
+    /// The layers drawn, in the order the paper's Figure 2 draws them: every layer of the architecture up to F6
+    /// (the output is drawn as the probabilities). A vector layer (C5, F6) is one map of 1×n.
+    /// </summary>
     public static IReadOnlyList<LayerSpec> Describe() =>
-    [
-        new("input", "INPUT 1@32×32", 1, Dataset.Side, Dataset.Side),
-        new("c1", "C1 6@28×28 (convolution)", 6, 28, 28),
-        new("s2", "S2 6@14×14 (subsampling)", 6, 14, 14),
-        new("c3", "C3 16@10×10 (convolution, Table I)", 16, 10, 10),
-        new("s4", "S4 16@5×5 (subsampling)", 16, 5, 5),
-        new("c5", "C5 120 (convolution)", 1, 1, 120),
-        new("f6", "F6 84 (full connection)", 1, 1, 84),
-    ];
+        Architecture.Layers.Where(l => l.Layer != Layer.Output).Select(Spec).ToList();
+
+    private static LayerSpec Spec(LayerInfo l)
+    {
+        string shape = l.IsVector ? $"{l.Maps}" : $"{l.Maps}@{l.Size}×{l.Size}";
+        string title = l.Layer == Layer.Input ? $"{l.Name} {shape}" : $"{l.Name} {shape} ({l.Description})";
+        return l.IsVector
+            ? new LayerSpec(l.Name.ToLowerInvariant(), title, 1, 1, l.Maps)
+            : new LayerSpec(l.Name.ToLowerInvariant(), title, l.Maps, l.Size, l.Size);
+    }
 
     /// <summary>Image <paramref name="image"/> of a trace, cut into layers (the trace is image-major).</summary>
     public static FeatureMaps From(LayerOutputs trace, int image = 0)
     {
         if (image < 0 || image >= trace.Count) throw new ArgumentOutOfRangeException(nameof(image));
-        float[][] sources = [trace.Input, trace.C1, trace.S2, trace.C3, trace.S4, trace.C5, trace.F6];
         var layers = Describe().Select((spec, i) =>
         {
             int per = spec.Maps * spec.Height * spec.Width;
             return new FeatureLayer(spec.Key, spec.Name, spec.Maps, spec.Height, spec.Width,
-                sources[i].AsSpan(image * per, per).ToArray());
+                trace.Of((Layer)i).AsSpan(image * per, per).ToArray());
         }).ToList();
         var probabilities = trace.Probabilities.AsSpan(image * Architecture.Classes, Architecture.Classes).ToArray();
         return new FeatureMaps(layers, probabilities, trace.Classes[image]);

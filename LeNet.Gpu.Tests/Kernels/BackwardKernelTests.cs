@@ -56,37 +56,39 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
         using var dC1 = gpu.Poisoned(4704L * capacity);
         using var gradient = gpu.Poisoned(P.Length);
         ArrayView<float> G(ParameterSlice slice) => gradient.View.SubView(slice.Offset, slice.Length);
+        DenseWeights G2(ParameterSlice weight, ParameterSlice bias) => new(G(weight), G(bias));
         ArrayView<float> W(ParameterSlice slice) => parameters.View(slice);
-        int squash = (int)squashing.ToActivation();
+        var squash = squashing.ToActivation();
+        const GradientOrder First = GradientOrder.First;
         BatchShape Shape(int maps, int size) => new(maps, size, count, capacity);
         // Parameter-gradient kernels loop grid-stride; 97 threads (not a divisor of any layer's count) makes
         // every thread handle several elements, as on the CPU accelerator.
         const int Threads = 97;
 
         // Loss → OUTPUT (identity) → F6.
-        k.CrossEntropyBackward(s, count, count, capacity, 0, pass.Probabilities.View, pass.Predictions.View, labelBuffer.View,
+        k.Softmax.CrossEntropyBackward(s, Shape(10, 1), First, pass.Probabilities.View, pass.Predictions.View, labelBuffer.View,
             dLogits.View, losses.View, correct.View);
-        k.FullyConnectedBackwardParameters(s, Threads, Threads, 84, 10, count, capacity, 0, dLogits.View, pass.F6.View, G(P.OutputWeight), G(P.OutputBias));
-        k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, capacity, 0, dLogits.View, W(P.OutputWeight), dF6.View);
+        k.FullyConnected.BackwardParameters(s, Shape(84, 1), Shape(10, 1), First, dLogits.View, pass.F6.View, G2(P.OutputWeight, P.OutputBias), Threads);
+        k.FullyConnected.BackwardInput(s, Shape(84, 1), Shape(10, 1), First, dLogits.View, W(P.OutputWeight), dF6.View);
         // F6 (squashed) → C5.
-        k.SquashBackward(s, 84 * count, Shape(84, 1), squash, 0, pass.F6.View, dF6.View);
-        k.FullyConnectedBackwardParameters(s, Threads, Threads, 120, 84, count, capacity, 0, dF6.View, pass.C5.View, G(P.F6Weight), G(P.F6Bias));
-        k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, capacity, 0, dF6.View, W(P.F6Weight), dC5.View);
+        k.Squashing.Backward(s, Shape(84, 1), squash, First, pass.F6.View, dF6.View);
+        k.FullyConnected.BackwardParameters(s, Shape(120, 1), Shape(84, 1), First, dF6.View, pass.C5.View, G2(P.F6Weight, P.F6Bias), Threads);
+        k.FullyConnected.BackwardInput(s, Shape(120, 1), Shape(84, 1), First, dF6.View, W(P.F6Weight), dC5.View);
         // C5 (squashed) → S4.
-        k.SquashBackward(s, 120 * count, Shape(120, 1), squash, 0, pass.C5.View, dC5.View);
-        k.ConvolutionBackwardParameters(s, Threads, Threads, Shape(16, 5), Shape(120, 1), 0, dC5.View, pass.S4.View, parameters.C5Mask, G(P.C5Weight), G(P.C5Bias));
-        k.ConvolutionBackwardInput(s, 16 * count, Shape(16, 5), Shape(120, 1), 0, dC5.View, W(P.C5Weight), parameters.C5Mask, dS4.View);
+        k.Squashing.Backward(s, Shape(120, 1), squash, First, pass.C5.View, dC5.View);
+        k.Convolution.BackwardParameters(s, Shape(16, 5), Shape(120, 1), First, dC5.View, pass.S4.View, parameters.C5Mask, G2(P.C5Weight, P.C5Bias), Threads);
+        k.Convolution.BackwardInput(s, Shape(16, 5), Shape(120, 1), First, dC5.View, new(W(P.C5Weight), W(P.C5Bias), parameters.C5Mask), dS4.View);
         // S4 (squashed) → C3 (identity) → S2.
-        k.SquashBackward(s, 16 * count, Shape(16, 5), squash, 0, pass.S4.View, dS4.View);
-        k.SubsamplingBackwardParameters(s, 16, Shape(16, 10), Shape(16, 5), 0, dS4.View, pass.C3.View, G(P.S4Coefficient), G(P.S4Bias));
-        k.SubsamplingBackwardInput(s, 16 * count, Shape(16, 10), Shape(16, 5), 0, dS4.View, W(P.S4Coefficient), dC3.View);
-        k.ConvolutionBackwardParameters(s, Threads, Threads, Shape(6, 14), Shape(16, 10), 0, dC3.View, pass.S2.View, parameters.C3Mask, G(P.C3Weight), G(P.C3Bias));
-        k.ConvolutionBackwardInput(s, 6 * count, Shape(6, 14), Shape(16, 10), 0, dC3.View, W(P.C3Weight), parameters.C3Mask, dS2.View);
+        k.Squashing.Backward(s, Shape(16, 5), squash, First, pass.S4.View, dS4.View);
+        k.Subsampling.BackwardParameters(s, Shape(16, 10), Shape(16, 5), First, dS4.View, pass.C3.View, new(G(P.S4Coefficient), G(P.S4Bias)));
+        k.Subsampling.BackwardInput(s, Shape(16, 10), Shape(16, 5), First, dS4.View, W(P.S4Coefficient), dC3.View);
+        k.Convolution.BackwardParameters(s, Shape(6, 14), Shape(16, 10), First, dC3.View, pass.S2.View, parameters.C3Mask, G2(P.C3Weight, P.C3Bias), Threads);
+        k.Convolution.BackwardInput(s, Shape(6, 14), Shape(16, 10), First, dC3.View, new(W(P.C3Weight), W(P.C3Bias), parameters.C3Mask), dS2.View);
         // S2 (squashed) → C1 (identity).
-        k.SquashBackward(s, 6 * count, Shape(6, 14), squash, 0, pass.S2.View, dS2.View);
-        k.SubsamplingBackwardParameters(s, 6, Shape(6, 28), Shape(6, 14), 0, dS2.View, pass.C1.View, G(P.S2Coefficient), G(P.S2Bias));
-        k.SubsamplingBackwardInput(s, 6 * count, Shape(6, 28), Shape(6, 14), 0, dS2.View, W(P.S2Coefficient), dC1.View);
-        k.ConvolutionBackwardParameters(s, Threads, Threads, Shape(1, 32), Shape(6, 28), 0, dC1.View, pass.Input.View, parameters.C1Mask, G(P.C1Weight), G(P.C1Bias));
+        k.Squashing.Backward(s, Shape(6, 14), squash, First, pass.S2.View, dS2.View);
+        k.Subsampling.BackwardParameters(s, Shape(6, 28), Shape(6, 14), First, dS2.View, pass.C1.View, new(G(P.S2Coefficient), G(P.S2Bias)));
+        k.Subsampling.BackwardInput(s, Shape(6, 28), Shape(6, 14), First, dS2.View, W(P.S2Coefficient), dC1.View);
+        k.Convolution.BackwardParameters(s, Shape(1, 32), Shape(6, 28), First, dC1.View, pass.Input.View, parameters.C1Mask, G2(P.C1Weight, P.C1Bias), Threads);
         s.Synchronize();
 
         var reference = new ReferenceLeNet(model);
@@ -121,8 +123,8 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
         using var losses = gpu.Upload(new[] { 0.5f, 1.5f, 2f, float.NaN });
         using var correct = gpu.Upload(new[] { 1, 0, 1, 7 });
         using var stats = gpu.Upload(new[] { 10f, 3f, 20f });
-        gpu.Kernels.AccumulateStatistics(gpu.Stream, 1, 3, losses.View, correct.View, stats.View);
-        gpu.Kernels.AccumulateStatistics(gpu.Stream, 1, 3, losses.View, correct.View, stats.View);
+        gpu.Kernels.Softmax.AccumulateStatistics(gpu.Stream, 3, losses.View, correct.View, stats.View);
+        gpu.Kernels.Softmax.AccumulateStatistics(gpu.Stream, 3, losses.View, correct.View, stats.View);
         gpu.Stream.Synchronize();
         Assert.Equal(new[] { 18f, 7f, 26f }, stats.GetAsArray1D()); // only the first 3 images count
     }

@@ -51,8 +51,8 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         using var b = gpu.Upload(parameters.AsSpan(bias.Offset, bias.Length).ToArray());
         using var m = gpu.Upload(mask);
         using var output = gpu.Poisoned((long)outMaps * outSize * outSize * Capacity);
-        gpu.Kernels.ConvolutionForward(gpu.Stream, outMaps * Count, Shape(inMaps, inSize), Shape(outMaps, outSize), activation,
-            input.View, w.View, b.View, m.View, output.View);
+        gpu.Kernels.Convolution.Forward(gpu.Stream, Shape(inMaps, inSize), Shape(outMaps, outSize), (Activation)activation,
+            input.View, new(w.View, b.View, m.View), output.View);
         gpu.Stream.Synchronize();
         return ReadBatch(output, "convolution");
     }
@@ -64,8 +64,8 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         using var c = gpu.Upload(parameters.AsSpan(coefficient.Offset, coefficient.Length).ToArray());
         using var b = gpu.Upload(parameters.AsSpan(bias.Offset, bias.Length).ToArray());
         using var output = gpu.Poisoned((long)maps * (inSize / 2) * (inSize / 2) * Capacity);
-        gpu.Kernels.SubsamplingForward(gpu.Stream, maps * Count, Shape(maps, inSize), Shape(maps, inSize / 2), activation,
-            input.View, c.View, b.View, output.View);
+        gpu.Kernels.Subsampling.Forward(gpu.Stream, Shape(maps, inSize), Shape(maps, inSize / 2), (Activation)activation,
+            input.View, new(c.View, b.View), output.View);
         gpu.Stream.Synchronize();
         return ReadBatch(output, "subsampling");
     }
@@ -77,8 +77,8 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         using var w = gpu.Upload(parameters.AsSpan(weight.Offset, weight.Length).ToArray());
         using var b = gpu.Upload(parameters.AsSpan(bias.Offset, bias.Length).ToArray());
         using var output = gpu.Poisoned((long)outUnits * Capacity);
-        gpu.Kernels.FullyConnectedForward(gpu.Stream, outUnits * Count, inUnits, outUnits, Count, Capacity, activation,
-            input.View, w.View, b.View, output.View);
+        gpu.Kernels.FullyConnected.Forward(gpu.Stream, Shape(inUnits, 1), Shape(outUnits, 1), (Activation)activation,
+            input.View, new(w.View, b.View), output.View);
         gpu.Stream.Synchronize();
         return ReadBatch(output, "dense");
     }
@@ -209,7 +209,7 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         using var input = gpu.Upload(TestData.ToBatchLayout(logits, Count, Capacity));
         using var probabilities = gpu.Poisoned(10L * Capacity);
         using var predictions = gpu.Upload(Enumerable.Repeat(-1, Capacity).ToArray());
-        gpu.Kernels.SoftmaxForward(gpu.Stream, Count, Capacity, input.View, probabilities.View, predictions.View);
+        gpu.Kernels.Softmax.Forward(gpu.Stream, Shape(10, 1), input.View, probabilities.View, predictions.View);
         gpu.Stream.Synchronize();
 
         // Probabilities come back image-major [Capacity][10]; the spare images stay NaN, their predictions −1.

@@ -7,6 +7,7 @@ using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Runtime;
 using Xunit;
 
@@ -105,8 +106,12 @@ public sealed class OfflineCompilationTests(OfflineBackends backends) : IClassFi
             "FusedKernels.C1S2FromFloats", "FusedKernels.C1S2FromBytes", "FusedKernels.C3S4", "FusedKernels.C5F6Output",
         ];
         Assert.Equal(expected.Order(), names.Order());
-        // One loaded delegate per kernel: the per-layer set and the fused set.
-        Assert.Equal(typeof(LeNetKernels).GetFields().Length + typeof(FusedLeNetKernels).GetFields().Length, names.Count);
+        // One loaded delegate per kernel: the input kernels LeNetKernels loads, and each kernel file's launches.
+        Type[] loaders = [typeof(LeNetKernels), typeof(ConvolutionLaunches), typeof(SubsamplingLaunches), typeof(FullyConnectedLaunches),
+            typeof(SquashLaunches), typeof(SoftmaxLaunches), typeof(RbfLaunches), typeof(OptimizerLaunches), typeof(FusedLaunches)];
+        const System.Reflection.BindingFlags instance =
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic;
+        Assert.Equal(names.Count, loaders.Sum(t => t.GetFields(instance).Count(f => typeof(Delegate).IsAssignableFrom(f.FieldType))));
         // Exactly the fused kernels are explicitly grouped, and they take no index parameter.
         Assert.Equal(expected.Where(n => n.StartsWith("FusedKernels.")).Order(),
             LeNetKernels.All.Where(LeNetKernels.IsExplicitlyGrouped).Select(NameOf).Order());

@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -37,7 +38,7 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
         float lr = 0.05f, momentum = 0.9f, decay = 1e-3f;
         var w = Random(1, -0.5, 0.5); var g = Random(2, -0.1, 0.1); var vel = Random(3, -0.01, 0.01);
         using var wb = gpu.Upload(w); using var gb = gpu.Upload(g); using var vb = gpu.Upload(vel); using var tb = gpu.Upload(Trainable);
-        gpu.Kernels.Sgd(gpu.Stream, Threads, N, Threads, lr, momentum, decay, wb.View, gb.View, vb.View, tb.View);
+        gpu.Kernels.Optimizer.Sgd(gpu.Stream, new SgdStep(lr, momentum, decay), wb.View, gb.View, vb.View, tb.View, Threads);
         gpu.Stream.Synchronize();
 
         var v2 = new double[N]; var w2 = new double[N];
@@ -59,7 +60,7 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
         var w = Random(4, -0.5, 0.5); var g = Random(5, -0.1, 0.1); var m = Random(6, -0.01, 0.01); var v = Random(7, 0, 1e-3);
         using var wb = gpu.Upload(w); using var gb = gpu.Upload(g); using var mb = gpu.Upload(m); using var vb = gpu.Upload(v);
         using var tb = gpu.Upload(Trainable);
-        gpu.Kernels.Adam(gpu.Stream, Threads, N, Threads, lr, b1, b2, eps, decay, c1, c2, wb.View, gb.View, mb.View, vb.View, tb.View);
+        gpu.Kernels.Optimizer.Adam(gpu.Stream, new AdamStep(lr, b1, b2, eps, decay, c1, c2), wb.View, gb.View, mb.View, vb.View, tb.View, Threads);
         gpu.Stream.Synchronize();
 
         var m2 = new double[N]; var v2 = new double[N]; var w2 = new double[N];
@@ -81,7 +82,7 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
         float lr = 5e-4f, mu = 0.02f, decay = 0f;
         var w = Random(8, -0.5, 0.5); var g = Random(9, -0.1, 0.1); var h = Random(10, 0, 2);
         using var wb = gpu.Upload(w); using var gb = gpu.Upload(g); using var hb = gpu.Upload(h); using var tb = gpu.Upload(Trainable);
-        gpu.Kernels.Sdlm(gpu.Stream, Threads, N, Threads, lr, mu, decay, wb.View, gb.View, hb.View, tb.View);
+        gpu.Kernels.Optimizer.Sdlm(gpu.Stream, new SdlmStep(lr, mu, decay), wb.View, gb.View, hb.View, tb.View, Threads);
         gpu.Stream.Synchronize();
         var w2 = Enumerable.Range(0, N).Select(i => w[i] - lr / (mu + (double)h[i]) * g[i]).ToArray();
         AssertUpdated("sdlm weights", wb.GetAsArray1D(), w2, w);
@@ -93,7 +94,7 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
     {
         var source = Random(11, -1, 1); var target = Random(12, -1, 1);
         using var sb = gpu.Upload(source); using var tb = gpu.Upload(target);
-        gpu.Kernels.Accumulate(gpu.Stream, Threads, N, Threads, 0.25f, sb.View, tb.View);
+        gpu.Kernels.Optimizer.Accumulate(gpu.Stream, 0.25f, sb.View, tb.View, Threads);
         gpu.Stream.Synchronize();
         Tolerance.AssertClose("accumulate", tb.GetAsArray1D(), Enumerable.Range(0, N).Select(i => target[i] + 0.25 * source[i]).ToArray());
     }

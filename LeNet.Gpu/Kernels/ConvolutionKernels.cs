@@ -17,7 +17,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class ConvolutionKernels
 {
-    public const int K = 5;
+    public const int K = Model.Architecture.KernelSize;
 
     /// <summary>One thread per (output map, image); it loops over the map's pixels.</summary>
     public static void Forward(Index1D index, BatchShape inShape, BatchShape outShape, int activation,
@@ -124,5 +124,52 @@ public static class ConvolutionKernels
                 }
             dWeight[e] = sum;
         }
+    }
+}
+
+/// <summary>The convolution kernels loaded for one accelerator; each launch sizes its own grid from the shapes.</summary>
+public sealed class ConvolutionLaunches
+{
+    private readonly LaunchGrid grid;
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> backwardInput;
+    private readonly Action<AcceleratorStream, Index1D, int, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>> backwardParameters;
+
+    public ConvolutionLaunches(Accelerator accelerator)
+    {
+        grid = new LaunchGrid(accelerator);
+        forward = accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.Forward);
+        backwardInput = accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(ConvolutionKernels.BackwardInput);
+        backwardParameters = accelerator.LoadAutoGroupedKernel<Index1D, int, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>>(ConvolutionKernels.BackwardParameters);
+    }
+
+    /// <summary><see cref="ConvolutionKernels.Forward"/>: one thread per (output map, image).</summary>
+    public void Forward(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, Model.Activation activation,
+        ArrayView<float> input, ConvolutionWeights weights, ArrayView<float> output) =>
+        forward(stream, outputShape.MapThreads, inputShape, outputShape, (int)activation,
+            input, weights.Weight, weights.Bias, weights.Mask, output);
+
+    /// <summary><see cref="ConvolutionKernels.BackwardInput"/>: one thread per (input map, image); the bias is not read.</summary>
+    public void BackwardInput(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, GradientOrder order,
+        ArrayView<float> outputGradient, ConvolutionWeights weights, ArrayView<float> inputGradient) =>
+        backwardInput(stream, inputShape.MapThreads, inputShape, outputShape, (int)order,
+            outputGradient, weights.Weight, weights.Mask, inputGradient);
+
+    /// <summary>
+    /// <see cref="ConvolutionKernels.BackwardParameters"/>: grid-stride over every weight and bias, with
+    /// <see cref="LaunchGrid.ThreadsFor"/> threads unless <paramref name="threads"/> is given.
+    /// </summary>
+    public void BackwardParameters(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, GradientOrder order,
+        ArrayView<float> outputGradient, ArrayView<float> input, ArrayView<int> mask, DenseWeights gradient, int threads = 0)
+    {
+        threads = threads > 0 ? threads : grid.ThreadsFor((int)(gradient.Weight.Length + gradient.Bias.Length));
+        backwardParameters(stream, threads, threads, inputShape, outputShape, (int)order,
+            outputGradient, input, mask, gradient.Weight, gradient.Bias);
     }
 }

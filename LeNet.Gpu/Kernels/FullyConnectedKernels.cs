@@ -70,3 +70,53 @@ public static class FullyConnectedKernels
         }
     }
 }
+
+/// <summary>
+/// The dense kernels loaded for one accelerator; each launch sizes its own grid from the shapes. Shapes are vectors
+/// (<see cref="BatchShape.Size"/> 1): <see cref="BatchShape.Maps"/> units, <see cref="BatchShape.Count"/> images.
+/// </summary>
+public sealed class FullyConnectedLaunches
+{
+    private readonly LaunchGrid grid;
+    private readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, Index1D, int, int, int, int, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardInput;
+    private readonly Action<AcceleratorStream, Index1D, int, int, int, int, int, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardParameters;
+
+    public FullyConnectedLaunches(Accelerator accelerator)
+    {
+        grid = new LaunchGrid(accelerator);
+        forward = accelerator.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.Forward);
+        backwardInput = accelerator.LoadAutoGroupedKernel<Index1D, int, int, int, int, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.BackwardInput);
+        backwardParameters = accelerator.LoadAutoGroupedKernel<Index1D, int, int, int, int, int, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FullyConnectedKernels.BackwardParameters);
+    }
+
+    /// <summary><see cref="FullyConnectedKernels.Forward"/>: one thread per (unit, image).</summary>
+    public void Forward(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, Model.Activation activation,
+        ArrayView<float> input, DenseWeights weights, ArrayView<float> output) =>
+        forward(stream, outputShape.MapThreads, inputShape.Maps, outputShape.Maps, outputShape.Count, outputShape.Stride,
+            (int)activation, input, weights.Weight, weights.Bias, output);
+
+    /// <summary><see cref="FullyConnectedKernels.BackwardInput"/>: one thread per (input unit, image).</summary>
+    public void BackwardInput(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, GradientOrder order,
+        ArrayView<float> outputGradient, ArrayView<float> weight, ArrayView<float> inputGradient) =>
+        backwardInput(stream, inputShape.MapThreads, inputShape.Maps, outputShape.Maps, outputShape.Count, outputShape.Stride,
+            (int)order, outputGradient, weight, inputGradient);
+
+    /// <summary>
+    /// <see cref="FullyConnectedKernels.BackwardParameters"/>: grid-stride over every weight and bias, with
+    /// <see cref="LaunchGrid.ThreadsFor"/> threads unless <paramref name="threads"/> is given.
+    /// </summary>
+    public void BackwardParameters(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, GradientOrder order,
+        ArrayView<float> outputGradient, ArrayView<float> input, DenseWeights gradient, int threads = 0)
+    {
+        threads = threads > 0 ? threads : grid.ThreadsFor((int)(gradient.Weight.Length + gradient.Bias.Length));
+        backwardParameters(stream, threads, threads, inputShape.Maps, outputShape.Maps, outputShape.Count, outputShape.Stride,
+            (int)order, outputGradient, input, gradient.Weight, gradient.Bias);
+    }
+}

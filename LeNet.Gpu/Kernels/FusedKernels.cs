@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Kernels;
 
@@ -24,8 +25,9 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class FusedKernels
 {
-    public const int InputFloats = 32 * 32, MnistBytes = 28 * 28;
-    public const int S2Floats = 6 * 14 * 14, S4Floats = 16 * 5 * 5;
+    public const int InputFloats = InputLength, MnistBytes = MnistLength;
+    public const int S2Floats = S2Length, S4Floats = S4Length;
+    private const int S2Pixels = S2Size * S2Size, S4Pixels = S4Size * S4Size;
 
     /// <summary>Images per group and preferred threads per group (on a GPU) of <see cref="C1S2FromFloats"/> / <see cref="C1S2FromBytes"/>.</summary>
     public const int C1S2Tile = 8, C1S2Group = 256;
@@ -37,14 +39,16 @@ public static class FusedKernels
     public const int DenseTile = 16, DenseGroup = 128;
 
     // C1S2's shared parameter block: c1.weight [6][25], c1.bias [6], s2.coefficient [6], s2.bias [6].
-    private const int C1Bias = 150, S2Coefficient = 156, S2Bias = 162, C1S2Parameters = 168;
+    private const int C1Bias = C1WeightLength, S2Coefficient = C1Bias + C1Maps, S2Bias = S2Coefficient + S2Maps,
+        C1S2Parameters = S2Bias + S2Maps;
 
     // C3S4's: c3.weight [16][6][25] (dense, masked entries never read), c3.bias, s4.coefficient, s4.bias [16] each.
-    private const int C3Bias = 2400, S4Coefficient = 2416, S4Bias = 2432, C3S4Parameters = 2448, C3Mask = 96;
+    private const int C3Bias = C3WeightLength, S4Coefficient = C3Bias + C3Maps, S4Bias = S4Coefficient + S4Maps,
+        C3S4Parameters = S4Bias + S4Maps, C3Mask = C3MaskLength;
 
-    // C5F6Output's shared rows. Odd strides put the rows of neighbouring images in different banks.
-    private const int S4Stride = 401, C5Stride = 121, F6Stride = 85, LogitStride = 10;
-    private const int Chunk = 32, ChunkStride = 121, ImageQuads = DenseTile / 4;
+    // C5F6Output's shared rows. Odd strides (one float past the row) put the rows of neighbouring images in different banks.
+    private const int S4Stride = S4Length + 1, C5Stride = C5Units + 1, F6Stride = F6Units + 1, LogitStride = Classes;
+    private const int Chunk = 32, ChunkStride = C5Units + 1, ImageQuads = DenseTile / 4;
 
     /// <summary>
     /// C1 (identity) and S2 (squashed) for a tile of float images [n][32·32], row-major, in the model's input scale.
@@ -112,31 +116,31 @@ public static class FusedKernels
     /// </summary>
     private static void C1S2Compute(ArrayView<float> tile, ArrayView<float> p, int first, int valid, int activation, ArrayView<float> s2)
     {
-        for (int item = Group.IdxX; item < valid * 196; item += Group.DimX)
+        for (int item = Group.IdxX; item < valid * S2Pixels; item += Group.DimX)
         {
-            int n = item / 196, position = item - n * 196, y = position / 14, x = position - y * 14;
+            int n = item / S2Pixels, position = item - n * S2Pixels, y = position / S2Size, x = position - y * S2Size;
             Quad q0 = new(p[C1Bias]), q1 = new(p[C1Bias + 1]), q2 = new(p[C1Bias + 2]);
             Quad q3 = new(p[C1Bias + 3]), q4 = new(p[C1Bias + 4]), q5 = new(p[C1Bias + 5]);
-            for (int ky = 0; ky < 5; ky++)
+            for (int ky = 0; ky < KernelSize; ky++)
             {
-                int row = n * InputFloats + (2 * y + ky) * 32 + 2 * x;
+                int row = n * InputFloats + (2 * y + ky) * InputSize + 2 * x, taps = ky * KernelSize;
                 var top = Row6.Load(tile, row);
-                var bottom = Row6.Load(tile, row + 32);
-                q0 = q0.Add(Taps5.Load(p, ky * 5), top, bottom);
-                q1 = q1.Add(Taps5.Load(p, 25 + ky * 5), top, bottom);
-                q2 = q2.Add(Taps5.Load(p, 50 + ky * 5), top, bottom);
-                q3 = q3.Add(Taps5.Load(p, 75 + ky * 5), top, bottom);
-                q4 = q4.Add(Taps5.Load(p, 100 + ky * 5), top, bottom);
-                q5 = q5.Add(Taps5.Load(p, 125 + ky * 5), top, bottom);
+                var bottom = Row6.Load(tile, row + InputSize);
+                q0 = q0.Add(Taps5.Load(p, taps), top, bottom);
+                q1 = q1.Add(Taps5.Load(p, KernelArea + taps), top, bottom);
+                q2 = q2.Add(Taps5.Load(p, 2 * KernelArea + taps), top, bottom);
+                q3 = q3.Add(Taps5.Load(p, 3 * KernelArea + taps), top, bottom);
+                q4 = q4.Add(Taps5.Load(p, 4 * KernelArea + taps), top, bottom);
+                q5 = q5.Add(Taps5.Load(p, 5 * KernelArea + taps), top, bottom);
             }
             // Consecutive threads take consecutive positions of one map: the writes are coalesced.
             int at = (first + n) * S2Floats + position;
             s2[at] = Squash.Apply(p[S2Coefficient] * q0.Sum + p[S2Bias], activation);
-            s2[at + 196] = Squash.Apply(p[S2Coefficient + 1] * q1.Sum + p[S2Bias + 1], activation);
-            s2[at + 392] = Squash.Apply(p[S2Coefficient + 2] * q2.Sum + p[S2Bias + 2], activation);
-            s2[at + 588] = Squash.Apply(p[S2Coefficient + 3] * q3.Sum + p[S2Bias + 3], activation);
-            s2[at + 784] = Squash.Apply(p[S2Coefficient + 4] * q4.Sum + p[S2Bias + 4], activation);
-            s2[at + 980] = Squash.Apply(p[S2Coefficient + 5] * q5.Sum + p[S2Bias + 5], activation);
+            s2[at + 1 * S2Pixels] = Squash.Apply(p[S2Coefficient + 1] * q1.Sum + p[S2Bias + 1], activation);
+            s2[at + 2 * S2Pixels] = Squash.Apply(p[S2Coefficient + 2] * q2.Sum + p[S2Bias + 2], activation);
+            s2[at + 3 * S2Pixels] = Squash.Apply(p[S2Coefficient + 3] * q3.Sum + p[S2Bias + 3], activation);
+            s2[at + 4 * S2Pixels] = Squash.Apply(p[S2Coefficient + 4] * q4.Sum + p[S2Bias + 4], activation);
+            s2[at + 5 * S2Pixels] = Squash.Apply(p[S2Coefficient + 5] * q5.Sum + p[S2Bias + 5], activation);
         }
     }
 
@@ -168,19 +172,19 @@ public static class FusedKernels
             mask[e] = c3Mask[e];
         Group.Barrier();
 
-        for (int item = Group.IdxX; item < valid * 25; item += Group.DimX)
+        for (int item = Group.IdxX; item < valid * S4Pixels; item += Group.DimX)
         {
-            int n = item / 25, position = item - n * 25, y = position / 5, x = position - y * 5;
+            int n = item / S4Pixels, position = item - n * S4Pixels, y = position / S4Size, x = position - y * S4Size;
             Quad q0 = new(p[C3Bias]), q1 = new(p[C3Bias + 1]), q2 = new(p[C3Bias + 2]), q3 = new(p[C3Bias + 3]);
             Quad q4 = new(p[C3Bias + 4]), q5 = new(p[C3Bias + 5]), q6 = new(p[C3Bias + 6]), q7 = new(p[C3Bias + 7]);
             Quad q8 = new(p[C3Bias + 8]), q9 = new(p[C3Bias + 9]), q10 = new(p[C3Bias + 10]), q11 = new(p[C3Bias + 11]);
             Quad q12 = new(p[C3Bias + 12]), q13 = new(p[C3Bias + 13]), q14 = new(p[C3Bias + 14]), q15 = new(p[C3Bias + 15]);
-            for (int i = 0; i < 6; i++)
-                for (int ky = 0; ky < 5; ky++)
+            for (int i = 0; i < S2Maps; i++)
+                for (int ky = 0; ky < KernelSize; ky++)
                 {
-                    int row = ((n * 6 + i) * 14 + 2 * y + ky) * 14 + 2 * x;
+                    int row = ((n * S2Maps + i) * S2Size + 2 * y + ky) * S2Size + 2 * x;
                     var top = Row6.Load(tile, row);
-                    var bottom = Row6.Load(tile, row + 14);
+                    var bottom = Row6.Load(tile, row + S2Size);
                     q0 = C3Taps(q0, 0, i, ky, p, mask, top, bottom);
                     q1 = C3Taps(q1, 1, i, ky, p, mask, top, bottom);
                     q2 = C3Taps(q2, 2, i, ky, p, mask, top, bottom);
@@ -213,12 +217,12 @@ public static class FusedKernels
     /// <summary>One kernel row of C3 map <paramref name="o"/> over S2 map <paramref name="i"/>, if Table I connects them.</summary>
     private static Quad C3Taps(Quad q, int o, int i, int ky, ArrayView<float> p, ArrayView<int> mask, Row6 top, Row6 bottom)
     {
-        if (mask[o * 6 + i] == 0) return q;
-        return q.Add(Taps5.Load(p, ((o * 6 + i) * 5 + ky) * 5), top, bottom);
+        if (mask[o * S2Maps + i] == 0) return q;
+        return q.Add(Taps5.Load(p, ((o * S2Maps + i) * KernelSize + ky) * KernelSize), top, bottom);
     }
 
     private static void S4Out(ArrayView<float> s4, int at, int o, Quad q, ArrayView<float> p, int activation) =>
-        s4[at + o * 25] = Squash.Apply(p[S4Coefficient + o] * q.Sum + p[S4Bias + o], activation);
+        s4[at + o * S4Pixels] = Squash.Apply(p[S4Coefficient + o] * q.Sum + p[S4Bias + o], activation);
 
     /// <summary>
     /// C5 (squashed), F6 (squashed), OUTPUT (identity) and the softmax for a tile of S4 [n][400] →
@@ -246,9 +250,9 @@ public static class FusedKernels
             x[n * S4Stride + k] = v;
         }
         // Dense's first barrier (after staging its first weight chunk) also publishes these rows.
-        Dense(S4Floats, 120, activation, x, S4Stride, c5Weight, c5Bias, w, y, C5Stride);
-        Dense(120, 84, activation, y, C5Stride, f6Weight, f6Bias, w, x, F6Stride);
-        Dense(84, 10, 0, x, F6Stride, outputWeight, outputBias, w, y, LogitStride);
+        Dense(S4Floats, C5Units, activation, x, S4Stride, c5Weight, c5Bias, w, y, C5Stride);
+        Dense(C5Units, F6Units, activation, y, C5Stride, f6Weight, f6Bias, w, x, F6Stride);
+        Dense(F6Units, Classes, 0, x, F6Stride, outputWeight, outputBias, w, y, LogitStride);
         Group.Barrier();
 
         for (int n = Group.IdxX; n < valid; n += Group.DimX)
@@ -256,21 +260,21 @@ public static class FusedKernels
             int row = n * LogitStride;
             float max = y[row];
             int best = 0;
-            for (int c = 1; c < 10; c++)
+            for (int c = 1; c < Classes; c++)
             {
                 float v = y[row + c];
                 if (v > max) { max = v; best = c; }
             }
             float total = 0f;
-            for (int c = 0; c < 10; c++)
+            for (int c = 0; c < Classes; c++)
             {
                 float e = XMath.Exp(y[row + c] - max);
                 y[row + c] = e;
                 total += e;
             }
             float inverse = 1f / total;
-            for (int c = 0; c < 10; c++)
-                probabilities[(first + n) * 10 + c] = y[row + c] * inverse;
+            for (int c = 0; c < Classes; c++)
+                probabilities[(first + n) * Classes + c] = y[row + c] * inverse;
             predictions[first + n] = best;
         }
     }
@@ -396,4 +400,78 @@ public static class FusedKernels
             return new Quad(a, b, c, d);
         }
     }
+}
+
+/// <summary>C1 and S2's parameters as <see cref="FusedKernels.C1S2FromFloats"/> stages them.</summary>
+public readonly record struct C1S2Weights(ArrayView<float> C1Weight, ArrayView<float> C1Bias,
+    ArrayView<float> S2Coefficient, ArrayView<float> S2Bias);
+
+/// <summary>C3 (with Table I's mask) and S4's parameters as <see cref="FusedKernels.C3S4"/> stages them.</summary>
+public readonly record struct C3S4Weights(ArrayView<float> C3Weight, ArrayView<float> C3Bias, ArrayView<int> C3Mask,
+    ArrayView<float> S4Coefficient, ArrayView<float> S4Bias);
+
+/// <summary>The three dense layers' parameters <see cref="FusedKernels.C5F6Output"/> streams through shared memory.</summary>
+public readonly record struct DenseLayersWeights(DenseWeights C5, DenseWeights F6, DenseWeights Output);
+
+/// <summary>
+/// The fused inference kernels compiled and loaded once for one accelerator (ILGPU's <c>LoadKernel</c> for explicitly
+/// grouped kernels; the stream is an argument so two batches can be in flight on two streams). Each launch takes the
+/// batch size and the group size and makes its own grid: one group per tile of images. Loaded on first use by
+/// <c>LeNetAccelerator.FusedKernels</c>, so per-layer users never compile them.
+/// </summary>
+public sealed class FusedLaunches
+{
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromFloats;
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<byte>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromBytes;
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c3s4;
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<int>> c5f6Output;
+
+    /// <summary>The most threads a group may have on this accelerator (16 on ILGPU's default CPU device).</summary>
+    public int MaxGroupSize { get; }
+
+    public FusedLaunches(Accelerator accelerator)
+    {
+        MaxGroupSize = accelerator.MaxNumThreadsPerGroup;
+        c1s2FromFloats = accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromFloats);
+        c1s2FromBytes = accelerator.LoadKernel<int, int, ArrayView<byte>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromBytes);
+        c3s4 = accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4);
+        c5f6Output = accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<int>>(FusedKernels.C5F6Output);
+    }
+
+    private static KernelConfig Grid(int count, int tile, int groupSize) => new((count + tile - 1) / tile, groupSize);
+
+    /// <summary><see cref="FusedKernels.C1S2FromFloats"/>: ⌈count / <see cref="FusedKernels.C1S2Tile"/>⌉ groups.</summary>
+    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<float> images,
+        C1S2Weights weights, ArrayView<float> s2) =>
+        c1s2FromFloats(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
+            weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
+
+    /// <summary><see cref="FusedKernels.C1S2FromBytes"/>: the same grid, raw 28×28 bytes in.</summary>
+    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<byte> images,
+        C1S2Weights weights, ArrayView<float> s2) =>
+        c1s2FromBytes(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
+            weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
+
+    /// <summary><see cref="FusedKernels.C3S4"/>: ⌈count / <see cref="FusedKernels.C3S4Tile"/>⌉ groups.</summary>
+    public void C3S4(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<float> s2,
+        C3S4Weights weights, ArrayView<float> s4) =>
+        c3s4(stream, Grid(count, FusedKernels.C3S4Tile, groupSize), count, (int)activation, s2,
+            weights.C3Weight, weights.C3Bias, weights.C3Mask, weights.S4Coefficient, weights.S4Bias, s4);
+
+    /// <summary><see cref="FusedKernels.C5F6Output"/>: ⌈count / <see cref="FusedKernels.DenseTile"/>⌉ groups.</summary>
+    public void C5F6Output(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<float> s4,
+        DenseLayersWeights weights, ArrayView<float> probabilities, ArrayView<int> predictions) =>
+        c5f6Output(stream, Grid(count, FusedKernels.DenseTile, groupSize), count, (int)activation, s4,
+            weights.C5.Weight, weights.C5.Bias, weights.F6.Weight, weights.F6.Bias, weights.Output.Weight, weights.Output.Bias,
+            probabilities, predictions);
 }

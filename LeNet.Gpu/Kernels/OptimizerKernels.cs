@@ -69,3 +69,75 @@ public static class OptimizerKernels
             target[i] += scale * source[i];
     }
 }
+
+/// <summary>SGD's settings for one step: v ← μv − lr(g + λw).</summary>
+public readonly record struct SgdStep(float LearningRate, float Momentum, float WeightDecay);
+
+/// <summary>Adam's settings for one step; corrections 1 − β1^t and 1 − β2^t.</summary>
+public readonly record struct AdamStep(float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay,
+    float Correction1, float Correction2);
+
+/// <summary>SDLM's settings for one step: w ← w − lr / (μ + h) · (g + λw).</summary>
+public readonly record struct SdlmStep(float LearningRate, float Mu, float WeightDecay);
+
+/// <summary>
+/// The optimizer kernels loaded for one accelerator. Each launch is a grid-stride loop over the whole flat buffer
+/// (the parameters' length), sized by <see cref="LaunchGrid.ThreadsFor"/> unless a thread count is given (tests give one
+/// that divides nothing, so every thread takes several elements).
+/// </summary>
+public sealed class OptimizerLaunches
+{
+    private readonly LaunchGrid grid;
+    private readonly Action<AcceleratorStream, Index1D, int, int, float, float, float,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> sgd;
+    private readonly Action<AcceleratorStream, Index1D, int, int, float, float, float, float, float, float, float,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adam;
+    private readonly Action<AcceleratorStream, Index1D, int, int, float, float, float,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> sdlm;
+    private readonly Action<AcceleratorStream, Index1D, int, int, float, ArrayView<float>, ArrayView<float>> accumulate;
+
+    public OptimizerLaunches(Accelerator accelerator)
+    {
+        grid = new LaunchGrid(accelerator);
+        sgd = accelerator.LoadAutoGroupedKernel<Index1D, int, int, float, float, float,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sgd);
+        adam = accelerator.LoadAutoGroupedKernel<Index1D, int, int, float, float, float, float, float, float, float,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Adam);
+        sdlm = accelerator.LoadAutoGroupedKernel<Index1D, int, int, float, float, float,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Sdlm);
+        accumulate = accelerator.LoadAutoGroupedKernel<Index1D, int, int, float, ArrayView<float>, ArrayView<float>>(OptimizerKernels.Accumulate);
+    }
+
+    public void Sgd(AcceleratorStream stream, SgdStep step, ArrayView<float> parameters, ArrayView<float> gradients,
+        ArrayView<float> velocity, ArrayView<float> trainable, int threads = 0)
+    {
+        int length = (int)parameters.Length;
+        threads = threads > 0 ? threads : grid.ThreadsFor(length);
+        sgd(stream, threads, length, threads, step.LearningRate, step.Momentum, step.WeightDecay, parameters, gradients, velocity, trainable);
+    }
+
+    public void Adam(AcceleratorStream stream, AdamStep step, ArrayView<float> parameters, ArrayView<float> gradients,
+        ArrayView<float> m, ArrayView<float> v, ArrayView<float> trainable, int threads = 0)
+    {
+        int length = (int)parameters.Length;
+        threads = threads > 0 ? threads : grid.ThreadsFor(length);
+        adam(stream, threads, length, threads, step.LearningRate, step.Beta1, step.Beta2, step.Epsilon, step.WeightDecay,
+            step.Correction1, step.Correction2, parameters, gradients, m, v, trainable);
+    }
+
+    public void Sdlm(AcceleratorStream stream, SdlmStep step, ArrayView<float> parameters, ArrayView<float> gradients,
+        ArrayView<float> hessian, ArrayView<float> trainable, int threads = 0)
+    {
+        int length = (int)parameters.Length;
+        threads = threads > 0 ? threads : grid.ThreadsFor(length);
+        sdlm(stream, threads, length, threads, step.LearningRate, step.Mu, step.WeightDecay, parameters, gradients, hessian, trainable);
+    }
+
+    /// <summary>target ← target + scale · source, over all of <paramref name="source"/>.</summary>
+    public void Accumulate(AcceleratorStream stream, float scale, ArrayView<float> source, ArrayView<float> target, int threads = 0)
+    {
+        int length = (int)source.Length;
+        threads = threads > 0 ? threads : grid.ThreadsFor(length);
+        accumulate(stream, threads, length, threads, scale, source, target);
+    }
+}

@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Algorithms;
+using ILGPU.Runtime;
 
 namespace LeNet.Gpu.Kernels;
 
@@ -17,7 +18,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class RbfKernels
 {
-    public const int Classes = 10, Units = 84;
+    public const int Classes = Model.Architecture.Classes, Units = Model.Architecture.F6Units;
 
     public static void Forward(Index1D n, int stride, ArrayView<float> f6, ArrayView<float> centres, ArrayView<float> logits)
     {
@@ -64,4 +65,30 @@ public static class RbfKernels
         losses[n] = -logits[label * stride + n] + m + XMath.Log(sum);
         correct[n] = predictions[n] == label ? 1 : 0;
     }
+}
+
+/// <summary>The RBF output kernels loaded for one accelerator: one thread per image of the batch.</summary>
+public sealed class RbfLaunches
+{
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, Index1D, int, int, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>> mapBackward;
+
+    public RbfLaunches(Accelerator accelerator)
+    {
+        forward = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RbfKernels.Forward);
+        mapBackward = accelerator.LoadAutoGroupedKernel<Index1D, int, int, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>>(RbfKernels.MapBackward);
+    }
+
+    /// <summary><see cref="RbfKernels.Forward"/>: each image's distances to the fixed centres.</summary>
+    public void Forward(AcceleratorStream stream, BatchShape shape, ArrayView<float> f6, ArrayView<float> centres, ArrayView<float> distances) =>
+        forward(stream, shape.Count, shape.Stride, f6, centres, distances);
+
+    /// <summary><see cref="RbfKernels.MapBackward"/>: the MAP loss with its <paramref name="j"/>, and dE/dF6.</summary>
+    public void MapBackward(AcceleratorStream stream, BatchShape shape, GradientOrder order, float j,
+        ArrayView<float> distances, ArrayView<float> f6, ArrayView<float> centres, ArrayView<int> predictions, ArrayView<int> labels,
+        ArrayView<float> f6Gradient, ArrayView<float> losses, ArrayView<int> correct) =>
+        mapBackward(stream, shape.Count, shape.Count, shape.Stride, (int)order, j,
+            distances, f6, centres, predictions, labels, f6Gradient, losses, correct);
 }

@@ -13,7 +13,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class SoftmaxKernels
 {
-    public const int Classes = 10;
+    public const int Classes = Model.Architecture.Classes;
 
     /// <summary>One thread per image. Subtracts the largest logit first so exp never overflows.</summary>
     public static void Forward(Index1D n, int stride, ArrayView<float> logits,
@@ -78,4 +78,39 @@ public static class SoftmaxKernels
         stats[1] += right;
         stats[2] += count;
     }
+}
+
+/// <summary>The softmax and cross-entropy kernels loaded for one accelerator: one thread per image of the batch.</summary>
+public sealed class SoftmaxLaunches
+{
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<int>> forward;
+    private readonly Action<AcceleratorStream, Index1D, int, int, int, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>> crossEntropyBackward;
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>> accumulateStatistics;
+
+    public SoftmaxLaunches(Accelerator accelerator)
+    {
+        forward = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.Forward);
+        crossEntropyBackward = accelerator.LoadAutoGroupedKernel<Index1D, int, int, int, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>>(SoftmaxKernels.CrossEntropyBackward);
+        accumulateStatistics = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<int>, ArrayView<float>>(
+            SoftmaxKernels.AccumulateStatistics);
+    }
+
+    /// <summary><see cref="SoftmaxKernels.Forward"/> over the logits of <paramref name="shape"/>'s images.</summary>
+    public void Forward(AcceleratorStream stream, BatchShape shape, ArrayView<float> logits, ArrayView<float> probabilities,
+        ArrayView<int> predictions) =>
+        forward(stream, shape.Count, shape.Stride, logits, probabilities, predictions);
+
+    /// <summary><see cref="SoftmaxKernels.CrossEntropyBackward"/>: loss, correctness and dE/dlogits of each image.</summary>
+    public void CrossEntropyBackward(AcceleratorStream stream, BatchShape shape, GradientOrder order,
+        ArrayView<float> probabilities, ArrayView<int> predictions, ArrayView<int> labels,
+        ArrayView<float> logitGradient, ArrayView<float> losses, ArrayView<int> correct) =>
+        crossEntropyBackward(stream, shape.Count, shape.Count, shape.Stride, (int)order,
+            probabilities, predictions, labels, logitGradient, losses, correct);
+
+    /// <summary><see cref="SoftmaxKernels.AccumulateStatistics"/>: one thread adds the first <paramref name="count"/> losses and hits.</summary>
+    public void AccumulateStatistics(AcceleratorStream stream, int count, ArrayView<float> losses, ArrayView<int> correct,
+        ArrayView<float> statistics) =>
+        accumulateStatistics(stream, 1, count, losses, correct, statistics);
 }

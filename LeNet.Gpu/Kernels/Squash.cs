@@ -17,10 +17,13 @@ public static class Squash
 {
     public const float A = 1.7159f, S = 2f / 3f;
 
+    // The int codes kernels receive: (int) of Model.Activation.
+    private const int ScaledTanh = (int)Model.Activation.ScaledTanh, Sigmoid = (int)Model.Activation.Sigmoid;
+
     public static float Apply(float a, int activation) => activation switch
     {
-        1 => A * Tanh(S * a),
-        2 => 1f / (1f + XMath.Exp(-a)),
+        ScaledTanh => A * Tanh(S * a),
+        Sigmoid => 1f / (1f + XMath.Exp(-a)),
         _ => a,
     };
 
@@ -38,8 +41,8 @@ public static class Squash
 
     public static float DerivativeFromOutput(float y, int activation) => activation switch
     {
-        1 => S / A * (A * A - y * y),
-        2 => y * (1f - y),
+        ScaledTanh => S / A * (A * A - y * y),
+        Sigmoid => y * (1f - y),
         _ => 1f,
     };
 
@@ -60,4 +63,16 @@ public static class Squash
             gradient[at] *= secondOrder != 0 ? d * d : d;
         }
     }
+}
+
+/// <summary><see cref="Squash.Backward"/> loaded for one accelerator.</summary>
+public sealed class SquashLaunches(Accelerator accelerator)
+{
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>> backward =
+        accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, int, int, ArrayView<float>, ArrayView<float>>(Squash.Backward);
+
+    /// <summary>gradient ← gradient · f'(a) (second order: · f'(a)²), in place; one thread per (map, image).</summary>
+    public void Backward(AcceleratorStream stream, BatchShape shape, Model.Activation activation, GradientOrder order,
+        ArrayView<float> output, ArrayView<float> gradient) =>
+        backward(stream, shape.MapThreads, shape, (int)activation, (int)order, output, gradient);
 }

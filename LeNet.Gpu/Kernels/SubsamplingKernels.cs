@@ -71,3 +71,41 @@ public static class SubsamplingKernels
         dBias[m] = db;
     }
 }
+
+/// <summary>The subsampling kernels loaded for one accelerator; each launch sizes its own grid from the shapes.</summary>
+public sealed class SubsamplingLaunches
+{
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardInput;
+    private readonly Action<AcceleratorStream, Index1D, BatchShape, BatchShape, int,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardParameters;
+
+    public SubsamplingLaunches(Accelerator accelerator)
+    {
+        forward = accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SubsamplingKernels.Forward);
+        backwardInput = accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>>(SubsamplingKernels.BackwardInput);
+        backwardParameters = accelerator.LoadAutoGroupedKernel<Index1D, BatchShape, BatchShape, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SubsamplingKernels.BackwardParameters);
+    }
+
+    /// <summary><see cref="SubsamplingKernels.Forward"/>: one thread per (map, image).</summary>
+    public void Forward(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, Model.Activation activation,
+        ArrayView<float> input, SubsamplingWeights weights, ArrayView<float> output) =>
+        forward(stream, outputShape.MapThreads, inputShape, outputShape, (int)activation,
+            input, weights.Coefficient, weights.Bias, output);
+
+    /// <summary><see cref="SubsamplingKernels.BackwardInput"/>: one thread per (input map, image).</summary>
+    public void BackwardInput(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, GradientOrder order,
+        ArrayView<float> outputGradient, ArrayView<float> coefficient, ArrayView<float> inputGradient) =>
+        backwardInput(stream, inputShape.MapThreads, inputShape, outputShape, (int)order, outputGradient, coefficient, inputGradient);
+
+    /// <summary><see cref="SubsamplingKernels.BackwardParameters"/>: one thread per map, summing over the batch.</summary>
+    public void BackwardParameters(AcceleratorStream stream, BatchShape inputShape, BatchShape outputShape, GradientOrder order,
+        ArrayView<float> outputGradient, ArrayView<float> input, SubsamplingWeights gradient) =>
+        backwardParameters(stream, outputShape.Maps, inputShape, outputShape, (int)order,
+            outputGradient, input, gradient.Coefficient, gradient.Bias);
+}

@@ -2,14 +2,45 @@ namespace LeNet.Gpu.Model;
 
 public enum LayerKind { Input, Convolution, Subsampling, FullyConnected, Softmax, Rbf }
 
+/// <summary>
+/// The network's layers in order, INPUT to OUTPUT: the one list every engine, buffer set and picture walks.
+/// OUTPUT is the dense layer (softmax models: its logits) or the RBF layer (its distances); the softmax that
+/// follows it holds no state of its own.
+/// </summary>
+public enum Layer { Input, C1, S2, C3, S4, C5, F6, Output }
+
 /// <summary>One row of the model summary.</summary>
+/// <param name="Layer">Which layer.</param>
 /// <param name="Maps">Feature maps (or units) the layer outputs.</param>
 /// <param name="Size">Side of each output map (1 for vectors).</param>
-public sealed record LayerInfo(string Name, LayerKind Kind, int Maps, int Size, long TrainableParameters, long Connections)
+public sealed record LayerInfo(Layer Layer, LayerKind Kind, int Maps, int Size, long TrainableParameters, long Connections)
 {
+    /// <summary>The paper's name: INPUT, C1 … F6, OUTPUT.</summary>
+    public string Name => Layer.ToString().ToUpperInvariant();
+
+    /// <summary>Values per image: maps × size × size.</summary>
+    public int Elements => Maps * Size * Size;
+
+    /// <summary>True for a layer of units rather than maps (C5's 1×1 maps included).</summary>
+    public bool IsVector => Size == 1;
+
+    /// <summary>The summary's shape: C5 keeps the paper's 120@1x1, as a convolution.</summary>
     public string OutputShape => Kind is LayerKind.FullyConnected or LayerKind.Softmax or LayerKind.Rbf
         ? $"{Maps}"
         : $"{Maps}@{Size}x{Size}";
+
+    /// <summary>What the layer computes, as Figure 2 of the paper labels it.</summary>
+    public string Description => Kind switch
+    {
+        LayerKind.Input => "input",
+        LayerKind.Convolution when Layer == Layer.C3 => "convolution, Table I",
+        LayerKind.Convolution => "convolution",
+        LayerKind.Subsampling => "subsampling",
+        LayerKind.FullyConnected => "full connection",
+        LayerKind.Softmax => "full connection, softmax",
+        LayerKind.Rbf => "Euclidean RBF",
+        _ => Kind.ToString(),
+    };
 }
 
 /// <summary>
@@ -31,18 +62,47 @@ public sealed record LayerInfo(string Name, LayerKind Kind, int Maps, int Size, 
 /// </summary>
 public static class Architecture
 {
+    // The shape table. Constants, so ILGPU folds them into the kernels; every other size is derived from these.
     public const int InputSize = 32;
     public const int KernelSize = 5;
-    public const int C1Maps = 6, C1Size = 28;
-    public const int S2Size = 14;
-    public const int C3Maps = 16, C3Size = 10;
-    public const int S4Size = 5;
+    public const int C1Maps = 6, C1Size = InputSize - KernelSize + 1;
+    public const int S2Maps = C1Maps, S2Size = C1Size / 2;
+    public const int C3Maps = 16, C3Size = S2Size - KernelSize + 1;
+    public const int S4Maps = C3Maps, S4Size = C3Size / 2;
     public const int C5Units = 120;
     public const int F6Units = 84;
     public const int Classes = 10;
 
-    /// <summary>Floats of one image's input field.</summary>
+    /// <summary>Side of the raw MNIST digit the input field is padded from (a 2-pixel border each side).</summary>
+    public const int MnistSize = 28;
+
+    /// <summary>Weights of one 5×5 kernel.</summary>
+    public const int KernelArea = KernelSize * KernelSize;
+
+    /// <summary>Values per image of each layer's output.</summary>
     public const int InputLength = InputSize * InputSize;
+    public const int MnistLength = MnistSize * MnistSize;
+    public const int C1Length = C1Maps * C1Size * C1Size;
+    public const int S2Length = S2Maps * S2Size * S2Size;
+    public const int C3Length = C3Maps * C3Size * C3Size;
+    public const int S4Length = S4Maps * S4Size * S4Size;
+    public const int C5Length = C5Units, F6Length = F6Units, OutputLength = Classes;
+
+    /// <summary>Lengths of the parameter tensors (the order of <see cref="ParameterLayout"/>); C3's weights dense.</summary>
+    public const int C1WeightLength = C1Maps * KernelArea;
+    public const int C3WeightLength = C3Maps * S2Maps * KernelArea;
+    public const int C5WeightLength = C5Units * S4Maps * KernelArea;
+    public const int F6WeightLength = F6Units * C5Units;
+    public const int OutputWeightLength = Classes * F6Units;
+
+    /// <summary>Connection masks [out maps][in maps] of the three convolutions (C1 and C5 all-connected, C3 Table I).</summary>
+    public const int C1MaskLength = C1Maps * 1, C3MaskLength = C3Maps * S2Maps, C5MaskLength = C5Units * S4Maps;
+
+    /// <summary>A layer's row of <see cref="Layers"/> (softmax output).</summary>
+    public static LayerInfo Of(Layer layer) => Layers[(int)layer];
+
+    /// <summary>Values per image of a layer's output.</summary>
+    public static int ElementsOf(Layer layer) => Of(layer).Elements;
 
     /// <summary>The paper's input scaling: background (white) −0.1, foreground (black) 1.175.</summary>
     public const float Background = -0.1f, Foreground = 1.175f;
@@ -55,7 +115,7 @@ public static class Architecture
     /// centres are fixed, so no trainable parameters; 340,908 connections in all, the paper's count.
     /// </summary>
     public static readonly IReadOnlyList<LayerInfo> RbfLayers =
-        [.. Layers.Take(Layers.Count - 1), new LayerInfo("OUTPUT", LayerKind.Rbf, Classes, 1, 0, (long)Classes * F6Units)];
+        [.. Layers.Take(Layers.Count - 1), new LayerInfo(Layer.Output, LayerKind.Rbf, Classes, 1, 0, (long)Classes * F6Units)];
 
     public static IReadOnlyList<LayerInfo> LayersOf(OutputLayer output) => output == OutputLayer.Rbf ? RbfLayers : Layers;
 
@@ -64,18 +124,19 @@ public static class Architecture
 
     private static IReadOnlyList<LayerInfo> BuildLayers()
     {
-        const int k2 = KernelSize * KernelSize;
+        const int k2 = KernelArea;
         long c3Params = Enumerable.Range(0, C3Maps).Sum(o => ConnectionTable.InputsOf(o).Length * k2 + 1);
+        // Indexed by Layer: Of(layer) relies on this order.
         return
         [
-            new("INPUT", LayerKind.Input, 1, InputSize, 0, 0),
-            new("C1", LayerKind.Convolution, C1Maps, C1Size, C1Maps * (k2 + 1), (long)C1Maps * (k2 + 1) * C1Size * C1Size),
-            new("S2", LayerKind.Subsampling, C1Maps, S2Size, 2 * C1Maps, (long)C1Maps * (4 + 1) * S2Size * S2Size),
-            new("C3", LayerKind.Convolution, C3Maps, C3Size, c3Params, c3Params * C3Size * C3Size),
-            new("S4", LayerKind.Subsampling, C3Maps, S4Size, 2 * C3Maps, (long)C3Maps * (4 + 1) * S4Size * S4Size),
-            new("C5", LayerKind.Convolution, C5Units, 1, C5Units * (C3Maps * k2 + 1), C5Units * (C3Maps * k2 + 1)),
-            new("F6", LayerKind.FullyConnected, F6Units, 1, F6Units * (C5Units + 1), F6Units * (C5Units + 1)),
-            new("OUTPUT", LayerKind.Softmax, Classes, 1, Classes * (F6Units + 1), Classes * (F6Units + 1)),
+            new(Layer.Input, LayerKind.Input, 1, InputSize, 0, 0),
+            new(Layer.C1, LayerKind.Convolution, C1Maps, C1Size, C1Maps * (k2 + 1), (long)C1Maps * (k2 + 1) * C1Size * C1Size),
+            new(Layer.S2, LayerKind.Subsampling, S2Maps, S2Size, 2 * S2Maps, (long)S2Maps * (4 + 1) * S2Size * S2Size),
+            new(Layer.C3, LayerKind.Convolution, C3Maps, C3Size, c3Params, c3Params * C3Size * C3Size),
+            new(Layer.S4, LayerKind.Subsampling, S4Maps, S4Size, 2 * S4Maps, (long)S4Maps * (4 + 1) * S4Size * S4Size),
+            new(Layer.C5, LayerKind.Convolution, C5Units, 1, C5Units * (S4Maps * k2 + 1), C5Units * (S4Maps * k2 + 1)),
+            new(Layer.F6, LayerKind.FullyConnected, F6Units, 1, F6Units * (C5Units + 1), F6Units * (C5Units + 1)),
+            new(Layer.Output, LayerKind.Softmax, Classes, 1, Classes * (F6Units + 1), Classes * (F6Units + 1)),
         ];
     }
 

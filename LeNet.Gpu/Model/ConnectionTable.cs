@@ -17,8 +17,8 @@ public static class ConnectionTable
         /* S2 map 5 */ "...XXX..XXXX.XXX",
     ];
 
-    public const int InputMaps = 6;
-    public const int OutputMaps = 16;
+    public const int InputMaps = Architecture.S2Maps;
+    public const int OutputMaps = Architecture.C3Maps;
 
     /// <summary>True when S2 map <paramref name="input"/> feeds C3 map <paramref name="output"/>.</summary>
     public static bool IsConnected(int output, int input) => PaperTable[input][output] == 'X';

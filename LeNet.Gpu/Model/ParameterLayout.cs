@@ -1,3 +1,5 @@
+using static LeNet.Gpu.Model.Architecture;
+
 namespace LeNet.Gpu.Model;
 
 /// <summary>One named tensor inside the flat parameter buffer.</summary>
@@ -45,21 +47,22 @@ public static class ParameterLayout
             return slice;
         }
 
+        const int k = KernelSize;
         // C3's fan-in differs per map (3, 4 or 6 inputs × 25); FanInOf handles it, so 0 here.
-        C1Weight = Add("c1.weight", 25, 6, 1, 5, 5);
-        C1Bias = Add("c1.bias", 25, 6);
-        S2Coefficient = Add("s2.coefficient", 4, 6);
-        S2Bias = Add("s2.bias", 4, 6);
-        C3Weight = Add("c3.weight", 0, 16, 6, 5, 5);
-        C3Bias = Add("c3.bias", 0, 16);
-        S4Coefficient = Add("s4.coefficient", 4, 16);
-        S4Bias = Add("s4.bias", 4, 16);
-        C5Weight = Add("c5.weight", 400, 120, 16, 5, 5);
-        C5Bias = Add("c5.bias", 400, 120);
-        F6Weight = Add("f6.weight", 120, 84, 120);
-        F6Bias = Add("f6.bias", 120, 84);
-        OutputWeight = Add("output.weight", 84, 10, 84);
-        OutputBias = Add("output.bias", 84, 10);
+        C1Weight = Add("c1.weight", KernelArea, C1Maps, 1, k, k);
+        C1Bias = Add("c1.bias", KernelArea, C1Maps);
+        S2Coefficient = Add("s2.coefficient", 4, S2Maps);
+        S2Bias = Add("s2.bias", 4, S2Maps);
+        C3Weight = Add("c3.weight", 0, C3Maps, S2Maps, k, k);
+        C3Bias = Add("c3.bias", 0, C3Maps);
+        S4Coefficient = Add("s4.coefficient", 4, S4Maps);
+        S4Bias = Add("s4.bias", 4, S4Maps);
+        C5Weight = Add("c5.weight", S4Maps * KernelArea, C5Units, S4Maps, k, k);
+        C5Bias = Add("c5.bias", S4Maps * KernelArea, C5Units);
+        F6Weight = Add("f6.weight", C5Units, F6Units, C5Units);
+        F6Bias = Add("f6.bias", C5Units, F6Units);
+        OutputWeight = Add("output.weight", F6Units, Classes, F6Units);
+        OutputBias = Add("output.bias", F6Units, Classes);
         Slices = slices;
         Length = offset;
     }
@@ -77,10 +80,10 @@ public static class ParameterLayout
     {
         var mask = new float[Length];
         Array.Fill(mask, 1f);
-        for (int o = 0; o < 16; o++)
-            for (int i = 0; i < 6; i++)
+        for (int o = 0; o < C3Maps; o++)
+            for (int i = 0; i < S2Maps; i++)
                 if (!ConnectionTable.IsConnected(o, i))
-                    Array.Clear(mask, C3Weight.Offset + (o * 6 + i) * 25, 25);
+                    Array.Clear(mask, C3Weight.Offset + (o * S2Maps + i) * KernelArea, KernelArea);
         if (output == OutputLayer.Rbf)
             Array.Clear(mask, OutputWeight.Offset, OutputWeight.Length + OutputBias.Length);
         return mask;
@@ -91,9 +94,9 @@ public static class ParameterLayout
     {
         var slice = Slices.First(s => index >= s.Offset && index < s.End);
         if (slice == C3Weight)
-            return ConnectionTable.InputsOf((index - slice.Offset) / 150).Length * 25;
+            return ConnectionTable.InputsOf((index - slice.Offset) / (S2Maps * KernelArea)).Length * KernelArea;
         if (slice == C3Bias)
-            return ConnectionTable.InputsOf(index - slice.Offset).Length * 25;
+            return ConnectionTable.InputsOf(index - slice.Offset).Length * KernelArea;
         return slice.FanIn;
     }
 }

@@ -26,13 +26,15 @@ public sealed class BackwardPass : IDisposable
         Labels = accelerator.Allocate1D<int>(capacity);
         Losses = accelerator.Allocate1D<float>(capacity);
         Correct = accelerator.Allocate1D<int>(capacity);
-        dLogits = accelerator.Allocate1D<float>(10L * capacity);
-        dF6 = accelerator.Allocate1D<float>(84L * capacity);
-        dC5 = accelerator.Allocate1D<float>(120L * capacity);
-        dS4 = accelerator.Allocate1D<float>(400L * capacity);
-        dC3 = accelerator.Allocate1D<float>(1600L * capacity);
-        dS2 = accelerator.Allocate1D<float>(1176L * capacity);
-        dC1 = accelerator.Allocate1D<float>(4704L * capacity);
+        MemoryBuffer1D<float, Stride1D.Dense> GradientOf(Layer layer) =>
+            accelerator.Allocate1D<float>(ForwardPass.ShapeOf(layer, capacity).Length);
+        dLogits = GradientOf(Layer.Output);
+        dF6 = GradientOf(Layer.F6);
+        dC5 = GradientOf(Layer.C5);
+        dS4 = GradientOf(Layer.S4);
+        dC3 = GradientOf(Layer.C3);
+        dS2 = GradientOf(Layer.S2);
+        dC1 = GradientOf(Layer.C1);
     }
 
     public ArrayView<float> Gradient(ParameterSlice slice) => Gradients.View.SubView(slice.Offset, slice.Length);
@@ -54,117 +56,122 @@ public sealed class BackwardPass : IDisposable
     }
 
     /// <summary>
-    /// Loss and gradients for the <paramref name="count"/> images whose forward pass is in <paramref name="f"/>
+    /// Loss and gradients for the <paramref name="count"/> images whose forward pass is in <paramref name="forward"/>
     /// and whose labels are in <see cref="Labels"/>. Also writes per-image losses and correctness.
     /// </summary>
-    public void Run(LeNetKernels k, AcceleratorStream s, DeviceParameters p, ForwardPass f, int count, bool secondOrder = false)
+    public void Run(LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, ForwardPass forward, int count,
+        bool secondOrder = false)
     {
-        foreach (var step in Enum.GetValues<Step>()) Launch(step, k, s, p, f, count, secondOrder);
+        foreach (var step in Enum.GetValues<Step>()) Launch(step, kernels, stream, parameters, forward, count, secondOrder);
     }
 
     /// <summary>
     /// Enqueues one launch of the backward pass, exactly as <see cref="Run"/> makes it (the benchmarks time each
     /// alone). It reads what the steps before it wrote; the squashing steps scale their gradient buffer in place.
     /// </summary>
-    public void Launch(Step step, LeNetKernels k, AcceleratorStream s, DeviceParameters p, ForwardPass f, int count, bool secondOrder = false)
+    public void Launch(Step step, LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, ForwardPass forward,
+        int count, bool secondOrder = false)
     {
-        int B = f.Capacity, so = secondOrder ? 1 : 0;
-        int squash = (int)p.Squashing.ToActivation();
-        // Parameter-gradient kernels loop grid-stride: launched with T threads, told T as their stride.
-        int T(int elements) => k.ThreadsFor(elements);
+        var order = secondOrder ? GradientOrder.Second : GradientOrder.First;
+        var squash = parameters.Squashing.ToActivation();
+        DenseWeights GradientOf(ParameterSlice weight, ParameterSlice bias) => new(Gradient(weight), Gradient(bias));
+        SubsamplingWeights SubsamplingGradientOf(ParameterSlice coefficient, ParameterSlice bias) => new(Gradient(coefficient), Gradient(bias));
+        BatchShape Shape(Layer layer) => forward.ShapeOf(layer, count);
 
         switch (step)
         {
             // RBF output: the MAP loss writes dF6 itself; the fixed centres get zero gradients and OUTPUT's dense
             // steps have nothing to do.
-            case Step.Loss when p.Output == OutputLayer.Rbf:
-                k.MapBackward(s, count, count, B, so, MapJ, f.Logits.View, f.F6.View, p.View(P.OutputWeight), f.Predictions.View,
-                    Labels.View, dF6.View, Losses.View, Correct.View);
+            case Step.Loss when parameters.Output == OutputLayer.Rbf:
+                kernels.Rbf.MapBackward(stream, Shape(Layer.Output), order, MapJ, forward.Logits.View, forward.F6.View, parameters.View(P.OutputWeight),
+                    forward.Predictions.View, Labels.View, dF6.View, Losses.View, Correct.View);
                 break;
-            case Step.OutputParameters when p.Output == OutputLayer.Rbf:
-                Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(s);
+            case Step.OutputParameters when parameters.Output == OutputLayer.Rbf:
+                Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(stream);
                 break;
-            case Step.OutputInput when p.Output == OutputLayer.Rbf:
+            case Step.OutputInput when parameters.Output == OutputLayer.Rbf:
                 break;
             case Step.Loss:
-                k.CrossEntropyBackward(s, count, count, B, so, f.Probabilities.View, f.Predictions.View, Labels.View,
-                    dLogits.View, Losses.View, Correct.View);
+                kernels.Softmax.CrossEntropyBackward(stream, Shape(Layer.Output), order, forward.Probabilities.View, forward.Predictions.View,
+                    Labels.View, dLogits.View, Losses.View, Correct.View);
                 break;
 
-            // OUTPUT 84 → 10 (identity)
+            // OUTPUT F6 → classes (identity)
             case Step.OutputParameters:
-                k.FullyConnectedBackwardParameters(s, T(10 * 85), T(10 * 85), 84, 10, count, B, so, dLogits.View, f.F6.View,
-                    Gradient(P.OutputWeight), Gradient(P.OutputBias));
+                kernels.FullyConnected.BackwardParameters(stream, Shape(Layer.F6), Shape(Layer.Output), order,
+                    dLogits.View, forward.F6.View, GradientOf(P.OutputWeight, P.OutputBias));
                 break;
             case Step.OutputInput:
-                k.FullyConnectedBackwardInput(s, 84 * count, 84, 10, count, B, so, dLogits.View, p.View(P.OutputWeight), dF6.View);
+                kernels.FullyConnected.BackwardInput(stream, Shape(Layer.F6), Shape(Layer.Output), order,
+                    dLogits.View, parameters.View(P.OutputWeight), dF6.View);
                 break;
 
-            // F6 120 → 84 (squashed)
+            // F6 C5 → F6 (squashed)
             case Step.F6Squash:
-                k.SquashBackward(s, 84 * count, ForwardPass.Shape(84, 1, B, count), squash, so, f.F6.View, dF6.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.F6), squash, order, forward.F6.View, dF6.View);
                 break;
             case Step.F6Parameters:
-                k.FullyConnectedBackwardParameters(s, T(84 * 121), T(84 * 121), 120, 84, count, B, so, dF6.View, f.C5.View,
-                    Gradient(P.F6Weight), Gradient(P.F6Bias));
+                kernels.FullyConnected.BackwardParameters(stream, Shape(Layer.C5), Shape(Layer.F6), order,
+                    dF6.View, forward.C5.View, GradientOf(P.F6Weight, P.F6Bias));
                 break;
             case Step.F6Input:
-                k.FullyConnectedBackwardInput(s, 120 * count, 120, 84, count, B, so, dF6.View, p.View(P.F6Weight), dC5.View);
+                kernels.FullyConnected.BackwardInput(stream, Shape(Layer.C5), Shape(Layer.F6), order,
+                    dF6.View, parameters.View(P.F6Weight), dC5.View);
                 break;
 
-            // C5 16@5x5 → 120 (squashed)
+            // C5 S4 → C5 (squashed)
             case Step.C5Squash:
-                k.SquashBackward(s, 120 * count, f.C5Shape(count), squash, so, f.C5.View, dC5.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.C5), squash, order, forward.C5.View, dC5.View);
                 break;
             case Step.C5Parameters:
-                k.ConvolutionBackwardParameters(s, T(120 * 16 * 25 + 120), T(120 * 16 * 25 + 120), f.S4Shape(count), f.C5Shape(count), so,
-                    dC5.View, f.S4.View, p.C5Mask, Gradient(P.C5Weight), Gradient(P.C5Bias));
+                kernels.Convolution.BackwardParameters(stream, Shape(Layer.S4), Shape(Layer.C5), order,
+                    dC5.View, forward.S4.View, parameters.C5Mask, GradientOf(P.C5Weight, P.C5Bias));
                 break;
             case Step.C5Input:
-                k.ConvolutionBackwardInput(s, 16 * count, f.S4Shape(count), f.C5Shape(count), so,
-                    dC5.View, p.View(P.C5Weight), p.C5Mask, dS4.View);
+                kernels.Convolution.BackwardInput(stream, Shape(Layer.S4), Shape(Layer.C5), order,
+                    dC5.View, parameters.Convolution(P.C5Weight, P.C5Bias, parameters.C5Mask), dS4.View);
                 break;
 
-            // S4 16@10x10 → 16@5x5 (squashed)
+            // S4 C3 → S4 (squashed)
             case Step.S4Squash:
-                k.SquashBackward(s, 16 * count, f.S4Shape(count), squash, so, f.S4.View, dS4.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.S4), squash, order, forward.S4.View, dS4.View);
                 break;
             case Step.S4Parameters:
-                k.SubsamplingBackwardParameters(s, 16, f.C3Shape(count), f.S4Shape(count), so,
-                    dS4.View, f.C3.View, Gradient(P.S4Coefficient), Gradient(P.S4Bias));
+                kernels.Subsampling.BackwardParameters(stream, Shape(Layer.C3), Shape(Layer.S4), order,
+                    dS4.View, forward.C3.View, SubsamplingGradientOf(P.S4Coefficient, P.S4Bias));
                 break;
             case Step.S4Input:
-                k.SubsamplingBackwardInput(s, 16 * count, f.C3Shape(count), f.S4Shape(count), so,
-                    dS4.View, p.View(P.S4Coefficient), dC3.View);
+                kernels.Subsampling.BackwardInput(stream, Shape(Layer.C3), Shape(Layer.S4), order,
+                    dS4.View, parameters.View(P.S4Coefficient), dC3.View);
                 break;
 
-            // C3 6@14x14 → 16@10x10 (identity; Table I)
+            // C3 S2 → C3 (identity; Table I)
             case Step.C3Parameters:
-                k.ConvolutionBackwardParameters(s, T(16 * 6 * 25 + 16), T(16 * 6 * 25 + 16), f.S2Shape(count), f.C3Shape(count), so,
-                    dC3.View, f.S2.View, p.C3Mask, Gradient(P.C3Weight), Gradient(P.C3Bias));
+                kernels.Convolution.BackwardParameters(stream, Shape(Layer.S2), Shape(Layer.C3), order,
+                    dC3.View, forward.S2.View, parameters.C3Mask, GradientOf(P.C3Weight, P.C3Bias));
                 break;
             case Step.C3Input:
-                k.ConvolutionBackwardInput(s, 6 * count, f.S2Shape(count), f.C3Shape(count), so,
-                    dC3.View, p.View(P.C3Weight), p.C3Mask, dS2.View);
+                kernels.Convolution.BackwardInput(stream, Shape(Layer.S2), Shape(Layer.C3), order,
+                    dC3.View, parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), dS2.View);
                 break;
 
-            // S2 6@28x28 → 6@14x14 (squashed)
+            // S2 C1 → S2 (squashed)
             case Step.S2Squash:
-                k.SquashBackward(s, 6 * count, f.S2Shape(count), squash, so, f.S2.View, dS2.View);
+                kernels.Squashing.Backward(stream, Shape(Layer.S2), squash, order, forward.S2.View, dS2.View);
                 break;
             case Step.S2Parameters:
-                k.SubsamplingBackwardParameters(s, 6, f.C1Shape(count), f.S2Shape(count), so,
-                    dS2.View, f.C1.View, Gradient(P.S2Coefficient), Gradient(P.S2Bias));
+                kernels.Subsampling.BackwardParameters(stream, Shape(Layer.C1), Shape(Layer.S2), order,
+                    dS2.View, forward.C1.View, SubsamplingGradientOf(P.S2Coefficient, P.S2Bias));
                 break;
             case Step.S2Input:
-                k.SubsamplingBackwardInput(s, 6 * count, f.C1Shape(count), f.S2Shape(count), so,
-                    dS2.View, p.View(P.S2Coefficient), dC1.View);
+                kernels.Subsampling.BackwardInput(stream, Shape(Layer.C1), Shape(Layer.S2), order,
+                    dS2.View, parameters.View(P.S2Coefficient), dC1.View);
                 break;
 
-            // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
+            // C1 INPUT → C1 (identity); the input needs no gradient.
             case Step.C1Parameters:
-                k.ConvolutionBackwardParameters(s, T(6 * 25 + 6), T(6 * 25 + 6), f.InputShape(count), f.C1Shape(count), so,
-                    dC1.View, f.Input.View, p.C1Mask, Gradient(P.C1Weight), Gradient(P.C1Bias));
+                kernels.Convolution.BackwardParameters(stream, Shape(Layer.Input), Shape(Layer.C1), order,
+                    dC1.View, forward.Input.View, parameters.C1Mask, GradientOf(P.C1Weight, P.C1Bias));
                 break;
 
             default:

@@ -4,6 +4,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using LeNet.Gpu.Kernels;
 
 namespace LeNet.Gpu.Runtime;
 
@@ -74,10 +75,10 @@ public sealed class LeNetAccelerator : IDisposable
     /// <summary>The kernels, compiled and loaded on first use, then reused by every engine on this accelerator.</summary>
     public LeNetKernels Kernels => kernels ??= new LeNetKernels(Accelerator);
 
-    private FusedLeNetKernels? fusedKernels;
+    private FusedLaunches? fusedKernels;
 
     /// <summary>The fused inference kernels, compiled and loaded on first use (only the fused path needs them).</summary>
-    public FusedLeNetKernels FusedKernels => fusedKernels ??= new FusedLeNetKernels(Accelerator);
+    public FusedLaunches FusedKernels => fusedKernels ??= new FusedLaunches(Accelerator);
 
     private LeNetAccelerator(Context context, Accelerator accelerator)
     {

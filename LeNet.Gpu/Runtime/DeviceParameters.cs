@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Runtime;
 
@@ -19,10 +20,10 @@ public sealed class DeviceParameters : IDisposable
     /// <summary>The model's output layer: an RBF model's output.weight holds its fixed centres.</summary>
     public OutputLayer Output { get; }
 
-    /// <summary>Connection masks [out maps][in maps] of C1 (6×1), C3 (16×6) and C5 (120×16).</summary>
-    public ArrayView<int> C1Mask => masks.View.SubView(0, 6);
-    public ArrayView<int> C3Mask => masks.View.SubView(6, 96);
-    public ArrayView<int> C5Mask => masks.View.SubView(102, 1920);
+    /// <summary>Connection masks [out maps][in maps] of C1, C3 and C5.</summary>
+    public ArrayView<int> C1Mask => masks.View.SubView(0, C1MaskLength);
+    public ArrayView<int> C3Mask => masks.View.SubView(C1MaskLength, C3MaskLength);
+    public ArrayView<int> C5Mask => masks.View.SubView(C1MaskLength + C3MaskLength, C5MaskLength);
 
     public DeviceParameters(Accelerator accelerator, LeNetModel model)
     {
@@ -30,13 +31,24 @@ public sealed class DeviceParameters : IDisposable
         Output = model.Output;
         Buffer = accelerator.Allocate1D(model.Parameters);
         Trainable = accelerator.Allocate1D(ParameterLayout.TrainableMask(model.Output));
-        var allMasks = new int[6 + 96 + 1920];
+        var allMasks = new int[C1MaskLength + C3MaskLength + C5MaskLength];
         Array.Fill(allMasks, 1);
-        ConnectionTable.ToMask().CopyTo(allMasks, 6);
+        ConnectionTable.ToMask().CopyTo(allMasks, C1MaskLength);
         masks = accelerator.Allocate1D(allMasks);
     }
 
     public ArrayView<float> View(ParameterSlice slice) => Buffer.View.SubView(slice.Offset, slice.Length);
+
+    /// <summary>A layer's weight and bias, for the launches of <see cref="Kernels"/>.</summary>
+    public Kernels.DenseWeights Dense(ParameterSlice weight, ParameterSlice bias) => new(View(weight), View(bias));
+
+    /// <summary>A convolution's weight, bias and connection mask.</summary>
+    public Kernels.ConvolutionWeights Convolution(ParameterSlice weight, ParameterSlice bias, ArrayView<int> mask) =>
+        new(View(weight), View(bias), mask);
+
+    /// <summary>A subsampling layer's coefficient and bias.</summary>
+    public Kernels.SubsamplingWeights Subsampling(ParameterSlice coefficient, ParameterSlice bias) =>
+        new(View(coefficient), View(bias));
 
     public void Upload(float[] parameters) => Buffer.CopyFromCPU(parameters);
 

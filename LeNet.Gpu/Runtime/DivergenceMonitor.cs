@@ -10,7 +10,7 @@ namespace LeNet.Gpu.Runtime;
 /// chance for a while (at most about a first MNIST epoch, 60,000 images) before learning starts, and tiny test sets
 /// may sit at chance for many epochs without anything being wrong, so neither is ever judged.
 /// </summary>
-public sealed class DivergenceMonitor(int classes = 10)
+public sealed class DivergenceMonitor(int classes = Model.Architecture.Classes)
 {
     /// <summary>Largest weight magnitude accepted. LeNet-5's weights stay within about ±10 in any sane run.</summary>
     public const float WeightLimit = 1e6f;

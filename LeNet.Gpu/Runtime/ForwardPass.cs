@@ -14,110 +14,129 @@ namespace LeNet.Gpu.Runtime;
 public sealed class ForwardPass : IDisposable
 {
     public int Capacity { get; }
-    public MemoryBuffer1D<float, Stride1D.Dense> Input, C1, S2, C3, S4, C5, F6, Logits, Probabilities;
-    public MemoryBuffer1D<int, Stride1D.Dense> Predictions;
 
-    /// <summary>Floats of device memory one image of capacity costs (activations, gradients counted by callers).</summary>
-    public const long FloatsPerImage = 32 * 32 + 6 * 28 * 28 + 6 * 14 * 14 + 16 * 10 * 10 + 16 * 5 * 5 + 120 + 84 + 10 + 10 + 1;
+    /// <summary>Each layer's output, indexed by <see cref="Layer"/> (the input field first, the logits last).</summary>
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] outputs;
+
+    public MemoryBuffer1D<float, Stride1D.Dense> Probabilities { get; }
+    public MemoryBuffer1D<int, Stride1D.Dense> Predictions { get; }
+
+    /// <summary>The buffer holding <paramref name="layer"/>'s output for the whole capacity.</summary>
+    public MemoryBuffer1D<float, Stride1D.Dense> OutputOf(Layer layer) => outputs[(int)layer];
+
+    public MemoryBuffer1D<float, Stride1D.Dense> Input => OutputOf(Layer.Input);
+    public MemoryBuffer1D<float, Stride1D.Dense> C1 => OutputOf(Layer.C1);
+    public MemoryBuffer1D<float, Stride1D.Dense> S2 => OutputOf(Layer.S2);
+    public MemoryBuffer1D<float, Stride1D.Dense> C3 => OutputOf(Layer.C3);
+    public MemoryBuffer1D<float, Stride1D.Dense> S4 => OutputOf(Layer.S4);
+    public MemoryBuffer1D<float, Stride1D.Dense> C5 => OutputOf(Layer.C5);
+    public MemoryBuffer1D<float, Stride1D.Dense> F6 => OutputOf(Layer.F6);
+    public MemoryBuffer1D<float, Stride1D.Dense> Logits => OutputOf(Layer.Output);
+
+    /// <summary>Floats of device memory one image of capacity costs: every layer's output, the probabilities and the prediction.</summary>
+    public static readonly long FloatsPerImage = Architecture.Layers.Sum(l => (long)l.Elements) + Architecture.Classes + 1;
 
     public ForwardPass(Accelerator accelerator, int capacity)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "batch capacity must be at least 1");
         Capacity = capacity;
-        Input = accelerator.Allocate1D<float>(Shape(1, 32, capacity).Length);
-        C1 = accelerator.Allocate1D<float>(Shape(6, 28, capacity).Length);
-        S2 = accelerator.Allocate1D<float>(Shape(6, 14, capacity).Length);
-        C3 = accelerator.Allocate1D<float>(Shape(16, 10, capacity).Length);
-        S4 = accelerator.Allocate1D<float>(Shape(16, 5, capacity).Length);
-        C5 = accelerator.Allocate1D<float>(120L * capacity);
-        F6 = accelerator.Allocate1D<float>(84L * capacity);
-        Logits = accelerator.Allocate1D<float>(10L * capacity);
-        Probabilities = accelerator.Allocate1D<float>(10L * capacity);
+        outputs = Architecture.Layers.Select(l => accelerator.Allocate1D<float>(ShapeOf(l.Layer, capacity).Length)).ToArray();
+        Probabilities = accelerator.Allocate1D<float>((long)Architecture.Classes * capacity);
         Predictions = accelerator.Allocate1D<int>(capacity);
     }
 
     public static BatchShape Shape(int maps, int size, int stride, int count = 0) => new(maps, size, count == 0 ? stride : count, stride);
 
+    /// <summary>The shape of <paramref name="layer"/>'s output for <paramref name="count"/> images in buffers of <paramref name="stride"/>.</summary>
+    public static BatchShape ShapeOf(Layer layer, int stride, int count = 0)
+    {
+        var info = Architecture.Of(layer);
+        return Shape(info.Maps, info.Size, stride, count);
+    }
+
     /// <summary>The shapes of one batch of <paramref name="count"/> images in buffers of this capacity.</summary>
-    public BatchShape InputShape(int count) => Shape(1, 32, Capacity, count);
-    public BatchShape C1Shape(int count) => Shape(6, 28, Capacity, count);
-    public BatchShape S2Shape(int count) => Shape(6, 14, Capacity, count);
-    public BatchShape C3Shape(int count) => Shape(16, 10, Capacity, count);
-    public BatchShape S4Shape(int count) => Shape(16, 5, Capacity, count);
-    public BatchShape C5Shape(int count) => Shape(120, 1, Capacity, count);
+    public BatchShape ShapeOf(Layer layer, int count) => ShapeOf(layer, Capacity, count);
+    public BatchShape InputShape(int count) => ShapeOf(Layer.Input, count);
+    public BatchShape C1Shape(int count) => ShapeOf(Layer.C1, count);
+    public BatchShape S2Shape(int count) => ShapeOf(Layer.S2, count);
+    public BatchShape C3Shape(int count) => ShapeOf(Layer.C3, count);
+    public BatchShape S4Shape(int count) => ShapeOf(Layer.S4, count);
+    public BatchShape C5Shape(int count) => ShapeOf(Layer.C5, count);
+    public BatchShape F6Shape(int count) => ShapeOf(Layer.F6, count);
+    public BatchShape OutputShape(int count) => ShapeOf(Layer.Output, count);
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
-    public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<float> images, int count) =>
-        k.InputFromFloats(stream, count, Capacity, images, Input.View);
+    public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<float> images, int count) =>
+        kernels.InputFromFloats(stream, count, Capacity, images, Input.View);
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> raw 28×28 byte images [n][784] on the device.</summary>
-    public void LoadInput(LeNetKernels k, AcceleratorStream stream, ArrayView<byte> images, int count) =>
-        k.InputFromBytes(stream, count, Capacity, images, Input.View);
+    public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<byte> images, int count) =>
+        kernels.InputFromBytes(stream, count, Capacity, images, Input.View);
 
-    /// <summary>The layers in order; <see cref="Launch"/> runs one of them.</summary>
-    public enum Layer { C1, S2, C3, S4, C5, F6, Output, Softmax }
-
-    /// <summary>Runs every layer on the <paramref name="count"/> images already in <see cref="Input"/>.</summary>
-    public void Run(LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
+    /// <summary>Runs every layer after the input, then the softmax, on the <paramref name="count"/> images already in <see cref="Input"/>.</summary>
+    public void Run(LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)
     {
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
-        foreach (var layer in Enum.GetValues<Layer>())
-            Launch(layer, k, stream, p, count);
+        foreach (var layer in Architecture.Layers.Skip(1))
+            Launch(layer.Layer, kernels, stream, parameters, count);
+        LaunchSoftmax(kernels, stream, count);
     }
 
     /// <summary>
     /// One layer's launch, reading the previous layer's buffer and writing its own: the only place each layer's
     /// kernel arguments are written (the per-layer benchmarks time these same launches one by one).
     /// </summary>
-    public void Launch(Layer layer, LeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count)
+    public void Launch(Layer layer, LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)
     {
-        int squash = (int)p.Squashing.ToActivation();
-        const int identity = (int)Activation.Identity;
+        var squash = parameters.Squashing.ToActivation();
+        const Activation identity = Activation.Identity;
         switch (layer)
         {
             case Layer.C1:
-                k.ConvolutionForward(stream, 6 * count, InputShape(count), C1Shape(count), identity,
-                    Input.View, p.View(P.C1Weight), p.View(P.C1Bias), p.C1Mask, C1.View);
+                kernels.Convolution.Forward(stream, InputShape(count), C1Shape(count), identity,
+                    Input.View, parameters.Convolution(P.C1Weight, P.C1Bias, parameters.C1Mask), C1.View);
                 break;
             case Layer.S2:
-                k.SubsamplingForward(stream, 6 * count, C1Shape(count), S2Shape(count), squash,
-                    C1.View, p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                kernels.Subsampling.Forward(stream, C1Shape(count), S2Shape(count), squash,
+                    C1.View, parameters.Subsampling(P.S2Coefficient, P.S2Bias), S2.View);
                 break;
             case Layer.C3:
-                k.ConvolutionForward(stream, 16 * count, S2Shape(count), C3Shape(count), identity,
-                    S2.View, p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, C3.View);
+                kernels.Convolution.Forward(stream, S2Shape(count), C3Shape(count), identity,
+                    S2.View, parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), C3.View);
                 break;
             case Layer.S4:
-                k.SubsamplingForward(stream, 16 * count, C3Shape(count), S4Shape(count), squash,
-                    C3.View, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
+                kernels.Subsampling.Forward(stream, C3Shape(count), S4Shape(count), squash,
+                    C3.View, parameters.Subsampling(P.S4Coefficient, P.S4Bias), S4.View);
                 break;
             case Layer.C5:
-                k.ConvolutionForward(stream, 120 * count, S4Shape(count), C5Shape(count), squash,
-                    S4.View, p.View(P.C5Weight), p.View(P.C5Bias), p.C5Mask, C5.View);
+                kernels.Convolution.Forward(stream, S4Shape(count), C5Shape(count), squash,
+                    S4.View, parameters.Convolution(P.C5Weight, P.C5Bias, parameters.C5Mask), C5.View);
                 break;
             case Layer.F6:
-                k.FullyConnectedForward(stream, 84 * count, 120, 84, count, Capacity, squash,
-                    C5.View, p.View(P.F6Weight), p.View(P.F6Bias), F6.View);
+                kernels.FullyConnected.Forward(stream, C5Shape(count), F6Shape(count), squash,
+                    C5.View, parameters.Dense(P.F6Weight, P.F6Bias), F6.View);
                 break;
-            case Layer.Output when p.Output == OutputLayer.Rbf:
-                k.RbfForward(stream, count, Capacity, F6.View, p.View(P.OutputWeight), Logits.View);
+            case Layer.Output when parameters.Output == OutputLayer.Rbf:
+                kernels.Rbf.Forward(stream, OutputShape(count), F6.View, parameters.View(P.OutputWeight), Logits.View);
                 break;
             case Layer.Output:
-                k.FullyConnectedForward(stream, 10 * count, 84, 10, count, Capacity, identity,
-                    F6.View, p.View(P.OutputWeight), p.View(P.OutputBias), Logits.View);
-                break;
-            case Layer.Softmax:
-                k.SoftmaxForward(stream, count, Capacity, Logits.View, Probabilities.View, Predictions.View);
+                kernels.FullyConnected.Forward(stream, F6Shape(count), OutputShape(count), identity,
+                    F6.View, parameters.Dense(P.OutputWeight, P.OutputBias), Logits.View);
                 break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(layer), layer, "no such layer");
+                throw new ArgumentOutOfRangeException(nameof(layer), layer, "not a computed layer");
         }
     }
 
+    /// <summary>The softmax over the output layer's values: probabilities and predicted classes.</summary>
+    public void LaunchSoftmax(LeNetKernels kernels, AcceleratorStream stream, int count) =>
+        kernels.Softmax.Forward(stream, OutputShape(count), Logits.View, Probabilities.View, Predictions.View);
+
     public void Dispose()
     {
-        foreach (var b in new MemoryBuffer[] { Input, C1, S2, C3, S4, C5, F6, Logits, Probabilities, Predictions })
-            b.Dispose();
+        foreach (var b in outputs) b.Dispose();
+        Probabilities.Dispose();
+        Predictions.Dispose();
     }
 }

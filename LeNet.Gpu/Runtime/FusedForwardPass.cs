@@ -4,6 +4,8 @@ using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
+using static LeNet.Gpu.Model.Architecture;
+
 namespace LeNet.Gpu.Runtime;
 
 /// <summary>How an <see cref="IlgpuInferenceEngine"/> runs the forward pass.</summary>
@@ -43,7 +45,7 @@ public sealed class FusedForwardPass : IDisposable
     public int DenseGroup { get; }
 
     /// <summary>Device bytes one image of capacity costs: both input forms, S2, S4, probabilities, prediction.</summary>
-    public const long BytesPerImage = (FusedKernels.InputFloats + FusedKernels.S2Floats + FusedKernels.S4Floats + 10) * sizeof(float)
+    public const long BytesPerImage = (FusedKernels.InputFloats + FusedKernels.S2Floats + FusedKernels.S4Floats + Classes) * sizeof(float)
         + FusedKernels.MnistBytes + sizeof(int);
 
     /// <summary>Kernels index with int: the largest S2 offset must fit.</summary>
@@ -65,7 +67,7 @@ public sealed class FusedForwardPass : IDisposable
         Bytes = accelerator.Allocate1D<byte>((long)capacity * FusedKernels.MnistBytes);
         S2 = accelerator.Allocate1D<float>((long)capacity * FusedKernels.S2Floats);
         S4 = accelerator.Allocate1D<float>((long)capacity * FusedKernels.S4Floats);
-        Probabilities = accelerator.Allocate1D<float>(10L * capacity);
+        Probabilities = accelerator.Allocate1D<float>((long)Classes * capacity);
         Predictions = accelerator.Allocate1D<int>(capacity);
     }
 
@@ -77,43 +79,40 @@ public sealed class FusedForwardPass : IDisposable
     /// <see cref="Images"/> (or <see cref="Bytes"/>); probabilities and predictions of those images are written, no
     /// other element of any buffer. Returns without waiting.
     /// </summary>
-    public void Run(FusedLeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
+    public void Run(FusedLaunches k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
     {
         foreach (var stage in Enum.GetValues<Stage>()) Launch(stage, k, stream, p, count, format);
     }
 
     /// <summary>One stage's launch, the only place its arguments are written (the benchmarks time each alone).</summary>
-    public void Launch(Stage stage, FusedLeNetKernels k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
+    public void Launch(Stage stage, FusedLaunches k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
     {
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
-        int squash = (int)p.Squashing.ToActivation();
+        var squash = p.Squashing.ToActivation();
         switch (stage)
         {
             case Stage.C1S2:
-                var c1s2 = new KernelConfig(Groups(count, FusedKernels.C1S2Tile), C1S2Group);
+                var c1s2 = new C1S2Weights(p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias));
                 if (format == ImageFormat.MnistBytes)
-                    k.C1S2FromBytes(stream, c1s2, count, squash, Bytes.View,
-                        p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                    k.C1S2(stream, C1S2Group, count, squash, Bytes.View, c1s2, S2.View);
                 else
-                    k.C1S2FromFloats(stream, c1s2, count, squash, Images.View,
-                        p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias), S2.View);
+                    k.C1S2(stream, C1S2Group, count, squash, Images.View, c1s2, S2.View);
                 break;
             case Stage.C3S4:
-                k.C3S4(stream, new KernelConfig(Groups(count, FusedKernels.C3S4Tile), C3S4Group), count, squash, S2.View,
-                    p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, p.View(P.S4Coefficient), p.View(P.S4Bias), S4.View);
+                k.C3S4(stream, C3S4Group, count, squash, S2.View,
+                    new C3S4Weights(p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, p.View(P.S4Coefficient), p.View(P.S4Bias)), S4.View);
                 break;
             case Stage.C5F6Output:
-                k.C5F6Output(stream, new KernelConfig(Groups(count, FusedKernels.DenseTile), DenseGroup), count, squash, S4.View,
-                    p.View(P.C5Weight), p.View(P.C5Bias), p.View(P.F6Weight), p.View(P.F6Bias),
-                    p.View(P.OutputWeight), p.View(P.OutputBias), Probabilities.View, Predictions.View);
+                k.C5F6Output(stream, DenseGroup, count, squash, S4.View,
+                    new DenseLayersWeights(p.Dense(P.C5Weight, P.C5Bias), p.Dense(P.F6Weight, P.F6Bias), p.Dense(P.OutputWeight, P.OutputBias)),
+                    Probabilities.View, Predictions.View);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a stage of the fused pass");
         }
     }
 
-    private static int Groups(int count, int tile) => (count + tile - 1) / tile;
 
     public void Dispose()
     {
@@ -138,7 +137,7 @@ public sealed class FusedPipeline : IDisposable
     {
         public readonly FusedForwardPass Pass = new(accelerator, capacity, maxGroupSize);
         public readonly AcceleratorStream Stream = accelerator.CreateStream();
-        public readonly PageLockedArray1D<float> Probabilities = accelerator.AllocatePageLocked1D<float>(10L * capacity, uninitialized: true);
+        public readonly PageLockedArray1D<float> Probabilities = accelerator.AllocatePageLocked1D<float>((long)Classes * capacity, uninitialized: true);
         public readonly PageLockedArray1D<int> Predictions = accelerator.AllocatePageLocked1D<int>(capacity, uninitialized: true);
         private PageLockedArray1D<float>? floats;
         private PageLockedArray1D<byte>? bytes;
@@ -187,9 +186,9 @@ public sealed class FusedPipeline : IDisposable
     /// Classifies n images given as floats [n][32·32] or bytes [n][784] (exactly one of the spans is non-empty),
     /// in batches of <see cref="Capacity"/>, and waits for all of them.
     /// </summary>
-    public Prediction Run(FusedLeNetKernels k, DeviceParameters p, ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
+    public Prediction Run(FusedLaunches k, DeviceParameters p, ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
     {
-        var probabilities = new float[(long)n * 10];
+        var probabilities = new float[(long)n * Classes];
         var classes = new int[n];
         try
         {
@@ -215,7 +214,7 @@ public sealed class FusedPipeline : IDisposable
                 }
                 // Copies of exactly the batch's length: ILGPU's OpenCL copy of a sub-view of a pinned array would move
                 // the whole array, so each copy wraps just the elements it needs.
-                slot.Pass.Probabilities.View.BaseView.SubView(0, count * 10L).CopyToCPUUnsafeAsync(slot.Stream, ref slot.Probabilities[0], count * 10L);
+                slot.Pass.Probabilities.View.BaseView.SubView(0, (long)count * Classes).CopyToCPUUnsafeAsync(slot.Stream, ref slot.Probabilities[0], (long)count * Classes);
                 slot.Pass.Predictions.View.BaseView.SubView(0, count).CopyToCPUUnsafeAsync(slot.Stream, ref slot.Predictions[0], count);
                 slot.First = first;
                 slot.Count = count;
@@ -239,7 +238,7 @@ public sealed class FusedPipeline : IDisposable
     {
         if (slot.Count == 0) return;
         slot.Stream.Synchronize();
-        slot.Probabilities.Span[..(slot.Count * 10)].CopyTo(probabilities.AsSpan(slot.First * 10));
+        slot.Probabilities.Span[..(slot.Count * Classes)].CopyTo(probabilities.AsSpan(slot.First * Classes));
         slot.Predictions.Span[..slot.Count].CopyTo(classes.AsSpan(slot.First));
         slot.Count = 0;
     }

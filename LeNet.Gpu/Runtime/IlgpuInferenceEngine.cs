@@ -2,13 +2,16 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Model;
 
+using static LeNet.Gpu.Model.Architecture;
+
 namespace LeNet.Gpu.Runtime;
 
 /// <summary>Class probabilities [Count][10] (image-major) and the predicted class of each image.</summary>
 public sealed record Prediction(float[] Probabilities, int[] Classes)
 {
     public int Count => Classes.Length;
-    public ReadOnlySpan<float> ProbabilitiesOf(int image) => Probabilities.AsSpan(image * 10, 10);
+    public ReadOnlySpan<float> ProbabilitiesOf(int image) =>
+        Probabilities.AsSpan(image * Architecture.Classes, Architecture.Classes);
 }
 
 /// <summary>
@@ -16,7 +19,34 @@ public sealed record Prediction(float[] Probabilities, int[] Classes)
 /// for tests against a reference and for pictures of feature maps.
 /// </summary>
 public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] S2, float[] C3, float[] S4,
-    float[] C5, float[] F6, float[] Logits, float[] Probabilities, int[] Classes);
+    float[] C5, float[] F6, float[] Logits, float[] Probabilities, int[] Classes)
+{
+    /// <summary>
+    /// Every layer's output, in the order of <see cref="Model.Layer"/>, each holding <see cref="Count"/> ×
+    /// <see cref="Architecture.ElementsOf"/> values.
+    /// </summary>
+    public IReadOnlyList<float[]> Layers => [Input, C1, S2, C3, S4, C5, F6, Logits];
+
+    /// <summary>One layer's output for all images, image-major.</summary>
+    public float[] Of(Layer layer) => Layers[(int)layer];
+
+    /// <summary>One layer's output for image <paramref name="image"/>.</summary>
+    public ReadOnlySpan<float> Of(Layer layer, int image)
+    {
+        int per = Architecture.ElementsOf(layer);
+        return Of(layer).AsSpan(image * per, per);
+    }
+
+    /// <summary>Builds a trace from every layer's output in <see cref="Model.Layer"/> order.</summary>
+    public static LayerOutputs FromLayers(int count, IReadOnlyList<float[]> layers, float[] probabilities, int[] classes)
+    {
+        if (layers.Count != Architecture.Layers.Count)
+            throw new ArgumentException($"a trace holds {Architecture.Layers.Count} layers, got {layers.Count}");
+        return new LayerOutputs(count, layers[(int)Layer.Input], layers[(int)Layer.C1], layers[(int)Layer.S2],
+            layers[(int)Layer.C3], layers[(int)Layer.S4], layers[(int)Layer.C5], layers[(int)Layer.F6],
+            layers[(int)Layer.Output], probabilities, classes);
+    }
+}
 
 /// <summary>
 /// Batch inference of one model: the same contract on every engine (<see cref="Engines.CreateInference"/>), the
@@ -25,7 +55,7 @@ public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] 
 public interface IInferenceEngine : IDisposable
 {
     /// <summary>Floats per 32×32 input image, and bytes per raw 28×28 MNIST image.</summary>
-    public const int ImageFloats = Architecture.InputLength, MnistPixels = 28 * 28;
+    public const int ImageFloats = Architecture.InputLength, MnistPixels = Architecture.MnistLength;
 
     DeviceDescription Device { get; }
     int BatchCapacity { get; }
@@ -190,7 +220,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     private Prediction RunPerLayer(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
     {
         var pass = PerLayerPass();
-        var probabilities = new float[(long)n * 10];
+        var probabilities = new float[(long)n * Classes];
         var classes = new int[n];
         var k = accelerator.Kernels;
         for (int first = 0; first < n; first += pass.Capacity)
@@ -209,7 +239,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
                 pass.LoadInput(k, stream, byteStaging.View, count);
             }
             pass.Run(k, stream, parameters, count);
-            pass.Probabilities.View.SubView(0, count * 10L).CopyToCPU(stream, probabilities.AsSpan(first * 10, count * 10));
+            pass.Probabilities.View.SubView(0, (long)count * Classes).CopyToCPU(stream, probabilities.AsSpan(first * Classes, count * Classes));
             pass.Predictions.View.SubView(0, count).CopyToCPU(stream, classes.AsSpan(first, count));
         }
         stream.Synchronize();
@@ -223,19 +253,18 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
         if (n > capacity) throw new ArgumentException($"trace takes at most {capacity} images, got {n}");
         var prediction = RunPerLayer(images, [], n);
         var pass = this.pass!;
-        float[] Read(MemoryBuffer1D<float, Stride1D.Dense> buffer, int maps, int size)
+        float[] Read(Layer layer)
         {
-            var all = buffer.GetAsArray1D();
-            int per = maps * size * size;
+            var all = pass.OutputOf(layer).GetAsArray1D();
+            int per = Architecture.ElementsOf(layer);
             var result = new float[n * per];
             for (int image = 0; image < n; image++)
                 for (int e = 0; e < per; e++)
                     result[image * per + e] = all[(long)e * pass.Capacity + image];
             return result;
         }
-        return new LayerOutputs(n, Read(pass.Input, 1, 32), Read(pass.C1, 6, 28), Read(pass.S2, 6, 14),
-            Read(pass.C3, 16, 10), Read(pass.S4, 16, 5), Read(pass.C5, 120, 1), Read(pass.F6, 84, 1),
-            Read(pass.Logits, 10, 1), prediction.Probabilities, prediction.Classes);
+        return LayerOutputs.FromLayers(n, Architecture.Layers.Select(l => Read(l.Layer)).ToList(),
+            prediction.Probabilities, prediction.Classes);
     }
 
     private void DisposeBuffers()

@@ -65,7 +65,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     }
 
     internal void AccumulateStatistics(int count) =>
-        accelerator.Kernels.AccumulateStatistics(stream, 1, count, backward.Losses.View, backward.Correct.View, statistics.View);
+        accelerator.Kernels.Softmax.AccumulateStatistics(stream, count, backward.Losses.View, backward.Correct.View, statistics.View);
 
     internal void Gather(int epoch, int first, int count, bool distort)
     {
@@ -81,22 +81,21 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     /// <param name="count">Images in the batch: SDLM's rate is per pattern, so its step is rate × count × the batch mean.</param>
     internal void Update(float rate, long step, int count)
     {
-        var k = accelerator.Kernels;
-        int n = ParameterLayout.Length, threads = k.ThreadsFor(n);
+        var optimizer = accelerator.Kernels.Optimizer;
         var p = parameters.Buffer.View;
         var g = backward.Gradients.View;
         switch (options.Optimizer)
         {
             case OptimizerKind.Sgd:
-                k.Sgd(stream, threads, n, threads, rate, options.Momentum, options.WeightDecay, p, g, stateA.View, parameters.Trainable.View);
+                optimizer.Sgd(stream, new SgdStep(rate, options.Momentum, options.WeightDecay), p, g, stateA.View, parameters.Trainable.View);
                 break;
             case OptimizerKind.Adam:
                 var (c1, c2) = options.AdamCorrections(step);
-                k.Adam(stream, threads, n, threads, rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay,
-                    c1, c2, p, g, stateA.View, stateB.View, parameters.Trainable.View);
+                optimizer.Adam(stream, new AdamStep(rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay, c1, c2),
+                    p, g, stateA.View, stateB.View, parameters.Trainable.View);
                 break;
             case OptimizerKind.Sdlm:
-                k.Sdlm(stream, threads, n, threads, rate * count, options.SdlmMu, options.WeightDecay, p, g, stateA.View, parameters.Trainable.View);
+                optimizer.Sdlm(stream, new SdlmStep(rate * count, options.SdlmMu, options.WeightDecay), p, g, stateA.View, parameters.Trainable.View);
                 break;
         }
     }
@@ -119,9 +118,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     /// <summary>Adds <paramref name="scale"/> × this batch's Hessian diagonal (in the gradient buffer) to the estimate.</summary>
     internal void AccumulateHessian(float scale)
     {
-        var k = accelerator.Kernels;
-        int threads = k.ThreadsFor(ParameterLayout.Length);
-        k.Accumulate(stream, threads, ParameterLayout.Length, threads, scale, backward.Gradients.View, stateA.View);
+        accelerator.Kernels.Optimizer.Accumulate(stream, scale, backward.Gradients.View, stateA.View);
     }
 
     public void ResetStatistics() => statistics.MemSetToZero(stream);
@@ -144,8 +141,9 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             if (parameters.Output == OutputLayer.Rbf)
                 backward.Launch(BackwardPass.Step.Loss, k, stream, parameters, forward, c); // losses (and a dF6 not used)
             else
-                k.CrossEntropyBackward(stream, c, c, forward.Capacity, 0, forward.Probabilities.View, forward.Predictions.View,
-                    backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */, backward.Losses.View, backward.Correct.View);
+                k.Softmax.CrossEntropyBackward(stream, forward.OutputShape(c), GradientOrder.First, forward.Probabilities.View,
+                    forward.Predictions.View, backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */,
+                    backward.Losses.View, backward.Correct.View);
             AccumulateStatistics(c);
         }
         return ReadStatistics();

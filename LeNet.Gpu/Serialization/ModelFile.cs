@@ -162,7 +162,8 @@ public static class ModelFile
             if (mask[i] == 0 && parameters[i] != 0)
             {
                 int local = i - c3.Offset;
-                int map = local / 150, input = local / 25 % 6;
+                int map = local / (Architecture.S2Maps * Architecture.KernelArea);
+                int input = local / Architecture.KernelArea % Architecture.S2Maps;
                 throw new ModelFormatException(source,
                     $"tensor 'c3.weight' holds {Show(parameters[i])} at {Index(c3.Shape, local)}, but C3 map {map} " +
                     $"is not connected to S2 map {input} (Table I): that entry must be 0");
