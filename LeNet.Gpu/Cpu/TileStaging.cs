@@ -36,24 +36,19 @@ internal static unsafe class TileStaging<TS, TV> where TS : struct, ISimd<TV> wh
     }
 
     /// <summary>
-    /// MNIST bytes [valid][28·28] → tile [1024][L], as <see cref="Kernels.InputKernels.FromMnistBytes"/>: a 2-pixel
-    /// border of background, ink v → −0.1 + 1.275·v/255.
+    /// MNIST bytes [valid][28·28] → tile [1024][L] by the input rule every engine uses (<see cref="InputField.Mnist"/>):
+    /// a 2-pixel border of background, ink v → −0.1 + 1.275·v/255.
     /// </summary>
     public static void Mnist(byte* source, int valid, float* tile)
     {
-        const float background = Architecture.Background, range = 1.275f / 255f;
+        var bytes = new HostInkBytes(source);
         for (int n = 0; n < L; n++)
         {
             float* d = tile + n;
-            byte* s = source + n * 784;
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++)
-                {
-                    int sy = y - 2, sx = x - 2;
-                    d[(y * 32 + x) * L] = n >= valid ? 0f
-                        : sy is >= 0 and < 28 && sx is >= 0 and < 28 ? background + range * s[sy * 28 + sx]
-                        : background;
-                }
+            int image = n * InputField.MnistLength;
+            for (int y = 0; y < InputField.Size; y++)
+                for (int x = 0; x < InputField.Size; x++)
+                    d[(y * InputField.Size + x) * L] = n >= valid ? 0f : InputField.Mnist(bytes, image, x, y);
         }
     }
 }

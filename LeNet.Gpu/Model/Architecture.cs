@@ -44,9 +44,6 @@ public static class Architecture
     /// <summary>Floats of one image's input field.</summary>
     public const int InputLength = InputSize * InputSize;
 
-    /// <summary>The paper's input scaling: background (white) −0.1, foreground (black) 1.175.</summary>
-    public const float Background = -0.1f, Foreground = 1.175f;
-
     /// <summary>The layers in order, INPUT to OUTPUT (10-way dense layer + softmax: 84 weights + 1 bias per class).</summary>
     public static readonly IReadOnlyList<LayerInfo> Layers = BuildLayers();
 
