@@ -1,4 +1,5 @@
 using static LeNet.Gpu.Cpu.BackwardWorkspace;
+using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Cpu;
@@ -6,14 +7,19 @@ namespace LeNet.Gpu.Cpu;
 /// <summary>Where a <see cref="BackwardWorkspace{TS, TV}"/> keeps what: padded rows and the per-lane accumulators' offsets.</summary>
 internal static class BackwardWorkspace
 {
-    public const int OutputRows = 12;                     // OUTPUT's 10 rows padded to a multiple of 4
-    public const int F6Columns = 96, C5Columns = 128, S4Columns = 400; // image-major rows, padded to 16
+    /// <summary>Weights of one 5×5 kernel.</summary>
+    public const int Taps = KernelSize * KernelSize;
 
-    // Offsets (in vectors) of the per-lane accumulators.
+    public const int OutputRows = (Classes + 3) & ~3;     // OUTPUT's 10 rows padded to a multiple of 4: 12
+    // Image-major rows, padded to 16: 96, 128, 400.
+    public const int F6Columns = (F6Units + 15) & ~15, C5Columns = (C5Units + 15) & ~15, S4Columns = (TileLayout.S4 + 15) & ~15;
+
+    // Offsets (in vectors) of the per-lane accumulators: 0, 150, 156, 162, 168, 1668, …
     // C3's weights by connection: pair k of C3Connections.Pairs (Table I's 60 connections) at AccC3Weight + 25·k.
-    public const int AccC1Weight = 0, AccC1Bias = 150, AccS2Coefficient = 156, AccS2Bias = 162,
-        AccC3Weight = 168, AccC3Bias = AccC3Weight + 60 * 25, AccS4Coefficient = AccC3Bias + 16, AccS4Bias = AccS4Coefficient + 16,
-        AccC5Bias = AccS4Bias + 16, AccF6Bias = AccC5Bias + 120, AccOutputBias = AccF6Bias + 84, AccVectors = AccOutputBias + 10;
+    public const int AccC1Weight = 0, AccC1Bias = AccC1Weight + C1Maps * Taps, AccS2Coefficient = AccC1Bias + C1Maps,
+        AccS2Bias = AccS2Coefficient + C1Maps, AccC3Weight = AccS2Bias + C1Maps, AccC3Bias = AccC3Weight + C3Connections.Count * Taps,
+        AccS4Coefficient = AccC3Bias + C3Maps, AccS4Bias = AccS4Coefficient + C3Maps, AccC5Bias = AccS4Bias + C3Maps,
+        AccF6Bias = AccC5Bias + C5Units, AccOutputBias = AccF6Bias + F6Units, AccVectors = AccOutputBias + Classes;
 }
 
 /// <summary>
@@ -25,11 +31,11 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
 {
     private static readonly int L = TS.Lanes;
 
-    public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(84 * L), DC5 = new(120 * L),
-        DS4 = new(400 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
+    public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(TileLayout.F6 * L), DC5 = new(TileLayout.C5 * L),
+        DS4 = new(TileLayout.S4 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
     public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
     // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
-    public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(84 * C5Columns);
+    public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(F6Units * C5Columns);
     public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
 
     public void Reset()
@@ -41,21 +47,22 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
     public void WriteSums(float* g, bool rbf)
     {
         float* acc = Lanes.Pointer;
-        FoldLanes(acc + AccC1Weight * L, 150, g + P.C1Weight.Offset);
-        FoldLanes(acc + AccC1Bias * L, 6, g + P.C1Bias.Offset);
-        FoldLanes(acc + AccS2Coefficient * L, 6, g + P.S2Coefficient.Offset);
-        FoldLanes(acc + AccS2Bias * L, 6, g + P.S2Bias.Offset);
+        FoldLanes(acc + AccC1Weight * L, C1Maps * Taps, g + P.C1Weight.Offset);
+        FoldLanes(acc + AccC1Bias * L, C1Maps, g + P.C1Bias.Offset);
+        FoldLanes(acc + AccS2Coefficient * L, C1Maps, g + P.S2Coefficient.Offset);
+        FoldLanes(acc + AccS2Bias * L, C1Maps, g + P.S2Bias.Offset);
         new Span<float>(g + P.C3Weight.Offset, P.C3Weight.Length).Clear();
         for (int k = 0; k < C3Connections.Pairs.Length; k++)
-            FoldLanes(acc + (AccC3Weight + k * 25) * L, 25, g + P.C3Weight.Offset + (C3Connections.Pairs[k].Output * 6 + C3Connections.Pairs[k].Input) * 25);
-        FoldLanes(acc + AccC3Bias * L, 16, g + P.C3Bias.Offset);
-        FoldLanes(acc + AccS4Coefficient * L, 16, g + P.S4Coefficient.Offset);
-        FoldLanes(acc + AccS4Bias * L, 16, g + P.S4Bias.Offset);
-        FoldLanes(acc + AccC5Bias * L, 120, g + P.C5Bias.Offset);
-        FoldLanes(acc + AccF6Bias * L, 84, g + P.F6Bias.Offset);
-        FoldLanes(acc + AccOutputBias * L, 10, g + P.OutputBias.Offset);
-        CopyRows(F6Weight.Pointer, 84, C5Columns, 120, g + P.F6Weight.Offset);
-        CopyRows(OutputWeight.Pointer, 10, F6Columns, 84, g + P.OutputWeight.Offset);
+            FoldLanes(acc + (AccC3Weight + k * Taps) * L, Taps,
+                g + P.C3Weight.Offset + (C3Connections.Pairs[k].Output * C1Maps + C3Connections.Pairs[k].Input) * Taps);
+        FoldLanes(acc + AccC3Bias * L, C3Maps, g + P.C3Bias.Offset);
+        FoldLanes(acc + AccS4Coefficient * L, C3Maps, g + P.S4Coefficient.Offset);
+        FoldLanes(acc + AccS4Bias * L, C3Maps, g + P.S4Bias.Offset);
+        FoldLanes(acc + AccC5Bias * L, C5Units, g + P.C5Bias.Offset);
+        FoldLanes(acc + AccF6Bias * L, F6Units, g + P.F6Bias.Offset);
+        FoldLanes(acc + AccOutputBias * L, Classes, g + P.OutputBias.Offset);
+        CopyRows(F6Weight.Pointer, F6Units, C5Columns, C5Units, g + P.F6Weight.Offset);
+        CopyRows(OutputWeight.Pointer, Classes, F6Columns, F6Units, g + P.OutputWeight.Offset);
         if (rbf) new Span<float>(g + P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).Clear();
     }
 

@@ -130,7 +130,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
             {
                 lossSum += output == OutputLayer.Rbf
                     ? RbfTiles.Loss(logits.AsSpan(n * Architecture.Classes, Architecture.Classes), batchLabels[n], options.MapJ, q)
-                    : -Math.Log(Math.Max(p[n * 10 + batchLabels[n]], 1e-30f));
+                    : -Math.Log(Math.Max(p[n * CpuNetwork.Classes + batchLabels[n]], 1e-30f));
                 if (predicted[n] == batchLabels[n]) correct++;
             }
             images += c;

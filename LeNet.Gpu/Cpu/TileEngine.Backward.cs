@@ -1,4 +1,6 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Cpu.BackwardWorkspace;
+using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Cpu;
@@ -103,51 +105,51 @@ internal sealed unsafe partial class TileEngine<TS, TV>
                 predictions.Pointer + (long)tile * L, labels + tile * L, s.DLogits.Pointer, ref loss, ref correct);
 
             // OUTPUT 84 → 10 (identity)
-            FullyConnectedTiles.Transpose<TS, TV>(a6, 84, so, s.F6T.Pointer, BackwardWorkspace.F6Columns);
-            FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, BackwardWorkspace.OutputRows, s.F6T.Pointer, BackwardWorkspace.F6Columns, s.OutputWeight.Pointer, !first);
-            FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, 10, acc + BackwardWorkspace.AccOutputBias * L);
-            FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, 10, w + P.OutputWeight.Offset, 84, s.DF6.Pointer);
+            FullyConnectedTiles.Transpose<TS, TV>(a6, F6Units, so, s.F6T.Pointer, F6Columns);
+            FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, OutputRows, s.F6T.Pointer, F6Columns, s.OutputWeight.Pointer, !first);
+            FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, Classes, acc + AccOutputBias * L);
+            FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, Classes, w + P.OutputWeight.Offset, F6Units, s.DF6.Pointer);
         }
 
         // F6 120 → 84 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, 84, sq, so);
-        FullyConnectedTiles.Transpose<TS, TV>(a5, 120, so, s.C5T.Pointer, BackwardWorkspace.C5Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, 84, s.C5T.Pointer, BackwardWorkspace.C5Columns, s.F6Weight.Pointer, !first);
-        FullyConnectedTiles.Accumulate<TS, TV>(s.DF6.Pointer, 84, acc + BackwardWorkspace.AccF6Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(s.DF6.Pointer, 84, w + P.F6Weight.Offset, 120, s.DC5.Pointer);
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, F6Units, sq, so);
+        FullyConnectedTiles.Transpose<TS, TV>(a5, C5Units, so, s.C5T.Pointer, C5Columns);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, F6Units, s.C5T.Pointer, C5Columns, s.F6Weight.Pointer, !first);
+        FullyConnectedTiles.Accumulate<TS, TV>(s.DF6.Pointer, F6Units, acc + AccF6Bias * L);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DF6.Pointer, F6Units, w + P.F6Weight.Offset, C5Units, s.DC5.Pointer);
 
         // C5 16@5x5 → 120 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DC5.Pointer, a5, 120, sq, so);
-        FullyConnectedTiles.Transpose<TS, TV>(a4, 400, so, s.S4T.Pointer, BackwardWorkspace.S4Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, 120, s.S4T.Pointer, BackwardWorkspace.S4Columns, sums + P.C5Weight.Offset, !first);
-        FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, 120, acc + BackwardWorkspace.AccC5Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(s.DC5.Pointer, 120, w + P.C5Weight.Offset, 400, s.DS4.Pointer);
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DC5.Pointer, a5, C5Units, sq, so);
+        FullyConnectedTiles.Transpose<TS, TV>(a4, TileLayout.S4, so, s.S4T.Pointer, S4Columns);
+        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, C5Units, s.S4T.Pointer, S4Columns, sums + P.C5Weight.Offset, !first);
+        FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, C5Units, acc + AccC5Bias * L);
+        FullyConnectedTiles.InputGradient<TS, TV>(s.DC5.Pointer, C5Units, w + P.C5Weight.Offset, TileLayout.S4, s.DS4.Pointer);
 
         // S4 16@10x10 → 16@5x5 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, 400, sq, so);
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, TileLayout.S4, sq, so);
         float* dC3 = s.DC3.Pointer;
-        SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, 16, 5, w + P.S4Coefficient.Offset, so,
-            acc + BackwardWorkspace.AccS4Coefficient * L, acc + BackwardWorkspace.AccS4Bias * L, dC3, 10, 100);
+        SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, C3Maps, S4Size, w + P.S4Coefficient.Offset, so,
+            acc + AccS4Coefficient * L, acc + AccS4Bias * L, dC3, C3Size, TileLayout.C3Map);
 
         // C3 6@14x14 → 16@10x10 (identity; Table I)
         for (int k = 0; k < C3Connections.Pairs.Length; k++)
-            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * 100 * L, 10, 10, 10, a2 + C3Connections.Pairs[k].Input * 196 * L, 14, so,
-                acc + (BackwardWorkspace.AccC3Weight + k * 25) * L);
-        for (int o = 0; o < 16; o++)
-            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * 100 * L, 10, 10, 10, acc + (BackwardWorkspace.AccC3Bias + o) * L);
+            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * TileLayout.C3Map * L, C3Size, C3Size, C3Size,
+                a2 + C3Connections.Pairs[k].Input * TileLayout.S2Map * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
+        for (int o = 0; o < C3Maps; o++)
+            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * TileLayout.C3Map * L, C3Size, C3Size, C3Size, acc + (AccC3Bias + o) * L);
         ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, TileLayout.S2, sq, so);
-        SubsamplingTiles.Backward<TS, TV>(s.DS2.Pointer, a1, 6, 14, w + P.S2Coefficient.Offset, so,
-            acc + BackwardWorkspace.AccS2Coefficient * L, acc + BackwardWorkspace.AccS2Bias * L, s.DC1.Pointer, 28, 28 * 28);
+        SubsamplingTiles.Backward<TS, TV>(s.DS2.Pointer, a1, C1Maps, S2Size, w + P.S2Coefficient.Offset, so,
+            acc + AccS2Coefficient * L, acc + AccS2Bias * L, s.DC1.Pointer, C1Size, TileLayout.C1Map);
 
         // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
-        for (int o = 0; o < 6; o++)
+        for (int o = 0; o < C1Maps; o++)
         {
-            float* dOut = s.DC1.Pointer + o * 784 * L;
-            ConvolutionTiles.WeightGradient<TS, TV>(dOut, 28, 28, 28, x, 32, so, acc + (BackwardWorkspace.AccC1Weight + o * 25) * L);
-            ConvolutionTiles.SumPixels<TS, TV>(dOut, 28, 28, 28, acc + (BackwardWorkspace.AccC1Bias + o) * L);
+            float* dOut = s.DC1.Pointer + o * TileLayout.C1Map * L;
+            ConvolutionTiles.WeightGradient<TS, TV>(dOut, C1Size, C1Size, C1Size, x, InputSize, so, acc + (AccC1Weight + o * Taps) * L);
+            ConvolutionTiles.SumPixels<TS, TV>(dOut, C1Size, C1Size, C1Size, acc + (AccC1Bias + o) * L);
         }
     }
 }

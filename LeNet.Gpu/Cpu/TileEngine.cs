@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Cpu;
@@ -58,7 +59,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private readonly SingleImage.Scratch[] imageScratch;
     private readonly int singleImageLimit;
     private int looseTile = -1, tileItems;
-    private const int SlotInput = 0, SlotC1 = 1024, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
+    private const int SlotInput = 0, SlotC1 = TileLayout.Input, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
         SlotS4 = SlotC3 + TileLayout.C3, SlotC5 = SlotS4 + TileLayout.S4, SlotF6 = SlotC5 + TileLayout.C5,
         SlotLogits = SlotF6 + TileLayout.F6, SlotFloats = (SlotLogits + TileLayout.Logits + 15) & ~15;
 
@@ -79,7 +80,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         logits = new(t * TileLayout.Logits);
         probabilities = new(t * SoftmaxTiles.Classes);
         predictions = new(t);
-        c3Rows = ConvolutionTaps.Rows(16, 6, 14, ConvolutionTaps.TableI, L);
+        c3Rows = ConvolutionTaps.Rows(C3Maps, C1Maps, S2Size, ConvolutionTaps.TableI, L);
         workspaces = new BackwardWorkspace<TS, TV>[threads];
         for (int w = 0; w < threads; w++) workspaces[w] = new BackwardWorkspace<TS, TV>();
         squaredWeights = new(P.Length);
@@ -127,7 +128,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         int tile = item, valid = Math.Min(L, count - tile * L);
         float* x = input.Pointer + (long)tile * TileLayout.Input * L;
         if (images != null) TileStaging<TS, TV>.Floats(images + (long)tile * L * TileLayout.Input, valid, x);
-        else TileStaging<TS, TV>.Mnist(mnist + (long)tile * L * 784, valid, x);
+        else TileStaging<TS, TV>.Mnist(mnist + (long)tile * L * InputField.MnistLength, valid, x);
         ForwardTile(tile, valid);
     }
 
@@ -135,7 +136,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     {
         float* slot = slots.Pointer + (long)(n - looseTile * L) * SlotFloats;
         if (images != null) new ReadOnlySpan<float>(images + (long)n * TileLayout.Input, TileLayout.Input).CopyTo(new Span<float>(slot, TileLayout.Input));
-        else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * 784, 784), new Span<float>(slot, TileLayout.Input));
+        else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * InputField.MnistLength, InputField.MnistLength), new Span<float>(slot, TileLayout.Input));
         var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
             slot + SlotC5, slot + SlotF6, slot + SlotLogits, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
         SingleImage.Forward<TS, TV>(parameters, squashing, output, imageScratch[worker], outputs);
@@ -169,12 +170,12 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         float* a7 = logits.Pointer + (long)tile * TileLayout.Logits * L;
 
         ConvolutionTiles.ForwardC1<TS, TV>(x, a1, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
-        SubsamplingTiles.Forward<TS, TV>(a1, 6, 14, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
-        ConvolutionTiles.ForwardSlide5<TS, TV>(a2, 14, a3, 16, 10, 10, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
-        SubsamplingTiles.Forward<TS, TV>(a3, 16, 5, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
-        FullyConnectedTiles.Forward<TS, TV>(a4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, true, squashing, a5);
-        FullyConnectedTiles.Forward<TS, TV>(a5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, true, squashing, a6);
-        FullyConnectedTiles.Forward<TS, TV>(a6, 84, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, 10, false, squashing, a7);
+        SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
+        ConvolutionTiles.ForwardSlide5<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
+        FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);
+        FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, a6);
+        FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, a7);
         if (output == OutputLayer.Rbf) RbfTiles.Distances<TS, TV>(a6, a7);
         float* scratch = stackalloc float[SoftmaxTiles.Classes * L];
         SoftmaxTiles.Forward<TS, TV>(a7, valid, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
