@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -45,9 +46,10 @@ internal sealed class ConvolutionTaps
             for (int i = 0; i < inMaps; i++)
             {
                 if (!connected(o, i)) continue;
-                for (int ky = 0; ky < 5; ky++)
-                    for (int kx = 0; kx < 5; kx++)
-                        taps.Add((o, (i * 5 + kx) * planeStride + ky * width, (o * inMaps + i) * 25 + ky * 5 + kx));
+                for (int ky = 0; ky < KernelSize; ky++)
+                    for (int kx = 0; kx < KernelSize; kx++)
+                        taps.Add((o, (i * KernelSize + kx) * planeStride + ky * width,
+                            (o * inMaps + i) * KernelSize * KernelSize + ky * KernelSize + kx));
             }
         return new ConvolutionTaps(taps, outMaps);
     }
@@ -64,8 +66,8 @@ internal sealed class ConvolutionTaps
             for (int i = 0; i < inMaps; i++)
             {
                 if (!connected(o, i)) continue;
-                for (int ky = 0; ky < 5; ky++)
-                    taps.Add((o, (i * inSize + ky) * inSize * lanes, (o * inMaps + i) * 25 + ky * 5));
+                for (int ky = 0; ky < KernelSize; ky++)
+                    taps.Add((o, (i * inSize + ky) * inSize * lanes, (o * inMaps + i) * KernelSize * KernelSize + ky * KernelSize));
             }
         return new ConvolutionTaps(taps, outMaps);
     }
@@ -145,29 +147,30 @@ internal static unsafe class ConvolutionTiles
         where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
-        const int map = 28 * 28;
+        // Six maps in six accumulators (C1Maps = 6), kernels Taps = 25 weights apart.
+        const int map = TileLayout.C1Map, Taps = KernelSize * KernelSize;
         TV b0 = TS.Broadcast(bias[0]), b1 = TS.Broadcast(bias[1]), b2 = TS.Broadcast(bias[2]);
         TV b3 = TS.Broadcast(bias[3]), b4 = TS.Broadcast(bias[4]), b5 = TS.Broadcast(bias[5]);
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
+        for (int y = 0; y < C1Size; y++)
+            for (int x = 0; x < C1Size; x++)
             {
                 TV a0 = b0, a1 = b1, a2 = b2, a3 = b3, a4 = b4, a5 = b5;
-                for (int ky = 0; ky < 5; ky++)
+                for (int ky = 0; ky < KernelSize; ky++)
                 {
-                    float* row = input + ((y + ky) * 32 + x) * L;
-                    float* w = weights + ky * 5;
-                    for (int kx = 0; kx < 5; kx++)
+                    float* row = input + ((y + ky) * InputSize + x) * L;
+                    float* w = weights + ky * KernelSize;
+                    for (int kx = 0; kx < KernelSize; kx++)
                     {
                         TV v = TS.Load(row + kx * L);
                         a0 = TS.Fma(v, TS.Broadcast(w[kx]), a0);
-                        a1 = TS.Fma(v, TS.Broadcast(w[kx + 25]), a1);
-                        a2 = TS.Fma(v, TS.Broadcast(w[kx + 50]), a2);
-                        a3 = TS.Fma(v, TS.Broadcast(w[kx + 75]), a3);
-                        a4 = TS.Fma(v, TS.Broadcast(w[kx + 100]), a4);
-                        a5 = TS.Fma(v, TS.Broadcast(w[kx + 125]), a5);
+                        a1 = TS.Fma(v, TS.Broadcast(w[kx + Taps]), a1);
+                        a2 = TS.Fma(v, TS.Broadcast(w[kx + 2 * Taps]), a2);
+                        a3 = TS.Fma(v, TS.Broadcast(w[kx + 3 * Taps]), a3);
+                        a4 = TS.Fma(v, TS.Broadcast(w[kx + 4 * Taps]), a4);
+                        a5 = TS.Fma(v, TS.Broadcast(w[kx + 5 * Taps]), a5);
                     }
                 }
-                float* d = output + (y * 28 + x) * L;
+                float* d = output + (y * C1Size + x) * L;
                 TS.Store(d, a0); TS.Store(d + map * L, a1); TS.Store(d + 2 * map * L, a2);
                 TS.Store(d + 3 * map * L, a3); TS.Store(d + 4 * map * L, a4); TS.Store(d + 5 * map * L, a5);
             }
@@ -186,19 +189,21 @@ internal static unsafe class ConvolutionTiles
         where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
-        for (int i = 0; i < 6; i++)
-            for (int y = 0; y < 14; y++)
+        // One input row of S2Size = 14 in 14 accumulators, one output row of C3Size = 10 in 10 loads.
+        const int Taps = KernelSize * KernelSize;
+        for (int i = 0; i < C1Maps; i++)
+            for (int y = 0; y < S2Size; y++)
             {
                 TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
                 TV a10 = a0, a11 = a0, a12 = a0, a13 = a0;
-                int kyLo = Math.Max(0, y - 9), kyHi = Math.Min(4, y);
+                int kyLo = Math.Max(0, y - (C3Size - 1)), kyHi = Math.Min(KernelSize - 1, y);
                 for (int c = start[i]; c < start[i + 1]; c++)
                 {
                     int o = outputsOf[c];
                     for (int ky = kyLo; ky <= kyHi; ky++)
                     {
-                        float* w = weights + (o * 6 + i) * 25 + ky * 5;
-                        float* d = dOut + (o * 100 + (y - ky) * 10) * L;
+                        float* w = weights + (o * C1Maps + i) * Taps + ky * KernelSize;
+                        float* d = dOut + (o * TileLayout.C3Map + (y - ky) * C3Size) * L;
                         TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
                         TV d5 = TS.Load(d + 5 * L), d6 = TS.Load(d + 6 * L), d7 = TS.Load(d + 7 * L), d8 = TS.Load(d + 8 * L), d9 = TS.Load(d + 9 * L);
                         TV v = TS.Broadcast(w[0]);
@@ -218,7 +223,7 @@ internal static unsafe class ConvolutionTiles
                         a9 = TS.Fma(v, d5, a9); a10 = TS.Fma(v, d6, a10); a11 = TS.Fma(v, d7, a11); a12 = TS.Fma(v, d8, a12); a13 = TS.Fma(v, d9, a13);
                     }
                 }
-                float* g = dIn + (i * 14 + y) * 14 * L;
+                float* g = dIn + (i * S2Size + y) * S2Size * L;
                 TS.Store(g, a0); TS.Store(g + L, a1); TS.Store(g + 2 * L, a2); TS.Store(g + 3 * L, a3); TS.Store(g + 4 * L, a4);
                 TS.Store(g + 5 * L, a5); TS.Store(g + 6 * L, a6); TS.Store(g + 7 * L, a7); TS.Store(g + 8 * L, a8); TS.Store(g + 9 * L, a9);
                 TS.Store(g + 10 * L, a10); TS.Store(g + 11 * L, a11); TS.Store(g + 12 * L, a12); TS.Store(g + 13 * L, a13);

@@ -54,7 +54,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     public Prediction Predict(ReadOnlySpan<float> images)
     {
         int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
-        var result = new Prediction(new float[(long)n * 10], new int[n]);
+        var result = new Prediction(new float[(long)n * CpuNetwork.Classes], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
@@ -67,7 +67,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     public Prediction PredictMnist(ReadOnlySpan<byte> images)
     {
         int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
-        var result = new Prediction(new float[(long)n * 10], new int[n]);
+        var result = new Prediction(new float[(long)n * CpuNetwork.Classes], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
@@ -79,7 +79,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     private void Collect(Prediction result, int first, int count)
     {
-        network.Probabilities.CopyTo(result.Probabilities.AsSpan(first * 10, count * 10));
+        network.Probabilities.CopyTo(result.Probabilities.AsSpan(first * CpuNetwork.Classes, count * CpuNetwork.Classes));
         network.Predictions.CopyTo(result.Classes.AsSpan(first, count));
     }
 

@@ -21,7 +21,7 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 public sealed unsafe class CpuNetwork
 {
-    public const int ImageFloats = TileLayout.Input, MnistPixels = 28 * 28, Classes = Architecture.Classes;
+    public const int ImageFloats = TileLayout.Input, MnistPixels = InputField.MnistLength, Classes = Architecture.Classes;
 
     private readonly ITileEngine engine;
     private Squashing forwardSquashing;
@@ -164,16 +164,14 @@ public sealed unsafe class CpuNetwork
         int count = mnist.Length / MnistPixels;
         if (mnist.Length % MnistPixels != 0) throw new ArgumentException("not a whole number of 28×28 images", nameof(mnist));
         if (images.Length < count * ImageFloats) throw new ArgumentException($"{count} images need {count * ImageFloats} floats", nameof(images));
-        const float range = 1.275f / 255f;
-        for (int n = 0; n < count; n++)
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++)
-                {
-                    int sy = y - 2, sx = x - 2;
-                    images[n * ImageFloats + y * 32 + x] = sy is >= 0 and < 28 && sx is >= 0 and < 28
-                        ? Architecture.Background + range * mnist[n * MnistPixels + sy * 28 + sx]
-                        : Architecture.Background;
-                }
+        fixed (byte* source = mnist)
+        {
+            var bytes = new HostInkBytes(source);
+            for (int n = 0; n < count; n++)
+                for (int y = 0; y < InputField.Size; y++)
+                    for (int x = 0; x < InputField.Size; x++)
+                        images[n * ImageFloats + y * InputField.Size + x] = InputField.Mnist(bytes, n * MnistPixels, x, y);
+        }
     }
 
     private void CheckForward(ReadOnlySpan<float> parameters, Squashing squashing, int count)

@@ -10,7 +10,7 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal sealed class CpuTrainingBackend : ITrainingBackend
 {
-    private const int Field = InputKernels.Field, Pixels = Field * Field;
+    private const int Field = InputField.Size, Pixels = Field * Field;
 
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
@@ -78,28 +78,23 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         {
             int source = order[first + n];
             batchLabels[n] = labels[source];
-            var from = dataset.AsSpan(source * Pixels, Pixels);
             var to = batch.AsSpan(n * Pixels, Pixels);
             if (d is null)
             {
-                from.CopyTo(to);
+                dataset.AsSpan(source * Pixels, Pixels).CopyTo(to);
                 continue;
             }
             var t = AffineDistortion.For(d.Args(options.Seed, epoch), source);
+            var images = new HostFieldFloats(dataset);
+            long from = (long)source * Pixels;
             for (int y = 0; y < Field; y++)
                 for (int x = 0; x < Field; x++)
                 {
                     t.SourceOf(x, y, out int x0, out int y0, out float fx, out float fy);
-                    float p00 = Pixel(from, x0, y0), p10 = Pixel(from, x0 + 1, y0);
-                    float p01 = Pixel(from, x0, y0 + 1), p11 = Pixel(from, x0 + 1, y0 + 1);
-                    float top = p00 + fx * (p10 - p00), bottom = p01 + fx * (p11 - p01);
-                    to[y * Field + x] = top + fy * (bottom - top);
+                    to[y * Field + x] = InputField.Bilinear(images, from, x0, y0, fx, fy);
                 }
         }
     }
-
-    private static float Pixel(ReadOnlySpan<float> image, int x, int y) =>
-        x >= 0 && x < Field && y >= 0 && y < Field ? image[y * Field + x] : AffineDistortion.Background;
 
     public void EstimateHessian(int first, int samples)
     {
@@ -135,7 +130,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
             {
                 lossSum += output == OutputLayer.Rbf
                     ? RbfTiles.Loss(logits.AsSpan(n * Architecture.Classes, Architecture.Classes), batchLabels[n], options.MapJ, q)
-                    : -Math.Log(Math.Max(p[n * 10 + batchLabels[n]], 1e-30f));
+                    : -Math.Log(Math.Max(p[n * CpuNetwork.Classes + batchLabels[n]], 1e-30f));
                 if (predicted[n] == batchLabels[n]) correct++;
             }
             images += c;

@@ -17,7 +17,7 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class RbfTiles
 {
-    public const int Classes = 10, Units = Architecture.F6Units;
+    public const int Classes = Architecture.Classes, Units = Architecture.F6Units;
 
     /// <summary>dot [10][L] holds c_i·x; x [84][L]. Writes z = 2·dot − |x|² − 84 over dot.</summary>
     public static void Distances<TS, TV>(float* x, float* dot) where TS : struct, ISimd<TV> where TV : struct

@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
 namespace LeNet.Gpu.Cpu;
@@ -18,20 +19,20 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class SingleImage
 {
-    public const int C1Plane = 32 * 28;            // one shifted input: 32 rows of 28
+    public const int C1Plane = InputSize * C1Size; // one shifted input: 32 rows of 28
     public const int C3Plane = 160;                // 14 rows of 10, padded: the 112-wide blocks read up to 151
     public const int C3Padded = 112;               // outputs per C3 map computed: 7·16 = 14·8 = 28·4
     private const int Block = 7;                   // vectors per block: 784 = 7·7·16 = 14·7·8 = 28·7·4
 
     /// <summary>Taps of the flattened convolutions (offsets in floats, independent of the vector width).</summary>
-    public static ConvolutionTaps C1Taps { get; } = ConvolutionTaps.Flat(6, 1, 28, C1Plane, ConvolutionTaps.AllConnected);
-    public static ConvolutionTaps C3Taps { get; } = ConvolutionTaps.Flat(16, 6, 10, C3Plane, ConvolutionTaps.TableI);
+    public static ConvolutionTaps C1Taps { get; } = ConvolutionTaps.Flat(C1Maps, 1, C1Size, C1Plane, ConvolutionTaps.AllConnected);
+    public static ConvolutionTaps C3Taps { get; } = ConvolutionTaps.Flat(C3Maps, C1Maps, C3Size, C3Plane, ConvolutionTaps.TableI);
 
     /// <summary>Per-worker scratch: shifted inputs and the padded C3 maps.</summary>
     public sealed class Scratch
     {
-        public readonly PinnedBuffer<float> C1Planes = new(5 * C1Plane), C3Planes = new(6 * 5 * C3Plane),
-            C3 = new(16 * C3Padded), Vector = new(16);
+        public readonly PinnedBuffer<float> C1Planes = new(KernelSize * C1Plane), C3Planes = new(C1Maps * KernelSize * C3Plane),
+            C3 = new(C3Maps * C3Padded), Vector = new(16);
     }
 
     /// <summary>Where one image's activations go (each at least its layer's elements long, image-major).</summary>
@@ -47,24 +48,24 @@ internal static unsafe class SingleImage
         where TS : struct, ISimd<TV> where TV : struct
     {
         // C1: five shifted copies of the input, then 6 maps of 784 outputs.
-        ShiftPlanes(o.Input, 1, 32, 28, s.C1Planes.Pointer, C1Plane);
-        FlatConvolution<TS, TV>(s.C1Planes.Pointer, o.C1, 6, 784, 784, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
-        Subsample(o.C1, 6, 14, 28, 784, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, o.S2);
+        ShiftPlanes(o.Input, 1, InputSize, C1Size, s.C1Planes.Pointer, C1Plane);
+        FlatConvolution<TS, TV>(s.C1Planes.Pointer, o.C1, C1Maps, TileLayout.C1Map, TileLayout.C1Map, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        Subsample(o.C1, C1Maps, S2Size, C1Size, TileLayout.C1Map, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, o.S2);
         Squash<TS, TV>(o.S2, TileLayout.S2, squashing, s.Vector.Pointer);
 
         // C3: five shifted copies of each S2 map, 16 maps of 112 (100 used) outputs.
-        ShiftPlanes(o.S2, 6, 14, 10, s.C3Planes.Pointer, C3Plane);
-        FlatConvolution<TS, TV>(s.C3Planes.Pointer, s.C3.Pointer, 16, C3Padded, C3Padded, C3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
-        for (int m = 0; m < 16; m++)
-            new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, 100).CopyTo(new Span<float>(o.C3 + m * 100, 100));
-        Subsample(s.C3.Pointer, 16, 5, 10, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, o.S4);
+        ShiftPlanes(o.S2, C1Maps, S2Size, C3Size, s.C3Planes.Pointer, C3Plane);
+        FlatConvolution<TS, TV>(s.C3Planes.Pointer, s.C3.Pointer, C3Maps, C3Padded, C3Padded, C3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        for (int m = 0; m < C3Maps; m++)
+            new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, TileLayout.C3Map).CopyTo(new Span<float>(o.C3 + m * TileLayout.C3Map, TileLayout.C3Map));
+        Subsample(s.C3.Pointer, C3Maps, S4Size, C3Size, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, o.S4);
         Squash<TS, TV>(o.S4, TileLayout.S4, squashing, s.Vector.Pointer);
 
-        Dense<TS, TV>(o.S4, 400, p + P.C5Weight.Offset, p + P.C5Bias.Offset, 120, o.C5);
-        Squash<TS, TV>(o.C5, 120, squashing, s.Vector.Pointer);
-        Dense<TS, TV>(o.C5, 120, p + P.F6Weight.Offset, p + P.F6Bias.Offset, 84, o.F6);
-        Squash<TS, TV>(o.F6, 84, squashing, s.Vector.Pointer);
-        Dense<TS, TV>(o.F6, 84, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, 10, o.Logits);
+        Dense<TS, TV>(o.S4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, o.C5);
+        Squash<TS, TV>(o.C5, C5Units, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(o.C5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, o.F6);
+        Squash<TS, TV>(o.F6, F6Units, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(o.F6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, o.Logits);
         if (output == OutputLayer.Rbf) RbfTiles.Distances(o.F6, o.Logits);
         Softmax<TS, TV>(o.Logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
     }
@@ -174,18 +175,18 @@ internal static unsafe class SingleImage
     {
         int L = TS.Lanes, best = 0;
         float max = logits[0];
-        for (int c = 1; c < 10; c++)
+        for (int c = 1; c < Classes; c++)
             if (logits[c] > max) { max = logits[c]; best = c; }
-        for (int c = 0; c < 10; c += L)
+        for (int c = 0; c < Classes; c += L)
         {
-            for (int k = 0; k < L; k++) vector[k] = c + k < 10 ? logits[c + k] - max : 0f;
+            for (int k = 0; k < L; k++) vector[k] = c + k < Classes ? logits[c + k] - max : 0f;
             TS.Store(vector, Exp.OfNonPositive<TS, TV>(TS.Load(vector)));
-            for (int k = 0; k < L && c + k < 10; k++) probabilities[c + k] = vector[k];
+            for (int k = 0; k < L && c + k < Classes; k++) probabilities[c + k] = vector[k];
         }
         float total = 0f;
-        for (int c = 0; c < 10; c++) total += probabilities[c];
+        for (int c = 0; c < Classes; c++) total += probabilities[c];
         float inverse = 1f / total;
-        for (int c = 0; c < 10; c++) probabilities[c] *= inverse;
+        for (int c = 0; c < Classes; c++) probabilities[c] *= inverse;
         *prediction = best;
     }
 }

@@ -1,3 +1,5 @@
+using LeNet.Gpu.Model;
+
 namespace LeNet.Gpu.Cpu;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class SoftmaxTiles
 {
-    public const int Classes = 10;
+    public const int Classes = Architecture.Classes;
 
     /// <param name="scratch">10 vectors.</param>
     public static void Forward<TS, TV>(float* logits, int valid, float* probabilities, int* predictions, float* scratch)

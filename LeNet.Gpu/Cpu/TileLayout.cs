@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -36,23 +37,26 @@ public enum CpuLayer
 /// </summary>
 internal static class TileLayout
 {
-    public const int Input = 32 * 32;
-    public const int C1 = 6 * 28 * 28;
-    public const int S2 = 6 * 14 * 14;
-    public const int C3 = 16 * 10 * 10;
-    public const int S4 = 16 * 5 * 5;
-    public const int C5 = Architecture.C5Units;
-    public const int F6 = Architecture.F6Units;
-    public const int Logits = Architecture.Classes;
+    /// <summary>Elements of one map of C1, S2, C3 and S4.</summary>
+    public const int C1Map = C1Size * C1Size, S2Map = S2Size * S2Size, C3Map = C3Size * C3Size, S4Map = S4Size * S4Size;
+
+    public const int Input = InputLength;
+    public const int C1 = C1Maps * C1Map;
+    public const int S2 = C1Maps * S2Map;
+    public const int C3 = C3Maps * C3Map;
+    public const int S4 = C3Maps * S4Map;
+    public const int C5 = C5Units;
+    public const int F6 = F6Units;
+    public const int Logits = Classes;
 
     /// <summary>Elements per image of a layer, and its (maps, size) for the accessors.</summary>
     public static (int Elements, int Maps, int Size) Shape(CpuLayer layer) => layer switch
     {
-        CpuLayer.Input => (Input, 1, 32),
-        CpuLayer.C1 => (C1, 6, 28),
-        CpuLayer.S2 => (S2, 6, 14),
-        CpuLayer.C3 => (C3, 16, 10),
-        CpuLayer.S4 => (S4, 16, 5),
+        CpuLayer.Input => (Input, 1, InputSize),
+        CpuLayer.C1 => (C1, C1Maps, C1Size),
+        CpuLayer.S2 => (S2, C1Maps, S2Size),
+        CpuLayer.C3 => (C3, C3Maps, C3Size),
+        CpuLayer.S4 => (S4, C3Maps, S4Size),
         CpuLayer.C5 => (C5, C5, 1),
         CpuLayer.F6 => (F6, F6, 1),
         CpuLayer.Output => (Logits, Logits, 1),

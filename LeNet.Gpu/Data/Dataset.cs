@@ -25,8 +25,7 @@ public sealed class Dataset
     public const int Side = Architecture.InputSize;
     public const int ImageLength = Architecture.InputLength;
 
-    /// <summary>Paper scale per ink level: −0.1 + 1.275·ink/255, written as the input kernel writes it so the
-    /// host and the device map the same byte to the same float.</summary>
+    /// <summary>Paper scale per ink level (<see cref="InputField.Ink(byte)"/>), looked up once per byte value.</summary>
     private static readonly float[] InkScale = BuildInkScale();
 
     public string Name { get; }
@@ -193,9 +192,8 @@ public sealed class Dataset
 
     private static float[] BuildInkScale()
     {
-        const float background = -0.1f, range = 1.275f / 255f;
         var scale = new float[256];
-        for (int v = 0; v < 256; v++) scale[v] = background + range * v;
+        for (int v = 0; v < 256; v++) scale[v] = InputField.Ink((byte)v);
         return scale;
     }
 }

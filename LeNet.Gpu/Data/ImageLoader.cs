@@ -1,3 +1,4 @@
+using LeNet.Gpu.Model;
 using SkiaSharp;
 
 namespace LeNet.Gpu.Data;
@@ -149,7 +150,7 @@ public static class ImageLoader
         var ink = PrepareInk(image, centring, source);
         var field = new float[Dataset.ImageLength];
         for (int i = 0; i < field.Length; i++)
-            field[i] = -0.1f + 1.275f / 255f * ink[i];
+            field[i] = InputField.Ink(ink[i]);
         return field;
     }
 

@@ -55,7 +55,7 @@ public static class OnnxExport
         {
             Name = "lenet5",
             DocString = $"LeNet-5 (LeCun et al., 1998), {model.Squashing.ToName()} squashing, {model.Output.ToName()} output. Input: 32×32 fields, " +
-                $"background {Architecture.Background}, ink {Architecture.Foreground} (the paper's scaling).",
+                $"background {InputField.Background}, ink {InputField.Foreground} (the paper's scaling).",
         };
         var builder = new GraphBuilder(graph, model.Squashing);
 

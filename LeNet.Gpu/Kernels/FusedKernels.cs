@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using LeNet.Gpu.Model;
 using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Kernels;
@@ -70,8 +71,8 @@ public static class FusedKernels
     }
 
     /// <summary>
-    /// <see cref="C1S2FromFloats"/> for raw 28×28 bytes [n][784] (MNIST layout), prepared while staging exactly as
-    /// <see cref="InputKernels.FromMnistBytes"/> does: a 2-pixel border of background −0.1, ink v → −0.1 + 1.275·v/255.
+    /// <see cref="C1S2FromFloats"/> for raw 28×28 bytes [n][784] (MNIST layout), prepared while staging by the input
+    /// rule every engine uses (<see cref="InputField.Mnist"/>): a 2-pixel border of background −0.1, ink v → −0.1 + 1.275·v/255.
     /// The device reads 784 bytes per image instead of 4 KB of floats.
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
@@ -79,17 +80,14 @@ public static class FusedKernels
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
     {
-        const float background = -0.1f, range = 1.275f / 255f;
+        var bytes = new DeviceInkBytes(images);
         var tile = SharedMemory.Allocate<float>(C1S2Tile * InputFloats);
         var p = SharedMemory.Allocate<float>(C1S2Parameters);
         int first = Grid.IdxX * C1S2Tile, valid = Valid(count, first, C1S2Tile);
         for (int e = Group.IdxX; e < valid * InputFloats; e += Group.DimX)
         {
             int n = e / InputFloats, pixel = e - n * InputFloats;
-            int sy = pixel / 32 - InputKernels.Border, sx = pixel % 32 - InputKernels.Border;
-            float v = background;
-            if (sy >= 0 && sy < InputKernels.Mnist && sx >= 0 && sx < InputKernels.Mnist)
-                v = background + range * images[(first + n) * MnistBytes + sy * InputKernels.Mnist + sx];
+            float v = InputField.Mnist(bytes, (first + n) * MnistBytes, pixel % InputField.Size, pixel / InputField.Size);
             tile[e] = v;
         }
         StageC1S2Parameters(p, c1Weight, c1Bias, s2Coefficient, s2Bias);

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Kernels;
 
@@ -9,7 +10,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class InputKernels
 {
-    public const int Field = 32, Mnist = 28, Border = (Field - Mnist) / 2;
+    private const int Field = InputField.Size;
 
     /// <summary>Float images [Count][32·32] (row-major, already scaled) → input. A transpose.</summary>
     public static void FromFloatImages(Index1D n, int stride, ArrayView<float> images, ArrayView<float> input)
@@ -20,19 +21,18 @@ public static class InputKernels
 
     /// <summary>
     /// Raw 28×28 bytes (MNIST layout, 0 = background, 255 = ink) [Count][784] → input, as the paper prepares
-    /// MNIST: a 2-pixel border of background around the 28×28 field; ink v maps to −0.1 + 1.275·v/255, so
-    /// background is −0.1 and full ink 1.175.
+    /// MNIST (<see cref="InputField.Mnist"/>): a 2-pixel border of background around the 28×28 field; ink v maps to
+    /// −0.1 + 1.275·v/255, so background is −0.1 and full ink 1.175.
     /// </summary>
     public static void FromMnistBytes(Index1D n, int stride, ArrayView<byte> images, ArrayView<float> input)
     {
-        const float background = -0.1f, range = 1.275f / 255f;
+        var bytes = new DeviceInkBytes(images);
+        int image = n * InputField.MnistLength;
         for (int y = 0; y < Field; y++)
             for (int x = 0; x < Field; x++)
             {
-                int sy = y - Border, sx = x - Border;
-                float v = background;
-                if (sy >= 0 && sy < Mnist && sx >= 0 && sx < Mnist)
-                    v = background + range * images[n * Mnist * Mnist + sy * Mnist + sx];
+                // The value before the store's address: the address is then not held across the border test (sm_90: 18 registers, not 20).
+                float v = InputField.Mnist(bytes, image, x, y);
                 input[(y * Field + x) * stride + n] = v;
             }
     }
@@ -56,28 +56,41 @@ public static class InputKernels
     /// planar affine transform — horizontal and vertical translation, scaling, squeezing (compress one axis while
     /// stretching the other) and horizontal shearing, and optionally a left–right mirror — drawn from a hash of (seed, epoch, image), so a run, and a
     /// run resumed from a checkpoint, sees the same distortions on every device. Each output pixel maps back
-    /// through the transform about the field's centre and samples the source bilinearly; outside is background.
+    /// through the transform about the field's centre and samples the source bilinearly
+    /// (<see cref="InputField.Bilinear"/>); outside is background.
     /// </summary>
     public static void GatherDistorted(Index1D n, int stride, int first, DistortionArgs d, ArrayView<int> order,
         ArrayView<float> dataset, ArrayView<int> datasetLabels, ArrayView<float> input, ArrayView<int> labels)
     {
         int source = order[first + n];
         var t = AffineDistortion.For(d, source);
+        var images = new DeviceFieldFloats(dataset);
         long from = (long)source * Field * Field;
         for (int y = 0; y < Field; y++)
             for (int x = 0; x < Field; x++)
             {
                 t.SourceOf(x, y, out int x0, out int y0, out float fx, out float fy);
-                float p00 = Pixel(dataset, from, x0, y0), p10 = Pixel(dataset, from, x0 + 1, y0);
-                float p01 = Pixel(dataset, from, x0, y0 + 1), p11 = Pixel(dataset, from, x0 + 1, y0 + 1);
-                float top = p00 + fx * (p10 - p00), bottom = p01 + fx * (p11 - p01);
-                input[(y * Field + x) * stride + n] = top + fy * (bottom - top);
+                float v = InputField.Bilinear(images, from, x0, y0, fx, fy);
+                input[(y * Field + x) * stride + n] = v;
             }
         labels[n] = datasetLabels[source];
     }
+}
 
-    private static float Pixel(ArrayView<float> dataset, long from, int x, int y) =>
-        x >= 0 && x < Field && y >= 0 && y < Field ? dataset[from + y * Field + x] : AffineDistortion.Background;
+/// <summary>A device view of ink bytes, for <see cref="InputField.Mnist"/>.</summary>
+public readonly struct DeviceInkBytes : IInkBytes
+{
+    private readonly ArrayView<byte> view;
+    public DeviceInkBytes(ArrayView<byte> view) => this.view = view;
+    public byte At(int index) => view[index];
+}
+
+/// <summary>A device view of input fields, for <see cref="InputField.Bilinear"/>.</summary>
+public readonly struct DeviceFieldFloats : IFieldFloats
+{
+    private readonly ArrayView<float> view;
+    public DeviceFieldFloats(ArrayView<float> view) => this.view = view;
+    public float At(long index) => view[index];
 }
 
 /// <summary>
@@ -87,7 +100,7 @@ public static class InputKernels
 /// </summary>
 public readonly struct AffineDistortion
 {
-    public const float Background = -0.1f, Centre = (InputKernels.Field - 1) * 0.5f;
+    public const float Centre = (InputField.Size - 1) * 0.5f;
     private readonly float sx, sy, shear, tx, ty, mirror;
 
     private AffineDistortion(float sx, float sy, float shear, float tx, float ty, float mirror)

@@ -104,9 +104,6 @@ public static class Architecture
     /// <summary>Values per image of a layer's output.</summary>
     public static int ElementsOf(Layer layer) => Of(layer).Elements;
 
-    /// <summary>The paper's input scaling: background (white) −0.1, foreground (black) 1.175.</summary>
-    public const float Background = -0.1f, Foreground = 1.175f;
-
     /// <summary>The layers in order, INPUT to OUTPUT (10-way dense layer + softmax: 84 weights + 1 bias per class).</summary>
     public static readonly IReadOnlyList<LayerInfo> Layers = BuildLayers();
 

@@ -1,0 +1,79 @@
+using static LeNet.Gpu.Cpu.BackwardWorkspace;
+using static LeNet.Gpu.Model.Architecture;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>Where a <see cref="BackwardWorkspace{TS, TV}"/> keeps what: padded rows and the per-lane accumulators' offsets.</summary>
+internal static class BackwardWorkspace
+{
+    /// <summary>Weights of one 5×5 kernel.</summary>
+    public const int Taps = KernelSize * KernelSize;
+
+    public const int OutputRows = (Classes + 3) & ~3;     // OUTPUT's 10 rows padded to a multiple of 4: 12
+    // Image-major rows, padded to 16: 96, 128, 400.
+    public const int F6Columns = (F6Units + 15) & ~15, C5Columns = (C5Units + 15) & ~15, S4Columns = (TileLayout.S4 + 15) & ~15;
+
+    // Offsets (in vectors) of the per-lane accumulators: 0, 150, 156, 162, 168, 1668, …
+    // C3's weights by connection: pair k of C3Connections.Pairs (Table I's 60 connections) at AccC3Weight + 25·k.
+    public const int AccC1Weight = 0, AccC1Bias = AccC1Weight + C1Maps * Taps, AccS2Coefficient = AccC1Bias + C1Maps,
+        AccS2Bias = AccS2Coefficient + C1Maps, AccC3Weight = AccS2Bias + C1Maps, AccC3Bias = AccC3Weight + C3Connections.Count * Taps,
+        AccS4Coefficient = AccC3Bias + C3Maps, AccS4Bias = AccS4Coefficient + C3Maps, AccC5Bias = AccS4Bias + C3Maps,
+        AccF6Bias = AccC5Bias + C5Units, AccOutputBias = AccF6Bias + F6Units, AccVectors = AccOutputBias + Classes;
+}
+
+/// <summary>
+/// One worker's backward buffers: activation gradients of one tile, the image-major copies the dense weight
+/// gradients read, and the chunk's parameter-gradient accumulators — per-lane vectors for the small tensors
+/// (summed over lanes once per chunk), float rows for F6's and OUTPUT's weights (already summed over images).
+/// </summary>
+internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    private static readonly int L = TS.Lanes;
+
+    public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(TileLayout.F6 * L), DC5 = new(TileLayout.C5 * L),
+        DS4 = new(TileLayout.S4 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
+    public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
+    // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
+    public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(F6Units * C5Columns);
+    public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
+
+    public void Reset()
+    {
+        Lanes.Clear();
+    }
+
+    /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights (and fixed RBF centres) exactly 0.</summary>
+    public void WriteSums(float* g, bool rbf)
+    {
+        float* acc = Lanes.Pointer;
+        FoldLanes(acc + AccC1Weight * L, C1Maps * Taps, g + P.C1Weight.Offset);
+        FoldLanes(acc + AccC1Bias * L, C1Maps, g + P.C1Bias.Offset);
+        FoldLanes(acc + AccS2Coefficient * L, C1Maps, g + P.S2Coefficient.Offset);
+        FoldLanes(acc + AccS2Bias * L, C1Maps, g + P.S2Bias.Offset);
+        new Span<float>(g + P.C3Weight.Offset, P.C3Weight.Length).Clear();
+        for (int k = 0; k < C3Connections.Pairs.Length; k++)
+            FoldLanes(acc + (AccC3Weight + k * Taps) * L, Taps,
+                g + P.C3Weight.Offset + (C3Connections.Pairs[k].Output * C1Maps + C3Connections.Pairs[k].Input) * Taps);
+        FoldLanes(acc + AccC3Bias * L, C3Maps, g + P.C3Bias.Offset);
+        FoldLanes(acc + AccS4Coefficient * L, C3Maps, g + P.S4Coefficient.Offset);
+        FoldLanes(acc + AccS4Bias * L, C3Maps, g + P.S4Bias.Offset);
+        FoldLanes(acc + AccC5Bias * L, C5Units, g + P.C5Bias.Offset);
+        FoldLanes(acc + AccF6Bias * L, F6Units, g + P.F6Bias.Offset);
+        FoldLanes(acc + AccOutputBias * L, Classes, g + P.OutputBias.Offset);
+        CopyRows(F6Weight.Pointer, F6Units, C5Columns, C5Units, g + P.F6Weight.Offset);
+        CopyRows(OutputWeight.Pointer, Classes, F6Columns, F6Units, g + P.OutputWeight.Offset);
+        if (rbf) new Span<float>(g + P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).Clear();
+    }
+
+    private static void FoldLanes(float* vectors, int count, float* destination)
+    {
+        for (int k = 0; k < count; k++) destination[k] = TS.Sum(TS.Load(vectors + k * L));
+    }
+
+    private static void CopyRows(float* source, int rows, int stride, int columns, float* destination)
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(source + r * stride, columns).CopyTo(new Span<float>(destination + r * columns, columns));
+    }
+}
