@@ -36,7 +36,7 @@ public class CpuNetworkTests
         var net = new CpuNetwork(count, threads: 2, width);
         net.Forward(run.Model.Parameters, squashing, run.Images, count);
 
-        foreach (var layer in Enum.GetValues<CpuLayer>())
+        foreach (var layer in Enum.GetValues<Layer>())
         {
             double error = Tolerance.NormwiseError(net.Activations(layer), CpuTestData.Layer(run.Forward, layer));
             Assert.True(error <= ForwardTolerance, $"{layer}: normwise error {error:E2}");
@@ -103,7 +103,7 @@ public class CpuNetworkTests
         clean.Forward(run.Model.Parameters, Squashing.ScaledTanh, run.Images, 7);
         var dirty = new CpuNetwork(7, 2, width);
         dirty.Forward(polluted, Squashing.ScaledTanh, run.Images, 7);
-        foreach (var layer in Enum.GetValues<CpuLayer>())
+        foreach (var layer in Enum.GetValues<Layer>())
             Assert.Equal(clean.Activations(layer), dirty.Activations(layer));
 
         foreach (bool secondOrder in new[] { false, true })
@@ -215,7 +215,7 @@ public class CpuNetworkTests
         fromBytes.ForwardMnist(model.Parameters, model.Squashing, bytes, count);
         var fromFloats = new CpuNetwork(count);
         fromFloats.Forward(model.Parameters, model.Squashing, images, count);
-        Assert.Equal(fromFloats.Activations(CpuLayer.Input), fromBytes.Activations(CpuLayer.Input));
+        Assert.Equal(fromFloats.Activations(Layer.Input), fromBytes.Activations(Layer.Input));
         Assert.True(fromFloats.Probabilities.SequenceEqual(fromBytes.Probabilities));
     }
 

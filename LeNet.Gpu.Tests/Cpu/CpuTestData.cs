@@ -41,15 +41,15 @@ internal static class CpuTestData
         Enumerable.Range(0, count).Select(n => images.AsSpan(n * 1024, 1024).ToArray().Select(v => (double)v).ToArray()).ToArray();
 
     /// <summary>A layer's outputs for all images, image-major, as the engine's accessors give them.</summary>
-    public static double[] Layer(ReferenceActivations[] images, CpuLayer layer) => images.SelectMany(m => layer switch
+    public static double[] Layer(ReferenceActivations[] images, Gpu.Model.Layer layer) => images.SelectMany(m => layer switch
     {
-        CpuLayer.Input => m.Input,
-        CpuLayer.C1 => m.C1,
-        CpuLayer.S2 => m.S2,
-        CpuLayer.C3 => m.C3,
-        CpuLayer.S4 => m.S4,
-        CpuLayer.C5 => m.C5,
-        CpuLayer.F6 => m.F6,
+        Gpu.Model.Layer.Input => m.Input,
+        Gpu.Model.Layer.C1 => m.C1,
+        Gpu.Model.Layer.S2 => m.S2,
+        Gpu.Model.Layer.C3 => m.C3,
+        Gpu.Model.Layer.S4 => m.S4,
+        Gpu.Model.Layer.C5 => m.C5,
+        Gpu.Model.Layer.F6 => m.F6,
         _ => m.Logits,
     }).ToArray();
 

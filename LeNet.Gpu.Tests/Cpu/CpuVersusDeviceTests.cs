@@ -42,10 +42,10 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
         var net = new CpuNetwork(Count, 2);
         net.Forward(model.Parameters, squashing, images, Count);
 
-        var buffers = new (CpuLayer, MemoryBuffer1D<float, Stride1D.Dense>)[]
+        var buffers = new (Layer, MemoryBuffer1D<float, Stride1D.Dense>)[]
         {
-            (CpuLayer.Input, forward.Input), (CpuLayer.C1, forward.C1), (CpuLayer.S2, forward.S2), (CpuLayer.C3, forward.C3),
-            (CpuLayer.S4, forward.S4), (CpuLayer.C5, forward.C5), (CpuLayer.F6, forward.F6), (CpuLayer.Output, forward.Logits),
+            (Layer.Input, forward.Input), (Layer.C1, forward.C1), (Layer.S2, forward.S2), (Layer.C3, forward.C3),
+            (Layer.S4, forward.S4), (Layer.C5, forward.C5), (Layer.F6, forward.F6), (Layer.Output, forward.Logits),
         };
         foreach (var (layer, buffer) in buffers)
         {
@@ -88,7 +88,7 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
 
         var net = new CpuNetwork(Count, 2);
         net.ForwardMnist(model.Parameters, model.Squashing, bytes, Count);
-        Assert.Equal(ImageMajor(forward.Input.GetAsArray1D(), 1024), net.Activations(CpuLayer.Input));
+        Assert.Equal(ImageMajor(forward.Input.GetAsArray1D(), 1024), net.Activations(Layer.Input));
         Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
     }
 

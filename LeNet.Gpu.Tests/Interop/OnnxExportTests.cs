@@ -105,7 +105,7 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var (probabilities, logits) = onnx.Run(images);
         var network = new LeNet.Gpu.Cpu.CpuNetwork(batch, threads: 1);
         network.Forward(model.Parameters, model.Squashing, images, batch, OutputLayer.Rbf);
-        var negativeY = network.Activations(LeNet.Gpu.Cpu.CpuLayer.Output);
+        var negativeY = network.Activations(LeNet.Gpu.Model.Layer.Output);
         float scale = Math.Max(1f, negativeY.Max(Math.Abs));
         Assert.True(OnnxModel.MaxAbsDifference(logits, negativeY) <= 1e-5f * scale, $"−y differs by {OnnxModel.MaxAbsDifference(logits, negativeY):E3}");
         Assert.True(OnnxModel.MaxAbsDifference(probabilities, network.Probabilities.ToArray()) <= ProbabilityBound);

@@ -129,7 +129,7 @@ public sealed class RbfOutputTests
         var images = inputs.SelectMany(x => x.Select(v => (float)v)).ToArray();
         network.Forward(model.Parameters, model.Squashing, images, count, OutputLayer.Rbf);
         var forwards = inputs.Select(reference.Forward).ToList();
-        Tolerance.AssertClose("−y", network.Activations(CpuLayer.Output), forwards.SelectMany(f => f.Logits).ToArray());
+        Tolerance.AssertClose("−y", network.Activations(Layer.Output), forwards.SelectMany(f => f.Logits).ToArray());
         Tolerance.AssertClose("probabilities", network.Probabilities, forwards.SelectMany(f => f.Probabilities).ToArray());
         Tolerance.AssertClasses("classes", network.Predictions.ToArray(), forwards.Select(f => f.Logits).ToList());
 

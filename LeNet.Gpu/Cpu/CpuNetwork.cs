@@ -105,7 +105,7 @@ public sealed unsafe class CpuNetwork
     public ReadOnlySpan<int> Predictions => new(engine.Predictions, Count);
 
     /// <summary>Copies a layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>
-    public void CopyActivations(CpuLayer layer, Span<float> destination)
+    public void CopyActivations(Layer layer, Span<float> destination)
     {
         var (elements, _, _) = TileLayout.Shape(layer);
         if (destination.Length < Count * elements)
@@ -115,7 +115,7 @@ public sealed unsafe class CpuNetwork
     }
 
     /// <summary>A layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>
-    public float[] Activations(CpuLayer layer)
+    public float[] Activations(Layer layer)
     {
         var result = new float[Count * TileLayout.Shape(layer).Elements];
         CopyActivations(layer, result);

@@ -125,7 +125,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
             network.Forward(parameters, squashing, batch, c, output);
             var p = network.Probabilities;
             var predicted = network.Predictions;
-            if (output == OutputLayer.Rbf) network.CopyActivations(CpuLayer.Output, logits);
+            if (output == OutputLayer.Rbf) network.CopyActivations(Layer.Output, logits);
             for (int n = 0; n < c; n++)
             {
                 lossSum += output == OutputLayer.Rbf

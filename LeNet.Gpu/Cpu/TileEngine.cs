@@ -18,7 +18,7 @@ internal unsafe interface ITileEngine
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
         out double lossSum, out int correct);
 
-    void CopyActivations(CpuLayer layer, int count, float* destination);
+    void CopyActivations(Layer layer, int count, float* destination);
 }
 
 /// <summary>
@@ -182,29 +182,29 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             predictions.Pointer + (long)tile * L, scratch);
     }
 
-    public void CopyActivations(CpuLayer layer, int count, float* destination)
+    public void CopyActivations(Layer layer, int count, float* destination)
     {
         var (elements, _, _) = TileLayout.Shape(layer);
         int slotOffset = layer switch
         {
-            CpuLayer.Input => SlotInput,
-            CpuLayer.C1 => SlotC1,
-            CpuLayer.S2 => SlotS2,
-            CpuLayer.C3 => SlotC3,
-            CpuLayer.S4 => SlotS4,
-            CpuLayer.C5 => SlotC5,
-            CpuLayer.F6 => SlotF6,
+            Layer.Input => SlotInput,
+            Layer.C1 => SlotC1,
+            Layer.S2 => SlotS2,
+            Layer.C3 => SlotC3,
+            Layer.S4 => SlotS4,
+            Layer.C5 => SlotC5,
+            Layer.F6 => SlotF6,
             _ => SlotLogits,
         };
         float* source = layer switch
         {
-            CpuLayer.Input => input.Pointer,
-            CpuLayer.C1 => c1.Pointer,
-            CpuLayer.S2 => s2.Pointer,
-            CpuLayer.C3 => c3.Pointer,
-            CpuLayer.S4 => s4.Pointer,
-            CpuLayer.C5 => c5.Pointer,
-            CpuLayer.F6 => f6.Pointer,
+            Layer.Input => input.Pointer,
+            Layer.C1 => c1.Pointer,
+            Layer.S2 => s2.Pointer,
+            Layer.C3 => c3.Pointer,
+            Layer.S4 => s4.Pointer,
+            Layer.C5 => c5.Pointer,
+            Layer.F6 => f6.Pointer,
             _ => logits.Pointer,
         };
         for (int n = 0; n < count; n++)

@@ -3,27 +3,6 @@ using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
-/// <summary>A layer whose output <see cref="CpuNetwork"/> can hand back, image-major.</summary>
-public enum CpuLayer
-{
-    /// <summary>The 1@32x32 input field.</summary>
-    Input,
-    /// <summary>6@28x28 (identity: S2 squashes).</summary>
-    C1,
-    /// <summary>6@14x14, squashed.</summary>
-    S2,
-    /// <summary>16@10x10 (identity: S4 squashes).</summary>
-    C3,
-    /// <summary>16@5x5, squashed.</summary>
-    S4,
-    /// <summary>120, squashed.</summary>
-    C5,
-    /// <summary>84, squashed.</summary>
-    F6,
-    /// <summary>The 10 logits, before the softmax.</summary>
-    Output,
-}
-
 /// <summary>
 /// How the CPU engine stores a batch: in <b>tiles</b> of <c>L</c> images (L = lanes of one hardware vector:
 /// 16 for 512-bit, 8 for 256-bit, 4 for 128-bit), each tile <b>lane innermost</b>:
@@ -49,17 +28,7 @@ internal static class TileLayout
     public const int F6 = F6Units;
     public const int Logits = Classes;
 
-    /// <summary>Elements per image of a layer, and its (maps, size) for the accessors.</summary>
-    public static (int Elements, int Maps, int Size) Shape(CpuLayer layer) => layer switch
-    {
-        CpuLayer.Input => (Input, 1, InputSize),
-        CpuLayer.C1 => (C1, C1Maps, C1Size),
-        CpuLayer.S2 => (S2, C1Maps, S2Size),
-        CpuLayer.C3 => (C3, C3Maps, C3Size),
-        CpuLayer.S4 => (S4, C3Maps, S4Size),
-        CpuLayer.C5 => (C5, C5, 1),
-        CpuLayer.F6 => (F6, F6, 1),
-        CpuLayer.Output => (Logits, Logits, 1),
-        _ => throw new ArgumentOutOfRangeException(nameof(layer), layer, "unknown layer"),
-    };
+    /// <summary>Elements per image of a layer, and its (maps, size) for the accessors: the shape table's.</summary>
+    public static (int Elements, int Maps, int Size) Shape(Layer layer) =>
+        (Architecture.ElementsOf(layer), Architecture.Of(layer).Maps, Architecture.Of(layer).Size);
 }
