@@ -26,7 +26,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class FusedKernels
 {
-    public const int InputFloats = InputLength, MnistBytes = MnistLength;
+    public const int InputFloats = InputLength, MnistBytes = InputField.MnistLength;
     public const int S2Floats = S2Length, S4Floats = S4Length;
     private const int S2Pixels = S2Size * S2Size, S4Pixels = S4Size * S4Size;
 
