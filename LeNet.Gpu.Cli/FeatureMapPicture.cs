@@ -19,9 +19,9 @@ public static class FeatureMapPicture
     private static int ScaleOf(FeatureLayer layer) => layer switch
     {
         { IsVector: true } => Math.Max(4, (Width - 2 * Margin) / layer.Width),
-        { Width: >= 28 } => 4,
-        { Width: >= 14 } => 6,
-        { Width: >= 10 } => 5,
+        { Width: >= Architecture.C1Size } => 4,
+        { Width: >= Architecture.S2Size } => 6,
+        { Width: >= Architecture.C3Size } => 5,
         _ => 8,
     };
 

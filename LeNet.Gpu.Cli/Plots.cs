@@ -1,4 +1,5 @@
 using LeNet.Gpu.Data;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Serialization;
 using SkiaSharp;
@@ -86,7 +87,7 @@ public static class Plots
     public static void Misclassified(Dataset test, int[] predicted, string path, int limit = 200)
     {
         var wrong = Enumerable.Range(0, test.Count).Where(i => predicted[i] != test.Labels[i]).Take(limit).ToList();
-        int columns = 20, scale = 2, tile = 32 * scale + 16;
+        int columns = 20, scale = 2, side = InputField.Size, tile = side * scale + 16;
         int rows = Math.Max(1, (wrong.Count + columns - 1) / columns);
         using var surface = SKSurface.Create(new SKImageInfo(columns * tile, rows * tile + 20));
         var canvas = surface.Canvas;
@@ -98,16 +99,16 @@ public static class Plots
         {
             int i = wrong[k], x0 = k % columns * tile, y0 = 20 + k / columns * tile;
             var image = test.Image(i);
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++)
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++)
                 {
-                    // Input scale −0.1 (background) … 1.175 (ink) → white … black.
-                    double ink = Math.Clamp((image[y * 32 + x] + 0.1) / 1.275, 0, 1);
+                    // InputField's scale, −0.1 (background) … 1.175 (ink) → white … black.
+                    double ink = Math.Clamp((image[y * side + x] + 0.1) / 1.275, 0, 1);
                     byte g = (byte)(255 - 255 * ink);
                     using var paint = new SKPaint { Color = new SKColor(g, g, g) };
                     canvas.DrawRect(x0 + x * scale, y0 + y * scale, scale, scale, paint);
                 }
-            canvas.DrawText($"{test.ClassNames[test.Labels[i]]}→{test.ClassNames[predicted[i]]}", x0, y0 + 32 * scale + 11, font, text);
+            canvas.DrawText($"{test.ClassNames[test.Labels[i]]}→{test.ClassNames[predicted[i]]}", x0, y0 + side * scale + 11, font, text);
         }
         Save(surface, path);
     }

@@ -35,7 +35,7 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
         using var forward = new ForwardPass(a.Accelerator, Count);
         using var backward = new BackwardPass(a.Accelerator, Count);
         using var staging = a.Accelerator.Allocate1D(images);
-        k.InputFromFloats(stream, Count, Count, staging.View, forward.Input.View);
+        k.Input.FromFloatImages(stream, forward.InputShape(Count), staging.View, forward.Input.View);
         forward.Run(k, stream, parameters, Count);
         backward.Labels.CopyFromCPU(labels);
 
@@ -83,7 +83,7 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
         using var parameters = new DeviceParameters(a.Accelerator, model);
         using var forward = new ForwardPass(a.Accelerator, Count);
         using var staging = a.Accelerator.Allocate1D(bytes);
-        a.Kernels.InputFromBytes(stream, Count, Count, staging.View, forward.Input.View);
+        a.Kernels.Input.FromMnistBytes(stream, forward.InputShape(Count), staging.View, forward.Input.View);
         forward.Run(a.Kernels, stream, parameters, Count);
 
         var net = new CpuNetwork(Count, 2);

@@ -141,7 +141,8 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
         using var dataLabels = gpu.Upload(datasetLabels);
         using var input = gpu.Poisoned(1024L * capacity);
         using var labels = gpu.Upload(Enumerable.Repeat(-1, capacity).ToArray());
-        gpu.Kernels.Gather(gpu.Stream, count, capacity, first, orderBuffer.View, data.View, dataLabels.View, input.View, labels.View);
+        gpu.Kernels.Input.Gather(gpu.Stream, new BatchShape(1, InputField.Size, count, capacity), first,
+            new GatherSource(orderBuffer.View, data.View, dataLabels.View), new GatherTarget(input.View, labels.View));
         gpu.Stream.Synchronize();
 
         var device = input.GetAsArray1D();

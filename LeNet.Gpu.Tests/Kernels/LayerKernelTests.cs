@@ -89,7 +89,7 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         var images = TestData.RandomImages(Count, seed: 1);
         using var staging = gpu.Upload(images);
         using var input = gpu.Poisoned(1024L * Capacity);
-        gpu.Kernels.InputFromFloats(gpu.Stream, Count, Capacity, staging.View, input.View);
+        gpu.Kernels.Input.FromFloatImages(gpu.Stream, new BatchShape(1, InputField.Size, Count, Capacity), staging.View, input.View);
         gpu.Stream.Synchronize();
         Assert.Equal(images, ReadBatch(input, "input"));
     }
@@ -101,7 +101,7 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         bytes[0] = 0; bytes[1] = 255; // both ends of the range
         using var staging = gpu.Upload(bytes);
         using var input = gpu.Poisoned(1024L * Capacity);
-        gpu.Kernels.InputFromBytes(gpu.Stream, Count, Capacity, staging.View, input.View);
+        gpu.Kernels.Input.FromMnistBytes(gpu.Stream, new BatchShape(1, InputField.Size, Count, Capacity), staging.View, input.View);
         gpu.Stream.Synchronize();
         var expected = TestData.Concat(Enumerable.Range(0, Count).Select(n => ReferenceLeNet.PadMnist(bytes.AsSpan(n * 784, 784))));
         Tolerance.AssertClose("input from bytes", ReadBatch(input, "input"), expected);

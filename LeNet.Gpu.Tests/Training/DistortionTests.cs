@@ -1,6 +1,7 @@
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Kernels;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 using Xunit;
 
@@ -21,11 +22,14 @@ public sealed class DistortionTests : IDisposable
         using var input = a.Allocate1D<float>(1024 * Stride);
         using var batchLabels = a.Allocate1D<int>(Stride);
         input.CopyFromCPU(Enumerable.Repeat(float.NaN, 1024 * Stride).ToArray());
-        var k = accelerator.Kernels;
+        var k = accelerator.Kernels.Input;
+        var shape = new BatchShape(1, InputField.Size, Images, Stride);
+        var source = new GatherSource(orderBuffer.View, data.View, labels.View);
+        var target = new GatherTarget(input.View, batchLabels.View);
         if (args is { } d)
-            k.GatherDistorted(a.DefaultStream, Images, Stride, 0, d, orderBuffer.View, data.View, labels.View, input.View, batchLabels.View);
+            k.GatherDistorted(a.DefaultStream, shape, 0, d, source, target);
         else
-            k.Gather(a.DefaultStream, Images, Stride, 0, orderBuffer.View, data.View, labels.View, input.View, batchLabels.View);
+            k.Gather(a.DefaultStream, shape, 0, source, target);
         a.DefaultStream.Synchronize();
         Assert.Equal(order, batchLabels.GetAsArray1D()[..Images]);
         var all = input.GetAsArray1D();

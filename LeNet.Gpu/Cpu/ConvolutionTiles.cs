@@ -257,9 +257,9 @@ internal static unsafe class ConvolutionTiles
         where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform where TW : struct, IRowWidth
     {
         int L = TS.Lanes, W = TW.Value;
-        for (int ky = 0; ky < 5; ky++)
+        for (int ky = 0; ky < KernelSize; ky++)
         {
-            float* a = acc + ky * 5 * L;
+            float* a = acc + ky * KernelSize * L;
             TV s0 = TS.Load(a), s1 = TS.Load(a + L), s2 = TS.Load(a + 2 * L), s3 = TS.Load(a + 3 * L), s4 = TS.Load(a + 4 * L);
             for (int y = 0; y < outH; y++)
             {

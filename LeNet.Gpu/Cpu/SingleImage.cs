@@ -74,10 +74,10 @@ internal static unsafe class SingleImage
     private static void ShiftPlanes(float* input, int maps, int size, int width, float* planes, int planeStride)
     {
         for (int m = 0; m < maps; m++)
-            for (int kx = 0; kx < 5; kx++)
+            for (int kx = 0; kx < KernelSize; kx++)
                 for (int r = 0; r < size; r++)
                     new ReadOnlySpan<float>(input + (m * size + r) * size + kx, width)
-                        .CopyTo(new Span<float>(planes + (m * 5 + kx) * planeStride + r * width, width));
+                        .CopyTo(new Span<float>(planes + (m * KernelSize + kx) * planeStride + r * width, width));
     }
 
     /// <summary>

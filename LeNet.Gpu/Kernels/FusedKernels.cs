@@ -26,7 +26,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class FusedKernels
 {
-    public const int InputFloats = InputLength, MnistBytes = MnistLength;
+    public const int InputFloats = InputLength, MnistBytes = InputField.MnistLength;
     public const int S2Floats = S2Length, S4Floats = S4Length;
     private const int S2Pixels = S2Size * S2Size, S4Pixels = S4Size * S4Size;
 
@@ -117,6 +117,7 @@ public static class FusedKernels
         for (int item = Group.IdxX; item < valid * S2Pixels; item += Group.DimX)
         {
             int n = item / S2Pixels, position = item - n * S2Pixels, y = position / S2Size, x = position - y * S2Size;
+            // One named accumulator per C1 map (C1Maps = 6), written out so they stay in registers; the numbers are map indices.
             Quad q0 = new(p[C1Bias]), q1 = new(p[C1Bias + 1]), q2 = new(p[C1Bias + 2]);
             Quad q3 = new(p[C1Bias + 3]), q4 = new(p[C1Bias + 4]), q5 = new(p[C1Bias + 5]);
             for (int ky = 0; ky < KernelSize; ky++)
@@ -173,6 +174,7 @@ public static class FusedKernels
         for (int item = Group.IdxX; item < valid * S4Pixels; item += Group.DimX)
         {
             int n = item / S4Pixels, position = item - n * S4Pixels, y = position / S4Size, x = position - y * S4Size;
+            // One named accumulator per C3 map (C3Maps = 16), written out so they stay in registers; the numbers are map indices.
             Quad q0 = new(p[C3Bias]), q1 = new(p[C3Bias + 1]), q2 = new(p[C3Bias + 2]), q3 = new(p[C3Bias + 3]);
             Quad q4 = new(p[C3Bias + 4]), q5 = new(p[C3Bias + 5]), q6 = new(p[C3Bias + 6]), q7 = new(p[C3Bias + 7]);
             Quad q8 = new(p[C3Bias + 8]), q9 = new(p[C3Bias + 9]), q10 = new(p[C3Bias + 10]), q11 = new(p[C3Bias + 11]);

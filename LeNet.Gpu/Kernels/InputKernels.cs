@@ -154,3 +154,51 @@ public readonly struct AffineDistortion
 /// <param name="MaxShear">Horizontal shear, pixels of x per pixel of y.</param>
 /// <param name="Mirror">1: mirror left–right with probability ½ (for classes that are symmetric, like clothes).</param>
 public readonly record struct DistortionArgs(int Seed, int Epoch, float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear, int Mirror = 0);
+
+/// <summary>A device-resident training set for the gather kernels: the epoch's shuffled order, images [N][32·32], labels [N].</summary>
+public readonly record struct GatherSource(ArrayView<int> Order, ArrayView<float> Images, ArrayView<int> Labels);
+
+/// <summary>Where a gather writes the batch: the input layer [32·32][Stride] and the batch's labels [Stride].</summary>
+public readonly record struct GatherTarget(ArrayView<float> Input, ArrayView<int> Labels);
+
+/// <summary>
+/// The input kernels loaded for one accelerator; each launch takes the input layer's <see cref="BatchShape"/>
+/// (Count images, Stride slots) and runs one thread per image.
+/// </summary>
+public sealed class InputLaunches
+{
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>> fromFloatImages;
+    private readonly Action<AcceleratorStream, Index1D, int, ArrayView<byte>, ArrayView<float>> fromMnistBytes;
+    private readonly Action<AcceleratorStream, Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>,
+        ArrayView<float>, ArrayView<int>> gather;
+    private readonly Action<AcceleratorStream, Index1D, int, int, DistortionArgs, ArrayView<int>, ArrayView<float>,
+        ArrayView<int>, ArrayView<float>, ArrayView<int>> gatherDistorted;
+
+    public InputLaunches(Accelerator accelerator)
+    {
+        fromFloatImages = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>>(InputKernels.FromFloatImages);
+        fromMnistBytes = accelerator.LoadAutoGroupedKernel<Index1D, int, ArrayView<byte>, ArrayView<float>>(InputKernels.FromMnistBytes);
+        gather = accelerator.LoadAutoGroupedKernel<Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>,
+            ArrayView<float>, ArrayView<int>>(InputKernels.Gather);
+        gatherDistorted = accelerator.LoadAutoGroupedKernel<Index1D, int, int, DistortionArgs, ArrayView<int>, ArrayView<float>,
+            ArrayView<int>, ArrayView<float>, ArrayView<int>>(InputKernels.GatherDistorted);
+    }
+
+    /// <summary><see cref="InputKernels.FromFloatImages"/>: float images [Count][32·32] → the input layer.</summary>
+    public void FromFloatImages(AcceleratorStream stream, BatchShape input, ArrayView<float> images, ArrayView<float> output) =>
+        fromFloatImages(stream, input.Count, input.Stride, images, output);
+
+    /// <summary><see cref="InputKernels.FromMnistBytes"/>: MNIST bytes [Count][28·28] → the input layer.</summary>
+    public void FromMnistBytes(AcceleratorStream stream, BatchShape input, ArrayView<byte> images, ArrayView<float> output) =>
+        fromMnistBytes(stream, input.Count, input.Stride, images, output);
+
+    /// <summary><see cref="InputKernels.Gather"/>: images Order[first …] of the source into the batch's slots.</summary>
+    public void Gather(AcceleratorStream stream, BatchShape input, int first, GatherSource source, GatherTarget target) =>
+        gather(stream, input.Count, input.Stride, first, source.Order, source.Images, source.Labels, target.Input, target.Labels);
+
+    /// <summary><see cref="InputKernels.GatherDistorted"/>: <see cref="Gather"/> through each image's random affine distortion.</summary>
+    public void GatherDistorted(AcceleratorStream stream, BatchShape input, int first, DistortionArgs distortion,
+        GatherSource source, GatherTarget target) =>
+        gatherDistorted(stream, input.Count, input.Stride, first, distortion,
+            source.Order, source.Images, source.Labels, target.Input, target.Labels);
+}

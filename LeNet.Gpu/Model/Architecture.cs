@@ -73,15 +73,11 @@ public static class Architecture
     public const int F6Units = 84;
     public const int Classes = 10;
 
-    /// <summary>Side of the raw MNIST digit the input field is padded from (a 2-pixel border each side).</summary>
-    public const int MnistSize = 28;
-
     /// <summary>Weights of one 5×5 kernel.</summary>
     public const int KernelArea = KernelSize * KernelSize;
 
     /// <summary>Values per image of each layer's output.</summary>
     public const int InputLength = InputSize * InputSize;
-    public const int MnistLength = MnistSize * MnistSize;
     public const int C1Length = C1Maps * C1Size * C1Size;
     public const int S2Length = S2Maps * S2Size * S2Size;
     public const int C3Length = C3Maps * C3Size * C3Size;

@@ -67,11 +67,11 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
     public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<float> images, int count) =>
-        kernels.InputFromFloats(stream, count, Capacity, images, Input.View);
+        kernels.Input.FromFloatImages(stream, InputShape(count), images, Input.View);
 
     /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> raw 28×28 byte images [n][784] on the device.</summary>
     public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<byte> images, int count) =>
-        kernels.InputFromBytes(stream, count, Capacity, images, Input.View);
+        kernels.Input.FromMnistBytes(stream, InputShape(count), images, Input.View);
 
     /// <summary>Runs every layer after the input, then the softmax, on the <paramref name="count"/> images already in <see cref="Input"/>.</summary>
     public void Run(LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)

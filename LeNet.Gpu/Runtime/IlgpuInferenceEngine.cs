@@ -55,7 +55,7 @@ public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] 
 public interface IInferenceEngine : IDisposable
 {
     /// <summary>Floats per 32×32 input image, and bytes per raw 28×28 MNIST image.</summary>
-    public const int ImageFloats = Architecture.InputLength, MnistPixels = Architecture.MnistLength;
+    public const int ImageFloats = Architecture.InputLength, MnistPixels = InputField.MnistLength;
 
     DeviceDescription Device { get; }
     int BatchCapacity { get; }

@@ -69,13 +69,14 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
 
     internal void Gather(int epoch, int first, int count, bool distort)
     {
-        var k = accelerator.Kernels;
+        var input = accelerator.Kernels.Input;
+        var shape = forward.InputShape(count);
+        var source = new GatherSource(order.View, dataset.View, datasetLabels.View);
+        var target = new GatherTarget(forward.Input.View, backward.Labels.View);
         if (distort && options.Distortion is { } d)
-            k.GatherDistorted(stream, count, forward.Capacity, first,
-                d.Args(options.Seed, epoch),
-                order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
+            input.GatherDistorted(stream, shape, first, d.Args(options.Seed, epoch), source, target);
         else
-            k.Gather(stream, count, forward.Capacity, first, order.View, dataset.View, datasetLabels.View, forward.Input.View, backward.Labels.View);
+            input.Gather(stream, shape, first, source, target);
     }
 
     /// <param name="count">Images in the batch: SDLM's rate is per pattern, so its step is rate × count × the batch mean.</param>

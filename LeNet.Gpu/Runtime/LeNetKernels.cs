@@ -7,16 +7,12 @@ namespace LeNet.Gpu.Runtime;
 /// <summary>
 /// Every per-layer LeNet kernel compiled and loaded once for one accelerator (ILGPU's
 /// <c>LoadAutoGroupedStreamKernel</c>), grouped as the kernel files group them. Each group's typed launches live beside
-/// its kernels (<see cref="ConvolutionLaunches"/> beside <see cref="ConvolutionKernels"/>, …) and size their own grids
+/// its kernels (<see cref="InputLaunches"/> beside <see cref="InputKernels"/>, <see cref="ConvolutionLaunches"/> beside <see cref="ConvolutionKernels"/>, …) and size their own grids
 /// from the batch shapes. Engines take them from <see cref="LeNetAccelerator.Kernels"/>.
 /// </summary>
 public sealed class LeNetKernels
 {
-    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>> InputFromFloats;
-    public readonly Action<AcceleratorStream, Index1D, int, ArrayView<byte>, ArrayView<float>> InputFromBytes;
-    public readonly Action<AcceleratorStream, Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>> Gather;
-    public readonly Action<AcceleratorStream, Index1D, int, int, DistortionArgs, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>> GatherDistorted;
-
+    public readonly InputLaunches Input;
     public readonly ConvolutionLaunches Convolution;
     public readonly SubsamplingLaunches Subsampling;
     public readonly FullyConnectedLaunches FullyConnected;
@@ -31,11 +27,7 @@ public sealed class LeNetKernels
 
     internal LeNetKernels(Accelerator a)
     {
-        InputFromFloats = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>>(InputKernels.FromFloatImages);
-        InputFromBytes = a.LoadAutoGroupedKernel<Index1D, int, ArrayView<byte>, ArrayView<float>>(InputKernels.FromMnistBytes);
-        Gather = a.LoadAutoGroupedKernel<Index1D, int, int, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(InputKernels.Gather);
-        GatherDistorted = a.LoadAutoGroupedKernel<Index1D, int, int, DistortionArgs, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(InputKernels.GatherDistorted);
-
+        Input = new InputLaunches(a);
         Convolution = new ConvolutionLaunches(a);
         Subsampling = new SubsamplingLaunches(a);
         FullyConnected = new FullyConnectedLaunches(a);
