@@ -10,12 +10,16 @@ public static class LenetProcess
     /// <summary>The built CLI (the test project references it, so building the tests builds it).</summary>
     public static string CliPath => Support.Repository.BuiltAssembly("LeNet.Gpu.Cli", "lenet.dll");
 
+    /// <summary>The environment every CLI run gets: no device chosen by the caller's LENET_DEVICE, no colours.</summary>
+    public static IReadOnlyDictionary<string, string?> CliEnvironment { get; } =
+        new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" };
+
     public static Result Run(string workingDirectory, params string[] args) =>
-        RunAssembly(CliPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, args);
+        RunAssembly(CliPath, workingDirectory, CliEnvironment, args);
 
     /// <summary>As <see cref="Run"/>, failing with <see cref="TimeoutException"/> after <paramref name="timeout"/> (a command that must not wait).</summary>
     public static Result RunWithin(TimeSpan timeout, string workingDirectory, params string[] args) =>
-        RunProgram(Support.Dotnet.HostPath, workingDirectory, new Dictionary<string, string?> { ["LENET_DEVICE"] = null, ["NO_COLOR"] = "1" }, [CliPath, .. args], timeout);
+        RunProgram(Support.Dotnet.HostPath, workingDirectory, CliEnvironment, [CliPath, .. args], timeout);
 
     /// <summary>
     /// Runs a built .NET assembly with <paramref name="args"/>; <paramref name="environment"/> sets variables (null

@@ -17,7 +17,7 @@ public sealed class RunningLenet : IDisposable
 
     public RunningLenet(string workingDirectory, params string[] args)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        string dotnet = Support.Dotnet.HostPath;
         // A test run started in the background (`cmd &` in a script: CI) ignores SIGINT, the child inherits that, and
         // .NET then rightly leaves Ctrl+C alone. To send SIGINT as a terminal would, start the child with it restored.
         var start = new ProcessStartInfo(IgnoresSigint ? "python3" : dotnet)
@@ -35,8 +35,11 @@ public sealed class RunningLenet : IDisposable
         }
         start.ArgumentList.Add(LenetProcess.CliPath);
         foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment.Remove("LENET_DEVICE");
-        start.Environment["NO_COLOR"] = "1";
+        foreach (var (name, value) in LenetProcess.CliEnvironment)
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         process = Process.Start(start)!;
         // Dedicated reader threads, not the thread pool's events: under the full suite the pool is starved by blocked
         // tests, and a line seen 30 s late let a run finish epochs before the signal meant for its first one.

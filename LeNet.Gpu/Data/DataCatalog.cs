@@ -182,7 +182,8 @@ public static class DataCatalog
         {
             string deb = getDeb(work.FullName);
             log($"digits: extracting {OpenCvDigits.DebianPath} into {target}");
-            string temporary = $"{target}.tmp-{Guid.NewGuid():N}";
+            Serialization.AtomicFile.RemoveStaleTemporaries(target);
+            string temporary = Serialization.AtomicFile.TemporaryPath(target, Environment.ProcessId);
             try
             {
                 ExtractFromDeb(deb, "." + OpenCvDigits.DebianPath, temporary);

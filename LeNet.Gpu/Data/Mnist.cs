@@ -55,7 +55,9 @@ public static class Mnist
                     if (!sums.TryGetValue(name, out var expected) || written.ContainsKey(name)) continue;
                     if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
                         throw new DataFormatException(tarball, $"{entry.Name} is not a regular file");
-                    string temporary = Path.Combine(directory, $".{name}.tmp-{Guid.NewGuid():N}");
+                    string final = Path.Combine(directory, name);
+                    Serialization.AtomicFile.RemoveStaleTemporaries(final);
+                    string temporary = Serialization.AtomicFile.TemporaryPath(final, Environment.ProcessId);
                     written[name] = temporary;
                     string actual = CopyHashing(entry.DataStream, temporary);
                     if (actual != expected)

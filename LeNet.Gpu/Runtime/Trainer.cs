@@ -212,10 +212,11 @@ public sealed class Trainer : IDisposable
             // Non-finite weights (or a loss that shows them, or optimizer state that will spread them) are useless: stop
             // before anyone checkpoints or saves them. The loss is measured before each step, so the last step's
             // overflow shows only in the weights.
-            if (!double.IsFinite(train.Loss) || !Array.TrueForAll(backend.Parameters(), float.IsFinite)
+            var parameters = backend.Parameters(); // one copy from the device serves both checks
+            if (!double.IsFinite(train.Loss) || !Array.TrueForAll(parameters, float.IsFinite)
                 || !backend.OptimizerState().Values.All(state => Array.TrueForAll(state, float.IsFinite)))
                 throw new TrainingDivergedException(epoch + 1, train.Loss);
-            if (divergence.Observe(train, backend.Parameters()) is { } reason)
+            if (divergence.Observe(train, parameters) is { } reason)
                 throw new TrainingDivergedException(epoch + 1, reason);
             double seconds = clock.Elapsed.TotalSeconds;
             Score? validation = validationIndices.Length > 0 ? backend.Evaluate(trainIndices.Length, validationIndices.Length) : null;
