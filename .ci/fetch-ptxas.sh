@@ -8,8 +8,8 @@
 #
 # Cache: $LENET_TOOLS, else ~/.cache/lenet-tools; ptxas lands in <cache>/ptxas/bin/ptxas with the package version
 # beside it (<cache>/ptxas/version.txt). The tests look there too (LeNet.Gpu.Tests/Kernels/PtxAssemblerTests.cs).
-# Needs network access to the Debian archive (the mirror the machine's apt sources name for its suite, else
-# deb.debian.org); no root needed.
+# Needs network access to the Debian archive the machine's apt sources name for its suite (this script names no
+# archive of its own: without one it says so and fails); no root needed.
 set -euo pipefail
 # The machine's own sources name the mirror; add the non-free component of the same suite.
 suite=bookworm
@@ -47,7 +47,10 @@ machine_mirror() {
     done
 }
 mirror=$(machine_mirror)
-mirror=${mirror:-http://deb.debian.org/debian}
+if [[ -z $mirror ]]; then
+    echo "fetch-ptxas: the apt sources in ${LENET_APT_ETC:-/etc/apt} name no Debian archive for $suite; add one there or place ptxas in ${LENET_TOOLS:-$HOME/.cache/lenet-tools}/ptxas/bin by hand" >&2
+    exit 1
+fi
 if [[ ${1:-} == --mirror ]]; then echo "${mirror%/}"; exit 0; fi
 cache=${LENET_TOOLS:-$HOME/.cache/lenet-tools}/ptxas
 if [[ -x $cache/bin/ptxas ]] && "$cache/bin/ptxas" --version >/dev/null 2>&1; then

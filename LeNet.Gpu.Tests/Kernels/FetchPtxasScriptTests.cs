@@ -5,7 +5,8 @@ namespace LeNet.Gpu.Tests.Kernels;
 
 /// <summary>
 /// .ci/fetch-ptxas.sh takes the Debian mirror from the machine's apt sources (one-line .list files and deb822
-/// .sources files, the stanza of the machine's own suite), and falls back to deb.debian.org when they name none.
+/// .sources files, the stanza of the machine's own suite), and names no archive of its own: when they name none it
+/// fails in one line saying so.
 /// Checked with `--mirror` on apt folders written here (LENET_APT_ETC), so nothing is fetched.
 /// </summary>
 public sealed class FetchPtxasScriptTests : IDisposable
@@ -22,7 +23,7 @@ public sealed class FetchPtxasScriptTests : IDisposable
         return line is null || line.Length == key.Length ? "bookworm" : line[key.Length..].Trim('"');
     }
 
-    private string Mirror()
+    private (int ExitCode, string Output, string Error) RunMirror()
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(Support.Repository.Root, ".ci", "fetch-ptxas.sh"));
@@ -31,8 +32,14 @@ public sealed class FetchPtxasScriptTests : IDisposable
         using var process = Process.Start(start)!;
         string output = process.StandardOutput.ReadToEnd(), error = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {error}");
-        return output.Trim();
+        return (process.ExitCode, output.Trim(), error.Trim());
+    }
+
+    private string Mirror()
+    {
+        var (exitCode, output, error) = RunMirror();
+        Assert.True(exitCode == 0, $"exit {exitCode}: {error}");
+        return output;
     }
 
     private void Write(string name, string text)
@@ -75,7 +82,7 @@ public sealed class FetchPtxasScriptTests : IDisposable
     }
 
     [Fact]
-    public void WithoutSourcesForTheSuiteItFallsBackToDebDebianOrg()
+    public void WithoutSourcesForTheSuiteItFailsInOneLineNamingNoArchiveOfItsOwn()
     {
         Write("sources.list.d/other.sources", """
             Types: deb
@@ -91,6 +98,11 @@ public sealed class FetchPtxasScriptTests : IDisposable
             Suites: SUITE
 
             """);
-        Assert.Equal("http://deb.debian.org/debian", Mirror());
+        var (exitCode, output, error) = RunMirror();
+        Assert.Equal(1, exitCode);
+        Assert.Equal("", output);
+        Assert.Single(error.Split('\n'));
+        Assert.Contains("name no Debian archive", error);
+        Assert.DoesNotContain("debian.org", error);
     }
 }
