@@ -25,8 +25,9 @@ public static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "seed of initialisation, shuffling and validation split", DefaultValueFactory = _ => 1 };
         var init = new Option<string>("--init")
         {
-            Description = "initial weights: unit-variance (uniform, variance 1/fan-in; learns from the first step) | paper (uniform ±2.4/fan-in)",
-            DefaultValueFactory = _ => WeightInitialization.UnitVariance.ToName(),
+            Description = "initial weights: input-scaled (unit-variance, C1 divided by the training images' RMS) | " +
+                "unit-variance (uniform, variance 1/fan-in; biases 0) | paper (uniform ±2.4/fan-in)",
+            DefaultValueFactory = _ => WeightInitialization.InputScaled.ToName(),
         };
         var squashing = new Option<string>("--squashing") { Description = "scaled-tanh (the paper's) | sigmoid", DefaultValueFactory = _ => "scaled-tanh" };
         var validation = new Option<double>("--validation") { Description = "fraction of the training set held out for validation", DefaultValueFactory = _ => 0 };
@@ -45,6 +46,10 @@ public static class TrainCommand
         var outputLayer = new Option<string>("--output-layer") { Description = "softmax (cross-entropy) | rbf (the paper's Euclidean RBF units and MAP loss)", DefaultValueFactory = _ => "softmax" };
         var mapJ = new Option<float>("--map-j") { Description = $"the MAP criterion's j, for --output-layer rbf", DefaultValueFactory = _ => TrainingOptions.DefaultMapJ };
         var mu = new Option<float?>("--mu") { Description = $"SDLM's μ (default {new TrainingOptions().SdlmMu}; --recipe paper: {PaperRecipe.Mu})" };
+        var muFollowsRate = new Option<bool>("--mu-follows-rate")
+        {
+            Description = $"SDLM: scale μ with the learning rate, keeping rate/μ fixed (--recipe paper: {PaperRecipe.MuFollowsRate.ToString().ToLowerInvariant()})",
+        };
         var hessianEvery = new Option<int>("--hessian-every") { Description = $"SDLM: re-estimate the Hessian every N patterns as well as before each pass (0: each pass only, the paper's; --recipe paper: {PaperRecipe.HessianEvery})" };
         var recipe = new Option<string?>("--recipe")
         {
@@ -55,7 +60,7 @@ public static class TrainCommand
         var command = new Command("train", "Train LeNet-5 on a dataset, with checkpoints, on the chosen device")
         {
             dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, init, squashing,
-            validation, distort, mirror, output, checkpoint, resume, plot, noProgress, outputLayer, mapJ, mu, hessianEvery, recipe,
+            validation, distort, mirror, output, checkpoint, resume, plot, noProgress, outputLayer, mapJ, mu, muFollowsRate, hessianEvery, recipe,
         };
         command.SetAction(parse => Common.Run(() =>
         {
@@ -77,6 +82,7 @@ public static class TrainCommand
                 LearningRate = Pick(rate, paper ? PaperRecipe.Rate : null),
                 Schedule = ParseEnum<LearningRateSchedule>(Pick(schedule, "paper"), "schedule"),
                 SdlmMu = Pick(mu, paper ? PaperRecipe.Mu : null) ?? new TrainingOptions().SdlmMu,
+                SdlmMuFollowsRate = Pick(muFollowsRate, PaperRecipe.MuFollowsRate),
                 SdlmSamples = 500,
                 SdlmInterval = Pick(hessianEvery, paper ? PaperRecipe.HessianEvery : 0),
                 MapJ = parse.GetValue(mapJ),
@@ -127,7 +133,7 @@ public static class TrainCommand
                 OnResume(resumePath, () => RunSettings.CheckSquashing(resumeFrom, squash));
             }
             using var trainer = resumeFrom is null
-                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind), options, train.Images, train.Labels)
+                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind, train.Images), options, train.Images, train.Labels)
                 : OnResume(resumePath!, () => Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels));
             if (resumeFrom is not null && resumeFrom.EpochsCompleted >= options.Epochs)
                 Console.Error.WriteLine($"lenet: {resumePath} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
@@ -304,6 +310,15 @@ internal static class PaperRecipe
     /// 500 samples every 2,000 patterns cost about 3% at batch 1.
     /// </summary>
     public const int HessianEvery = 2000;
+
+    /// <summary>
+    /// Not the paper's either (its μ is constant): μ scales with the rate schedule, 0.2 for passes 1–2, 0.08, 0.04,
+    /// 0.02 (the paper's, passes 9–12), then 0.004, so rate/μ, the step of the flat directions, stays at its first
+    /// pass's 0.0025 while the schedule shrinks the curved ones' as the paper's does. A constant 0.2 damps those flat
+    /// directions ten times more than the paper's μ once the network has settled. On a validation split (50,000 /
+    /// 10,000 of MNIST's training set, 20 passes): 98.65% against 98.41% with μ constant.
+    /// </summary>
+    public const bool MuFollowsRate = true;
 }
 
 /// <summary>Reports on the calling thread (System.Progress would post to the thread pool, out of order).</summary>

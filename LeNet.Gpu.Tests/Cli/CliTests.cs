@@ -188,7 +188,8 @@ public sealed class CliTests : IDisposable
         var model = ModelFile.Load(temp.File("paper.safetensors"));
         Assert.Equal(LeNet.Gpu.Model.OutputLayer.Rbf, model.Output);
         foreach (var (key, value) in new[] { ("recipe", "paper"), ("optimizer", "sdlm"), ("batch_size", "1"), ("schedule", "paper"),
-            ("output_layer", "rbf"), ("epochs", "2"), ("distortion", "none"), ("map_j", "10"), ("sdlm_hessian_samples", "500") })
+            ("output_layer", "rbf"), ("epochs", "2"), ("distortion", "none"), ("map_j", "10"), ("sdlm_hessian_samples", "500"),
+            ("sdlm_mu", "0.2"), ("sdlm_mu_follows_rate", "true"), ("initialization", "paper") })
             Assert.Equal(value, model.Metadata[key]);
         Assert.Equal(2, model.Metadata["test_error_per_pass"].Split(',').Length);
         Assert.True(IsPng(temp.File("paper.png")));
@@ -215,9 +216,9 @@ public sealed class CliTests : IDisposable
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--seed", "2"]),
             2, "was written with seed 1; this run has 2");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--init", "paper"]),
-            2, "was written with initialization unit-variance; this run has paper");
+            2, "was written with initialization input-scaled; this run has paper");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "-o", "b.safetensors", "--init", "lecun"]),
-            2, "unknown initialisation 'lecun' (expected paper or unit-variance)");
+            2, "unknown initialisation 'lecun' (expected input-scaled, unit-variance or paper)");
         // Other data in a folder of the same name, with as many images: refused by content.
         string other = Path.Combine(temp.Path, "elsewhere", "tiny");
         Directory.CreateDirectory(other);

@@ -19,7 +19,7 @@ public sealed class DefaultsLearnAtOnceTests : IDisposable
         var r = LenetProcess.Run(temp.Path, ["train", .. args, "--device", "cpu", "--no-progress", "--output", "m.safetensors"]);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var model = ModelFile.Load(temp.File("m.safetensors"));
-        Assert.Equal("unit-variance", model.Metadata["initialization"]);
+        Assert.Equal("input-scaled", model.Metadata["initialization"]);
         return double.Parse(model.Metadata["test_accuracy"], CultureInfo.InvariantCulture);
     }
 
@@ -33,7 +33,7 @@ public sealed class DefaultsLearnAtOnceTests : IDisposable
     {
         Skip.If(RealData.MnistDirectory is null, RealData.MnistMissing);
         double accuracy = TestAccuracyOf("--dataset", "mnist", "--epochs", "1");
-        Assert.True(accuracy >= 0.97, $"lenet train --dataset mnist --epochs 1: {accuracy:P2} on the test set (guard ≥ 97%)");
+        Assert.True(accuracy >= 0.975, $"lenet train --dataset mnist --epochs 1: {accuracy:P2} on the test set (target ≥ 97.5%)");
     }
 
     [SkippableFact]

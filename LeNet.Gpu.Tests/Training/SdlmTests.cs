@@ -57,4 +57,54 @@ public sealed class SdlmTests
             Assert.Equal(expected, after[i], 6);
         }
     }
+    [Fact]
+    public void Mu_follows_the_rate_when_asked_and_is_constant_otherwise()
+    {
+        var constant = new TrainingOptions { Optimizer = OptimizerKind.Sdlm, LearningRate = 0.0005f, SdlmMu = 0.2f };
+        var follows = constant with { SdlmMuFollowsRate = true };
+        Assert.Equal(0.2f, constant.MuAt(0.0001f));
+        Assert.Equal(0.2f * (0.0001f / 0.0005f), follows.MuAt(0.0001f));
+        Assert.Equal(0.2f, follows.MuAt(0.0005f));
+        Assert.Equal(0.2f, follows.MuAt(0f)); // a zero rate steps by 0 whatever μ is; μ stays > 0 so 0/0 never happens
+    }
+
+    /// <summary>
+    /// The second pass of a step schedule (rate halved) steps by η/2/(μ/2 + h)·Σg when μ follows the rate, by
+    /// η/2/(μ + h)·Σg when not: checked on the output bias against a Hessian and gradient computed here.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_second_pass_uses_the_mu_of_its_rate(bool muFollowsRate)
+    {
+        var (images, labels) = TrainerTests.Synthetic(4, seed: 5);
+        var model = LeNetModel.CreateRandom(6);
+        var options = new TrainingOptions
+        {
+            Epochs = 1, BatchSize = 4, Optimizer = OptimizerKind.Sdlm, SdlmSamples = 4, LearningRate = 1e-3f, SdlmMu = 1f,
+            Schedule = LearningRateSchedule.Step, StepEpochs = 1, StepGamma = 0.5f, SdlmMuFollowsRate = muFollowsRate, Seed = 6,
+        };
+        LeNetModel afterFirst;
+        using (var first = Trainer.OnCpu(model, options, images, labels, threads: 1))
+        {
+            first.Run();
+            afterFirst = first.Model();
+        }
+        var network = new LeNet.Gpu.Cpu.CpuNetwork(4, threads: 1);
+        network.Forward(afterFirst.Parameters, afterFirst.Squashing, images, 4);
+        var gradient = new float[ParameterLayout.Length];
+        var hessian = new float[ParameterLayout.Length];
+        network.Backward(afterFirst.Parameters, afterFirst.Squashing, labels, 4, hessian, secondOrder: true, out _, out _);
+        network.Backward(afterFirst.Parameters, afterFirst.Squashing, labels, 4, gradient, secondOrder: false, out _, out _);
+
+        using var trainer = Trainer.OnCpu(model, options with { Epochs = 2 }, images, labels, threads: 1);
+        trainer.Run();
+        var after = trainer.Model().Parameters;
+        double mu = muFollowsRate ? 0.5 : 1.0;
+        for (int i = ParameterLayout.OutputBias.Offset; i < ParameterLayout.OutputBias.End; i++)
+        {
+            double expected = afterFirst.Parameters[i] - 0.5e-3 * 4 / (mu + hessian[i]) * gradient[i];
+            Assert.Equal(expected, after[i], 6);
+        }
+    }
 }

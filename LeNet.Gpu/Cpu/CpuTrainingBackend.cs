@@ -65,7 +65,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     c1, c2, parameters, gradients, stateA, stateB, trainable);
                 break;
             case OptimizerKind.Sdlm:
-                CpuOptimizer.Sdlm(rate * count, options.SdlmMu, options.WeightDecay, parameters, gradients, stateA, trainable);
+                CpuOptimizer.Sdlm(rate * count, options.MuAt(rate), options.WeightDecay, parameters, gradients, stateA, trainable);
                 break;
         }
     }

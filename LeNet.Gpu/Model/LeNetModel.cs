@@ -48,11 +48,16 @@ public sealed class LeNetModel
     /// are <see cref="RbfCodes"/> (the random draws for them are made all the same, so the other layers start as a
     /// softmax model of the same seed does).
     /// </summary>
+    /// <param name="inputRms">For <see cref="WeightInitialization.InputScaled"/>: the training images' root mean square
+    /// (<see cref="InputStatistics.RootMeanSquare"/>); C1's weights are divided by it. Ignored by the others.</param>
     public static LeNetModel CreateRandom(int seed, Squashing squashing = Squashing.ScaledTanh,
-        WeightInitialization initialization = WeightInitialization.Paper, OutputLayer output = OutputLayer.Softmax)
+        WeightInitialization initialization = WeightInitialization.Paper, OutputLayer output = OutputLayer.Softmax,
+        double? inputRms = null)
     {
         if (!Enum.IsDefined(initialization))
             throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "unknown weight initialisation");
+        if (initialization == WeightInitialization.InputScaled && !(inputRms > 0 && double.IsFinite(inputRms.Value)))
+            throw new ArgumentException($"the input-scaled initialisation needs the training images' root mean square, a positive number; got {inputRms?.ToString() ?? "none"}", nameof(inputRms));
         var random = new Random(seed);
         var p = new float[ParameterLayout.Length];
         var mask = ParameterLayout.TrainableMask();
@@ -69,6 +74,9 @@ public sealed class LeNetModel
                 p[i] = mask[i] == 0f || value == 0f ? 0f : value; // +0, never −0: files and hashes stay byte-stable
             }
         }
+        if (initialization == WeightInitialization.InputScaled)
+            for (int i = ParameterLayout.C1Weight.Offset; i < ParameterLayout.C1Weight.End; i++)
+                p[i] = (float)(p[i] / inputRms!.Value);
         if (output == OutputLayer.Rbf)
         {
             RbfCodes.Create().CopyTo(p, ParameterLayout.OutputWeight.Offset);

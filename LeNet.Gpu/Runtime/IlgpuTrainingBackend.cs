@@ -96,7 +96,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
                     p, g, stateA.View, stateB.View, parameters.Trainable.View);
                 break;
             case OptimizerKind.Sdlm:
-                optimizer.Sdlm(stream, new SdlmStep(rate * count, options.SdlmMu, options.WeightDecay), p, g, stateA.View, parameters.Trainable.View);
+                optimizer.Sdlm(stream, new SdlmStep(rate * count, options.MuAt(rate), options.WeightDecay), p, g, stateA.View, parameters.Trainable.View);
                 break;
         }
     }

@@ -26,7 +26,8 @@ public static class RunSettings
             ["initialization"] = options.Initialization.ToName(),
             ["output layer"] = output.ToName(),
             ["map j"] = F(options.MapJ),
-            ["sdlm mu"] = F(options.SdlmMu),
+            // "× rate" only where μ follows the rate, so checkpoints written before that choice existed still match.
+            ["sdlm mu"] = F(options.SdlmMu) + (options.SdlmMuFollowsRate ? " × rate/base rate" : ""),
             ["hessian every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture),
             ["batch size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["learning rate"] = F(options.BaseLearningRate),

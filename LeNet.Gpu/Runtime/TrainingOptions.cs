@@ -38,14 +38,25 @@ public sealed record TrainingOptions
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
     /// <summary>
-    /// How <see cref="InitialModel"/> draws a fresh model: unit variance by default (SGD learns from the first step);
-    /// <see cref="WeightInitialization.Paper"/> for the paper's ±2.4/F_in.
+    /// How <see cref="InitialModel"/> draws a fresh model: unit variance with C1 scaled to the training images by
+    /// default (SGD learns from the first step); <see cref="WeightInitialization.Paper"/> for the paper's ±2.4/F_in.
     /// </summary>
-    public WeightInitialization Initialization { get; init; } = WeightInitialization.UnitVariance;
+    public WeightInitialization Initialization { get; init; } = WeightInitialization.InputScaled;
 
-    /// <summary>The model a fresh run starts from: drawn from <see cref="Seed"/> by <see cref="Initialization"/>.</summary>
-    public LeNetModel InitialModel(Squashing squashing = Squashing.ScaledTanh, OutputLayer output = OutputLayer.Softmax) =>
-        LeNetModel.CreateRandom(Seed, squashing, Initialization, output);
+    /// <summary>
+    /// The model a fresh run starts from: drawn from <see cref="Seed"/> by <see cref="Initialization"/>.
+    /// <paramref name="trainingImages"/> (32×32 floats, the whole training file: only their pixel statistics are used)
+    /// is needed by <see cref="WeightInitialization.InputScaled"/>.
+    /// </summary>
+    public LeNetModel InitialModel(Squashing squashing = Squashing.ScaledTanh, OutputLayer output = OutputLayer.Softmax,
+        float[]? trainingImages = null)
+    {
+        double? rms = null;
+        if (Initialization == WeightInitialization.InputScaled)
+            rms = InputStatistics.RootMeanSquare(trainingImages
+                ?? throw new ArgumentException("the input-scaled initialisation needs the training images", nameof(trainingImages)));
+        return LeNetModel.CreateRandom(Seed, squashing, Initialization, output, rms);
+    }
 
     /// <summary>
     /// Base learning rate; null takes the optimizer's default (<see cref="DefaultLearningRate"/>). Gradients are
@@ -86,6 +97,18 @@ public sealed record TrainingOptions
     /// μ = 0.05 reached 97.2%. So 0.05 by default; the paper recipe sets 0.02.
     /// </summary>
     public float SdlmMu { get; init; } = 0.05f;
+
+    /// <summary>
+    /// Whether μ scales with the learning rate (μ_t = μ·η_t/η, see <see cref="MuAt"/>), so that η_t/μ_t, the step of a
+    /// parameter whose curvature is small beside μ, stays what it is at the start while the rate schedule shrinks the
+    /// steps of the others. Off: μ is constant, as in the paper.
+    /// </summary>
+    public bool SdlmMuFollowsRate { get; init; }
+
+    /// <summary>SDLM's μ for a step at learning rate <paramref name="rate"/>: <see cref="SdlmMu"/>, or with
+    /// <see cref="SdlmMuFollowsRate"/> that times rate/<see cref="BaseLearningRate"/> (μ itself where the rate is 0,
+    /// whose step is 0 anyway, so a parameter of zero curvature never divides 0 by 0).</summary>
+    public float MuAt(float rate) => SdlmMuFollowsRate && rate > 0 ? SdlmMu * (rate / BaseLearningRate) : SdlmMu;
 
     /// <summary>Samples the Hessian diagonal is estimated on before each pass (the paper: 500).</summary>
     public int SdlmSamples { get; init; } = 500;

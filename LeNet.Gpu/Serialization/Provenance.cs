@@ -48,6 +48,7 @@ public static class Provenance
         if (options.Optimizer == OptimizerKind.Sdlm)
         {
             metadata["sdlm_mu"] = options.SdlmMu.ToString(CultureInfo.InvariantCulture);
+            metadata["sdlm_mu_follows_rate"] = options.SdlmMuFollowsRate ? "true" : "false";
             metadata["sdlm_hessian_samples"] = options.SdlmSamples.ToString(CultureInfo.InvariantCulture);
             metadata["sdlm_hessian_every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture);
         }
