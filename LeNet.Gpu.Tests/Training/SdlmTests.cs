@@ -41,12 +41,7 @@ public sealed class SdlmTests
         var model = LeNetModel.CreateRandom(4);
         var options = new TrainingOptions { Epochs = 1, BatchSize = 4, Optimizer = OptimizerKind.Sdlm, SdlmSamples = 4, LearningRate = 1e-3f, Seed = 4 };
 
-        var network = new LeNet.Gpu.Cpu.CpuNetwork(4, threads: 1);
-        network.Forward(model.Parameters, model.Squashing, images, 4);
-        var gradient = new float[ParameterLayout.Length];
-        var hessian = new float[ParameterLayout.Length];
-        network.Backward(model.Parameters, model.Squashing, labels, 4, hessian, secondOrder: true, out _, out _);
-        network.Backward(model.Parameters, model.Squashing, labels, 4, gradient, secondOrder: false, out _, out _);
+        var (gradient, hessian) = GradientAndHessian(model, images, labels);
 
         using var trainer = Trainer.OnCpu(model, options, images, labels, threads: 1);
         trainer.StepOnce();
@@ -90,12 +85,7 @@ public sealed class SdlmTests
             first.Run();
             afterFirst = first.Model();
         }
-        var network = new LeNet.Gpu.Cpu.CpuNetwork(4, threads: 1);
-        network.Forward(afterFirst.Parameters, afterFirst.Squashing, images, 4);
-        var gradient = new float[ParameterLayout.Length];
-        var hessian = new float[ParameterLayout.Length];
-        network.Backward(afterFirst.Parameters, afterFirst.Squashing, labels, 4, hessian, secondOrder: true, out _, out _);
-        network.Backward(afterFirst.Parameters, afterFirst.Squashing, labels, 4, gradient, secondOrder: false, out _, out _);
+        var (gradient, hessian) = GradientAndHessian(afterFirst, images, labels);
 
         using var trainer = Trainer.OnCpu(model, options with { Epochs = 2 }, images, labels, threads: 1);
         trainer.Run();
@@ -106,5 +96,17 @@ public sealed class SdlmTests
             double expected = afterFirst.Parameters[i] - 0.5e-3 * 4 / (mu + hessian[i]) * gradient[i];
             Assert.Equal(expected, after[i], 6);
         }
+    }
+
+    /// <summary>The batch-mean gradient and Gauss–Newton Hessian diagonal of <paramref name="model"/> on the images, by the CPU engine.</summary>
+    private static (float[] Gradient, float[] Hessian) GradientAndHessian(LeNetModel model, float[] images, int[] labels)
+    {
+        var network = new LeNet.Gpu.Cpu.CpuNetwork(labels.Length, threads: 1);
+        network.Forward(model.Parameters, model.Squashing, images, labels.Length);
+        var gradient = new float[ParameterLayout.Length];
+        var hessian = new float[ParameterLayout.Length];
+        network.Backward(model.Parameters, model.Squashing, labels, labels.Length, hessian, secondOrder: true, out _, out _);
+        network.Backward(model.Parameters, model.Squashing, labels, labels.Length, gradient, secondOrder: false, out _, out _);
+        return (gradient, hessian);
     }
 }
