@@ -239,6 +239,33 @@ public sealed class CliTests : IDisposable
     }
 
     /// <summary>
+    /// A checkpoint written under an earlier default (unit variance; SDLM with μ constant) resumes with the same command:
+    /// what a resumed run no longer chooses is taken from the checkpoint unless given.
+    /// </summary>
+    [Fact]
+    public void Resume_takes_the_initialisation_and_mus_schedule_from_the_checkpoint_unless_given()
+    {
+        string data = TinyIdx("tiny");
+        string[] train = ["train", "--data", data, "--no-progress", "--device", "cpu", "--batch-size", "5"];
+        var old = LenetProcess.Run(temp.Path, [.. train, "--epochs", "1", "--init", "unit-variance", "-o", "u.safetensors"]);
+        Assert.True(old.ExitCode == 0, old.Stderr);
+        var resumed = LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "u.safetensors.ckpt", "-o", "u.safetensors"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Equal("unit-variance", ModelFile.Load(temp.File("u.safetensors")).Metadata["initialization"]);
+
+        string[] recipe = ["train", "--recipe", "paper", "--data", data, "--no-progress", "--device", "cpu"];
+        var constant = LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "1", "--mu-follows-rate", "false", "-o", "p.safetensors"]);
+        Assert.True(constant.ExitCode == 0, constant.Stderr);
+        Assert.Equal("false", ModelFile.Load(temp.File("p.safetensors")).Metadata["sdlm_mu_follows_rate"]);
+        var continued = LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "2", "--resume", "p.safetensors.ckpt", "-o", "p.safetensors"]);
+        Assert.True(continued.ExitCode == 0, continued.Stderr);
+        Assert.Equal("false", ModelFile.Load(temp.File("p.safetensors")).Metadata["sdlm_mu_follows_rate"]);
+        // Given explicitly, the other choice is still refused.
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "3", "--mu-follows-rate", "--resume", "p.safetensors.ckpt", "-o", "q.safetensors"]),
+            2, "was written with sdlm mu 0.2; this run has 0.2 × rate/base rate");
+    }
+
+    /// <summary>
     /// train → checkpoint and plot → resume → eval (JSON, confusion and error PNGs) → predict, on a small slice of
     /// OpenCV's real handwritten digits written as IDX files (20×20, as in digits.png).
     /// </summary>

@@ -15,6 +15,26 @@ public static class RunSettings
 {
     public const string Prefix = "run.";
 
+    /// <summary>How "sdlm mu" reads where μ follows the rate.</summary>
+    private const string MuFollowsRateSuffix = " × rate/base rate";
+
+    /// <summary>
+    /// Settings <paramref name="checkpoint"/> records that a resume need not repeat: its initialisation and, for SDLM,
+    /// whether μ followed the rate (null where it does not record them, as checkpoints of older versions may not).
+    /// </summary>
+    public static (WeightInitialization? Initialization, bool? MuFollowsRate) Written(TrainingCheckpoint checkpoint)
+    {
+        var metadata = checkpoint.Model.Metadata;
+        WeightInitialization? initialization = null;
+        if (metadata.TryGetValue(Prefix + "initialization", out var i))
+        {
+            try { initialization = WeightInitializationExtensions.ParseWeightInitialization(i); }
+            catch (ArgumentException) { } // an unknown name is then refused by the check, with both names in the message
+        }
+        bool? follows = metadata.TryGetValue(Prefix + "sdlm mu", out var mu) ? mu.EndsWith(MuFollowsRateSuffix, StringComparison.Ordinal) : null;
+        return (initialization, follows);
+    }
+
     /// <summary>The settings of a run of <paramref name="options"/> with <paramref name="squashing"/> and <paramref name="output"/> on these training images, as metadata.</summary>
     public static Dictionary<string, string> Of(TrainingOptions options, Squashing squashing, OutputLayer output, float[] images, int[] labels)
     {
@@ -26,8 +46,9 @@ public static class RunSettings
             ["initialization"] = options.Initialization.ToName(),
             ["output layer"] = output.ToName(),
             ["map j"] = F(options.MapJ),
-            // "× rate" only where μ follows the rate, so checkpoints written before that choice existed still match.
-            ["sdlm mu"] = F(options.SdlmMu) + (options.SdlmMuFollowsRate ? " × rate/base rate" : ""),
+            // The suffix only where μ follows the rate under SDLM, so checkpoints written before that choice existed,
+            // and runs of other optimizers, still match.
+            ["sdlm mu"] = F(options.SdlmMu) + (options.Optimizer == OptimizerKind.Sdlm && options.SdlmMuFollowsRate ? MuFollowsRateSuffix : ""),
             ["hessian every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture),
             ["batch size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["learning rate"] = F(options.BaseLearningRate),
