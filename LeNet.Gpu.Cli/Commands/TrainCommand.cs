@@ -70,7 +70,8 @@ public static class TrainCommand
                 throw new UsageException($"unknown recipe '{recipeName}' (expected {PaperRecipe.Name})");
             bool paper = recipeName == PaperRecipe.Name;
             // An option the user gave wins; otherwise the recipe's value, otherwise the option's default.
-            T Pick<T>(Option<T> option, T recipeValue) => paper && parse.GetResult(option) is null or { Implicit: true } ? recipeValue : parse.GetValue(option)!;
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            T Pick<T>(Option<T> option, T recipeValue) => paper && !Given(option) ? recipeValue : parse.GetValue(option)!;
             WeightInitialization initialization;
             try { initialization = WeightInitializationExtensions.ParseWeightInitialization(Pick(init, WeightInitialization.Paper.ToName())); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -109,7 +110,7 @@ public static class TrainCommand
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             if (outputKind == OutputLayer.Rbf && !paper)
                 options = RbfDefaults(options, rateGiven: parse.GetValue(rate) is not null, muGiven: parse.GetValue(mu) is not null,
-                    hessianGiven: parse.GetResult(hessianEvery) is { Implicit: false });
+                    hessianGiven: Given(hessianEvery));
             try { options.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
 
@@ -135,9 +136,9 @@ public static class TrainCommand
                 // What a resumed run no longer chooses, and what a default once meant otherwise: unless given, taken from
                 // the checkpoint, so a checkpoint written under an earlier default resumes with the same command.
                 var written = RunSettings.Written(resumeFrom);
-                if (parse.GetResult(init) is null or { Implicit: true } && written.Initialization is { } i)
+                if (!Given(init) && written.Initialization is { } i)
                     options = options with { Initialization = i };
-                if (parse.GetResult(muFollowsRate) is null or { Implicit: true } && written.MuFollowsRate is { } m)
+                if (!Given(muFollowsRate) && written.MuFollowsRate is { } m)
                     options = options with { SdlmMuFollowsRate = m };
             }
             using var trainer = resumeFrom is null

@@ -84,19 +84,14 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         bool so = secondOrder;
         var sq = squashing;
         float* w = weightsForInput;
-        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
-        float* a1 = c1.Pointer + (long)tile * TileLayout.C1 * L;
-        float* a2 = s2.Pointer + (long)tile * TileLayout.S2 * L;
-        float* a3 = c3.Pointer + (long)tile * TileLayout.C3 * L;
-        float* a4 = s4.Pointer + (long)tile * TileLayout.S4 * L;
-        float* a5 = c5.Pointer + (long)tile * TileLayout.C5 * L;
-        float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
+        float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
+        float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile);
         float* acc = s.Lanes.Pointer;
 
         if (output == OutputLayer.Rbf)
         {
             // OUTPUT: RBF units and the MAP loss; fixed centres, so only F6's gradient.
-            RbfTiles.Backward(L, valid, backwardCount, so, mapJ, logits.Pointer + (long)tile * TileLayout.Logits * L, a6,
+            RbfTiles.Backward(L, valid, backwardCount, so, mapJ, TileOf(Layer.Output, tile), a6,
                 parameters + P.OutputWeight.Offset, predictions.Pointer + (long)tile * L, labels + tile * L, s.DF6.Pointer, ref loss, ref correct);
         }
         else

@@ -160,14 +160,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private void ForwardTile(int tile, int valid)
     {
         float* p = parameters;
-        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
-        float* a1 = c1.Pointer + (long)tile * TileLayout.C1 * L;
-        float* a2 = s2.Pointer + (long)tile * TileLayout.S2 * L;
-        float* a3 = c3.Pointer + (long)tile * TileLayout.C3 * L;
-        float* a4 = s4.Pointer + (long)tile * TileLayout.S4 * L;
-        float* a5 = c5.Pointer + (long)tile * TileLayout.C5 * L;
-        float* a6 = f6.Pointer + (long)tile * TileLayout.F6 * L;
-        float* a7 = logits.Pointer + (long)tile * TileLayout.Logits * L;
+        float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
+        float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
 
         ConvolutionTiles.ForwardC1<TS, TV>(x, a1, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
         SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
@@ -181,6 +175,22 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         SoftmaxTiles.Forward<TS, TV>(a7, valid, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
             predictions.Pointer + (long)tile * L, scratch);
     }
+
+    /// <summary>A layer's outputs for the whole batch, [tiles][elements][L].</summary>
+    private float* BufferOf(Layer layer) => layer switch
+    {
+        Layer.Input => input.Pointer,
+        Layer.C1 => c1.Pointer,
+        Layer.S2 => s2.Pointer,
+        Layer.C3 => c3.Pointer,
+        Layer.S4 => s4.Pointer,
+        Layer.C5 => c5.Pointer,
+        Layer.F6 => f6.Pointer,
+        _ => logits.Pointer,
+    };
+
+    /// <summary>Tile <paramref name="tile"/> of a layer's outputs, [elements][L].</summary>
+    private float* TileOf(Layer layer, int tile) => BufferOf(layer) + (long)tile * Architecture.ElementsOf(layer) * L;
 
     public void CopyActivations(Layer layer, int count, float* destination)
     {
@@ -196,17 +206,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             Layer.F6 => SlotF6,
             _ => SlotLogits,
         };
-        float* source = layer switch
-        {
-            Layer.Input => input.Pointer,
-            Layer.C1 => c1.Pointer,
-            Layer.S2 => s2.Pointer,
-            Layer.C3 => c3.Pointer,
-            Layer.S4 => s4.Pointer,
-            Layer.C5 => c5.Pointer,
-            Layer.F6 => f6.Pointer,
-            _ => logits.Pointer,
-        };
+        float* source = BufferOf(layer);
         for (int n = 0; n < count; n++)
         {
             if (n / L == looseTile)
