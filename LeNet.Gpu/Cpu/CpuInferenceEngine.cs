@@ -33,6 +33,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         network = new CpuNetwork(batchCapacity == 0 ? DefaultCapacity : Math.Min(batchCapacity, MaxCapacity), threads);
         Squashing = model.Squashing;
         output = model.Output;
+        convolutions = model.Convolutions;
         parameters = (float[])model.Parameters.Clone();
         Device = Describe(network);
     }
@@ -42,12 +43,14 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, network.Lanes, network.Threads);
 
     private OutputLayer output;
+    private ConvolutionSquashing convolutions;
 
     public void Load(LeNetModel model)
     {
         if (model.Squashing != Squashing)
             throw new ArgumentException($"engine was built for {Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
         output = model.Output;
+        convolutions = model.Convolutions;
         parameters = (float[])model.Parameters.Clone();
     }
 
@@ -58,7 +61,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count, output);
+            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -71,7 +74,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count, output);
+            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;

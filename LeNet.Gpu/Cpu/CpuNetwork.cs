@@ -71,14 +71,15 @@ public sealed unsafe class CpuNetwork
 
     /// <summary>Runs every layer on <paramref name="count"/> float images [count][1024] (model input scale).</summary>
     /// <param name="output">An RBF model's OUTPUT is its distances: the Output layer's values are −y.</param>
+    /// <param name="convolutions">Whether C1 and C3 squash their sums (the backward pass follows the forward's).</param>
     public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
-        OutputLayer output = OutputLayer.Softmax)
+        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
-        CheckForward(parameters, squashing, count);
+        CheckForward(parameters, squashing, convolutions, count);
         if (images.Length < (long)count * ImageFloats)
             throw new ArgumentException($"{count} images need {count * ImageFloats} floats; got {images.Length}", nameof(images));
         fixed (float* p = parameters, x = images)
-            engine.Forward(p, squashing, output, x, null, count);
+            engine.Forward(p, squashing, convolutions, output, x, null, count);
         Finish(squashing, output, count);
     }
 
@@ -87,14 +88,14 @@ public sealed unsafe class CpuNetwork
     /// prepared as the paper prepares MNIST: a 2-pixel border of −0.1 around the field, ink v → −0.1 + 1.275·v/255.
     /// </summary>
     public void ForwardMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count,
-        OutputLayer output = OutputLayer.Softmax)
+        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
-        CheckForward(parameters, squashing, count);
+        CheckForward(parameters, squashing, convolutions, count);
         if (images.Length < (long)count * MnistPixels)
             throw new ArgumentException($"{count} images need {count * MnistPixels} bytes; got {images.Length}", nameof(images));
         fixed (float* p = parameters)
         fixed (byte* b = images)
-            engine.Forward(p, squashing, output, null, b, count);
+            engine.Forward(p, squashing, convolutions, output, null, b, count);
         Finish(squashing, output, count);
     }
 
@@ -174,10 +175,11 @@ public sealed unsafe class CpuNetwork
         }
     }
 
-    private void CheckForward(ReadOnlySpan<float> parameters, Squashing squashing, int count)
+    private void CheckForward(ReadOnlySpan<float> parameters, Squashing squashing, ConvolutionSquashing convolutions, int count)
     {
         // An RBF output needs its ±1 centres in output.weight; the model checks that when it is made.
         if (!Enum.IsDefined(squashing)) throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function");
+        if (!Enum.IsDefined(convolutions)) throw new ArgumentOutOfRangeException(nameof(convolutions), convolutions, "unknown convolution squashing");
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"a batch holds 1 to {Capacity} images");
         CheckParameters(parameters);

@@ -15,6 +15,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
     private readonly OutputLayer output;
+    private readonly ConvolutionSquashing convolutions;
     private readonly CpuNetwork network;
     private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch, logits;
     private readonly int[] labels, order, batchLabels;
@@ -28,6 +29,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         this.options = options;
         squashing = model.Squashing;
         output = model.Output;
+        convolutions = model.Convolutions;
         int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
         network = new CpuNetwork(capacity, threads);
         Device = CpuInferenceEngine.Describe(network);
@@ -49,7 +51,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     public void TrainBatch(int epoch, int first, int count, float rate, long step)
     {
         Gather(epoch, first, count, distort: true);
-        network.Forward(parameters, squashing, batch, count, output);
+        network.Forward(parameters, squashing, batch, count, output, convolutions);
         network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
         lossSum += loss;
         correct += right;
@@ -103,7 +105,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         {
             int count = Math.Min(network.Capacity, samples - done);
             Gather(0, first + done, count, distort: false);
-            network.Forward(parameters, squashing, batch, count, output);
+            network.Forward(parameters, squashing, batch, count, output, convolutions);
             network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, options.MapJ, out _, out _);
             // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
             CpuOptimizer.Accumulate((float)count / samples, gradients, stateA);
@@ -122,7 +124,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         {
             int c = Math.Min(network.Capacity, count - offset);
             Gather(0, first + offset, c, distort: false);
-            network.Forward(parameters, squashing, batch, c, output);
+            network.Forward(parameters, squashing, batch, c, output, convolutions);
             var p = network.Probabilities;
             var predicted = network.Predictions;
             if (output == OutputLayer.Rbf) network.CopyActivations(Layer.Output, logits);

@@ -44,18 +44,21 @@ internal static unsafe class SingleImage
     }
 
     /// <summary>Runs one image whose input is already in <c>o.Input</c>.</summary>
-    public static void Forward<TS, TV>(float* p, Squashing squashing, OutputLayer output, Scratch s, in Outputs o)
+    /// <param name="convolution">What C1 and C3 apply to their sums: the identity, or the squashing function.</param>
+    public static void Forward<TS, TV>(float* p, Squashing squashing, Activation convolution, OutputLayer output, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
     {
         // C1: five shifted copies of the input, then 6 maps of 784 outputs.
         ShiftPlanes(o.Input, 1, InputSize, C1Size, s.C1Planes.Pointer, C1Plane);
         FlatConvolution<TS, TV>(s.C1Planes.Pointer, o.C1, C1Maps, TileLayout.C1Map, TileLayout.C1Map, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        if (convolution != Activation.Identity) Squash<TS, TV>(o.C1, TileLayout.C1, squashing, s.Vector.Pointer);
         Subsample(o.C1, C1Maps, S2Size, C1Size, TileLayout.C1Map, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, o.S2);
         Squash<TS, TV>(o.S2, TileLayout.S2, squashing, s.Vector.Pointer);
 
         // C3: five shifted copies of each S2 map, 16 maps of 112 (100 used) outputs.
         ShiftPlanes(o.S2, C1Maps, S2Size, C3Size, s.C3Planes.Pointer, C3Plane);
         FlatConvolution<TS, TV>(s.C3Planes.Pointer, s.C3.Pointer, C3Maps, C3Padded, C3Padded, C3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        if (convolution != Activation.Identity) Squash<TS, TV>(s.C3.Pointer, C3Maps * C3Padded, squashing, s.Vector.Pointer);
         for (int m = 0; m < C3Maps; m++)
             new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, TileLayout.C3Map).CopyTo(new Span<float>(o.C3 + m * TileLayout.C3Map, TileLayout.C3Map));
         Subsample(s.C3.Pointer, C3Maps, S4Size, C3Size, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, o.S4);

@@ -126,7 +126,8 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, C3Maps, S4Size, w + P.S4Coefficient.Offset, so,
             acc + AccS4Coefficient * L, acc + AccS4Bias * L, dC3, C3Size, TileLayout.C3Map);
 
-        // C3 6@14x14 → 16@10x10 (identity; Table I)
+        // C3 6@14x14 → 16@10x10 (Table I; identity, or squashed)
+        if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(dC3, a3, TileLayout.C3, sq, so);
         for (int k = 0; k < C3Connections.Pairs.Length; k++)
             ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * TileLayout.C3Map * L, C3Size, C3Size, C3Size,
                 a2 + C3Connections.Pairs[k].Input * TileLayout.S2Map * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
@@ -139,7 +140,8 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         SubsamplingTiles.Backward<TS, TV>(s.DS2.Pointer, a1, C1Maps, S2Size, w + P.S2Coefficient.Offset, so,
             acc + AccS2Coefficient * L, acc + AccS2Bias * L, s.DC1.Pointer, C1Size, TileLayout.C1Map);
 
-        // C1 1@32x32 → 6@28x28 (identity); the input needs no gradient.
+        // C1 1@32x32 → 6@28x28 (identity, or squashed); the input needs no gradient.
+        if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(s.DC1.Pointer, a1, TileLayout.C1, sq, so);
         for (int o = 0; o < C1Maps; o++)
         {
             float* dOut = s.DC1.Pointer + o * TileLayout.C1Map * L;

@@ -12,7 +12,7 @@ internal unsafe interface ITileEngine
     int* Predictions { get; }
 
     /// <summary>Runs the network on count images given as floats [count][1024] or MNIST bytes [count][784] (one is null).</summary>
-    void Forward(float* parameters, Squashing squashing, OutputLayer output, float* images, byte* mnist, int count);
+    void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count);
 
     /// <param name="mapJ">The MAP loss's j, for an RBF output (see <see cref="RbfTiles"/>).</param>
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
@@ -50,6 +50,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private float* parameters, images;
     private byte* mnist;
     private Squashing squashing;
+    private Activation convolution; // what C1 and C3 apply: identity, or the squashing function
     private OutputLayer output;
     private int count;
     private readonly Action<int, int> forwardItem;
@@ -100,10 +101,11 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
 
     // ---------------------------------------------------------------- forward
 
-    public void Forward(float* parameters, Squashing squashing, OutputLayer output, float* images, byte* mnist, int count)
+    public void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count)
     {
         this.parameters = parameters;
         this.squashing = squashing;
+        convolution = squashing.ConvolutionActivation(convolutions);
         this.output = output;
         this.images = images;
         this.mnist = mnist;
@@ -139,7 +141,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * InputField.MnistLength, InputField.MnistLength), new Span<float>(slot, TileLayout.Input));
         var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
             slot + SlotC5, slot + SlotF6, slot + SlotLogits, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
-        SingleImage.Forward<TS, TV>(parameters, squashing, output, imageScratch[worker], outputs);
+        SingleImage.Forward<TS, TV>(parameters, squashing, convolution, output, imageScratch[worker], outputs);
     }
 
     /// <summary>
@@ -164,8 +166,10 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
 
         ConvolutionTiles.ForwardC1<TS, TV>(x, a1, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, TileLayout.C1, squashing);
         SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
         ConvolutionTiles.ForwardSlide5<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a3, TileLayout.C3, squashing);
         SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
         FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, a6);

@@ -87,6 +87,13 @@ internal static class VectorMath
             ? TS.Multiply(TS.Broadcast(TanhScale), Tanh<TS, TV>(TS.Multiply(TS.Broadcast(TanhSlope), a)))
             : Sigmoid<TS, TV>(a);
 
+    /// <summary>v ← f(v) over <paramref name="vectors"/> vectors (a tile's squashed convolution outputs).</summary>
+    public static unsafe void SquashInPlace<TS, TV>(float* v, int vectors, Squashing squashing) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        for (int k = 0; k < vectors; k++) TS.Store(v + k * L, Squash<TS, TV>(TS.Load(v + k * L), squashing));
+    }
+
     /// <summary>f'(a) from the output y (the device's formulas, in the same float operations).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Derivative<TS, TV>(TV y, Squashing squashing) where TS : struct, ISimd<TV> where TV : struct =>

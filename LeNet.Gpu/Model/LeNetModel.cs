@@ -1,7 +1,7 @@
 namespace LeNet.Gpu.Model;
 
 /// <summary>
-/// A LeNet-5 on the host: its squashing function, its output layer and its parameters in the flat layout of
+/// A LeNet-5 on the host: its squashing function, whether C1 and C3 are squashed, its output layer and its parameters in the flat layout of
 /// <see cref="ParameterLayout"/>. Plain data; the runtime copies it to a device. An <see cref="OutputLayer.Rbf"/>
 /// model keeps its RBF centres in the output.weight slice (fixed, never trained) and zeros in output.bias.
 /// </summary>
@@ -11,18 +11,24 @@ public sealed class LeNetModel
 
     public OutputLayer Output { get; }
 
+    /// <summary>Whether C1 and C3 pass on their weighted sums or squash them (<see cref="ConvolutionSquashing"/>).</summary>
+    public ConvolutionSquashing Convolutions { get; }
+
     /// <summary>The flat parameter buffer (<see cref="ParameterLayout.Length"/> floats).</summary>
     public float[] Parameters { get; }
 
     /// <summary>Free-form provenance (dataset, epochs, seed, accuracy…), carried into weight files.</summary>
     public Dictionary<string, string> Metadata { get; } = new();
 
-    public LeNetModel(Squashing squashing, float[] parameters, OutputLayer output = OutputLayer.Softmax)
+    public LeNetModel(Squashing squashing, float[] parameters, OutputLayer output = OutputLayer.Softmax,
+        ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
         if (!Enum.IsDefined(squashing))
             throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function");
         if (!Enum.IsDefined(output))
             throw new ArgumentOutOfRangeException(nameof(output), output, "unknown output layer");
+        if (!Enum.IsDefined(convolutions))
+            throw new ArgumentOutOfRangeException(nameof(convolutions), convolutions, "unknown convolution squashing");
         if (parameters.Length != ParameterLayout.Length)
             throw new ArgumentException(
                 $"parameter buffer holds {parameters.Length} floats; LeNet-5 needs {ParameterLayout.Length}", nameof(parameters));
@@ -38,6 +44,7 @@ public sealed class LeNetModel
         }
         Squashing = squashing;
         Output = output;
+        Convolutions = convolutions;
         Parameters = parameters;
     }
 
@@ -52,7 +59,7 @@ public sealed class LeNetModel
     /// (<see cref="InputStatistics.RootMeanSquare"/>); C1's weights are divided by it. Ignored by the others.</param>
     public static LeNetModel CreateRandom(int seed, Squashing squashing = Squashing.ScaledTanh,
         WeightInitialization initialization = WeightInitialization.Paper, OutputLayer output = OutputLayer.Softmax,
-        double? inputRms = null)
+        double? inputRms = null, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
         if (!Enum.IsDefined(initialization))
             throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "unknown weight initialisation");
@@ -82,7 +89,7 @@ public sealed class LeNetModel
             RbfCodes.Create().CopyTo(p, ParameterLayout.OutputWeight.Offset);
             Array.Clear(p, ParameterLayout.OutputBias.Offset, ParameterLayout.OutputBias.Length);
         }
-        return new LeNetModel(squashing, p, output);
+        return new LeNetModel(squashing, p, output, convolutions);
     }
 
     /// <summary>
@@ -96,14 +103,14 @@ public sealed class LeNetModel
         if (Output == OutputLayer.Softmax) return this;
         var p = (float[])Parameters.Clone();
         for (int i = ParameterLayout.OutputWeight.Offset; i < ParameterLayout.OutputWeight.End; i++) p[i] *= 2f;
-        var copy = new LeNetModel(Squashing, p);
+        var copy = new LeNetModel(Squashing, p, OutputLayer.Softmax, Convolutions);
         foreach (var (k, v) in Metadata) copy.Metadata[k] = v;
         return copy;
     }
 
     public LeNetModel Clone()
     {
-        var copy = new LeNetModel(Squashing, (float[])Parameters.Clone(), Output);
+        var copy = new LeNetModel(Squashing, (float[])Parameters.Clone(), Output, Convolutions);
         foreach (var (k, v) in Metadata) copy.Metadata[k] = v;
         return copy;
     }

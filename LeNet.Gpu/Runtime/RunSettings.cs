@@ -35,14 +35,17 @@ public static class RunSettings
         return (initialization, follows);
     }
 
-    /// <summary>The settings of a run of <paramref name="options"/> with <paramref name="squashing"/> and <paramref name="output"/> on these training images, as metadata.</summary>
-    public static Dictionary<string, string> Of(TrainingOptions options, Squashing squashing, OutputLayer output, float[] images, int[] labels)
+    /// <summary>The settings of a run of <paramref name="options"/> with <paramref name="squashing"/>, <paramref name="output"/>
+    /// and <paramref name="convolutions"/> on these training images, as metadata.</summary>
+    public static Dictionary<string, string> Of(TrainingOptions options, Squashing squashing, OutputLayer output, float[] images, int[] labels,
+        ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
         string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
         var settings = new Dictionary<string, string>
         {
             ["data"] = $"{labels.Length} training images, SHA-256 {DataDigest(images, labels)}",
             ["squashing"] = squashing.ToName(),
+            ["convolutions"] = convolutions.ToName(),
             ["initialization"] = options.Initialization.ToName(),
             ["output layer"] = output.ToName(),
             ["map j"] = F(options.MapJ),

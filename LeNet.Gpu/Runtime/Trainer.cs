@@ -50,6 +50,7 @@ public sealed class Trainer : IDisposable
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
     private readonly OutputLayer output;
+    private readonly ConvolutionSquashing convolutions;
     private readonly int[] trainIndices, validationIndices;
     private readonly DivergenceMonitor divergence = new();
     // ILGPU engines: the accelerator the backend runs on; owned when Engines opened it for this trainer.
@@ -102,7 +103,8 @@ public sealed class Trainer : IDisposable
         this.options = options;
         squashing = model.Squashing;
         output = model.Output;
-        Settings = RunSettings.Of(options, squashing, output, images, labels);
+        convolutions = model.Convolutions;
+        Settings = RunSettings.Of(options, squashing, output, images, labels, convolutions);
         (trainIndices, validationIndices) = Split(n, options.ValidationFraction, options.Seed);
         if (trainIndices.Length == 0) throw new ArgumentException("the validation split leaves no training images");
         backend = create(n);
@@ -163,7 +165,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>The parameters as they are now.</summary>
-    public LeNetModel Model() => new(squashing, backend.Parameters(), output);
+    public LeNetModel Model() => new(squashing, backend.Parameters(), output, convolutions);
 
     /// <summary>Where the run stands, with its <see cref="Settings"/> in the model's metadata.</summary>
     public TrainingCheckpoint Checkpoint()

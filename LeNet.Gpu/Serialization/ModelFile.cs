@@ -10,20 +10,22 @@ namespace LeNet.Gpu.Serialization;
 /// lenet5-v1, <c>squashing</c>, <c>connection_table</c> (the S2 maps feeding each C3 map, as JSON) — followed
 /// by the model's own provenance (<see cref="LeNetModel.Metadata"/>). An RBF model says <c>output</c> = rbf and
 /// stores its fixed centres as <c>rbf.codes</c> [10,84] (each +1 or −1) in place of output.weight and output.bias;
-/// a file without <c>output</c> is a softmax model (files written before the RBF layer existed).
+/// a file without <c>output</c> is a softmax model (files written before the RBF layer existed). A model whose C1 and
+/// C3 are squashed says <c>convolutions</c> = squashed; a file without it has linear ones.
 /// </summary>
 public static class ModelFile
 {
     public const string Format = "lenet-gpu";
     public const string ArchitectureName = "lenet5-v1";
     public const string FormatKey = "format", ArchitectureKey = "architecture",
-        SquashingKey = "squashing", ConnectionTableKey = "connection_table", OutputKey = "output";
+        SquashingKey = "squashing", ConnectionTableKey = "connection_table", OutputKey = "output",
+        ConvolutionsKey = "convolutions";
 
     /// <summary>The tensor an RBF model's centres are stored as.</summary>
     public const string RbfCodesName = "rbf.codes";
 
     /// <summary>Keys the file itself owns; a model's own metadata may not use them.</summary>
-    public static readonly IReadOnlyList<string> ReservedKeys = [FormatKey, ArchitectureKey, SquashingKey, ConnectionTableKey, OutputKey];
+    public static readonly IReadOnlyList<string> ReservedKeys = [FormatKey, ArchitectureKey, SquashingKey, ConnectionTableKey, OutputKey, ConvolutionsKey];
 
     /// <summary>The tensors a file of this output layer holds: the parameter slices, RBF centres in place of OUTPUT's.</summary>
     private static IEnumerable<(string Name, int[] Shape, ParameterSlice Slice)> StoredTensors(OutputLayer output) =>
@@ -54,6 +56,8 @@ public static class ModelFile
             [ConnectionTableKey] = ConnectionTableJson,
             [OutputKey] = model.Output.ToName(),
         };
+        // Written only when squashed, so a linear model's file stays byte for byte what it was before the choice.
+        if (model.Convolutions != ConvolutionSquashing.Linear) metadata[ConvolutionsKey] = model.Convolutions.ToName();
         foreach (var (key, value) in model.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (ReservedKeys.Contains(key))
@@ -131,6 +135,12 @@ public static class ModelFile
             try { output = OutputLayerExtensions.ParseOutputLayer(outputName); }
             catch (ArgumentException) { throw new ModelFormatException(source, $"unknown output layer '{outputName}' (expected softmax or rbf)"); }
         }
+        var convolutions = ConvolutionSquashing.Linear;
+        if (metadata.TryGetValue(ConvolutionsKey, out var convolutionsName))
+        {
+            try { convolutions = SquashingExtensions.ParseConvolutionSquashing(convolutionsName); }
+            catch (ArgumentException) { throw new ModelFormatException(source, $"unknown convolutions '{convolutionsName}' (expected linear or squashed)"); }
+        }
         var stored = StoredTensors(output).ToList();
 
         foreach (var tensor in content.Tensors)
@@ -169,7 +179,7 @@ public static class ModelFile
                     $"is not connected to S2 map {input} (Table I): that entry must be 0");
             }
 
-        var model = new LeNetModel(squashing, parameters, output);
+        var model = new LeNetModel(squashing, parameters, output, convolutions);
         foreach (var (key, value) in metadata)
             if (!ReservedKeys.Contains(key))
                 model.Metadata[key] = value;
