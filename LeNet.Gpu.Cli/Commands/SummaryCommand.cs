@@ -11,14 +11,20 @@ public static class SummaryCommand
         var json = Common.Json();
         var model = new Option<string?>("--model") { Description = "show this model's squashing function and output layer (file or shipped name)" };
         var outputLayer = new Option<string?>("--output-layer") { Description = "softmax | rbf (the paper's RBF units); default: the model's, else softmax" };
-        var command = new Command("summary", "The layer table: output shapes, trainable parameters and connections") { json, model, outputLayer };
+        var convolutions = new Option<string?>("--convolutions") { Description = "linear | squashed (C1 and C3 squash their sums, as the paper's); default: the model's, else linear" };
+        var command = new Command("summary", "The layer table: output shapes, trainable parameters and connections") { json, model, outputLayer, convolutions };
         command.SetAction(parse => Common.Run(() =>
         {
             var name = parse.GetValue(model);
             var loaded = name is null ? null : ShippedModels.Resolve(name);
             var squashing = loaded?.Squashing ?? Squashing.ScaledTanh;
             OutputLayer output;
-            try { output = parse.GetValue(outputLayer) is { } text ? OutputLayerExtensions.ParseOutputLayer(text) : loaded?.Output ?? OutputLayer.Softmax; }
+            ConvolutionSquashing convolutionKind;
+            try
+            {
+                output = parse.GetValue(outputLayer) is { } text ? OutputLayerExtensions.ParseOutputLayer(text) : loaded?.Output ?? OutputLayer.Softmax;
+                convolutionKind = parse.GetValue(convolutions) is { } c ? SquashingExtensions.ParseConvolutionSquashing(c) : loaded?.Convolutions ?? ConvolutionSquashing.Linear;
+            }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             var layers = Architecture.LayersOf(output);
             if (parse.GetValue(json))
@@ -28,6 +34,7 @@ public static class SummaryCommand
                     architecture = ModelFile.ArchitectureName,
                     squashing = squashing.ToName(),
                     output_layer = output.ToName(),
+                    convolutions = convolutionKind.ToName(),
                     layers = layers.Select(l => new
                     {
                         name = l.Name, kind = l.Kind.ToString(), output_shape = l.OutputShape,
@@ -38,7 +45,7 @@ public static class SummaryCommand
                 });
                 return ExitCodes.Success;
             }
-            Console.Write(Architecture.Summary(squashing, output));
+            Console.Write(Architecture.Summary(squashing, output, convolutionKind));
             return ExitCodes.Success;
         }));
         return command;

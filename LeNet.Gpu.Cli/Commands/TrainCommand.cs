@@ -44,6 +44,11 @@ public static class TrainCommand
         var mirror = new Option<bool>("--mirror") { Description = "mirror half the training images left–right each epoch (for clothes; not for digits)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "plain lines instead of a live progress bar" };
         var outputLayer = new Option<string>("--output-layer") { Description = "softmax (cross-entropy) | rbf (the paper's Euclidean RBF units and MAP loss)", DefaultValueFactory = _ => "softmax" };
+        var convolutions = new Option<string>("--convolutions")
+        {
+            Description = "linear | squashed: whether C1 and C3 squash their sums, as the paper squashes every unit up to F6 (--recipe paper: squashed)",
+            DefaultValueFactory = _ => "linear",
+        };
         var mapJ = new Option<float>("--map-j") { Description = $"the MAP criterion's j, for --output-layer rbf", DefaultValueFactory = _ => TrainingOptions.DefaultMapJ };
         var mu = new Option<float?>("--mu") { Description = $"SDLM's μ (default {new TrainingOptions().SdlmMu}; --recipe paper: {PaperRecipe.Mu})" };
         var muFollowsRate = new Option<bool>("--mu-follows-rate")
@@ -61,7 +66,7 @@ public static class TrainCommand
         var command = new Command("train", "Train LeNet-5 on a dataset, with checkpoints, on the chosen device")
         {
             dataset, data, device, epochs, batch, optimizer, rate, schedule, momentum, decay, seed, init, squashing,
-            validation, distort, mirror, output, checkpoint, resume, plot, noProgress, outputLayer, mapJ, mu, muFollowsRate, hessianEvery, recipe,
+            validation, distort, mirror, output, checkpoint, resume, plot, noProgress, outputLayer, convolutions, mapJ, mu, muFollowsRate, hessianEvery, recipe,
         };
         command.SetAction(parse => Common.Run(() =>
         {
@@ -102,10 +107,12 @@ public static class TrainCommand
             };
             Squashing squash;
             OutputLayer outputKind;
+            ConvolutionSquashing convolutionKind;
             try
             {
                 squash = SquashingExtensions.ParseSquashing(Pick(squashing, "scaled-tanh"));
                 outputKind = OutputLayerExtensions.ParseOutputLayer(Pick(outputLayer, "rbf"));
+                convolutionKind = SquashingExtensions.ParseConvolutionSquashing(Pick(convolutions, PaperRecipe.Convolutions.ToName()));
             }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             if (outputKind == OutputLayer.Rbf && !paper)
@@ -133,6 +140,9 @@ public static class TrainCommand
             {
                 resumeFrom = CheckpointFile.Load(resumePath, options.Optimizer);
                 OnResume(resumePath, () => RunSettings.CheckSquashing(resumeFrom, squash));
+                // The model is the checkpoint's: its convolutions are refused only when asked for otherwise (the
+                // recipe's choice changed after some of its checkpoints were written).
+                if (Given(convolutions)) OnResume(resumePath, () => RunSettings.CheckConvolutions(resumeFrom, convolutionKind));
                 // What a resumed run no longer chooses, and what a default once meant otherwise: unless given, taken from
                 // the checkpoint, so a checkpoint written under an earlier default resumes with the same command.
                 var written = RunSettings.Written(resumeFrom);
@@ -142,7 +152,7 @@ public static class TrainCommand
                     options = options with { SdlmMuFollowsRate = m };
             }
             using var trainer = resumeFrom is null
-                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind, train.Images), options, train.Images, train.Labels)
+                ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind, train.Images, convolutionKind), options, train.Images, train.Labels)
                 : OnResume(resumePath!, () => Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels));
             if (resumeFrom is not null && resumeFrom.EpochsCompleted >= options.Epochs)
                 Console.Error.WriteLine($"lenet: {resumePath} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
@@ -321,6 +331,13 @@ internal static class PaperRecipe
     /// 500 samples every 2,000 patterns cost about 3% at batch 1.
     /// </summary>
     public const int HessianEvery = 2000;
+
+    /// <summary>
+    /// The paper's (Section II-B: every unit up to F6 squashes its weighted sum), and LeCun's own code's: C1 and C3
+    /// squashed. The recipe left them linear, as the softmax network does, until measured: on the validation split
+    /// below, 20 passes, 98.76% against 98.65% (seed 1) and 98.81% against 98.xx% (seed 2).
+    /// </summary>
+    public const ConvolutionSquashing Convolutions = ConvolutionSquashing.Squashed;
 
     /// <summary>
     /// Not the paper's either (its μ is constant): μ scales with the rate schedule, 0.2 for passes 1–2, 0.08, 0.04,

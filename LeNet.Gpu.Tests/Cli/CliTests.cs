@@ -187,6 +187,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains("epoch 2: test error", run.Stderr);
         var model = ModelFile.Load(temp.File("paper.safetensors"));
         Assert.Equal(LeNet.Gpu.Model.OutputLayer.Rbf, model.Output);
+        Assert.Equal(LeNet.Gpu.Model.ConvolutionSquashing.Squashed, model.Convolutions);
         foreach (var (key, value) in new[] { ("recipe", "paper"), ("optimizer", "sdlm"), ("batch_size", "1"), ("schedule", "paper"),
             ("output_layer", "rbf"), ("epochs", "2"), ("distortion", "none"), ("map_j", "10"), ("sdlm_hessian_samples", "500"),
             ("sdlm_mu", "0.2"), ("sdlm_mu_follows_rate", "true"), ("initialization", "paper") })
@@ -195,8 +196,10 @@ public sealed class CliTests : IDisposable
         Assert.True(IsPng(temp.File("paper.png")));
 
         var summary = LenetProcess.Run(temp.Path, ["summary", "--model", "paper.safetensors"]);
-        Assert.Contains("output: rbf", summary.Stdout);
+        Assert.Contains("output: rbf, C1 and C3: squashed", summary.Stdout);
         Assert.Contains("340,908", summary.Stdout);
+        AssertOneLineError(LenetProcess.Run(temp.Path, ["summary", "--convolutions", "tanh"]), 2,
+            "unknown convolution squashing 'tanh' (expected linear or squashed)");
         AssertOneLineError(LenetProcess.Run(temp.Path, ["train", "--recipe", "lecun", "--data", data]), 2, "unknown recipe 'lecun'");
     }
 
@@ -263,6 +266,15 @@ public sealed class CliTests : IDisposable
         // Given explicitly, the other choice is still refused.
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "3", "--mu-follows-rate", "--resume", "p.safetensors.ckpt", "-o", "q.safetensors"]),
             2, "was written with sdlm mu 0.2; this run has 0.2 × rate/base rate");
+
+        // The recipe's linear convolutions of before: its model is the checkpoint's, unless squashed ones are asked for.
+        var linear = LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "1", "--convolutions", "linear", "-o", "l.safetensors"]);
+        Assert.True(linear.ExitCode == 0, linear.Stderr);
+        var linearResumed = LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "2", "--resume", "l.safetensors.ckpt", "-o", "l.safetensors"]);
+        Assert.True(linearResumed.ExitCode == 0, linearResumed.Stderr);
+        Assert.Equal(LeNet.Gpu.Model.ConvolutionSquashing.Linear, ModelFile.Load(temp.File("l.safetensors")).Convolutions);
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "3", "--convolutions", "squashed", "--resume", "l.safetensors.ckpt", "-o", "q.safetensors"]),
+            2, "was written with linear convolutions; this run has squashed");
     }
 
     /// <summary>

@@ -52,11 +52,11 @@ public static class FusedKernels
     private const int Chunk = 32, ChunkStride = C5Units + 1, ImageQuads = DenseTile / 4;
 
     /// <summary>
-    /// C1 (identity) and S2 (squashed) for a tile of float images [n][32·32], row-major, in the model's input scale.
-    /// Grid: ⌈count / <see cref="C1S2Tile"/>⌉ groups. Output S2 [n][6][14][14].
+    /// C1 (<paramref name="convolution"/>: identity, or squashed) and S2 (squashed) for a tile of float images
+    /// [n][32·32], row-major, in the model's input scale. Grid: ⌈count / <see cref="C1S2Tile"/>⌉ groups. Output S2 [n][6][14][14].
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
-    public static void C1S2FromFloats(int count, int activation, ArrayView<float> images,
+    public static void C1S2FromFloats(int count, int activation, int convolution, ArrayView<float> images,
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
     {
@@ -67,7 +67,7 @@ public static class FusedKernels
             tile[e] = images[first * InputFloats + e];
         StageC1S2Parameters(p, c1Weight, c1Bias, s2Coefficient, s2Bias);
         Group.Barrier();
-        C1S2Compute(tile, p, first, valid, activation, s2);
+        C1S2Compute(tile, p, first, valid, activation, convolution, s2);
     }
 
     /// <summary>
@@ -76,7 +76,7 @@ public static class FusedKernels
     /// The device reads 784 bytes per image instead of 4 KB of floats.
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
-    public static void C1S2FromBytes(int count, int activation, ArrayView<byte> images,
+    public static void C1S2FromBytes(int count, int activation, int convolution, ArrayView<byte> images,
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
     {
@@ -92,7 +92,7 @@ public static class FusedKernels
         }
         StageC1S2Parameters(p, c1Weight, c1Bias, s2Coefficient, s2Bias);
         Group.Barrier();
-        C1S2Compute(tile, p, first, valid, activation, s2);
+        C1S2Compute(tile, p, first, valid, activation, convolution, s2);
     }
 
     private static void StageC1S2Parameters(ArrayView<float> p,
@@ -112,7 +112,8 @@ public static class FusedKernels
     /// (24 accumulators). Each 6-wide pair of input rows is read once from shared memory and used by all 6 maps;
     /// each weight row is a broadcast (every thread of the group reads the same address).
     /// </summary>
-    private static void C1S2Compute(ArrayView<float> tile, ArrayView<float> p, int first, int valid, int activation, ArrayView<float> s2)
+    private static void C1S2Compute(ArrayView<float> tile, ArrayView<float> p, int first, int valid, int activation, int convolution,
+        ArrayView<float> s2)
     {
         for (int item = Group.IdxX; item < valid * S2Pixels; item += Group.DimX)
         {
@@ -134,23 +135,23 @@ public static class FusedKernels
             }
             // Consecutive threads take consecutive positions of one map: the writes are coalesced.
             int at = (first + n) * S2Floats + position;
-            s2[at] = Squash.Apply(p[S2Coefficient] * q0.Sum + p[S2Bias], activation);
-            s2[at + 1 * S2Pixels] = Squash.Apply(p[S2Coefficient + 1] * q1.Sum + p[S2Bias + 1], activation);
-            s2[at + 2 * S2Pixels] = Squash.Apply(p[S2Coefficient + 2] * q2.Sum + p[S2Bias + 2], activation);
-            s2[at + 3 * S2Pixels] = Squash.Apply(p[S2Coefficient + 3] * q3.Sum + p[S2Bias + 3], activation);
-            s2[at + 4 * S2Pixels] = Squash.Apply(p[S2Coefficient + 4] * q4.Sum + p[S2Bias + 4], activation);
-            s2[at + 5 * S2Pixels] = Squash.Apply(p[S2Coefficient + 5] * q5.Sum + p[S2Bias + 5], activation);
+            s2[at] = Squash.Apply(p[S2Coefficient] * q0.Sum(convolution) + p[S2Bias], activation);
+            s2[at + 1 * S2Pixels] = Squash.Apply(p[S2Coefficient + 1] * q1.Sum(convolution) + p[S2Bias + 1], activation);
+            s2[at + 2 * S2Pixels] = Squash.Apply(p[S2Coefficient + 2] * q2.Sum(convolution) + p[S2Bias + 2], activation);
+            s2[at + 3 * S2Pixels] = Squash.Apply(p[S2Coefficient + 3] * q3.Sum(convolution) + p[S2Bias + 3], activation);
+            s2[at + 4 * S2Pixels] = Squash.Apply(p[S2Coefficient + 4] * q4.Sum(convolution) + p[S2Bias + 4], activation);
+            s2[at + 5 * S2Pixels] = Squash.Apply(p[S2Coefficient + 5] * q5.Sum(convolution) + p[S2Bias + 5], activation);
         }
     }
 
     /// <summary>
-    /// C3 (identity, Table I mask) and S4 (squashed) for a tile of S2 maps [n][6][14][14] → S4 [n][16][5][5].
+    /// C3 (Table I mask; <paramref name="convolution"/>: identity, or squashed) and S4 (squashed) for a tile of S2 maps [n][6][14][14] → S4 [n][16][5][5].
     /// One thread per (image, S4 position) computes that position for all 16 maps (64 accumulators): the loop over
     /// input maps and the mask test are the same in every thread, so the mask never splits a warp.
     /// Grid: ⌈count / <see cref="C3S4Tile"/>⌉ groups.
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C3S4Group)]
-    public static void C3S4(int count, int activation, ArrayView<float> s2,
+    public static void C3S4(int count, int activation, int convolution, ArrayView<float> s2,
         ArrayView<float> c3Weight, ArrayView<float> c3Bias, ArrayView<int> c3Mask,
         ArrayView<float> s4Coefficient, ArrayView<float> s4Bias, ArrayView<float> s4)
     {
@@ -203,14 +204,14 @@ public static class FusedKernels
                     q15 = C3Taps(q15, 15, i, ky, p, mask, top, bottom);
                 }
             int at = (first + n) * S4Floats + position;
-            S4Out(s4, at, 0, q0, p, activation); S4Out(s4, at, 1, q1, p, activation);
-            S4Out(s4, at, 2, q2, p, activation); S4Out(s4, at, 3, q3, p, activation);
-            S4Out(s4, at, 4, q4, p, activation); S4Out(s4, at, 5, q5, p, activation);
-            S4Out(s4, at, 6, q6, p, activation); S4Out(s4, at, 7, q7, p, activation);
-            S4Out(s4, at, 8, q8, p, activation); S4Out(s4, at, 9, q9, p, activation);
-            S4Out(s4, at, 10, q10, p, activation); S4Out(s4, at, 11, q11, p, activation);
-            S4Out(s4, at, 12, q12, p, activation); S4Out(s4, at, 13, q13, p, activation);
-            S4Out(s4, at, 14, q14, p, activation); S4Out(s4, at, 15, q15, p, activation);
+            S4Out(s4, at, 0, q0, p, activation, convolution); S4Out(s4, at, 1, q1, p, activation, convolution);
+            S4Out(s4, at, 2, q2, p, activation, convolution); S4Out(s4, at, 3, q3, p, activation, convolution);
+            S4Out(s4, at, 4, q4, p, activation, convolution); S4Out(s4, at, 5, q5, p, activation, convolution);
+            S4Out(s4, at, 6, q6, p, activation, convolution); S4Out(s4, at, 7, q7, p, activation, convolution);
+            S4Out(s4, at, 8, q8, p, activation, convolution); S4Out(s4, at, 9, q9, p, activation, convolution);
+            S4Out(s4, at, 10, q10, p, activation, convolution); S4Out(s4, at, 11, q11, p, activation, convolution);
+            S4Out(s4, at, 12, q12, p, activation, convolution); S4Out(s4, at, 13, q13, p, activation, convolution);
+            S4Out(s4, at, 14, q14, p, activation, convolution); S4Out(s4, at, 15, q15, p, activation, convolution);
         }
     }
 
@@ -221,8 +222,8 @@ public static class FusedKernels
         return q.Add(Taps5.Load(p, ((o * S2Maps + i) * KernelSize + ky) * KernelSize), top, bottom);
     }
 
-    private static void S4Out(ArrayView<float> s4, int at, int o, Quad q, ArrayView<float> p, int activation) =>
-        s4[at + o * S4Pixels] = Squash.Apply(p[S4Coefficient + o] * q.Sum + p[S4Bias + o], activation);
+    private static void S4Out(ArrayView<float> s4, int at, int o, Quad q, ArrayView<float> p, int activation, int convolution) =>
+        s4[at + o * S4Pixels] = Squash.Apply(p[S4Coefficient + o] * q.Sum(convolution) + p[S4Bias + o], activation);
 
     /// <summary>
     /// C5 (squashed), F6 (squashed), OUTPUT (identity) and the softmax for a tile of S4 [n][400] →
@@ -383,8 +384,12 @@ public static class FusedKernels
 
         public Quad(float bias) : this(bias, bias, bias, bias) { }
 
-        /// <summary>The 2×2 sum in the per-layer subsampling kernel's order.</summary>
-        public float Sum => A + B + C + D;
+        /// <summary>
+        /// The 2×2 sum of the convolution's outputs, each through <paramref name="convolution"/> (identity, or the
+        /// squashing function), in the per-layer subsampling kernel's order.
+        /// </summary>
+        public float Sum(int convolution) =>
+            Squash.Apply(A, convolution) + Squash.Apply(B, convolution) + Squash.Apply(C, convolution) + Squash.Apply(D, convolution);
 
         /// <summary>
         /// Adds one kernel row: <paramref name="top"/> is the input row under the block's upper outputs,

@@ -27,11 +27,12 @@ public readonly record struct DenseLayersWeights(DenseWeights C5, DenseWeights F
 /// </summary>
 public sealed class FusedLaunches
 {
-    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+    // (count, activation, convolution, input, parameters…, output): C1 and C3 apply `convolution` (identity, or squashed).
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, int, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromFloats;
-    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<byte>,
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, int, ArrayView<byte>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromBytes;
-    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, int, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c3s4;
     private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
@@ -43,11 +44,11 @@ public sealed class FusedLaunches
     public FusedLaunches(Accelerator accelerator)
     {
         MaxGroupSize = accelerator.MaxNumThreadsPerGroup;
-        c1s2FromFloats = accelerator.LoadKernel<int, int, ArrayView<float>,
+        c1s2FromFloats = accelerator.LoadKernel<int, int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromFloats);
-        c1s2FromBytes = accelerator.LoadKernel<int, int, ArrayView<byte>,
+        c1s2FromBytes = accelerator.LoadKernel<int, int, int, ArrayView<byte>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromBytes);
-        c3s4 = accelerator.LoadKernel<int, int, ArrayView<float>,
+        c3s4 = accelerator.LoadKernel<int, int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4);
         c5f6Output = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
@@ -57,21 +58,21 @@ public sealed class FusedLaunches
     private static KernelConfig Grid(int count, int tile, int groupSize) => new((count + tile - 1) / tile, groupSize);
 
     /// <summary><see cref="FusedKernels.C1S2FromFloats"/>: ⌈count / <see cref="FusedKernels.C1S2Tile"/>⌉ groups.</summary>
-    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<float> images,
-        C1S2Weights weights, ArrayView<float> s2) =>
-        c1s2FromFloats(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
+    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
+        ArrayView<float> images, C1S2Weights weights, ArrayView<float> s2) =>
+        c1s2FromFloats(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, (int)convolution, images,
             weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
 
     /// <summary><see cref="FusedKernels.C1S2FromBytes"/>: the same grid, raw 28×28 bytes in.</summary>
-    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<byte> images,
-        C1S2Weights weights, ArrayView<float> s2) =>
-        c1s2FromBytes(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
+    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
+        ArrayView<byte> images, C1S2Weights weights, ArrayView<float> s2) =>
+        c1s2FromBytes(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, (int)convolution, images,
             weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
 
     /// <summary><see cref="FusedKernels.C3S4"/>: ⌈count / <see cref="FusedKernels.C3S4Tile"/>⌉ groups.</summary>
-    public void C3S4(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, ArrayView<float> s2,
-        C3S4Weights weights, ArrayView<float> s4) =>
-        c3s4(stream, Grid(count, FusedKernels.C3S4Tile, groupSize), count, (int)activation, s2,
+    public void C3S4(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
+        ArrayView<float> s2, C3S4Weights weights, ArrayView<float> s4) =>
+        c3s4(stream, Grid(count, FusedKernels.C3S4Tile, groupSize), count, (int)activation, (int)convolution, s2,
             weights.C3Weight, weights.C3Bias, weights.C3Mask, weights.S4Coefficient, weights.S4Bias, s4);
 
     /// <summary><see cref="FusedKernels.C5F6Output"/>: ⌈count / <see cref="FusedKernels.DenseTile"/>⌉ groups.</summary>

@@ -48,17 +48,18 @@ public sealed record LayerInfo(Layer Layer, LayerKind Kind, int Maps, int Size, 
 /// never typed in, so the tests that compare them with the paper check the description itself.
 /// <code>
 /// INPUT 1@32x32
-/// C1  conv 5×5      1@32x32 → 6@28x28     (identity: S2 squashes)
+/// C1  conv 5×5      1@32x32 → 6@28x28     identity (S2 squashes), or squashing (ConvolutionSquashing)
 /// S2  2×2 sum·c+b   6@28x28 → 6@14x14     squashing
-/// C3  conv 5×5      6@14x14 → 16@10x10    sparse, Table I (identity: S4 squashes)
+/// C3  conv 5×5      6@14x14 → 16@10x10    sparse, Table I; identity (S4 squashes), or squashing
 /// S4  2×2 sum·c+b   16@10x10 → 16@5x5     squashing
 /// C5  conv 5×5      16@5x5 → 120@1x1      squashing
 /// F6  dense         120 → 84              squashing
 /// OUTPUT dense      84 → 10, then softmax
 /// </code>
-/// The paper squashes the weighted sum of every unit up to F6; C1 and C3 are left linear here because the
-/// subsampling layer that follows each of them applies the squashing to their (scaled, summed) output, as the
-/// paper describes S2.
+/// The paper squashes the weighted sum of every unit up to F6, C1 and C3 included; by default C1 and C3 are left
+/// linear here, as in many LeNet-5s, because the subsampling layer that follows each of them applies the squashing
+/// to their (scaled, summed) output. <see cref="ConvolutionSquashing.Squashed"/> (the paper's recipe) squashes them too;
+/// the counts are the same either way.
 /// </summary>
 public static class Architecture
 {
@@ -134,11 +135,12 @@ public static class Architecture
     }
 
     /// <summary>A Keras-like table of the layers: name, output shape, trainable parameters, connections, totals.</summary>
-    public static string Summary(Squashing squashing, OutputLayer output = OutputLayer.Softmax)
+    public static string Summary(Squashing squashing, OutputLayer output = OutputLayer.Softmax,
+        ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
         var layers = LayersOf(output);
         var sb = new System.Text.StringBuilder();
-        sb.AppendLine($"LeNet-5 (LeCun et al., 1998), squashing: {squashing.ToName()}, output: {output.ToName()}");
+        sb.AppendLine($"LeNet-5 (LeCun et al., 1998), squashing: {squashing.ToName()}, output: {output.ToName()}, C1 and C3: {convolutions.ToName()}");
         sb.AppendLine($"{"Layer",-8} {"Output",-10} {"Parameters",12} {"Connections",12}");
         sb.AppendLine(new string('-', 45));
         foreach (var l in layers)

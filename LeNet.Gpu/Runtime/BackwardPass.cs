@@ -50,9 +50,9 @@ public sealed class BackwardPass : IDisposable
         F6Squash, F6Parameters, F6Input,
         C5Squash, C5Parameters, C5Input,
         S4Squash, S4Parameters, S4Input,
-        C3Parameters, C3Input,
+        C3Squash, C3Parameters, C3Input,
         S2Squash, S2Parameters, S2Input,
-        C1Parameters,
+        C1Squash, C1Parameters,
     }
 
     /// <summary>
@@ -74,6 +74,7 @@ public sealed class BackwardPass : IDisposable
     {
         var order = secondOrder ? GradientOrder.Second : GradientOrder.First;
         var squash = parameters.Squashing.ToActivation();
+        var convolution = parameters.ConvolutionActivation; // C1 and C3: identity (nothing to do), or squashed
         DenseWeights GradientOf(ParameterSlice weight, ParameterSlice bias) => new(Gradient(weight), Gradient(bias));
         SubsamplingWeights SubsamplingGradientOf(ParameterSlice coefficient, ParameterSlice bias) => new(Gradient(coefficient), Gradient(bias));
         BatchShape Shape(Layer layer) => forward.ShapeOf(layer, count);
@@ -145,7 +146,11 @@ public sealed class BackwardPass : IDisposable
                     dS4.View, parameters.View(P.S4Coefficient), dC3.View);
                 break;
 
-            // C3 S2 → C3 (identity; Table I)
+            // C3 S2 → C3 (Table I; identity, or squashed)
+            case Step.C3Squash:
+                if (convolution != Activation.Identity)
+                    kernels.Squashing.Backward(stream, Shape(Layer.C3), convolution, order, forward.C3.View, dC3.View);
+                break;
             case Step.C3Parameters:
                 kernels.Convolution.BackwardParameters(stream, Shape(Layer.S2), Shape(Layer.C3), order,
                     dC3.View, forward.S2.View, parameters.C3Mask, GradientOf(P.C3Weight, P.C3Bias));
@@ -168,7 +173,11 @@ public sealed class BackwardPass : IDisposable
                     dS2.View, parameters.View(P.S2Coefficient), dC1.View);
                 break;
 
-            // C1 INPUT → C1 (identity); the input needs no gradient.
+            // C1 INPUT → C1 (identity, or squashed); the input needs no gradient.
+            case Step.C1Squash:
+                if (convolution != Activation.Identity)
+                    kernels.Squashing.Backward(stream, Shape(Layer.C1), convolution, order, forward.C1.View, dC1.View);
+                break;
             case Step.C1Parameters:
                 kernels.Convolution.BackwardParameters(stream, Shape(Layer.Input), Shape(Layer.C1), order,
                     dC1.View, forward.Input.View, parameters.C1Mask, GradientOf(P.C1Weight, P.C1Bias));

@@ -20,6 +20,12 @@ public sealed class DeviceParameters : IDisposable
     /// <summary>The model's output layer: an RBF model's output.weight holds its fixed centres.</summary>
     public OutputLayer Output { get; }
 
+    /// <summary>Whether C1 and C3 squash their sums (<see cref="ConvolutionSquashing"/>).</summary>
+    public ConvolutionSquashing Convolutions { get; }
+
+    /// <summary>What C1 and C3 apply to their sums: the identity, or the squashing function.</summary>
+    public Activation ConvolutionActivation => Squashing.ConvolutionActivation(Convolutions);
+
     /// <summary>Connection masks [out maps][in maps] of C1, C3 and C5.</summary>
     public ArrayView<int> C1Mask => masks.View.SubView(0, C1MaskLength);
     public ArrayView<int> C3Mask => masks.View.SubView(C1MaskLength, C3MaskLength);
@@ -29,6 +35,7 @@ public sealed class DeviceParameters : IDisposable
     {
         Squashing = model.Squashing;
         Output = model.Output;
+        Convolutions = model.Convolutions;
         Buffer = accelerator.Allocate1D(model.Parameters);
         Trainable = accelerator.Allocate1D(ParameterLayout.TrainableMask(model.Output));
         var allMasks = new int[C1MaskLength + C3MaskLength + C5MaskLength];

@@ -90,11 +90,12 @@ public sealed class ForwardPass : IDisposable
     public void Launch(Layer layer, LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)
     {
         var squash = parameters.Squashing.ToActivation();
+        var convolution = parameters.ConvolutionActivation; // C1 and C3: identity, or squashed
         const Activation identity = Activation.Identity;
         switch (layer)
         {
             case Layer.C1:
-                kernels.Convolution.Forward(stream, InputShape(count), C1Shape(count), identity,
+                kernels.Convolution.Forward(stream, InputShape(count), C1Shape(count), convolution,
                     Input.View, parameters.Convolution(P.C1Weight, P.C1Bias, parameters.C1Mask), C1.View);
                 break;
             case Layer.S2:
@@ -102,7 +103,7 @@ public sealed class ForwardPass : IDisposable
                     C1.View, parameters.Subsampling(P.S2Coefficient, P.S2Bias), S2.View);
                 break;
             case Layer.C3:
-                kernels.Convolution.Forward(stream, S2Shape(count), C3Shape(count), identity,
+                kernels.Convolution.Forward(stream, S2Shape(count), C3Shape(count), convolution,
                     S2.View, parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), C3.View);
                 break;
             case Layer.S4:

@@ -195,11 +195,13 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
         return pass = new ForwardPass(a, capacity);
     }
 
-    /// <summary>Replaces the parameters on the device (same squashing function).</summary>
+    /// <summary>Replaces the parameters on the device (same squashing function and convolutions).</summary>
     public void Load(LeNetModel model)
     {
         if (model.Squashing != parameters.Squashing)
             throw new ArgumentException($"engine was built for {parameters.Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
+        if (model.Convolutions != parameters.Convolutions)
+            throw new ArgumentException($"engine was built for {parameters.Convolutions.ToName()} convolutions, model has {model.Convolutions.ToName()} ones");
         parameters.Upload(model.AsSoftmaxEquivalent().Parameters);
     }
 

@@ -84,6 +84,15 @@ public static class RunSettings
                 $"{squashing.ToName()}: resume with the same options");
     }
 
+    /// <summary>Refuses to resume <paramref name="checkpoint"/> with C1 and C3 squashed otherwise than in its model.</summary>
+    /// <exception cref="ResumeMismatchException">They differ.</exception>
+    public static void CheckConvolutions(TrainingCheckpoint checkpoint, ConvolutionSquashing convolutions)
+    {
+        if (checkpoint.Model.Convolutions != convolutions)
+            throw new ResumeMismatchException($"was written with {checkpoint.Model.Convolutions.ToName()} convolutions; this run has " +
+                $"{convolutions.ToName()}: resume with the same options");
+    }
+
     /// <summary>Refuses a resume whose settings differ from those the checkpoint records (older checkpoints record none).</summary>
     /// <exception cref="ResumeMismatchException">A recorded setting differs.</exception>
     public static void CheckResume(TrainingCheckpoint checkpoint, IReadOnlyDictionary<string, string> settings)

@@ -49,13 +49,13 @@ public sealed record TrainingOptions
     /// is needed by <see cref="WeightInitialization.InputScaled"/>.
     /// </summary>
     public LeNetModel InitialModel(Squashing squashing = Squashing.ScaledTanh, OutputLayer output = OutputLayer.Softmax,
-        float[]? trainingImages = null)
+        float[]? trainingImages = null, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
         double? rms = null;
         if (Initialization == WeightInitialization.InputScaled)
             rms = InputStatistics.RootMeanSquare(trainingImages
                 ?? throw new ArgumentException("the input-scaled initialisation needs the training images", nameof(trainingImages)));
-        return LeNetModel.CreateRandom(Seed, squashing, Initialization, output, rms);
+        return LeNetModel.CreateRandom(Seed, squashing, Initialization, output, rms, convolutions);
     }
 
     /// <summary>
