@@ -23,9 +23,9 @@ public sealed class ExportCommandTests : IDisposable
         return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
-    private string SavedModel(Squashing squashing)
+    private string SavedModel(Squashing squashing, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
-        var model = LeNetModel.CreateRandom(21, squashing);
+        var model = LeNetModel.CreateRandom(21, squashing, convolutions: convolutions);
         model.Metadata["dataset"] = "digits";
         string path = dir.File("model.safetensors");
         ModelFile.Save(model, path);
@@ -49,6 +49,23 @@ public sealed class ExportCommandTests : IDisposable
             Assert.Equal("digits", session.Session.ModelMetadata.CustomMetadataMap["dataset"]);
         }
         Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(weights)); // same model, same bytes
+        Assert.Equal(OnnxExport(source), File.ReadAllBytes(onnx));
+    }
+
+    [Fact]
+    public void Export_OfAModelFileWithSquashedConvolutions_KeepsThem()
+    {
+        string source = SavedModel(Squashing.ScaledTanh, ConvolutionSquashing.Squashed);
+        string onnx = dir.File("m.onnx");
+
+        var (code, _, stderr) = Lenet("export", "--onnx", onnx, "--model", source);
+
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        using (var session = new OnnxModel(File.ReadAllBytes(onnx)))
+            Assert.Equal("squashed", session.Session.ModelMetadata.CustomMetadataMap["convolutions"]);
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnx));
+        Assert.Contains(proto.Graph.Node, n => n.Name == "c1.squashed");
+        Assert.Contains(proto.Graph.Node, n => n.Name == "c3.squashed");
         Assert.Equal(OnnxExport(source), File.ReadAllBytes(onnx));
     }
 

@@ -11,9 +11,11 @@ namespace LeNet.Gpu.Interop;
 /// <code>
 /// image [N,1,32,32]
 /// C1     Conv 5×5 (c1.weight, c1.bias)                          → [N,6,28,28]
+///        squashing, only when the model's convolutions are squashed
 /// S2     Conv 2×2 stride 2, group 6, weights 1 (the 2×2 sum)    → [N,6,14,14]
 ///        Mul s2.coefficient [1,6,1,1], Add s2.bias [1,6,1,1], squashing
 /// C3     Conv 5×5 (c3.weight dense [16,6,5,5], unconnected entries 0, c3.bias) → [N,16,10,10]
+///        squashing, only when the model's convolutions are squashed
 /// S4     as S2 with 16 maps                                     → [N,16,5,5]
 /// C5     Conv 5×5 (c5.weight, c5.bias), Flatten, squashing      → [N,120]
 /// F6     Gemm transB=1 (f6.weight [84,120], f6.bias), squashing → [N,84]
@@ -29,7 +31,9 @@ namespace LeNet.Gpu.Interop;
 /// Initializers keep the model's tensor names and shapes (<see cref="ParameterLayout"/>), except that the
 /// subsampling coefficient and bias are reshaped to [1,C,1,1] so they broadcast over the maps. The batch
 /// dimension is symbolic ("N"). metadata_props carry what a <see cref="ModelFile"/> carries: architecture,
-/// squashing, connection table, then the model's own provenance.
+/// squashing, connection table, output layer, <c>convolutions</c> = squashed for a model whose C1 and C3 are squashed
+/// (<see cref="ConvolutionSquashing"/>; absent for linear ones, so their export is what it was before the choice
+/// existed), then the model's own provenance.
 /// </summary>
 public static class OnnxExport
 {
@@ -51,10 +55,12 @@ public static class OnnxExport
     /// <summary>The ONNX model as OnnxSharp's protobuf message (for callers that want to inspect or extend it).</summary>
     public static ModelProto ToModelProto(LeNetModel model)
     {
+        bool squashedConvolutions = model.Convolutions == ConvolutionSquashing.Squashed;
         var graph = new GraphProto
         {
             Name = "lenet5",
-            DocString = $"LeNet-5 (LeCun et al., 1998), {model.Squashing.ToName()} squashing, {model.Output.ToName()} output. Input: 32×32 fields, " +
+            DocString = $"LeNet-5 (LeCun et al., 1998), {model.Squashing.ToName()} squashing, {model.Output.ToName()} output" +
+                (squashedConvolutions ? ", C1 and C3 squashed" : "") + ". Input: 32×32 fields, " +
                 $"background {InputField.Background}, ink {InputField.Foreground} (the paper's scaling).",
         };
         var builder = new GraphBuilder(graph, model.Squashing);
@@ -74,8 +80,10 @@ public static class OnnxExport
         }
 
         string x = builder.Conv("c1", InputName, ParameterLayout.C1Weight.Name, ParameterLayout.C1Bias.Name);
+        if (squashedConvolutions) x = builder.Squash("c1", x);
         x = builder.Subsampling("s2", x, Architecture.C1Maps, ParameterLayout.S2Coefficient.Name, ParameterLayout.S2Bias.Name);
         x = builder.Conv("c3", x, ParameterLayout.C3Weight.Name, ParameterLayout.C3Bias.Name);
+        if (squashedConvolutions) x = builder.Squash("c3", x);
         x = builder.Subsampling("s4", x, Architecture.C3Maps, ParameterLayout.S4Coefficient.Name, ParameterLayout.S4Bias.Name);
         x = builder.Conv("c5", x, ParameterLayout.C5Weight.Name, ParameterLayout.C5Bias.Name);
         x = builder.Node("Flatten", "c5.flatten", [x], [Int("axis", 1)]);
@@ -124,6 +132,9 @@ public static class OnnxExport
             new(ModelFile.ConnectionTableKey, ModelFile.ConnectionTableJson),
             new(ModelFile.OutputKey, model.Output.ToName()),
         };
+        // As in the model file: only when squashed, so a linear model's export stays byte for byte what it was.
+        if (model.Convolutions != ConvolutionSquashing.Linear)
+            metadata.Add(new(ModelFile.ConvolutionsKey, model.Convolutions.ToName()));
         foreach (var (key, value) in model.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (ModelFile.ReservedKeys.Contains(key))
