@@ -104,6 +104,7 @@ public sealed class OfflineCompilationTests(OfflineBackends backends) : IClassFi
             "RbfKernels.Forward", "RbfKernels.MapBackward",
             "OptimizerKernels.Sgd", "OptimizerKernels.Adam", "OptimizerKernels.Sdlm", "OptimizerKernels.Accumulate",
             "FusedKernels.C1S2FromFloats", "FusedKernels.C1S2FromBytes", "FusedKernels.C3S4", "FusedKernels.C5F6Output",
+            "FusedKernels.C1S2SquashedFromFloats", "FusedKernels.C1S2SquashedFromBytes", "FusedKernels.C3S4Squashed",
         ];
         Assert.Equal(expected.Order(), names.Order());
         // One loaded delegate per kernel, each in its kernel file's launches; LeNetKernels itself loads none.

@@ -52,11 +52,27 @@ public static class FusedKernels
     private const int Chunk = 32, ChunkStride = C5Units + 1, ImageQuads = DenseTile / 4;
 
     /// <summary>
-    /// C1 (<paramref name="convolution"/>: identity, or squashed) and S2 (squashed) for a tile of float images
-    /// [n][32·32], row-major, in the model's input scale. Grid: ⌈count / <see cref="C1S2Tile"/>⌉ groups. Output S2 [n][6][14][14].
+    /// C1 (identity) and S2 (squashed) for a tile of float images [n][32·32], row-major, in the model's input scale.
+    /// Grid: ⌈count / <see cref="C1S2Tile"/>⌉ groups. Output S2 [n][6][14][14].
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
-    public static void C1S2FromFloats(int count, int activation, int convolution, ArrayView<float> images,
+    public static void C1S2FromFloats(int count, int activation, ArrayView<float> images,
+        ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
+        ArrayView<float> s2) =>
+        C1S2FromFloatsWith(count, activation, Squash.Identity, images, c1Weight, c1Bias, s2Coefficient, s2Bias, s2);
+
+    /// <summary>
+    /// <see cref="C1S2FromFloats"/> for a model whose C1 is squashed (<see cref="Model.ConvolutionSquashing.Squashed"/>):
+    /// each C1 output goes through the squashing function before S2 sums it. A kernel of its own, so that the linear
+    /// one keeps its registers (a runtime switch cost it 9 of 56 on sm_90, and a quarter of its occupancy).
+    /// </summary>
+    [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
+    public static void C1S2SquashedFromFloats(int count, int activation, ArrayView<float> images,
+        ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
+        ArrayView<float> s2) =>
+        C1S2FromFloatsWith(count, activation, activation, images, c1Weight, c1Bias, s2Coefficient, s2Bias, s2);
+
+    private static void C1S2FromFloatsWith(int count, int activation, int convolution, ArrayView<float> images,
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
     {
@@ -76,7 +92,19 @@ public static class FusedKernels
     /// The device reads 784 bytes per image instead of 4 KB of floats.
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
-    public static void C1S2FromBytes(int count, int activation, int convolution, ArrayView<byte> images,
+    public static void C1S2FromBytes(int count, int activation, ArrayView<byte> images,
+        ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
+        ArrayView<float> s2) =>
+        C1S2FromBytesWith(count, activation, Squash.Identity, images, c1Weight, c1Bias, s2Coefficient, s2Bias, s2);
+
+    /// <summary><see cref="C1S2FromBytes"/> with C1 squashed (see <see cref="C1S2SquashedFromFloats"/>).</summary>
+    [ExplicitlyGroupedKernel(GroupSize = C1S2Group)]
+    public static void C1S2SquashedFromBytes(int count, int activation, ArrayView<byte> images,
+        ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
+        ArrayView<float> s2) =>
+        C1S2FromBytesWith(count, activation, activation, images, c1Weight, c1Bias, s2Coefficient, s2Bias, s2);
+
+    private static void C1S2FromBytesWith(int count, int activation, int convolution, ArrayView<byte> images,
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
     {
@@ -145,13 +173,25 @@ public static class FusedKernels
     }
 
     /// <summary>
-    /// C3 (Table I mask; <paramref name="convolution"/>: identity, or squashed) and S4 (squashed) for a tile of S2 maps [n][6][14][14] → S4 [n][16][5][5].
+    /// C3 (identity, Table I mask) and S4 (squashed) for a tile of S2 maps [n][6][14][14] → S4 [n][16][5][5].
     /// One thread per (image, S4 position) computes that position for all 16 maps (64 accumulators): the loop over
     /// input maps and the mask test are the same in every thread, so the mask never splits a warp.
     /// Grid: ⌈count / <see cref="C3S4Tile"/>⌉ groups.
     /// </summary>
     [ExplicitlyGroupedKernel(GroupSize = C3S4Group)]
-    public static void C3S4(int count, int activation, int convolution, ArrayView<float> s2,
+    public static void C3S4(int count, int activation, ArrayView<float> s2,
+        ArrayView<float> c3Weight, ArrayView<float> c3Bias, ArrayView<int> c3Mask,
+        ArrayView<float> s4Coefficient, ArrayView<float> s4Bias, ArrayView<float> s4) =>
+        C3S4With(count, activation, Squash.Identity, s2, c3Weight, c3Bias, c3Mask, s4Coefficient, s4Bias, s4);
+
+    /// <summary><see cref="C3S4"/> with C3 squashed (see <see cref="C1S2SquashedFromFloats"/>).</summary>
+    [ExplicitlyGroupedKernel(GroupSize = C3S4Group)]
+    public static void C3S4Squashed(int count, int activation, ArrayView<float> s2,
+        ArrayView<float> c3Weight, ArrayView<float> c3Bias, ArrayView<int> c3Mask,
+        ArrayView<float> s4Coefficient, ArrayView<float> s4Bias, ArrayView<float> s4) =>
+        C3S4With(count, activation, activation, s2, c3Weight, c3Bias, c3Mask, s4Coefficient, s4Bias, s4);
+
+    private static void C3S4With(int count, int activation, int convolution, ArrayView<float> s2,
         ArrayView<float> c3Weight, ArrayView<float> c3Bias, ArrayView<int> c3Mask,
         ArrayView<float> s4Coefficient, ArrayView<float> s4Bias, ArrayView<float> s4)
     {
@@ -388,8 +428,9 @@ public static class FusedKernels
         /// The 2×2 sum of the convolution's outputs, each through <paramref name="convolution"/> (identity, or the
         /// squashing function), in the per-layer subsampling kernel's order.
         /// </summary>
-        public float Sum(int convolution) =>
-            Squash.Apply(A, convolution) + Squash.Apply(B, convolution) + Squash.Apply(C, convolution) + Squash.Apply(D, convolution);
+        public float Sum(int convolution) => convolution == Squash.Identity
+            ? A + B + C + D
+            : Squash.Apply(A, convolution) + Squash.Apply(B, convolution) + Squash.Apply(C, convolution) + Squash.Apply(D, convolution);
 
         /// <summary>
         /// Adds one kernel row: <paramref name="top"/> is the input row under the block's upper outputs,

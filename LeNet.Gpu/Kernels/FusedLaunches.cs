@@ -27,13 +27,13 @@ public readonly record struct DenseLayersWeights(DenseWeights C5, DenseWeights F
 /// </summary>
 public sealed class FusedLaunches
 {
-    // (count, activation, convolution, input, parameters…, output): C1 and C3 apply `convolution` (identity, or squashed).
-    private readonly Action<AcceleratorStream, KernelConfig, int, int, int, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromFloats;
-    private readonly Action<AcceleratorStream, KernelConfig, int, int, int, ArrayView<byte>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromBytes;
-    private readonly Action<AcceleratorStream, KernelConfig, int, int, int, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c3s4;
+    // Each C1/C3 kernel twice: with the convolution linear, and squashed (a kernel of its own, see C1S2SquashedFromFloats).
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromFloats, c1s2SquashedFromFloats;
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<byte>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromBytes, c1s2SquashedFromBytes;
+    private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c3s4, c3s4Squashed;
     private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<int>> c5f6Output;
@@ -44,12 +44,18 @@ public sealed class FusedLaunches
     public FusedLaunches(Accelerator accelerator)
     {
         MaxGroupSize = accelerator.MaxNumThreadsPerGroup;
-        c1s2FromFloats = accelerator.LoadKernel<int, int, int, ArrayView<float>,
+        c1s2FromFloats = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromFloats);
-        c1s2FromBytes = accelerator.LoadKernel<int, int, int, ArrayView<byte>,
+        c1s2SquashedFromFloats = accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2SquashedFromFloats);
+        c1s2FromBytes = accelerator.LoadKernel<int, int, ArrayView<byte>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromBytes);
-        c3s4 = accelerator.LoadKernel<int, int, int, ArrayView<float>,
+        c1s2SquashedFromBytes = accelerator.LoadKernel<int, int, ArrayView<byte>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2SquashedFromBytes);
+        c3s4 = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4);
+        c3s4Squashed = accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4Squashed);
         c5f6Output = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<int>>(FusedKernels.C5F6Output);
@@ -60,19 +66,22 @@ public sealed class FusedLaunches
     /// <summary><see cref="FusedKernels.C1S2FromFloats"/>: ⌈count / <see cref="FusedKernels.C1S2Tile"/>⌉ groups.</summary>
     public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
         ArrayView<float> images, C1S2Weights weights, ArrayView<float> s2) =>
-        c1s2FromFloats(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, (int)convolution, images,
+        (convolution == Model.Activation.Identity ? c1s2FromFloats : c1s2SquashedFromFloats)(
+            stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
             weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
 
     /// <summary><see cref="FusedKernels.C1S2FromBytes"/>: the same grid, raw 28×28 bytes in.</summary>
     public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
         ArrayView<byte> images, C1S2Weights weights, ArrayView<float> s2) =>
-        c1s2FromBytes(stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, (int)convolution, images,
+        (convolution == Model.Activation.Identity ? c1s2FromBytes : c1s2SquashedFromBytes)(
+            stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
             weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
 
     /// <summary><see cref="FusedKernels.C3S4"/>: ⌈count / <see cref="FusedKernels.C3S4Tile"/>⌉ groups.</summary>
     public void C3S4(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
         ArrayView<float> s2, C3S4Weights weights, ArrayView<float> s4) =>
-        c3s4(stream, Grid(count, FusedKernels.C3S4Tile, groupSize), count, (int)activation, (int)convolution, s2,
+        (convolution == Model.Activation.Identity ? c3s4 : c3s4Squashed)(
+            stream, Grid(count, FusedKernels.C3S4Tile, groupSize), count, (int)activation, s2,
             weights.C3Weight, weights.C3Bias, weights.C3Mask, weights.S4Coefficient, weights.S4Bias, s4);
 
     /// <summary><see cref="FusedKernels.C5F6Output"/>: ⌈count / <see cref="FusedKernels.DenseTile"/>⌉ groups.</summary>

@@ -19,6 +19,7 @@ public static class Squash
 
     // The int codes kernels receive: (int) of Model.Activation.
     private const int ScaledTanh = (int)Model.Activation.ScaledTanh, Sigmoid = (int)Model.Activation.Sigmoid;
+    public const int Identity = (int)Model.Activation.Identity;
 
     public static float Apply(float a, int activation) => activation switch
     {
