@@ -12,11 +12,11 @@ internal static class CpuTestData
 
     /// <summary>
     /// The paper's initialisation scaled by 2.5, so that every squashing works away from its linear part and the
-    /// test sees the nonlinearity. Masked C3 weights stay zero.
+    /// test sees the nonlinearity. Masked C3 weights stay zero. The convolution squashing does not change the draw.
     /// </summary>
-    public static LeNetModel Model(int seed, Squashing squashing)
+    public static LeNetModel Model(int seed, Squashing squashing, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
-        var model = LeNetModel.CreateRandom(seed, squashing);
+        var model = LeNetModel.CreateRandom(seed, squashing, convolutions: convolutions);
         for (int i = 0; i < model.Parameters.Length; i++) model.Parameters[i] *= 2.5f;
         return model;
     }
@@ -54,21 +54,23 @@ internal static class CpuTestData
     }).ToArray();
 
     /// <summary>
-    /// A reference run per (model seed, squashing, batch, order), shared by the tests of every width: the gradient of
-    /// the batch-mean loss (or the second-order diagonal) and the summed loss Σ −log p[label], as the engine reports it.
+    /// A reference run per (model seed, squashing, batch, order, convolutions), shared by the tests of every width: the
+    /// gradient of the batch-mean loss (or the second-order diagonal) and the summed loss Σ −log p[label], as the engine
+    /// reports it.
     /// </summary>
     public sealed record ReferenceRun(LeNetModel Model, float[] Images, int[] Labels, ReferenceActivations[] Forward,
         double[] Gradients, double Loss);
 
-    private static readonly ConcurrentDictionary<(int, Squashing, int, bool), ReferenceRun> Runs = new();
+    private static readonly ConcurrentDictionary<(int, Squashing, int, bool, ConvolutionSquashing), ReferenceRun> Runs = new();
 
-    public static ReferenceRun Reference(int seed, Squashing squashing, int count, bool secondOrder) =>
-        Runs.GetOrAdd((seed, squashing, count, secondOrder), key =>
+    public static ReferenceRun Reference(int seed, Squashing squashing, int count, bool secondOrder,
+        ConvolutionSquashing convolutions = ConvolutionSquashing.Linear) =>
+        Runs.GetOrAdd((seed, squashing, count, secondOrder, convolutions), key =>
         {
-            var model = Model(key.Item1, key.Item2);
+            var model = Model(key.Item1, key.Item2, key.Item5);
             var images = Images(count, seed + 100);
             var labels = Labels(count, seed + 200);
-            var reference = new ReferenceLeNet(model.Parameters, squashing);
+            var reference = new ReferenceLeNet(model.Parameters, squashing) { Convolutions = key.Item5 };
             var inputs = Inputs(images, count);
             var forward = inputs.Select(reference.Forward).ToArray();
             var gradients = secondOrder ? reference.GaussNewtonDiagonal(inputs, labels, out double meanLoss)

@@ -6,10 +6,12 @@ namespace LeNet.Gpu.Tests.Reference;
 public sealed class ReferenceActivations
 {
     public required double[] Input { get; init; }        // [32][32]
-    public required double[] C1 { get; init; }           // [6][28][28]  (identity)
+    public required double[] C1A { get; init; }          // [6][28][28]  weighted sums
+    public required double[] C1 { get; init; }           // [6][28][28]  C1A (linear) or f(C1A) (squashed)
     public required double[] S2A { get; init; }          // [6][14][14]  weighted sums
     public required double[] S2 { get; init; }           // [6][14][14]
-    public required double[] C3 { get; init; }           // [16][10][10] (identity)
+    public required double[] C3A { get; init; }          // [16][10][10] weighted sums
+    public required double[] C3 { get; init; }           // [16][10][10] C3A (linear) or f(C3A) (squashed)
     public required double[] S4A { get; init; }          // [16][5][5]
     public required double[] S4 { get; init; }           // [16][5][5]
     public required double[] C5A { get; init; }          // [120]
@@ -26,15 +28,16 @@ public sealed class ReferenceActivations
 /// scalar loops over image-major arrays. It reads only parameter <i>values</i> from the flat buffer, through the
 /// slice offsets of <see cref="ParameterLayout"/> (the layout is the contract), and keeps its own copy of Table I.
 /// <code>
-/// C1  a = b + Σ w·x (5×5, 1→6), identity          S2  y = f(c·(2×2 block sum) + b)
-/// C3  a = b + Σ_{i ∈ Table I} Σ w·x (6→16), identity  S4  y = f(c·(2×2 block sum) + b)
+/// C1  y = g(b + Σ w·x) (5×5, 1→6)                   S2  y = f(c·(2×2 block sum) + b)
+/// C3  y = g(b + Σ_{i ∈ Table I} Σ w·x) (6→16)         S4  y = f(c·(2×2 block sum) + b)
 /// C5  y = f(b + Σ w·x) (16@5x5 → 120)             F6  y = f(b + W·x) (120 → 84)
 /// OUTPUT logits = b + W·x (84 → 10), softmax; loss = mean over the batch of −log p[label]
 /// </code>
-/// f is 1.7159·tanh(2a/3) or the logistic sigmoid.
+/// f is 1.7159·tanh(2a/3) or the logistic sigmoid; g is the identity (<see cref="ConvolutionSquashing.Linear"/>, the
+/// default) or f (<see cref="ConvolutionSquashing.Squashed"/>, the paper's network: <see cref="Convolutions"/>).
 /// <see cref="GaussNewtonDiagonal"/> is the backward pass of the paper's second-order mode (Appendix C), as the
-/// engines run it for the Hessian estimate: p(1−p)/N at the logits, then every factor squared (weights, coefficients,
-/// squashing derivatives, and the inputs of each weight).
+/// engines run it for the Hessian estimate: p(1−p)/N at the logits (RBF: the MAP curvature at F6), then every factor
+/// squared (weights, coefficients, squashing derivatives, and the inputs of each weight).
 /// </summary>
 public sealed class ReferenceLeNet
 {
@@ -66,7 +69,19 @@ public sealed class ReferenceLeNet
     /// <summary>The MAP criterion's j (RBF output only).</summary>
     public double MapJ { get; init; } = 10;
 
-    public ReferenceLeNet(LeNetModel model) : this(model.Parameters, model.Squashing) { Output = model.Output; }
+    /// <summary>
+    /// Whether C1 and C3 pass on their weighted sums (<see cref="ConvolutionSquashing.Linear"/>, the default) or
+    /// f of them (<see cref="ConvolutionSquashing.Squashed"/>); the backward passes then go through f' there too.
+    /// </summary>
+    public ConvolutionSquashing Convolutions { get; init; }
+
+    private bool SquashedConvolutions => Convolutions == ConvolutionSquashing.Squashed;
+
+    public ReferenceLeNet(LeNetModel model) : this(model.Parameters, model.Squashing)
+    {
+        Output = model.Output;
+        Convolutions = model.Convolutions;
+    }
 
     public ReferenceLeNet(IReadOnlyList<float> parameters, Squashing squashing) : this(parameters.Select(v => (double)v).ToArray(), squashing) { }
 
@@ -127,7 +142,7 @@ public sealed class ReferenceLeNet
 
     // ---------------------------------------------------------------- single layers (one image)
 
-    /// <summary>C1: valid 5×5 convolution 1@32x32 → 6@28x28 plus bias, identity.</summary>
+    /// <summary>C1: valid 5×5 convolution 1@32x32 → 6@28x28 plus bias (the weighted sums, before any squashing).</summary>
     public double[] C1Layer(double[] input)
     {
         var c1 = new double[6 * 28 * 28];
@@ -162,7 +177,7 @@ public sealed class ReferenceLeNet
         return a;
     }
 
-    /// <summary>C3: 6@14x14 → 16@10x10, each output map summing only over its Table I inputs, plus bias, identity.</summary>
+    /// <summary>C3: 6@14x14 → 16@10x10, each output map summing only over its Table I inputs, plus bias (the weighted sums).</summary>
     public double[] C3Layer(double[] s2)
     {
         var c3 = new double[16 * 10 * 10];
@@ -265,10 +280,12 @@ public sealed class ReferenceLeNet
     public ReferenceActivations Forward(double[] input)
     {
         if (input.Length != 32 * 32) throw new ArgumentException("expected a 32×32 input field");
-        var c1 = C1Layer(input);
+        var c1a = C1Layer(input);
+        var c1 = SquashedConvolutions ? Squashed(c1a) : c1a;
         var s2a = SubsampleSums(c1, 6, 28, second: false);
         var s2 = Squashed(s2a);
-        var c3 = C3Layer(s2);
+        var c3a = C3Layer(s2);
+        var c3 = SquashedConvolutions ? Squashed(c3a) : c3a;
         var s4a = SubsampleSums(c3, 16, 10, second: true);
         var s4 = Squashed(s4a);
         var c5a = C5Sums(s4);
@@ -278,7 +295,7 @@ public sealed class ReferenceLeNet
         var logits = OutputLogits(f6);
         return new ReferenceActivations
         {
-            Input = input, C1 = c1, S2A = s2a, S2 = s2, C3 = c3, S4A = s4a, S4 = s4,
+            Input = input, C1A = c1a, C1 = c1, S2A = s2a, S2 = s2, C3A = c3a, C3 = c3, S4A = s4a, S4 = s4,
             C5A = c5a, C5 = c5, F6A = f6a, F6 = f6, Logits = logits, Probabilities = Softmax(logits),
         };
     }
@@ -313,7 +330,9 @@ public sealed class ReferenceLeNet
     /// The diagonal second-order estimate the engines compute for the step sizes, in the flat layout: the backward
     /// pass started from ∂²E/∂logit² ≈ p(1−p)/N instead of (p − onehot)/N, with each weight and squashing derivative
     /// squared on the way down and each weight's input squared (biases see 1). Every entry is ≥ 0; the C3 weights the
-    /// table leaves out get exactly 0. Dense softmax output only. <paramref name="loss"/> is the mean loss, as above.
+    /// table leaves out get exactly 0. An RBF output starts at F6 from the MAP criterion's curvature instead, as the
+    /// engines do: d²E/dx_k² ≈ (2 + 4·Σ_i q_i(1 − q_i)·(x_k − c_ik)²)/N (y_D's exact 2, the log term by Gauss–Newton).
+    /// <paramref name="loss"/> is the mean loss, as above.
     /// </summary>
     public double[] GaussNewtonDiagonal(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, out double loss) =>
         Backward(inputs, labels, secondOrder: true, out loss);
@@ -321,8 +340,6 @@ public sealed class ReferenceLeNet
     private double[] Backward(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, bool secondOrder, out double loss)
     {
         if (inputs.Count == 0 || inputs.Count != labels.Count) throw new ArgumentException("one label per input, at least one input");
-        if (secondOrder && Output == OutputLayer.Rbf)
-            throw new ArgumentException("the reference's second-order mode is written for the dense softmax output only");
         var g = new double[p.Length];
         double scale = 1.0 / inputs.Count;
         loss = 0;
@@ -343,11 +360,26 @@ public sealed class ReferenceLeNet
                 double m = Math.Max(-MapJ, f.Logits.Max());
                 double total = Math.Exp(-MapJ - m) + f.Logits.Sum(v => Math.Exp(v - m));
                 dF6 = new double[84];
-                for (int i = 0; i < 10; i++)
+                if (secondOrder)
                 {
-                    double dY = ((i == label ? 1 : 0) - Math.Exp(f.Logits[i] - m) / total) * scale;
-                    for (int k = 0; k < 84; k++) dF6[k] += dY * 2 * (f.F6[k] - p[ow + i * 84 + k]);
+                    // d²E/dx_k² ≈ 2 + 4·Σ_i q_i(1 − q_i)·(x_k − c_ik)²: y_D's curvature is exactly 2, the log term's by Gauss–Newton.
+                    for (int k = 0; k < 84; k++) dF6[k] = 2 * scale;
+                    for (int i = 0; i < 10; i++)
+                    {
+                        double q = Math.Exp(f.Logits[i] - m) / total;
+                        for (int k = 0; k < 84; k++)
+                        {
+                            double r = f.F6[k] - p[ow + i * 84 + k];
+                            dF6[k] += 4 * q * (1 - q) * r * r * scale;
+                        }
+                    }
                 }
+                else
+                    for (int i = 0; i < 10; i++)
+                    {
+                        double dY = ((i == label ? 1 : 0) - Math.Exp(f.Logits[i] - m) / total) * scale;
+                        for (int k = 0; k < 84; k++) dF6[k] += dY * 2 * (f.F6[k] - p[ow + i * 84 + k]);
+                    }
             }
             else
             {
@@ -377,8 +409,10 @@ public sealed class ReferenceLeNet
                 }
             }
 
-            // S4, then C3 (identity).
+            // S4, then C3 (through f when squashed).
             var dC3 = SubsampleBackward(g, dS4, f.S4A, f.C3, 16, 10, s4c, s4b, Q, D);
+            if (SquashedConvolutions)
+                for (int k = 0; k < dC3.Length; k++) dC3[k] *= D(f.C3A[k]);
             var dS2 = new double[6 * 14 * 14];
             for (int o = 0; o < 16; o++)
                 for (int y = 0; y < 10; y++)
@@ -397,8 +431,10 @@ public sealed class ReferenceLeNet
                                 }
                     }
 
-            // S2, then C1 (identity); the input needs no gradient.
+            // S2, then C1 (through f when squashed); the input needs no gradient.
             var dC1 = SubsampleBackward(g, dS2, f.S2A, f.C1, 6, 28, s2c, s2b, Q, D);
+            if (SquashedConvolutions)
+                for (int k = 0; k < dC1.Length; k++) dC1[k] *= D(f.C1A[k]);
             for (int m = 0; m < 6; m++)
                 for (int y = 0; y < 28; y++)
                     for (int x = 0; x < 28; x++)

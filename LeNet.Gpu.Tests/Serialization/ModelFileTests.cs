@@ -194,4 +194,106 @@ public class ModelFileTests
         model.Metadata["format"] = "mine";
         Assert.Throws<ArgumentException>(() => ModelFile.ToBytes(model));
     }
+
+    // ---------------------------------------------------------------- convolutions: linear (absent) or squashed
+
+    [Theory]
+    [InlineData(Squashing.ScaledTanh, OutputLayer.Softmax)]
+    [InlineData(Squashing.Sigmoid, OutputLayer.Rbf)]
+    public void SquashedConvolutions_RoundTrip_AndAreNamedInTheFile(Squashing squashing, OutputLayer output)
+    {
+        var model = LeNetModel.CreateRandom(seed: 77, squashing, output: output, convolutions: ConvolutionSquashing.Squashed);
+        model.Metadata["dataset"] = "digits";
+        var bytes = ModelFile.ToBytes(model);
+        Assert.Equal("squashed", SafeTensors.Parse(bytes, "mem").Metadata[ModelFile.ConvolutionsKey]);
+
+        var loaded = ModelFile.FromBytes(bytes, "squashed.safetensors");
+        Assert.Equal(ConvolutionSquashing.Squashed, loaded.Convolutions);
+        Assert.Equal(squashing, loaded.Squashing);
+        Assert.Equal(output, loaded.Output);
+        Assert.Equal(model.Parameters, loaded.Parameters);
+        // The key belongs to the file, not to the model's provenance; saving the loaded model gives the same bytes.
+        Assert.Equal(model.Metadata, loaded.Metadata);
+        Assert.False(loaded.Metadata.ContainsKey(ModelFile.ConvolutionsKey));
+        Assert.Equal(bytes, ModelFile.ToBytes(loaded));
+    }
+
+    [Fact]
+    public void LinearConvolutions_WriteNoKey_SoTheFileIsWhatItWasBeforeTheChoice()
+    {
+        var model = Trained();
+        var explicitLinear = new LeNetModel(model.Squashing, (float[])model.Parameters.Clone(), model.Output, ConvolutionSquashing.Linear);
+        foreach (var (k, v) in model.Metadata) explicitLinear.Metadata[k] = v;
+        var bytes = ModelFile.ToBytes(model);
+        Assert.Equal(bytes, ModelFile.ToBytes(explicitLinear));
+        Assert.False(SafeTensors.Parse(bytes, "mem").Metadata.ContainsKey(ModelFile.ConvolutionsKey));
+        var (header, _, _) = SafeTensorsFiles.Split(bytes);
+        Assert.Equal(["accuracy", "architecture", "connection_table", "dataset", "epochs", "format", "output", "seed", "squashing"],
+            header["__metadata__"]!.AsObject().Select(kv => kv.Key).Order(StringComparer.Ordinal));
+
+        // The same weights squashed differ from it only by the key: take it out and the linear file's bytes come back.
+        var squashed = new LeNetModel(model.Squashing, (float[])model.Parameters.Clone(), model.Output, ConvolutionSquashing.Squashed);
+        foreach (var (k, v) in model.Metadata) squashed.Metadata[k] = v;
+        var squashedBytes = ModelFile.ToBytes(squashed);
+        Assert.NotEqual(bytes, squashedBytes);
+        Assert.Equal(bytes, Rewrite(squashed, t => t, m => m.Remove(ModelFile.ConvolutionsKey)));
+    }
+
+    /// <summary>
+    /// The shipped models were all written before the choice existed: none says <c>convolutions</c>, all load as
+    /// linear, and those written by the current writer (the ones that say <c>output</c>, which the first two predate)
+    /// come out of it again byte for byte: a linear model's file did not change.
+    /// </summary>
+    [Fact]
+    public void ShippedFilesWrittenBeforeTheChoice_LoadAsLinear_AndRewriteToTheSameBytes()
+    {
+        var names = typeof(ShippedModels).Assembly.GetManifestResourceNames().Where(n => n.EndsWith(".safetensors")).ToList();
+        Assert.Equal(ShippedModels.Names.Select(n => $"LeNet.Gpu.Shipped.{n}.safetensors").Order(), names.Order());
+        int rewritten = 0;
+        foreach (var name in names)
+        {
+            using var stream = typeof(ShippedModels).Assembly.GetManifestResourceStream(name)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            var original = copy.ToArray();
+            Assert.False(SafeTensors.Parse(original, name).Metadata.ContainsKey(ModelFile.ConvolutionsKey), name);
+            var model = ModelFile.FromBytes(original, name);
+            Assert.Equal(ConvolutionSquashing.Linear, model.Convolutions);
+            if (SafeTensors.Parse(original, name).Metadata.ContainsKey(ModelFile.OutputKey))
+            {
+                Assert.True(original.AsSpan().SequenceEqual(ModelFile.ToBytes(model)), $"{name}: rewritten bytes differ");
+                rewritten++;
+            }
+        }
+        Assert.True(rewritten >= 3, $"only {rewritten} shipped files carry the current writer's keys");
+    }
+
+    [Fact]
+    public void AFileWithoutTheKey_OrSayingLinear_LoadsAsLinear()
+    {
+        var squashed = LeNetModel.CreateRandom(seed: 78, convolutions: ConvolutionSquashing.Squashed);
+        Assert.Equal(ConvolutionSquashing.Linear,
+            ModelFile.FromBytes(Rewrite(squashed, t => t, m => m.Remove(ModelFile.ConvolutionsKey)), "absent").Convolutions);
+        Assert.Equal(ConvolutionSquashing.Linear,
+            ModelFile.FromBytes(Rewrite(squashed, t => t, m => m[ModelFile.ConvolutionsKey] = "linear"), "linear").Convolutions);
+        Assert.Equal(ConvolutionSquashing.Squashed, ModelFile.FromBytes(ModelFile.ToBytes(squashed), "squashed").Convolutions);
+    }
+
+    [Fact]
+    public void UnknownConvolutions_AreRefusedNamingTheKeyAndTheValue()
+    {
+        var message = Fails(Rewrite(Trained(), t => t, m => m[ModelFile.ConvolutionsKey] = "bogus")).Message;
+        Assert.Contains("unknown convolutions 'bogus'", message);
+        Assert.Contains("expected linear or squashed", message);
+        Assert.Contains("unknown convolutions ''", Fails(Rewrite(Trained(), t => t, m => m[ModelFile.ConvolutionsKey] = "")).Message);
+    }
+
+    [Fact]
+    public void ConvolutionsKey_IsReserved()
+    {
+        Assert.Contains(ModelFile.ConvolutionsKey, ModelFile.ReservedKeys);
+        var model = Trained();
+        model.Metadata[ModelFile.ConvolutionsKey] = "squashed";
+        Assert.Throws<ArgumentException>(() => ModelFile.ToBytes(model));
+    }
 }
