@@ -49,6 +49,8 @@ public static class ExportCommand
                 {
                     model = name,
                     squashing = network.Squashing.ToName(),
+                    output_layer = network.Output.ToName(),
+                    convolutions = network.Convolutions.ToName(),
                     files = written.Select(w => new { format = w.Format, path = w.Path, bytes = w.Bytes }),
                 });
             else

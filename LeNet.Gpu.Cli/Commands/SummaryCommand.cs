@@ -9,7 +9,7 @@ public static class SummaryCommand
     public static Command Create()
     {
         var json = Common.Json();
-        var model = new Option<string?>("--model") { Description = "show this model's squashing function and output layer (file or shipped name)" };
+        var model = new Option<string?>("--model") { Description = "show this model's squashing function, output layer and convolutions (file or shipped name)" };
         var outputLayer = new Option<string?>("--output-layer") { Description = "softmax | rbf (the paper's RBF units); default: the model's, else softmax" };
         var convolutions = new Option<string?>("--convolutions") { Description = "linear | squashed (C1 and C3 squash their sums, as the paper's); default: the model's, else linear" };
         var command = new Command("summary", "The layer table: output shapes, trainable parameters and connections") { json, model, outputLayer, convolutions };

@@ -58,7 +58,8 @@ public static class TrainCommand
         var hessianEvery = new Option<int>("--hessian-every") { Description = $"SDLM: re-estimate the Hessian every N patterns as well as before each pass (0: each pass only, the paper's; --recipe paper: {PaperRecipe.HessianEvery})" };
         var recipe = new Option<string?>("--recipe")
         {
-            Description = "paper: the paper's network and training (RBF output, MAP loss, scaled tanh, its initialisation, SDLM " +
+            Description = "paper: the paper's network and training (RBF output, MAP loss, scaled tanh on every unit up to F6, C1 and C3 " +
+                "included, its initialisation, SDLM " +
                 "at batch 1 with its rate schedule, 20 passes, test error every pass; ours: μ 0.2 following the rate, Hessian every 2,000 " +
                 "patterns); options given explicitly still apply",
         };
@@ -143,6 +144,9 @@ public static class TrainCommand
                 // The model is the checkpoint's: its convolutions are refused only when asked for otherwise (the
                 // recipe's choice changed after some of its checkpoints were written).
                 if (Given(convolutions)) OnResume(resumePath, () => RunSettings.CheckConvolutions(resumeFrom, convolutionKind));
+                if (Given(outputLayer) && outputKind != resumeFrom.Model.Output)
+                    throw new UsageException($"--resume {resumePath} was written with a {resumeFrom.Model.Output.ToName()} output layer; " +
+                        $"this run has {outputKind.ToName()}: resume with the same options");
                 // What a resumed run no longer chooses, and what a default once meant otherwise: unless given, taken from
                 // the checkpoint, so a checkpoint written under an earlier default resumes with the same command.
                 var written = RunSettings.Written(resumeFrom);
@@ -161,7 +165,8 @@ public static class TrainCommand
             using var stop = new StopRequest();
             Console.Error.WriteLine($"training on {trainer.Device}");
             Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
-                $"{options.Initialization.ToName()} initialisation, {options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}");
+                $"{options.Initialization.ToName()} initialisation, {options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}" +
+                ((resumeFrom?.Model.Convolutions ?? convolutionKind) == ConvolutionSquashing.Squashed ? "; C1 and C3 squashed" : ""));
 
             // The test images a model classifies right, on the trainer's own engine: once at the end, and after every
             // pass for the paper's recipe (its Fig. 5).

@@ -218,6 +218,8 @@ public sealed class CliTests : IDisposable
             2, "was written with scaled-tanh squashing; this run has sigmoid");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--seed", "2"]),
             2, "was written with seed 1; this run has 2");
+        AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--output-layer", "rbf"]),
+            2, "was written with a softmax output layer; this run has rbf");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "--resume", "a.safetensors.ckpt", "-o", "b.safetensors", "--init", "paper"]),
             2, "was written with initialization input-scaled; this run has paper");
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. train, "--epochs", "2", "-o", "b.safetensors", "--init", "lecun"]),

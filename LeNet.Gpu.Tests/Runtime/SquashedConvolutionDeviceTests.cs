@@ -90,15 +90,27 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
         const int count = 13; // a partial tile for every fused kernel
         var model = Squashed(31 + (int)squashing, squashing, output);
         var images = TestData.RandomImages(count, seed: 32);
-        var expected = new CpuInferenceEngine(model, count, 2).Predict(images);
+        var bytes = new byte[count * 784];
+        new Random(33).NextBytes(bytes);
+        var cpu = new CpuInferenceEngine(model, count, 2);
+        var linear = new CpuInferenceEngine(new LeNetModel(squashing, model.Parameters, output), count, 2);
         foreach (var path in new[] { InferencePath.Fused, InferencePath.PerLayer })
         {
             using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, 8, path);
-            var actual = engine.Predict(images);
-            double max = expected.Probabilities.Zip(actual.Probabilities, (e, x) => (double)Math.Abs(e - x)).Max();
-            Assert.True(max <= 1e-5, $"{path}: probabilities differ from the CPU engine by up to {max:E2}");
-            Assert.Equal(expected.Classes, actual.Classes);
+            AssertSame($"{path}, float images", cpu.Predict(images), engine.Predict(images), linear.Predict(images));
+            AssertSame($"{path}, MNIST bytes", cpu.PredictMnist(bytes), engine.PredictMnist(bytes), linear.PredictMnist(bytes));
         }
+    }
+
+    /// <summary>Within 1e-5 of the CPU engine's probabilities, same classes; the linear network's are far from them.</summary>
+    private static void AssertSame(string what, Prediction expected, Prediction actual, Prediction linear)
+    {
+        static double MaxDifference(Prediction a, Prediction b) => a.Probabilities.Zip(b.Probabilities, (x, y) => (double)Math.Abs(x - y)).Max();
+        double max = MaxDifference(expected, actual);
+        Assert.True(max <= 1e-5, $"{what}: probabilities differ from the CPU engine by up to {max:E2}");
+        Assert.Equal(expected.Classes, actual.Classes);
+        double unsquashed = MaxDifference(linear, actual);
+        Assert.True(unsquashed > 1e-3, $"{what}: as close to the linear network ({unsquashed:E2}): squashing was skipped");
     }
 
     /// <summary>[elements][Count] (batch innermost, the device's layout) → [Count][elements].</summary>
@@ -111,13 +123,23 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
         return result;
     }
 
-    [Fact]
-    public void An_engine_refuses_a_model_whose_convolutions_differ()
+    /// <summary>An engine built for one model serves another whose convolutions differ, both ways, on both paths.</summary>
+    [Theory]
+    [InlineData(InferencePath.Fused)]
+    [InlineData(InferencePath.PerLayer)]
+    public void An_engine_loads_a_model_whose_convolutions_differ(InferencePath path)
     {
-        var model = Squashed(41, Squashing.ScaledTanh);
-        using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, 4, InferencePath.PerLayer);
-        var linear = new LeNetModel(model.Squashing, model.Parameters, model.Output);
-        var e = Assert.Throws<ArgumentException>(() => engine.Load(linear));
-        Assert.Contains("squashed convolutions, model has linear", e.Message);
+        var squashed = Squashed(41, Squashing.ScaledTanh);
+        var linear = new LeNetModel(squashed.Squashing, squashed.Parameters, squashed.Output);
+        var images = TestData.RandomImages(5, seed: 42);
+        using var engine = new IlgpuInferenceEngine(squashed, gpu.LeNet, 8, path);
+        foreach (var model in new[] { linear, squashed })
+        {
+            engine.Load(model);
+            var expected = new CpuInferenceEngine(model, 5, 2).Predict(images);
+            var actual = engine.Predict(images);
+            double max = expected.Probabilities.Zip(actual.Probabilities, (x, y) => (double)Math.Abs(x - y)).Max();
+            Assert.True(max <= 1e-5, $"{model.Convolutions.ToName()} after Load: probabilities differ from the CPU engine by up to {max:E2}");
+        }
     }
 }

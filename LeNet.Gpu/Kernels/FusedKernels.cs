@@ -14,6 +14,9 @@ namespace LeNet.Gpu.Kernels;
 /// C3S4        S2 [n][6][14][14]                               →  S4 [n][16][5][5]        C3 never leaves the chip
 /// C5F6Output  S4 [n][16·5·5]                                  →  probabilities [n][10], predictions [n]
 /// </code>
+/// C1S2 and C3S4 leave C1 and C3 linear; <c>C1S2SquashedFrom…</c> and <c>C3S4Squashed</c> are the same kernels for
+/// models whose C1 and C3 squash their outputs (<see cref="Model.ConvolutionSquashing"/>), entry points of their own
+/// over one body each, so the choice costs the linear ones nothing.
 /// Every tensor here is <b>image-major</b> (unlike the per-layer kernels' batch-innermost layout): a tile of
 /// consecutive images is one contiguous block, so a group loads it with consecutive threads reading consecutive
 /// addresses (coalesced) whatever the tile size, and the host's row-major images need no transpose kernel.
@@ -138,7 +141,9 @@ public static class FusedKernels
     /// <summary>
     /// One thread per (image, S2 position): the 2×2 block of C1 outputs under that position for all 6 maps
     /// (24 accumulators). Each 6-wide pair of input rows is read once from shared memory and used by all 6 maps;
-    /// each weight row is a broadcast (every thread of the group reads the same address).
+    /// each weight row is a broadcast (every thread of the group reads the same address). <paramref name="convolution"/>
+    /// is what each C1 output goes through before the 2×2 sum: identity, or the squashing function (a constant in each
+    /// entry point, folded away by the compiler).
     /// </summary>
     private static void C1S2Compute(ArrayView<float> tile, ArrayView<float> p, int first, int valid, int activation, int convolution,
         ArrayView<float> s2)

@@ -27,13 +27,20 @@ public readonly record struct DenseLayersWeights(DenseWeights C5, DenseWeights F
 /// </summary>
 public sealed class FusedLaunches
 {
-    // Each C1/C3 kernel twice: with the convolution linear, and squashed (a kernel of its own, see C1S2SquashedFromFloats).
+    // Each C1/C3 kernel twice: with the convolution linear, and squashed (a kernel of its own, see
+    // C1S2SquashedFromFloats), the squashed ones compiled on their first launch, so a linear model never compiles them.
     private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromFloats, c1s2SquashedFromFloats;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromFloats;
+    private readonly Lazy<Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>> c1s2SquashedFromFloats;
     private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<byte>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromBytes, c1s2SquashedFromBytes;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c1s2FromBytes;
+    private readonly Lazy<Action<AcceleratorStream, KernelConfig, int, int, ArrayView<byte>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>> c1s2SquashedFromBytes;
     private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c3s4, c3s4Squashed;
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> c3s4;
+    private readonly Lazy<Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>> c3s4Squashed;
     private readonly Action<AcceleratorStream, KernelConfig, int, int, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<int>> c5f6Output;
@@ -46,16 +53,16 @@ public sealed class FusedLaunches
         MaxGroupSize = accelerator.MaxNumThreadsPerGroup;
         c1s2FromFloats = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromFloats);
-        c1s2SquashedFromFloats = accelerator.LoadKernel<int, int, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2SquashedFromFloats);
+        c1s2SquashedFromFloats = new(() => accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2SquashedFromFloats));
         c1s2FromBytes = accelerator.LoadKernel<int, int, ArrayView<byte>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2FromBytes);
-        c1s2SquashedFromBytes = accelerator.LoadKernel<int, int, ArrayView<byte>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2SquashedFromBytes);
+        c1s2SquashedFromBytes = new(() => accelerator.LoadKernel<int, int, ArrayView<byte>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C1S2SquashedFromBytes));
         c3s4 = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4);
-        c3s4Squashed = accelerator.LoadKernel<int, int, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4Squashed);
+        c3s4Squashed = new(() => accelerator.LoadKernel<int, int, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FusedKernels.C3S4Squashed));
         c5f6Output = accelerator.LoadKernel<int, int, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<int>>(FusedKernels.C5F6Output);
@@ -63,24 +70,30 @@ public sealed class FusedLaunches
 
     private static KernelConfig Grid(int count, int tile, int groupSize) => new((count + tile - 1) / tile, groupSize);
 
-    /// <summary><see cref="FusedKernels.C1S2FromFloats"/>: ⌈count / <see cref="FusedKernels.C1S2Tile"/>⌉ groups.</summary>
-    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
+    /// <summary>
+    /// <see cref="FusedKernels.C1S2FromFloats"/> (<see cref="FusedKernels.C1S2SquashedFromFloats"/> when C1 is
+    /// <paramref name="squashed"/>): ⌈count / <see cref="FusedKernels.C1S2Tile"/>⌉ groups.
+    /// </summary>
+    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, bool squashed,
         ArrayView<float> images, C1S2Weights weights, ArrayView<float> s2) =>
-        (convolution == Model.Activation.Identity ? c1s2FromFloats : c1s2SquashedFromFloats)(
+        (squashed ? c1s2SquashedFromFloats.Value : c1s2FromFloats)(
             stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
             weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
 
-    /// <summary><see cref="FusedKernels.C1S2FromBytes"/>: the same grid, raw 28×28 bytes in.</summary>
-    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
+    /// <summary><see cref="FusedKernels.C1S2FromBytes"/> (or its squashed variant): the same grid, raw 28×28 bytes in.</summary>
+    public void C1S2(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, bool squashed,
         ArrayView<byte> images, C1S2Weights weights, ArrayView<float> s2) =>
-        (convolution == Model.Activation.Identity ? c1s2FromBytes : c1s2SquashedFromBytes)(
+        (squashed ? c1s2SquashedFromBytes.Value : c1s2FromBytes)(
             stream, Grid(count, FusedKernels.C1S2Tile, groupSize), count, (int)activation, images,
             weights.C1Weight, weights.C1Bias, weights.S2Coefficient, weights.S2Bias, s2);
 
-    /// <summary><see cref="FusedKernels.C3S4"/>: ⌈count / <see cref="FusedKernels.C3S4Tile"/>⌉ groups.</summary>
-    public void C3S4(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, Model.Activation convolution,
+    /// <summary>
+    /// <see cref="FusedKernels.C3S4"/> (<see cref="FusedKernels.C3S4Squashed"/> when C3 is <paramref name="squashed"/>):
+    /// ⌈count / <see cref="FusedKernels.C3S4Tile"/>⌉ groups.
+    /// </summary>
+    public void C3S4(AcceleratorStream stream, int groupSize, int count, Model.Activation activation, bool squashed,
         ArrayView<float> s2, C3S4Weights weights, ArrayView<float> s4) =>
-        (convolution == Model.Activation.Identity ? c3s4 : c3s4Squashed)(
+        (squashed ? c3s4Squashed.Value : c3s4)(
             stream, Grid(count, FusedKernels.C3S4Tile, groupSize), count, (int)activation, s2,
             weights.C3Weight, weights.C3Bias, weights.C3Mask, weights.S4Coefficient, weights.S4Bias, s4);
 

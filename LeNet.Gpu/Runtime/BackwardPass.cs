@@ -42,7 +42,10 @@ public sealed class BackwardPass : IDisposable
     /// <summary>The MAP criterion's j, for RBF models (<see cref="RbfKernels"/>).</summary>
     public float MapJ { get; set; }
 
-    /// <summary>The launches of the backward pass, in the order <see cref="Run"/> makes them: from the loss back to C1.</summary>
+    /// <summary>
+    /// The launches of the backward pass, in the order <see cref="Run"/> makes them: from the loss back to C1.
+    /// C3Squash and C1Squash launch only for squashed convolutions (a linear model's C1 and C3 need none).
+    /// </summary>
     public enum Step
     {
         Loss,

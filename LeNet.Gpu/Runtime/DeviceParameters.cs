@@ -21,7 +21,7 @@ public sealed class DeviceParameters : IDisposable
     public OutputLayer Output { get; }
 
     /// <summary>Whether C1 and C3 squash their sums (<see cref="ConvolutionSquashing"/>).</summary>
-    public ConvolutionSquashing Convolutions { get; }
+    public ConvolutionSquashing Convolutions { get; private set; }
 
     /// <summary>What C1 and C3 apply to their sums: the identity, or the squashing function.</summary>
     public Activation ConvolutionActivation => Squashing.ConvolutionActivation(Convolutions);
@@ -58,6 +58,15 @@ public sealed class DeviceParameters : IDisposable
         new(View(coefficient), View(bias));
 
     public void Upload(float[] parameters) => Buffer.CopyFromCPU(parameters);
+
+    /// <summary>Replaces the parameters and whether C1 and C3 squash (a host-side choice: each launch passes it).</summary>
+    public void Upload(float[] parameters, ConvolutionSquashing convolutions)
+    {
+        if (!Enum.IsDefined(convolutions))
+            throw new ArgumentOutOfRangeException(nameof(convolutions), convolutions, "unknown convolution squashing");
+        Upload(parameters);
+        Convolutions = convolutions;
+    }
 
     public float[] Download() => Buffer.GetAsArray1D();
 

@@ -90,18 +90,18 @@ public sealed class FusedForwardPass : IDisposable
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
         var squash = p.Squashing.ToActivation();
-        var convolution = p.ConvolutionActivation;
+        bool squashed = p.Convolutions == ConvolutionSquashing.Squashed; // C1 and C3 through the squashing function too
         switch (stage)
         {
             case Stage.C1S2:
                 var c1s2 = new C1S2Weights(p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias));
                 if (format == ImageFormat.MnistBytes)
-                    k.C1S2(stream, C1S2Group, count, squash, convolution, Bytes.View, c1s2, S2.View);
+                    k.C1S2(stream, C1S2Group, count, squash, squashed, Bytes.View, c1s2, S2.View);
                 else
-                    k.C1S2(stream, C1S2Group, count, squash, convolution, Images.View, c1s2, S2.View);
+                    k.C1S2(stream, C1S2Group, count, squash, squashed, Images.View, c1s2, S2.View);
                 break;
             case Stage.C3S4:
-                k.C3S4(stream, C3S4Group, count, squash, convolution, S2.View,
+                k.C3S4(stream, C3S4Group, count, squash, squashed, S2.View,
                     new C3S4Weights(p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, p.View(P.S4Coefficient), p.View(P.S4Bias)), S4.View);
                 break;
             case Stage.C5F6Output:

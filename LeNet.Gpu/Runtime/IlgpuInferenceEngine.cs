@@ -61,7 +61,7 @@ public interface IInferenceEngine : IDisposable
     int BatchCapacity { get; }
     Squashing Squashing { get; }
 
-    /// <summary>Replaces the parameters (same squashing function).</summary>
+    /// <summary>Replaces the parameters (same squashing function; output layer and convolutions as the model has them).</summary>
     void Load(LeNetModel model);
 
     /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>
@@ -195,14 +195,12 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
         return pass = new ForwardPass(a, capacity);
     }
 
-    /// <summary>Replaces the parameters on the device (same squashing function and convolutions).</summary>
+    /// <summary>Replaces the parameters on the device (same squashing function; C1 and C3 as the model has them).</summary>
     public void Load(LeNetModel model)
     {
         if (model.Squashing != parameters.Squashing)
             throw new ArgumentException($"engine was built for {parameters.Squashing.ToName()} squashing, model uses {model.Squashing.ToName()}");
-        if (model.Convolutions != parameters.Convolutions)
-            throw new ArgumentException($"engine was built for {parameters.Convolutions.ToName()} convolutions, model has {model.Convolutions.ToName()} ones");
-        parameters.Upload(model.AsSoftmaxEquivalent().Parameters);
+        parameters.Upload(model.AsSoftmaxEquivalent().Parameters, model.Convolutions);
     }
 
     /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>
