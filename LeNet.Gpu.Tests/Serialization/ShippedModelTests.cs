@@ -67,9 +67,9 @@ public sealed class ShippedModelTests
         Assert.Equal("paper", model.Metadata["recipe"]);
         Assert.Equal("1", model.Metadata["batch_size"]);
         Assert.Equal(20, model.Metadata["test_error_per_pass"].Split(',').Length);
-        // lenet5-paper is the recipe as it is now (C1 and C3 squashed, as the paper's); the distorted model was trained
-        // before that choice and its command says --convolutions linear.
-        Assert.Equal(name == ShippedModels.Paper ? ConvolutionSquashing.Squashed : ConvolutionSquashing.Linear, model.Convolutions);
+        // The recipe as it is now: C1 and C3 squashed, as every unit up to F6 in the paper, and μ following the rate.
+        Assert.Equal(ConvolutionSquashing.Squashed, model.Convolutions);
+        Assert.Equal("true", model.Metadata["sdlm_mu_follows_rate"]);
     }
 
     /// <summary>Issue 14's target for the recipe without distortions: at most 1.1% test error (the paper: 0.95%).</summary>
