@@ -16,7 +16,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private readonly Squashing squashing;
     private readonly OutputLayer output;
     private readonly ConvolutionSquashing convolutions;
-    private readonly CpuNetwork network;
+    private readonly CpuNetwork network, stepNetwork;
     private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch, logits;
     private readonly int[] labels, order, batchLabels;
     private double lossSum;
@@ -24,7 +24,9 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
 
     public DeviceDescription Device { get; }
 
-    public CpuTrainingBackend(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n, int threads)
+    /// <param name="stepWidth">The vector width of the training steps' tiles; null: <see cref="StepWidth"/>.</param>
+    public CpuTrainingBackend(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n, int threads,
+        CpuVectorWidth? stepWidth = null)
     {
         this.options = options;
         squashing = model.Squashing;
@@ -32,6 +34,8 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         convolutions = model.Convolutions;
         int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
         network = new CpuNetwork(capacity, threads);
+        var width = SimdWidth.Resolve(stepWidth ?? StepWidth(options.BatchSize));
+        stepNetwork = width == network.VectorWidth ? network : new CpuNetwork(options.BatchSize, threads, width);
         Device = CpuInferenceEngine.Describe(network);
         dataset = images;
         this.labels = labels;
@@ -46,13 +50,21 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         batchLabels = new int[capacity];
     }
 
+    /// <summary>
+    /// The tiles a training step runs in. A per-pattern step (batch 1) fills one lane of a tile whatever its width, so
+    /// it runs in 4-lane tiles rather than the widest: the same bits (every lane's arithmetic is the same, and the
+    /// empty lanes add exact zeros; a test checks it), 40% more images/s on a machine with 512-bit vectors (the recipe's
+    /// first MNIST pass, 2026-11-30: 2,181 → 3,079). The Hessian estimates and evaluations keep the widest tiles.
+    /// </summary>
+    public static CpuVectorWidth StepWidth(int batchSize) => batchSize == 1 ? CpuVectorWidth.Bits128 : CpuVectorWidth.Auto;
+
     public void SetOrder(int[] indices, int offset) => indices.CopyTo(order, offset);
 
     public void TrainBatch(int epoch, int first, int count, float rate, long step)
     {
         Gather(epoch, first, count, distort: true);
-        network.Forward(parameters, squashing, batch, count, output, convolutions);
-        network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
+        stepNetwork.Forward(parameters, squashing, batch, count, output, convolutions);
+        stepNetwork.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
         lossSum += loss;
         correct += right;
         images += count;
