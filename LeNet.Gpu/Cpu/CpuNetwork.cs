@@ -73,13 +73,25 @@ public sealed unsafe class CpuNetwork
     /// <param name="output">An RBF model's OUTPUT is its distances: the Output layer's values are −y.</param>
     /// <param name="convolutions">Whether C1 and C3 squash their sums (the backward pass follows the forward's).</param>
     public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
-        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
+        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear) =>
+        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: false);
+
+    /// <summary>
+    /// <see cref="Forward"/> for a batch whose backward pass follows: every image runs in tiles, none one by one (the backward pass would run them again in a tile). The same
+    /// bits: a partial tile's empty lanes hold zeros either way.
+    /// </summary>
+    internal void ForwardForBackward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
+        OutputLayer output, ConvolutionSquashing convolutions) =>
+        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: true);
+
+    private void RunForward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
+        OutputLayer output, ConvolutionSquashing convolutions, bool tilesOnly)
     {
         CheckForward(parameters, squashing, convolutions, count);
         if (images.Length < (long)count * ImageFloats)
             throw new ArgumentException($"{count} images need {count * ImageFloats} floats; got {images.Length}", nameof(images));
         fixed (float* p = parameters, x = images)
-            engine.Forward(p, squashing, convolutions, output, x, null, count);
+            engine.Forward(p, squashing, convolutions, output, x, null, count, tilesOnly);
         Finish(squashing, output, count);
     }
 

@@ -54,7 +54,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     /// The tiles a training step runs in. A per-pattern step (batch 1) fills one lane of a tile whatever its width, so
     /// it runs in 4-lane tiles rather than the widest: the same bits (every lane's arithmetic is the same, and the
     /// empty lanes add exact zeros; a test checks it), 40% more images/s on a machine with 512-bit vectors (the recipe's
-    /// first MNIST pass, 2026-11-30: 2,181 → 3,079). The Hessian estimates and evaluations keep the widest tiles.
+    /// first MNIST pass, 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the widest tiles.
     /// </summary>
     public static CpuVectorWidth StepWidth(int batchSize) => batchSize == 1 ? CpuVectorWidth.Bits128 : CpuVectorWidth.Auto;
 
@@ -63,7 +63,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     public void TrainBatch(int epoch, int first, int count, float rate, long step)
     {
         Gather(epoch, first, count, distort: true);
-        stepNetwork.Forward(parameters, squashing, batch, count, output, convolutions);
+        stepNetwork.ForwardForBackward(parameters, squashing, batch, count, output, convolutions);
         stepNetwork.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
         lossSum += loss;
         correct += right;
@@ -117,7 +117,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         {
             int count = Math.Min(network.Capacity, samples - done);
             Gather(0, first + done, count, distort: false);
-            network.Forward(parameters, squashing, batch, count, output, convolutions);
+            network.ForwardForBackward(parameters, squashing, batch, count, output, convolutions);
             network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, options.MapJ, out _, out _);
             // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
             CpuOptimizer.Accumulate((float)count / samples, gradients, stateA);

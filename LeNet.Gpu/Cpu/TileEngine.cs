@@ -12,7 +12,10 @@ internal unsafe interface ITileEngine
     int* Predictions { get; }
 
     /// <summary>Runs the network on count images given as floats [count][1024] or MNIST bytes [count][784] (one is null).</summary>
-    void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count);
+    /// <param name="tilesOnly">Run leftover images as a partial tile too (a backward pass follows, which needs them
+    /// in tiles: running them one by one first would be work thrown away).</param>
+    void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count,
+        bool tilesOnly = false);
 
     /// <param name="mapJ">The MAP loss's j, for an RBF output (see <see cref="RbfTiles"/>).</param>
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
@@ -101,7 +104,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
 
     // ---------------------------------------------------------------- forward
 
-    public void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count)
+    public void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count,
+        bool tilesOnly = false)
     {
         this.parameters = parameters;
         this.squashing = squashing;
@@ -111,7 +115,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         this.mnist = mnist;
         this.count = count;
         int full = count / L, left = count - full * L;
-        bool single = left > 0 && left <= singleImageLimit;
+        bool single = left > 0 && left <= singleImageLimit && !tilesOnly;
         looseTile = single ? full : -1;
         tileItems = single ? full : TilesFor(count);
         pool.Run(tileItems + (single ? left : 0), forwardItem);
