@@ -77,8 +77,8 @@ public sealed unsafe class CpuNetwork
         RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: false);
 
     /// <summary>
-    /// <see cref="Forward"/> for a batch whose backward pass follows: every image runs in tiles, none one by one (the backward pass would run them again in a tile). The same
-    /// bits: a partial tile's empty lanes hold zeros either way.
+    /// <see cref="Forward"/> for a batch whose backward pass follows: every image runs in tiles, none one by one (the
+    /// backward pass would run them again in a tile). The same bits: a partial tile's empty lanes hold zeros either way.
     /// </summary>
     internal void ForwardForBackward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
         OutputLayer output, ConvolutionSquashing convolutions) =>
