@@ -144,9 +144,7 @@ public static class TrainCommand
                 // The model is the checkpoint's: its convolutions are refused only when asked for otherwise (the
                 // recipe's choice changed after some of its checkpoints were written).
                 if (Given(convolutions)) OnResume(resumePath, () => RunSettings.CheckConvolutions(resumeFrom, convolutionKind));
-                if (Given(outputLayer) && outputKind != resumeFrom.Model.Output)
-                    throw new UsageException($"--resume {resumePath} was written with a {resumeFrom.Model.Output.ToName()} output layer; " +
-                        $"this run has {outputKind.ToName()}: resume with the same options");
+                if (Given(outputLayer)) OnResume(resumePath, () => RunSettings.CheckOutputLayer(resumeFrom, outputKind));
                 // What a resumed run no longer chooses, and what a default once meant otherwise: unless given, taken from
                 // the checkpoint, so a checkpoint written under an earlier default resumes with the same command.
                 var written = RunSettings.Written(resumeFrom);

@@ -49,7 +49,7 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
         };
         foreach (var (layer, buffer) in buffers)
         {
-            var device = ImageMajor(buffer.GetAsArray1D(), TileLayout.Shape(layer).Elements);
+            var device = TestData.FromBatchLayout(buffer.GetAsArray1D(), Count, Count);
             double error = Tolerance.NormwiseError(net.Activations(layer), device);
             Assert.True(error <= 1e-5, $"{layer}: normwise error {error:E2} against the device");
         }
@@ -88,17 +88,7 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
 
         var net = new CpuNetwork(Count, 2);
         net.ForwardMnist(model.Parameters, model.Squashing, bytes, Count);
-        Assert.Equal(ImageMajor(forward.Input.GetAsArray1D(), 1024), net.Activations(Layer.Input));
+        Assert.Equal(TestData.FromBatchLayout(forward.Input.GetAsArray1D(), Count, Count), net.Activations(Layer.Input));
         Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
-    }
-
-    /// <summary>[elements][Count] (batch innermost, stride = Count) → [Count][elements].</summary>
-    private static float[] ImageMajor(float[] batchInnermost, int elements)
-    {
-        var result = new float[Count * elements];
-        for (int e = 0; e < elements; e++)
-            for (int n = 0; n < Count; n++)
-                result[n * elements + e] = batchInnermost[e * Count + n];
-        return result;
     }
 }

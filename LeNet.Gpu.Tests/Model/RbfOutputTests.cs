@@ -101,12 +101,7 @@ public sealed class RbfOutputTests
                 for (int t = 0; t < 4; t++)
                 {
                     int i = slice.Offset + random.Next(slice.Length);
-                    var plus = (double[])reference.Parameters.Clone();
-                    var minus = (double[])reference.Parameters.Clone();
-                    plus[i] += h;
-                    minus[i] -= h;
-                    double numeric = (new ReferenceLeNet(plus, model.Squashing) { Output = OutputLayer.Rbf, MapJ = j }.Loss(inputs, labels)
-                        - new ReferenceLeNet(minus, model.Squashing) { Output = OutputLayer.Rbf, MapJ = j }.Loss(inputs, labels)) / (2 * h);
+                    double numeric = reference.CentralDifference(i, inputs, labels, h);
                     Assert.True(Math.Abs(numeric - gradient[i]) <= 1e-6 * Math.Abs(gradient[i]) + 1e-8,
                         $"j {j}, {slice.Name}[{i - slice.Offset}]: analytic {gradient[i]:E6}, numeric {numeric:E6}");
                 }

@@ -301,6 +301,21 @@ public sealed class ReferenceLeNet
     }
 
     /// <summary>Loss = mean over the batch of −log p[label].</summary>
+    /// <summary>
+    /// ∂loss/∂parameter i by central differences in double, the same network (squashing, output, j, convolutions) with
+    /// parameter i moved by ±h: the tests' check of <see cref="Gradient"/> that shares none of its code.
+    /// </summary>
+    public double CentralDifference(int i, IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels, double h)
+    {
+        double LossAt(double step)
+        {
+            var moved = (double[])p.Clone();
+            moved[i] += step;
+            return new ReferenceLeNet(moved, Squashing) { Output = Output, MapJ = MapJ, Convolutions = Convolutions }.Loss(inputs, labels);
+        }
+        return (LossAt(h) - LossAt(-h)) / (2 * h);
+    }
+
     public double Loss(IReadOnlyList<double[]> inputs, IReadOnlyList<int> labels)
     {
         double total = 0;

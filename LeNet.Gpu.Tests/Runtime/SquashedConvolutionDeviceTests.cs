@@ -58,7 +58,7 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
 
         foreach (var (layer, buffer) in new[] { (Layer.C1, forward.C1), (Layer.C3, forward.C3), (Layer.S4, forward.S4), (Layer.F6, forward.F6) })
         {
-            var device = ImageMajor(buffer.GetAsArray1D(), TileLayout.Shape(layer).Elements);
+            var device = TestData.FromBatchLayout(buffer.GetAsArray1D(), Count, Count);
             double error = Tolerance.NormwiseError(net.Activations(layer), device);
             Assert.True(error <= 1e-5, $"{layer}: normwise error {error:E2} against the CPU engine");
             double unsquashed = Tolerance.NormwiseError(linear.Activations(layer), device);
@@ -111,16 +111,6 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
         Assert.Equal(expected.Classes, actual.Classes);
         double unsquashed = MaxDifference(linear, actual);
         Assert.True(unsquashed > 1e-3, $"{what}: as close to the linear network ({unsquashed:E2}): squashing was skipped");
-    }
-
-    /// <summary>[elements][Count] (batch innermost, the device's layout) → [Count][elements].</summary>
-    private static float[] ImageMajor(float[] batchInnermost, int elements)
-    {
-        var result = new float[Count * elements];
-        for (int e = 0; e < elements; e++)
-            for (int n = 0; n < Count; n++)
-                result[n * elements + e] = batchInnermost[e * Count + n];
-        return result;
     }
 
     /// <summary>An engine built for one model serves another whose convolutions differ, both ways, on both paths.</summary>

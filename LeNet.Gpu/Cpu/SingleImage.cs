@@ -137,8 +137,8 @@ internal static unsafe class SingleImage
     /// <summary>v ← f(v) for n floats; a last partial vector goes through <paramref name="tail"/> (16 floats).</summary>
     private static void Squash<TS, TV>(float* v, int n, Squashing squashing, float* tail) where TS : struct, ISimd<TV> where TV : struct
     {
-        int L = TS.Lanes, k = 0;
-        for (; k + L <= n; k += L) TS.Store(v + k, VectorMath.Squash<TS, TV>(TS.Load(v + k), squashing));
+        int L = TS.Lanes, k = n / L * L;
+        VectorMath.SquashInPlace<TS, TV>(v, n / L, squashing);
         if (k == n) return;
         new ReadOnlySpan<float>(v + k, n - k).CopyTo(new Span<float>(tail, L));
         TS.Store(tail, VectorMath.Squash<TS, TV>(TS.Load(tail), squashing));

@@ -87,7 +87,7 @@ internal static class VectorMath
             ? TS.Multiply(TS.Broadcast(TanhScale), Tanh<TS, TV>(TS.Multiply(TS.Broadcast(TanhSlope), a)))
             : Sigmoid<TS, TV>(a);
 
-    /// <summary>v ← f(v) over <paramref name="vectors"/> vectors (a tile's squashed convolution outputs).</summary>
+    /// <summary>v ← f(v) over <paramref name="vectors"/> whole vectors (a tile's squashed convolution outputs; one image's layer).</summary>
     public static unsafe void SquashInPlace<TS, TV>(float* v, int vectors, Squashing squashing) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;

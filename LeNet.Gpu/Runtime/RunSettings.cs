@@ -77,20 +77,26 @@ public static class RunSettings
 
     /// <summary>Refuses to resume <paramref name="checkpoint"/> with another squashing function than its model's.</summary>
     /// <exception cref="ResumeMismatchException">They differ.</exception>
-    public static void CheckSquashing(TrainingCheckpoint checkpoint, Squashing squashing)
-    {
-        if (checkpoint.Model.Squashing != squashing)
-            throw new ResumeMismatchException($"was written with {checkpoint.Model.Squashing.ToName()} squashing; this run has " +
-                $"{squashing.ToName()}: resume with the same options");
-    }
+    public static void CheckSquashing(TrainingCheckpoint checkpoint, Squashing squashing) =>
+        CheckModel(checkpoint.Model.Squashing.ToName(), squashing.ToName(), "{0} squashing");
 
     /// <summary>Refuses to resume <paramref name="checkpoint"/> with C1 and C3 squashed otherwise than in its model.</summary>
     /// <exception cref="ResumeMismatchException">They differ.</exception>
-    public static void CheckConvolutions(TrainingCheckpoint checkpoint, ConvolutionSquashing convolutions)
+    public static void CheckConvolutions(TrainingCheckpoint checkpoint, ConvolutionSquashing convolutions) =>
+        CheckModel(checkpoint.Model.Convolutions.ToName(), convolutions.ToName(), "{0} convolutions");
+
+    /// <summary>Refuses to resume <paramref name="checkpoint"/> with another output layer than its model's.</summary>
+    /// <exception cref="ResumeMismatchException">They differ.</exception>
+    public static void CheckOutputLayer(TrainingCheckpoint checkpoint, OutputLayer output) =>
+        CheckModel(checkpoint.Model.Output.ToName(), output.ToName(), "a {0} output layer");
+
+    /// <summary>A choice of the checkpoint's model (<paramref name="written"/>) the run names otherwise; <paramref name="what"/>
+    /// words the checkpoint's side ("{0} squashing").</summary>
+    private static void CheckModel(string written, string run, string what)
     {
-        if (checkpoint.Model.Convolutions != convolutions)
-            throw new ResumeMismatchException($"was written with {checkpoint.Model.Convolutions.ToName()} convolutions; this run has " +
-                $"{convolutions.ToName()}: resume with the same options");
+        if (written != run)
+            throw new ResumeMismatchException($"was written with {string.Format(CultureInfo.InvariantCulture, what, written)}; " +
+                $"this run has {run}: resume with the same options");
     }
 
     /// <summary>Refuses a resume whose settings differ from those the checkpoint records (older checkpoints record none).</summary>
