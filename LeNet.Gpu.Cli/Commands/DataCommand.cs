@@ -18,8 +18,8 @@ public static class DataCommand
                     throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)})");
             foreach (var name in wanted)
             {
-                var found = DataCatalog.Find(name) ?? DatasetFetch.Fetch(name, line => Console.Error.WriteLine(line));
-                Console.WriteLine($"{name}: {found}");
+                var found = DatasetFetch.Fetch(name, line => Console.Error.WriteLine(line));
+                Console.WriteLine($"{name}: {Common.Shown(found)}");
             }
             return ExitCodes.Success;
         }));

@@ -8,6 +8,9 @@ namespace LeNet.Gpu.Cli.Commands;
 
 public static class PredictCommand
 {
+    /// <summary>Images predicted and written at a time.</summary>
+    private const int Chunk = 256;
+
     private static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
 
     public static Command Create()
@@ -32,7 +35,7 @@ public static class PredictCommand
                 else
                 {
                     files.Add(path);
-                    if (!File.Exists(path)) Report(errors, path, $"{path}: no such file or folder");
+                    if (!File.Exists(path)) Report(errors, path, InputFile.NotFound(path, "file or folder"));
                 }
             }
             if (files.Count == 0)
@@ -40,43 +43,52 @@ public static class PredictCommand
 
             var network = ShippedModels.Resolve(parse.GetValue(model)!);
             var classNames = Provenance.ClassNames(network.Metadata);
-            var readable = new List<(string File, float[] Image)>();
-            foreach (var file in files.Where(f => !errors.ContainsKey(f)))
+            bool asJson = parse.GetValue(json);
+            IInferenceEngine? engine = null;
+            var rows = new Dictionary<string, PredictionRow>();
+            try
             {
-                try
+                // A chunk at a time, each table written as soon as it is predicted: `predict DIR | head -1` stops after
+                // the first chunk once head has gone, instead of predicting the whole folder for nobody.
+                foreach (var chunk in files.Chunk(Chunk))
                 {
-                    readable.Add((file, ImageLoader.Load(file)));
-                }
-                catch (Exception e) when (e is DataFormatException or DataNotFoundException)
-                {
-                    Report(errors, file, e.Message);
+                    var readable = new List<(string File, float[] Image)>();
+                    foreach (var file in chunk.Where(f => !errors.ContainsKey(f)))
+                    {
+                        try
+                        {
+                            readable.Add((file, ImageLoader.Load(file)));
+                        }
+                        catch (Exception e) when (e is DataFormatException or DataNotFoundException)
+                        {
+                            Report(errors, file, e.Message);
+                        }
+                    }
+                    if (readable.Count == 0) continue;
+                    var images = new float[readable.Count * IInferenceEngine.ImageFloats];
+                    for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * IInferenceEngine.ImageFloats));
+                    engine ??= Engines.CreateInferenceFor(network, Math.Min(files.Count, Chunk), deviceKind);
+                    var prediction = engine.Predict(images);
+                    var table = new Table().AddColumns("File", "Class", "Probability");
+                    for (int i = 0; i < readable.Count; i++)
+                    {
+                        int c = prediction.Classes[i];
+                        var probabilities = prediction.ProbabilitiesOf(i).ToArray();
+                        var row = rows[readable[i].File] = new PredictionRow(readable[i].File, c, classNames[c], probabilities[c], probabilities, null);
+                        table.AddRow(Markup.Escape(Common.Shown(row.File)), Markup.Escape(Common.Shown(row.Label!)), $"{row.Probability:P1}");
+                    }
+                    if (!asJson) AnsiConsole.Write(table);
+                    if (ConsoleStreams.OutputGone) break;
                 }
             }
-
-            var rows = new Dictionary<string, PredictionRow>();
-            if (readable.Count > 0)
+            finally
             {
-                var images = new float[readable.Count * IInferenceEngine.ImageFloats];
-                for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * IInferenceEngine.ImageFloats));
-                using var engine = Engines.CreateInferenceFor(network, readable.Count, deviceKind);
-                var prediction = engine.Predict(images);
-                for (int i = 0; i < readable.Count; i++)
-                {
-                    int c = prediction.Classes[i];
-                    var probabilities = prediction.ProbabilitiesOf(i).ToArray();
-                    rows[readable[i].File] = new PredictionRow(readable[i].File, c, classNames[c], probabilities[c], probabilities, null);
-                }
+                engine?.Dispose();
             }
             int status = errors.Count > 0 ? ExitCodes.Failure : ExitCodes.Success;
-            if (parse.GetValue(json))
-            {
-                Common.WriteJson(files.Select(f => rows.TryGetValue(f, out var row) ? row : new PredictionRow(f, null, null, null, null, errors[f])));
-                return status;
-            }
-            var table = new Table().AddColumns("File", "Class", "Probability");
-            foreach (var file in files.Where(rows.ContainsKey))
-                table.AddRow(Markup.Escape(file), Markup.Escape(rows[file].Label!), $"{rows[file].Probability:P1}");
-            if (rows.Count > 0) AnsiConsole.Write(table);
+            if (asJson)
+                Common.WriteJson(files.Where(f => rows.ContainsKey(f) || errors.ContainsKey(f))
+                    .Select(f => rows.TryGetValue(f, out var row) ? row : new PredictionRow(f, null, null, null, null, errors[f])));
             return status;
         }));
         return command;
@@ -85,8 +97,8 @@ public static class PredictCommand
     /// <summary>One line on stderr per file that cannot be read, as soon as it is found.</summary>
     private static void Report(Dictionary<string, string> errors, string file, string message)
     {
-        errors[file] = message.ReplaceLineEndings(" ");
-        Console.Error.WriteLine($"lenet: {errors[file]}");
+        errors[file] = message;
+        Console.Error.WriteLine($"lenet: {Common.Shown(message)}");
     }
 
     /// <summary>One file's answer: its prediction, or (<see cref="Error"/>) why it could not be read.</summary>

@@ -18,14 +18,25 @@ public static class ServeCommand
         };
         var model = Common.Model();
         var device = Common.Device();
+        var keepAlive = new Option<double>("--keep-alive-timeout")
+        {
+            Description = "seconds an idle connection is kept open between requests",
+            DefaultValueFactory = _ => ConnectionLimits.Default.KeepAlive.TotalSeconds,
+        };
+        var headersTimeout = new Option<double>("--headers-timeout")
+        {
+            Description = "seconds a client has to send a request's headers",
+            DefaultValueFactory = _ => ConnectionLimits.Default.RequestHeaders.TotalSeconds,
+        };
         var command = new Command("serve", "A local web page: draw a digit, see the prediction and every layer's feature maps")
         {
-            port, model, device,
+            port, model, device, keepAlive, headersTimeout,
         };
         command.SetAction(parse => Common.Run(() =>
         {
             int portNumber = parse.GetValue(port);
             if (portNumber is < 0 or > 65535) throw new UsageException($"--port must be 0 to 65535, got {portNumber}");
+            var limits = new ConnectionLimits(Seconds(keepAlive.Name, parse.GetValue(keepAlive)), Seconds(headersTimeout.Name, parse.GetValue(headersTimeout)));
             var deviceKind = Common.ParseDevice(parse.GetValue(device)!);
             string modelName = parse.GetValue(model)!;
             var network = ShippedModels.Resolve(modelName);
@@ -34,11 +45,11 @@ public static class ServeCommand
             string shown = File.Exists(modelName) ? Path.GetFileName(modelName) : modelName;
 
             using var worker = new InferenceWorker(network, deviceKind);
-            var app = WebServer.Build(worker, new ServedModel(shown, classNames, network.Metadata), portNumber);
+            var app = WebServer.Build(worker, new ServedModel(shown, classNames, network.Metadata), portNumber, limits);
             try
             {
                 app.StartAsync().GetAwaiter().GetResult();
-                Console.Out.WriteLine($"Serving {shown} on {worker.Device} at {WebServer.Url(app)} (Ctrl+C stops)");
+                Console.Out.WriteLine($"Serving {Common.Shown(shown)} on {worker.Device} at {WebServer.Url(app)} (Ctrl+C stops)");
                 app.WaitForShutdownAsync().GetAwaiter().GetResult();
             }
             finally
@@ -49,4 +60,8 @@ public static class ServeCommand
         }));
         return command;
     }
+
+    private static TimeSpan Seconds(string option, double seconds) => seconds is > 0 and <= 3600
+        ? TimeSpan.FromSeconds(seconds)
+        : throw new UsageException($"{option} must be more than 0 and at most 3600 seconds, got {seconds}");
 }

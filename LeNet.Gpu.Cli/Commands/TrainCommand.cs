@@ -270,11 +270,11 @@ public static class TrainCommand
     private static Distortion ParseDistortion(string? text)
     {
         if (string.IsNullOrWhiteSpace(text)) return Distortion.Default;
-        var parts = text.Split(',');
-        var values = new float[4];
-        if (parts.Length != 4 || !parts.Select((p, i) => float.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) && values[i] >= 0 && float.IsFinite(values[i])).All(ok => ok))
+        // Each element read as every number is (Numbers): "0.05" and "1e-2", never "0 .05" or a grouped "1,000".
+        var values = text.Split(',').Select(Numbers.ParseFloat).ToArray();
+        if (values.Length != 4 || values.Any(v => v is not >= 0))
             throw new UsageException($"--distort takes four non-negative numbers SHIFT,SCALE,SQUEEZE,SHEAR, got '{text}'");
-        return new Distortion(values[0], values[1], values[2], values[3]);
+        return new Distortion(values[0]!.Value, values[1]!.Value, values[2]!.Value, values[3]!.Value);
     }
 
     /// <summary>A resume the checkpoint's settings refuse is a usage error naming the checkpoint.</summary>

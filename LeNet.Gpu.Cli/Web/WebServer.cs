@@ -14,6 +14,16 @@ using Microsoft.Extensions.Logging;
 
 namespace LeNet.Gpu.Cli.Web;
 
+/// <summary>
+/// How long <c>serve</c> keeps a connection that sends nothing: idle between requests (keep-alive), and waiting for a
+/// request's headers to be complete (a client trickling them). Short, so idle or slow clients cannot hold connections
+/// that real ones need.
+/// </summary>
+public sealed record ConnectionLimits(TimeSpan KeepAlive, TimeSpan RequestHeaders)
+{
+    public static ConnectionLimits Default { get; } = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+}
+
 /// <summary>What the page and the API say about the model being served.</summary>
 public sealed record ServedModel(string Name, IReadOnlyList<string> ClassNames, IReadOnlyDictionary<string, string> Metadata);
 
@@ -39,10 +49,16 @@ public static class WebServer
     public const long MaxImagePixels = 4096L * 4096;
 
     /// <summary>
-    /// Connections served at once: each may hold a body of up to <see cref="MaxImageBytes"/> while it waits, so this
-    /// bounds that memory too (a browser opens at most six).
+    /// Connections open at once. Far more than anyone at this machine needs (a browser opens at most six), so that a
+    /// burst of idle or slow connections does not fill them: <see cref="ConnectionLimits"/> closes those within seconds.
     /// </summary>
-    public const int MaxConnections = 128;
+    public const int MaxConnections = 1024;
+
+    /// <summary>
+    /// Prediction requests handled at once: each may hold a body of up to <see cref="MaxImageBytes"/>, so this bounds
+    /// that memory; more get 503 with Retry-After.
+    /// </summary>
+    public const int MaxRequestsInFlight = 128;
 
     public static readonly IReadOnlyList<string> ImageTypes = ["image/png", "image/jpeg"];
 
@@ -50,8 +66,6 @@ public static class WebServer
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        // A model that produces NaN still gets an answer rather than a serializer exception.
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>The page's files: request path → (embedded resource, content type).</summary>
@@ -64,8 +78,10 @@ public static class WebServer
     };
 
     /// <summary>Builds the server, bound to 127.0.0.1:<paramref name="port"/> (0: a free port the system picks).</summary>
-    public static WebApplication Build(InferenceWorker worker, ServedModel model, int port)
+    /// <param name="limits">How long an idle or slow connection is kept (<see cref="ConnectionLimits.Default"/>).</param>
+    public static WebApplication Build(InferenceWorker worker, ServedModel model, int port, ConnectionLimits? limits = null)
     {
+        limits ??= ConnectionLimits.Default;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -78,6 +94,10 @@ public static class WebServer
             kestrel.Listen(IPAddress.Loopback, port);
             kestrel.Limits.MaxRequestBodySize = DrainLimit;
             kestrel.Limits.MaxConcurrentConnections = MaxConnections;
+            // Kestrel's defaults keep an idle keep-alive connection 130 s and wait 30 s for a request's headers: a few
+            // hundred idle or trickling clients would hold every connection that long.
+            kestrel.Limits.KeepAliveTimeout = limits.KeepAlive;
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeaders;
             kestrel.AddServerHeader = false;
         });
         builder.Logging.ClearProviders();
@@ -90,9 +110,20 @@ public static class WebServer
 
         var app = builder.Build();
         var gate = new DecodeGate();
+        var inFlight = new SemaphoreSlim(MaxRequestsInFlight);
         app.Use(RequestLog.Middleware(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("lenet.serve")));
         app.Use(RejectForeignHosts);
-        app.Map("/api/predict", (HttpContext context) => Predict(context, worker, model, gate));
+        app.Map("/api/predict", async (HttpContext context) =>
+        {
+            if (!inFlight.Wait(0))
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await Error(context, StatusCodes.Status503ServiceUnavailable, $"busy: {MaxRequestsInFlight} predictions are in progress");
+                return;
+            }
+            try { await Predict(context, worker, model, gate); }
+            finally { inFlight.Release(); }
+        });
         app.Map("/api/info", (HttpContext context) => Info(context, worker, model));
         app.Map("/api/{**rest}", (HttpContext context) =>
             Error(context, StatusCodes.Status404NotFound, $"no API endpoint {context.Request.Path} (there are /api/predict and /api/info)"));
@@ -208,6 +239,12 @@ public static class WebServer
         {
             context.Response.Headers.RetryAfter = "1";
             await Error(context, StatusCodes.Status503ServiceUnavailable, $"busy: {e.Message}");
+            return;
+        }
+        // JSON has no NaN or infinity; a model's load check makes them rare, and they are never sent as strings.
+        if (!maps.Probabilities.All(float.IsFinite) || !maps.Layers.All(l => l.Values.All(float.IsFinite)))
+        {
+            await Error(context, StatusCodes.Status500InternalServerError, "the model gave outputs that are not finite numbers for this image");
             return;
         }
         await WriteJson(context, StatusCodes.Status200OK, new PredictResponse(

