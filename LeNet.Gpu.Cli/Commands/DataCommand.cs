@@ -18,7 +18,7 @@ public static class DataCommand
                     throw new UsageException($"unknown dataset '{name}' (known: {string.Join(", ", DataCatalog.Names)})");
             foreach (var name in wanted)
             {
-                var found = DatasetFetch.Fetch(name, line => Console.Error.WriteLine(line));
+                var found = DatasetFetch.Fetch(name, line => Console.Error.WriteLine(Common.Shown(line)));
                 Console.WriteLine($"{name}: {Common.Shown(found)}");
             }
             return ExitCodes.Success;

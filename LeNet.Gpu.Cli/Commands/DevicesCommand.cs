@@ -13,7 +13,12 @@ public static class DevicesCommand
         command.SetAction(parse => Common.Run(() =>
         {
             var devices = Engines.List();
-            var auto = Engines.AutoChoice();
+            // A bad LENET_DEVICE makes every other command fail; here, where one looks to fix it, the devices are
+            // still listed and the variable's problem said, with no auto choice.
+            DeviceDescription? auto = null;
+            string? variableProblem = null;
+            try { auto = Engines.AutoChoice(); }
+            catch (ArgumentException e) { variableProblem = e.Message; }
             // For each GPU kind with no device: which driver library was looked for and what failed.
             var unavailable = new[] { DeviceKind.Cuda, DeviceKind.OpenCL }
                 .Where(kind => devices.All(d => d.Kind != kind))
@@ -28,7 +33,8 @@ public static class DevicesCommand
                         kind = d.Kind.ToName(), name = d.Name, memory_bytes = d.MemoryBytes,
                         warp_size = d.WarpSize, max_group_size = d.MaxGroupSize, auto = d == auto,
                     }),
-                    auto = auto.Kind.ToName(),
+                    auto = auto?.Kind.ToName(),
+                    lenet_device_error = variableProblem,
                     unavailable = unavailable.Select(u => new { kind = u.Kind.ToName(), reason = u.Reason }),
                 });
                 return ExitCodes.Success;
@@ -38,7 +44,10 @@ public static class DevicesCommand
                 table.AddRow(d.Kind.ToName(), Markup.Escape(d.Name), $"{d.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB",
                     d.WarpSize.ToString(), d.MaxGroupSize.ToString(), d == auto ? "[green]✓[/]" : "");
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"auto picks [bold]{auto.Kind.ToName()}[/]: {Markup.Escape(auto.Name)}");
+            if (auto is not null)
+                AnsiConsole.MarkupLine($"auto picks [bold]{auto.Kind.ToName()}[/]: {Markup.Escape(auto.Name)}");
+            else
+                Console.Error.WriteLine($"lenet: {Common.Shown(variableProblem!)}; auto picks nothing until it is fixed or unset");
             // Plain lines, never wrapped: Spectre wraps markup at 80 columns when output is piped, which would split
             // one reason over several lines for whoever greps a log.
             foreach (var (kind, reason) in unavailable)

@@ -59,7 +59,7 @@ public static class EvalCommand
             }
             else
             {
-                AnsiConsole.MarkupLine($"model [bold]{Markup.Escape(parse.GetValue(model)!)}[/] on [bold]{Markup.Escape(dataName)}[/] test set, {Markup.Escape(engine.Device.ToString())}");
+                AnsiConsole.MarkupLine($"model [bold]{Markup.Escape(Common.Shown(parse.GetValue(model)!))}[/] on [bold]{Markup.Escape(Common.Shown(dataName))}[/] test set, {Markup.Escape(engine.Device.ToString())}");
                 var perClass = new Table().AddColumns("Class", "Images", "Precision", "Recall");
                 for (int c = 0; c < report.Classes; c++)
                     perClass.AddRow(Markup.Escape(test.ClassNames[c]), report.Support[c].ToString(), $"{report.Precision[c]:P1}", $"{report.Recall[c]:P1}");

@@ -55,7 +55,7 @@ public static class ExportCommand
                 });
             else
                 foreach (var (format, path, bytes) in written)
-                    Console.WriteLine($"wrote {path} ({format}, {bytes:N0} bytes)");
+                    Console.WriteLine($"wrote {Common.Shown(path)} ({format}, {bytes:N0} bytes)");
             return ExitCodes.Success;
         }));
         return command;

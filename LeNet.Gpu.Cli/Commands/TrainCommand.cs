@@ -157,12 +157,12 @@ public static class TrainCommand
                 ? Engines.CreateTrainer(deviceKind, options.InitialModel(squash, outputKind, train.Images, convolutionKind), options, train.Images, train.Labels)
                 : OnResume(resumePath!, () => Engines.ResumeTrainer(deviceKind, resumeFrom, options, train.Images, train.Labels));
             if (resumeFrom is not null && resumeFrom.EpochsCompleted >= options.Epochs)
-                Console.Error.WriteLine($"lenet: {resumePath} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
+                Console.Error.WriteLine($"lenet: {Common.Shown(resumePath!)} already holds {resumeFrom.EpochsCompleted} epochs (--epochs {options.Epochs}): nothing to train, writing its model");
 
             // From here on Ctrl+C and SIGTERM stop at a batch boundary (registered before anything says training began).
             using var stop = new StopRequest();
             Console.Error.WriteLine($"training on {trainer.Device}");
-            Console.Error.WriteLine($"{dataName}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
+            Console.Error.WriteLine($"{Common.Shown(dataName)}: {trainer.TrainCount} training images, {trainer.ValidationCount} validation, {test.Count} test; " +
                 $"{options.Initialization.ToName()} initialisation, {options.Optimizer.ToString().ToLowerInvariant()} lr {options.BaseLearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), batch {options.BatchSize}, seed {options.Seed}" +
                 ((resumeFrom?.Model.Convolutions ?? convolutionKind) == ConvolutionSquashing.Squashed ? "; C1 and C3 squashed" : ""));
 
@@ -175,6 +175,12 @@ public static class TrainCommand
             }
 
             bool checkpointWritten = false;
+            int checkpointEpochs = resumeFrom?.EpochsCompleted ?? 0;
+            // A resumed run's model records the whole training: the command that began it and the time of every part
+            // (kept in each checkpoint's metadata; a checkpoint without them counts from this part, minus --resume).
+            string command = resumeFrom?.Model.Metadata.GetValueOrDefault(CommandKey) ?? OriginalCommand();
+            var earlier = TimeSpan.FromSeconds(resumeFrom?.Model.Metadata.GetValueOrDefault(SecondsKey) is { } s
+                && Numbers.ParseDouble(s) is double d and > 0 ? d : 0);
             var history = new List<EpochResult>();
             var testErrors = new List<double>();
             var clock = Stopwatch.StartNew();
@@ -189,8 +195,12 @@ public static class TrainCommand
                         testErrors.Add(1.0 - (double)CorrectOnTest(trainer.Model()) / test.Count);
                         Console.Error.WriteLine($"epoch {r.Epoch}: test error {testErrors[^1]:P2}");
                     }
-                    CheckpointFile.Save(trainer.Checkpoint(), options.Optimizer, checkpointPath);
+                    var state = trainer.Checkpoint();
+                    state.Model.Metadata[CommandKey] = command;
+                    state.Model.Metadata[SecondsKey] = (earlier + clock.Elapsed).TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+                    CheckpointFile.Save(state, options.Optimizer, checkpointPath);
                     checkpointWritten = true;
+                    checkpointEpochs = r.Epoch;
                 }
                 bool live = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive;
                 if (live)
@@ -200,7 +210,14 @@ public static class TrainCommand
             }
             catch (OperationCanceledException)
             {
-                Console.Error.WriteLine($"lenet: {Stopped(trainer.EpochsCompleted, checkpointWritten ? checkpointPath : null, resumePath)}");
+                Console.Error.WriteLine($"lenet: {Common.Shown(Stopped(trainer.EpochsCompleted, checkpointWritten ? checkpointPath : null, resumePath))}");
+                return ExitCodes.Failure;
+            }
+            catch (IOException e)
+            {
+                // A full disk (or any failed write) while a checkpoint was being written: the temporary file is gone,
+                // and the last checkpoint that was written whole is still there to continue from.
+                Console.Error.WriteLine($"lenet: {Common.Reason(e)}; training stopped. {Kept(checkpointEpochs, checkpointWritten ? checkpointPath : resumePath)}");
                 return ExitCodes.Failure;
             }
 
@@ -208,26 +225,51 @@ public static class TrainCommand
             int correct = CorrectOnTest(model);
             double accuracy = (double)correct / test.Count;
             Provenance.Record(model.Metadata, dataName, trainer.EpochsCompleted, options, model.Output,
-                "lenet " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), accuracy, test.Count, trainer.Device.Kind, clock.Elapsed);
+                command, accuracy, test.Count, trainer.Device.Kind, earlier + clock.Elapsed);
             if (paper)
             {
                 model.Metadata["recipe"] = PaperRecipe.Name;
                 model.Metadata["test_error_per_pass"] = string.Join(",", testErrors.Select(e => e.ToString("0.0000", CultureInfo.InvariantCulture)));
             }
-            ModelFile.Save(model, outputPath);
-            Console.WriteLine($"test accuracy {accuracy:P2} ({correct}/{test.Count}); model written to {outputPath} in {clock.Elapsed.TotalSeconds:0} s");
+            try
+            {
+                ModelFile.Save(model, outputPath);
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"lenet: {Common.Reason(e)}; the model was not written. {Kept(checkpointEpochs, checkpointWritten ? checkpointPath : resumePath)}");
+                return ExitCodes.Failure;
+            }
+            Console.WriteLine($"test accuracy {accuracy:P2} ({correct}/{test.Count}); model written to {Common.Shown(outputPath)} in {clock.Elapsed.TotalSeconds:0} s");
             if (plotPath is not null && history.Count > 0)
             {
                 if (testErrors.Count == history.Count)
                     Plots.ErrorCurves(history, testErrors, plotPath);
                 else
                     Plots.TrainingCurves(history, plotPath);
-                Console.WriteLine($"curves written to {plotPath}");
+                Console.WriteLine($"curves written to {Common.Shown(plotPath)}");
             }
             return ExitCodes.Success;
         }));
         return command;
     }
+
+    /// <summary>Checkpoint metadata that carries a run's provenance across resumes (the model file's own keys).</summary>
+    private const string CommandKey = "command", SecondsKey = "training_seconds";
+
+    /// <summary>This run's command line, less a <c>--resume PATH</c> (which names no setting of the weights).</summary>
+    private static string OriginalCommand()
+    {
+        var args = Environment.GetCommandLineArgs().Skip(1).ToList();
+        int at = args.FindIndex(a => a == "--resume" || a.StartsWith("--resume=", StringComparison.Ordinal));
+        if (at >= 0) args.RemoveRange(at, args[at] == "--resume" && at + 1 < args.Count ? 2 : 1);
+        return "lenet " + string.Join(' ', args);
+    }
+
+    /// <summary>After a failed write: the last complete checkpoint, which is intact, or that there is none.</summary>
+    private static string Kept(int epochs, string? checkpoint) => checkpoint is null
+        ? "No checkpoint was written (the first is written when an epoch ends)."
+        : $"The last complete checkpoint is {Common.Shown(checkpoint)} (epoch {epochs}), intact: free some space and continue with --resume {Common.Shown(checkpoint)}";
 
     /// <summary>What a stopped run leaves: the checkpoint to resume from, or that none was written.</summary>
     private static string Stopped(int epochs, string? written, string? resumedFrom) => (written, resumedFrom) switch

@@ -43,7 +43,7 @@ public static class VisualizeCommand
             string title = string.Create(CultureInfo.InvariantCulture,
                 $"{Path.GetFileName(path)}: predicted {classNames[maps.Class]} ({maps.Probabilities[maps.Class]:P1}) by {shownModel} on {deviceName}");
             FeatureMapPicture.Save(maps, classNames, title, outPath);
-            Console.Out.WriteLine($"{title}; feature maps written to {outPath}");
+            Console.Out.WriteLine($"{title}; feature maps written to {Common.Shown(outPath)}");
             return ExitCodes.Success;
         }));
         return command;

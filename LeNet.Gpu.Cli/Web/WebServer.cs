@@ -201,7 +201,7 @@ public static class WebServer
 
         if (ImageLoader.Dimensions(body) is not var (width, height))
         {
-            await Error(context, StatusCodes.Status400BadRequest, "image: not an image format that can be decoded (PNG, JPEG)");
+            await Error(context, StatusCodes.Status400BadRequest, $"image: {PngChunks.Diagnose(body) ?? "not an image format that can be decoded (PNG, JPEG)"}");
             return;
         }
         long pixels = (long)width * height;

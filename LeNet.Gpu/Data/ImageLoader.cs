@@ -74,12 +74,16 @@ public static class ImageLoader
         return codec is null ? null : (codec.Info.Width, codec.Info.Height);
     }
 
+    /// <summary>A damaged PNG is named precisely (which chunk, what is wrong); anything else gets <paramref name="otherwise"/>.</summary>
+    private static DataFormatException Undecodable(byte[] encoded, string source, string otherwise) =>
+        new(source, PngChunks.Diagnose(encoded) ?? otherwise);
+
     /// <summary>Decode encoded image bytes; <paramref name="source"/> names them in errors.</summary>
     public static GrayImage Decode(byte[] encoded, string source)
     {
         using var skData = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(skData)
-            ?? throw new DataFormatException(source, "not an image format that can be decoded (PNG, JPEG, WebP, GIF, BMP)");
+            ?? throw Undecodable(encoded, source, "not an image format that can be decoded (PNG, JPEG, WebP, GIF, BMP)");
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1 || (long)width * height > MaxPixels)
             throw new DataFormatException(source, $"image of {width}×{height} pixels is empty or too large");
@@ -96,7 +100,7 @@ public static class ImageLoader
                     result = codec.GetPixels(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), (IntPtr)p);
             }
             if (result != SKCodecResult.Success)
-                throw new DataFormatException(source, $"image could not be decoded ({result})");
+                throw Undecodable(encoded, source, $"image could not be decoded ({result})");
             return new GrayImage(width, height, gray);
         }
 
@@ -113,7 +117,7 @@ public static class ImageLoader
                     for (int y = 0; y < height; y++)
                     {
                         if (codec.GetScanlines((IntPtr)p, 1, row.Length) != 1)
-                            throw new DataFormatException(source, $"image could not be decoded ({SKCodecResult.IncompleteInput})");
+                            throw Undecodable(encoded, source, $"image could not be decoded ({SKCodecResult.IncompleteInput})");
                         ToGray(row, gray.AsSpan(y * width, width));
                     }
             }
@@ -127,7 +131,7 @@ public static class ImageLoader
                 result = codec.GetPixels(info, (IntPtr)p);
         }
         if (result != SKCodecResult.Success)
-            throw new DataFormatException(source, $"image could not be decoded ({result})");
+            throw Undecodable(encoded, source, $"image could not be decoded ({result})");
         ToGray(rgba, gray);
         return new GrayImage(width, height, gray);
     }
