@@ -20,11 +20,19 @@ public static class ConsoleStreams
 
     public static void Install()
     {
-        Out = new GuardedWriter("stdout", Console.OpenStandardOutput);
-        Error = new GuardedWriter("stderr", Console.OpenStandardError);
+        Out = new GuardedWriter("stdout", () => Descriptor(1, Console.OpenStandardOutput));
+        Error = new GuardedWriter("stderr", () => Descriptor(2, Console.OpenStandardError));
         Console.SetOut(Out);
         Console.SetError(Error);
     }
+
+    /// <summary>
+    /// The descriptor itself, not .NET's console stream: that one pretends a write into a broken pipe succeeded, so
+    /// `predict DIR | head -1` would predict the whole folder for nobody.
+    /// </summary>
+    private static Stream Descriptor(int descriptor, Func<Stream> elsewhere) => OperatingSystem.IsWindows()
+        ? elsewhere()
+        : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(descriptor, ownsHandle: false), FileAccess.Write, bufferSize: 0);
 
     /// <summary>Whether nothing written to stdout can reach anyone any more: work that only produces output may stop.</summary>
     public static bool OutputGone => Out.Failure is not null;
@@ -38,7 +46,7 @@ public static class ConsoleStreams
         if (Out.Failure is null && Error.Failure is null) return status;
         foreach (var (lost, other) in new[] { (Out, Error), (Error, Out) })
             if (lost.Failure is { } failure && !lost.IsBrokenPipe && other.Failure is null)
-                other.WriteLine($"lenet: {lost.Name} could not be written ({Common.Reason(failure)}); what was written there is lost");
+                other.WriteLine($"lenet: {lost.Name} could not be written ({(failure is UnauthorizedAccessException ? "closed, or not open for writing" : Common.Reason(failure))}); what was written there is lost");
         if (status != ExitCodes.Success) return status;
         return Out.IsBrokenPipe || Error.IsBrokenPipe ? BrokenPipe : ExitCodes.Failure;
     }

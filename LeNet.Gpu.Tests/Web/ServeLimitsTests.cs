@@ -80,6 +80,70 @@ public sealed class ServeLimitsTests(ITestOutputHelper output)
         Assert.DoesNotContain("   at ", server.Stderr + server.Stdout);
     }
 
+    /// <summary>
+    /// 128 keep-alive connections left idle after one request, and 128 that trickle their headers a line at a time,
+    /// once filled every connection Kestrel allowed for 130 s and 30 s: a real client was reset. Now it is answered at
+    /// once, and the idle and slow connections are closed by the server within its timeouts (1 s here).
+    /// </summary>
+    [Fact]
+    public async Task Idle_and_slow_connections_cannot_lock_a_real_client_out()
+    {
+        using var server = new ServeProcess("lenet5-digits", options: ["--keep-alive-timeout", "1", "--headers-timeout", "1"]);
+        string host = $"Host: 127.0.0.1:{server.BaseAddress.Port}\r\n";
+        var idle = await Task.WhenAll(Enumerable.Range(0, 128).Select(async _ =>
+        {
+            var socket = await Connect(server);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"HEAD /api/info HTTP/1.1\r\n{host}\r\n"));
+            var buffer = new byte[4096];
+            var seen = new StringBuilder();
+            while (!seen.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                int n = await socket.ReceiveAsync(buffer);
+                Assert.True(n > 0, "the server closed a connection before answering its request");
+                seen.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            }
+            return socket;
+        }));
+        using var stopSlow = new CancellationTokenSource();
+        var slow = Enumerable.Range(0, 128).Select(async _ =>
+        {
+            using var socket = await Connect(server);
+            try
+            {
+                await socket.SendAsync(Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\n{host}"));
+                for (int i = 0; !stopSlow.IsCancellationRequested; i++)
+                {
+                    await Task.Delay(300);
+                    await socket.SendAsync(Encoding.ASCII.GetBytes($"X-Slow-{i}: 1\r\n"));
+                }
+            }
+            catch (SocketException) { } // closed by the server: what the timeout is for
+        }).ToList();
+        await Task.Delay(200);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(20) })
+            Assert.Equal(0, (await Predict(client, TestImages.Zero())).Json.GetProperty("class").GetInt32());
+        output.WriteLine($"a real client answered in {clock.ElapsedMilliseconds} ms beside 256 idle and slow connections");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"answered after {clock.Elapsed.TotalSeconds:0.0} s");
+
+        // The idle ones are closed by the server (end of stream) within a few seconds of their timeout.
+        var closed = await Task.WhenAll(idle.Select(async socket =>
+        {
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { return await socket.ReceiveAsync(new byte[16], SocketFlags.None, wait.Token) == 0; }
+            catch (SocketException) { return true; } // reset: closed as well
+            catch (OperationCanceledException) { return false; }
+            finally { socket.Dispose(); }
+        }));
+        Assert.All(closed, Assert.True);
+        // The slow ones have been cut off too: their sends fail, so each loop ends before it is told to.
+        var allSlow = Task.WhenAll(slow);
+        Assert.Same(allSlow, await Task.WhenAny(allSlow, Task.Delay(TimeSpan.FromSeconds(10))));
+        stopSlow.Cancel();
+        Assert.DoesNotContain("   at ", server.Stderr + server.Stdout);
+    }
+
     private static async Task<Socket> Connect(ServeProcess server)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -29,7 +29,8 @@ public sealed partial class ServeProcess : IDisposable
     /// A <c>lenet</c> to run instead of the built lenet.dll (an installed tool's command); it finds .NET through
     /// <c>DOTNET_ROOT</c>, set to the dotnet running the tests.
     /// </param>
-    public ServeProcess(string model, string device = "cpu", TimeSpan? startTimeout = null, string? executable = null)
+    /// <param name="options">More options for <c>serve</c> (its connection timeouts, say).</param>
+    public ServeProcess(string model, string device = "cpu", TimeSpan? startTimeout = null, string? executable = null, string[]? options = null)
     {
         var start = new ProcessStartInfo(executable ?? Support.Dotnet.HostPath)
         {
@@ -39,7 +40,7 @@ public sealed partial class ServeProcess : IDisposable
         };
         if (executable is null) start.ArgumentList.Add(LenetProcess.CliPath);
         else if (Support.Dotnet.Root is { } root) start.Environment["DOTNET_ROOT"] = root;
-        foreach (var a in new[] { "serve", "--model", model, "--device", device })
+        foreach (var a in new[] { "serve", "--model", model, "--device", device }.Concat(options ?? []))
             start.ArgumentList.Add(a);
         start.Environment.Remove("LENET_DEVICE");
         start.Environment["NO_COLOR"] = "1";
