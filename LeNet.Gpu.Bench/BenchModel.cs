@@ -22,7 +22,7 @@ public static class BenchInputs
     {
         var random = new Random(seed);
         var images = new float[count * Architecture.InputLength];
-        for (long i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+        for (long i = 0; i < images.Length; i++) images[i] = (float)InputField.FromInkFraction(random.NextDouble());
         return images;
     }
 

@@ -25,7 +25,7 @@ public static class CheckInputs
         for (int k = 0; k < Count; k++)
             for (int y = 0; y < 32; y++)
                 for (int x = 0; x < 32; x++)
-                    images[(k * 32 + y) * 32 + x] = (float)(-0.1 + 1.275 * ((k * 37 + y * 11 + x * 7) % 23 / 22.0));
+                    images[(k * 32 + y) * 32 + x] = (float)InputField.FromInkFraction((k * 37 + y * 11 + x * 7) % 23 / 22.0);
         return images;
     }
 

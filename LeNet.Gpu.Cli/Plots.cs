@@ -103,7 +103,7 @@ public static class Plots
                 for (int x = 0; x < side; x++)
                 {
                     // InputField's scale, −0.1 (background) … 1.175 (ink) → white … black.
-                    double ink = Math.Clamp((image[y * side + x] + 0.1) / 1.275, 0, 1);
+                    double ink = Math.Clamp(InputField.InkFraction(image[y * side + x]), 0, 1);
                     byte g = (byte)(255 - 255 * ink);
                     using var paint = new SKPaint { Color = new SKColor(g, g, g) };
                     canvas.DrawRect(x0 + x * scale, y0 + y * scale, scale, scale, paint);

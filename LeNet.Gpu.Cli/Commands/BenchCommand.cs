@@ -33,7 +33,7 @@ public static class BenchCommand
             foreach (int size in sizes)
             {
                 var images = new float[(long)size * IInferenceEngine.ImageFloats];
-                for (long i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 1.275 - 0.1);
+                for (long i = 0; i < images.Length; i++) images[i] = (float)InputField.FromInkFraction(random.NextDouble());
                 using var engine = Engines.CreateInference(model, kind, size);
                 description = engine.Device;
                 engine.Predict(images); // warm-up: first launches

@@ -24,6 +24,15 @@ public static class InputField
     /// <summary>Input per ink level: 1.275/255, rounded to float once (the kernels' expression since the start).</summary>
     public const float InkStep = 1.275f / 255f;
 
+    /// <summary>
+    /// The input value of an ink fraction 0..1 computed in double, as the paper writes the rule (−0.1 + 1.275 f), for
+    /// inputs made up in double (benchmarks, the PyTorch peer's check images, which compute the same numbers).
+    /// </summary>
+    public static double FromInkFraction(double fraction) => -0.1 + 1.275 * fraction;
+
+    /// <summary>The ink fraction 0..1 of an input value (background 0, full ink 1; outside that range beyond): the inverse of <see cref="FromInkFraction"/>.</summary>
+    public static double InkFraction(double input) => (input - -0.1) / 1.275;
+
     /// <summary>The input value of an ink level (0 = background → −0.1, 255 → 1.175).</summary>
     public static float Ink(byte level) => Background + InkStep * level;
 

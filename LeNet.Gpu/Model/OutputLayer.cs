@@ -23,12 +23,8 @@ public static class OutputLayerExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(output), output, "unknown output layer"),
     };
 
-    public static OutputLayer ParseOutputLayer(string name) => name.ToLowerInvariant() switch
-    {
-        "softmax" => OutputLayer.Softmax,
-        "rbf" => OutputLayer.Rbf,
-        _ => throw new ArgumentException($"unknown output layer '{name}' (expected softmax or rbf)"),
-    };
+    public static OutputLayer ParseOutputLayer(string name) => EnumNames.Parse(name, "output layer",
+        ("softmax", OutputLayer.Softmax), ("rbf", OutputLayer.Rbf));
 }
 
 /// <summary>

@@ -52,12 +52,8 @@ public static class SquashingExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(convolutions), convolutions, "unknown convolution squashing"),
     };
 
-    public static ConvolutionSquashing ParseConvolutionSquashing(string name) => name.ToLowerInvariant() switch
-    {
-        "linear" => ConvolutionSquashing.Linear,
-        "squashed" => ConvolutionSquashing.Squashed,
-        _ => throw new ArgumentException($"unknown convolution squashing '{name}' (expected linear or squashed)"),
-    };
+    public static ConvolutionSquashing ParseConvolutionSquashing(string name) => EnumNames.Parse(name, "convolution squashing",
+        ("linear", ConvolutionSquashing.Linear), ("squashed", ConvolutionSquashing.Squashed));
 
     /// <summary>The name used in files and on the command line.</summary>
     public static string ToName(this Squashing squashing) => squashing switch
@@ -67,10 +63,6 @@ public static class SquashingExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(squashing), squashing, "unknown squashing function"),
     };
 
-    public static Squashing ParseSquashing(string name) => name.ToLowerInvariant() switch
-    {
-        "scaled-tanh" or "tanh" => Squashing.ScaledTanh,
-        "sigmoid" or "logistic" => Squashing.Sigmoid,
-        _ => throw new ArgumentException($"unknown squashing function '{name}' (expected scaled-tanh or sigmoid)"),
-    };
+    public static Squashing ParseSquashing(string name) => EnumNames.Parse(name, "squashing function",
+        ("scaled-tanh", Squashing.ScaledTanh), ("sigmoid", Squashing.Sigmoid), ("tanh", Squashing.ScaledTanh), ("logistic", Squashing.Sigmoid));
 }

@@ -59,11 +59,6 @@ public static class WeightInitializationExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "unknown weight initialisation"),
     };
 
-    public static WeightInitialization ParseWeightInitialization(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "paper" => WeightInitialization.Paper,
-        "unit-variance" => WeightInitialization.UnitVariance,
-        "input-scaled" => WeightInitialization.InputScaled,
-        _ => throw new ArgumentException($"unknown initialisation '{name}' (expected input-scaled, unit-variance or paper)"),
-    };
+    public static WeightInitialization ParseWeightInitialization(string name) => EnumNames.Parse(name, "initialisation",
+        ("input-scaled", WeightInitialization.InputScaled), ("unit-variance", WeightInitialization.UnitVariance), ("paper", WeightInitialization.Paper));
 }

@@ -37,15 +37,9 @@ public static class DeviceKindExtensions
         _ => kind.ToString(),
     };
 
-    public static DeviceKind ParseDeviceKind(string text) => text.Trim().ToLowerInvariant() switch
-    {
-        "auto" or "" => DeviceKind.Auto,
-        "cuda" => DeviceKind.Cuda,
-        "opencl" or "cl" => DeviceKind.OpenCL,
-        "cpu" => DeviceKind.Cpu,
-        "ilgpu-cpu" => DeviceKind.IlgpuCpu,
-        _ => throw new ArgumentException($"unknown device '{text}' (expected auto, cuda, opencl, cpu or ilgpu-cpu)"),
-    };
+    public static DeviceKind ParseDeviceKind(string text) => Model.EnumNames.Parse(text, "device",
+        ("auto", DeviceKind.Auto), ("cuda", DeviceKind.Cuda), ("opencl", DeviceKind.OpenCL), ("cpu", DeviceKind.Cpu),
+        ("ilgpu-cpu", DeviceKind.IlgpuCpu), ("", DeviceKind.Auto), ("cl", DeviceKind.OpenCL));
 
     /// <summary>An explicit choice wins; otherwise <c>LENET_DEVICE</c>; otherwise auto.</summary>
     public static DeviceKind Resolve(DeviceKind requested)

@@ -15,8 +15,34 @@ public static class RunSettings
 {
     public const string Prefix = "run.";
 
-    /// <summary>How "sdlm mu" reads where μ follows the rate.</summary>
-    private const string MuFollowsRateSuffix = " × rate/base rate";
+    /// <summary>
+    /// The settings of <paramref name="options"/> as metadata, spelled as the model file's provenance spells them (one
+    /// key and one format per setting: the provenance records a subset of these, the checkpoint all of them).
+    /// </summary>
+    public static Dictionary<string, string> OfOptions(TrainingOptions options)
+    {
+        string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        return new Dictionary<string, string>
+        {
+            ["seed"] = I(options.Seed),
+            ["initialization"] = options.Initialization.ToName(),
+            ["optimizer"] = options.Optimizer.ToString().ToLowerInvariant(),
+            ["batch_size"] = I(options.BatchSize),
+            ["learning_rate"] = F(options.BaseLearningRate),
+            ["schedule"] = options.Schedule.ToString().ToLowerInvariant(),
+            ["momentum"] = F(options.Momentum),
+            ["weight_decay"] = F(options.WeightDecay),
+            ["validation"] = options.ValidationFraction.ToString("R", CultureInfo.InvariantCulture),
+            ["distortion"] = options.Distortion?.ToString() ?? "none",
+            ["map_j"] = F(options.MapJ),
+            ["sdlm_mu"] = F(options.SdlmMu),
+            // True only under SDLM, where μ is used, so runs of other optimizers match whatever the option said.
+            ["sdlm_mu_follows_rate"] = options.Optimizer == OptimizerKind.Sdlm && options.SdlmMuFollowsRate ? "true" : "false",
+            ["sdlm_hessian_samples"] = I(options.SdlmSamples),
+            ["sdlm_hessian_every"] = I(options.SdlmInterval),
+        };
+    }
 
     /// <summary>
     /// Settings <paramref name="checkpoint"/> records that a resume need not repeat: its initialisation and, for SDLM,
@@ -24,45 +50,58 @@ public static class RunSettings
     /// </summary>
     public static (WeightInitialization? Initialization, bool? MuFollowsRate) Written(TrainingCheckpoint checkpoint)
     {
-        var metadata = checkpoint.Model.Metadata;
+        var recorded = Recorded(checkpoint.Model.Metadata);
         WeightInitialization? initialization = null;
-        if (metadata.TryGetValue(Prefix + "initialization", out var i))
+        if (recorded.TryGetValue("initialization", out var i))
         {
             try { initialization = WeightInitializationExtensions.ParseWeightInitialization(i); }
             catch (ArgumentException) { } // an unknown name is then refused by the check, with both names in the message
         }
-        bool? follows = metadata.TryGetValue(Prefix + "sdlm mu", out var mu) ? mu.EndsWith(MuFollowsRateSuffix, StringComparison.Ordinal) : null;
+        bool? follows = recorded.TryGetValue("sdlm_mu_follows_rate", out var f) ? f == "true" : null;
         return (initialization, follows);
     }
 
     /// <summary>The settings of a run of <paramref name="options"/> with <paramref name="squashing"/>, <paramref name="output"/>
-    /// and <paramref name="convolutions"/> on these training images, as metadata.</summary>
+    /// and <paramref name="convolutions"/> on these training images, as checkpoint metadata (keys under <see cref="Prefix"/>).</summary>
     public static Dictionary<string, string> Of(TrainingOptions options, Squashing squashing, OutputLayer output, float[] images, int[] labels,
         ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
-        string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
-        var settings = new Dictionary<string, string>
-        {
-            ["data"] = $"{labels.Length} training images, SHA-256 {DataDigest(images, labels)}",
-            ["squashing"] = squashing.ToName(),
-            ["convolutions"] = convolutions.ToName(),
-            ["initialization"] = options.Initialization.ToName(),
-            ["output layer"] = output.ToName(),
-            ["map j"] = F(options.MapJ),
-            // The suffix only where μ follows the rate under SDLM, so checkpoints written before that choice existed,
-            // and runs of other optimizers, still match.
-            ["sdlm mu"] = F(options.SdlmMu) + (options.Optimizer == OptimizerKind.Sdlm && options.SdlmMuFollowsRate ? MuFollowsRateSuffix : ""),
-            ["hessian every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture),
-            ["batch size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["learning rate"] = F(options.BaseLearningRate),
-            ["schedule"] = options.Schedule.ToString().ToLowerInvariant(),
-            ["momentum"] = F(options.Momentum),
-            ["weight decay"] = F(options.WeightDecay),
-            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
-            ["validation"] = options.ValidationFraction.ToString("R", CultureInfo.InvariantCulture),
-            ["distortion"] = options.Distortion?.ToString() ?? "none",
-        };
+        var settings = OfOptions(options);
+        settings["data"] = $"{labels.Length} training images, SHA-256 {DataDigest(images, labels)}";
+        settings["squashing"] = squashing.ToName();
+        settings["convolutions"] = convolutions.ToName();
+        settings["output_layer"] = output.ToName();
         return settings.ToDictionary(kv => Prefix + kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>How "sdlm mu" read in checkpoints written before the settings took the provenance's spelling, where μ followed the rate.</summary>
+    private const string OldMuFollowsRateSuffix = " × rate/base rate";
+
+    /// <summary>
+    /// The settings a checkpoint's <paramref name="metadata"/> records, keys without <see cref="Prefix"/>, in today's
+    /// spelling: older checkpoints spelled them with spaces ("batch size"), named the Hessian interval "hessian every"
+    /// and wrote whether μ followed the rate as a suffix of "sdlm mu".
+    /// </summary>
+    public static Dictionary<string, string> Recorded(IReadOnlyDictionary<string, string> metadata)
+    {
+        var recorded = new Dictionary<string, string>();
+        foreach (var (prefixed, value) in metadata)
+        {
+            if (!prefixed.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            string key = prefixed[Prefix.Length..];
+            if (!key.Contains(' ')) { recorded[key] = value; continue; }
+            switch (key)
+            {
+                case "hessian every": recorded["sdlm_hessian_every"] = value; break;
+                case "sdlm mu":
+                    bool follows = value.EndsWith(OldMuFollowsRateSuffix, StringComparison.Ordinal);
+                    recorded["sdlm_mu"] = follows ? value[..^OldMuFollowsRateSuffix.Length] : value;
+                    recorded["sdlm_mu_follows_rate"] = follows ? "true" : "false";
+                    break;
+                default: recorded[key.Replace(' ', '_')] = value; break;
+            }
+        }
+        return recorded;
     }
 
     /// <summary>The training set by content, not by where it was found (a moved, copied or linked folder is the same
@@ -103,9 +142,13 @@ public static class RunSettings
     /// <exception cref="ResumeMismatchException">A recorded setting differs.</exception>
     public static void CheckResume(TrainingCheckpoint checkpoint, IReadOnlyDictionary<string, string> settings)
     {
+        var recorded = Recorded(checkpoint.Model.Metadata);
         foreach (var (key, value) in settings)
-            if (checkpoint.Model.Metadata.TryGetValue(key, out var written) && written != value)
-                throw new ResumeMismatchException($"was written with {key[Prefix.Length..]} {written}; this run has {value}: resume with the same options and data");
+        {
+            string name = key[Prefix.Length..];
+            if (recorded.TryGetValue(name, out var written) && written != value)
+                throw new ResumeMismatchException($"was written with {name.Replace('_', ' ')} {written}; this run has {value}: resume with the same options and data");
+        }
     }
 }
 

@@ -179,6 +179,21 @@ public sealed class Trainer : IDisposable
     public IInferenceEngine CreateInference(LeNetModel model) =>
         accelerator is null ? new Cpu.CpuInferenceEngine(model) : new IlgpuInferenceEngine(model, accelerator);
 
+    private (float[] Images, int[] Labels)? testSet;
+
+    /// <summary>
+    /// Measures the error on these test images after every epoch, on this trainer's engine, into
+    /// <see cref="EpochResult.TestError"/> (the paper's Fig. 5 does so after every pass).
+    /// </summary>
+    public void TestEveryEpoch(float[] images, int[] labels) => testSet = (images, labels);
+
+    /// <summary>How many of <paramref name="images"/> the model as it is now classifies as <paramref name="labels"/> say, on this trainer's engine.</summary>
+    public int CountCorrect(float[] images, int[] labels)
+    {
+        using var engine = CreateInference(Model());
+        return engine.Predict(images).Classes.Where((c, i) => c == labels[i]).Count();
+    }
+
     /// <summary>
     /// Trains the remaining epochs. <paramref name="onEpoch"/> runs after each (a checkpoint taken there is
     /// complete). Cancellation stops at a batch boundary with <see cref="OperationCanceledException"/>.
@@ -223,7 +238,10 @@ public sealed class Trainer : IDisposable
             double seconds = clock.Elapsed.TotalSeconds;
             Score? validation = validationIndices.Length > 0 ? backend.Evaluate(trainIndices.Length, validationIndices.Length) : null;
             EpochsCompleted = epoch + 1;
-            var result = new EpochResult(epoch + 1, train, validation, train.Images / seconds, clock.Elapsed, rate);
+            var result = new EpochResult(epoch + 1, train, validation, train.Images / seconds, clock.Elapsed, rate)
+            {
+                TestError = testSet is var (testImages, testLabels) ? 1.0 - (double)CountCorrect(testImages, testLabels) / testLabels.Length : null,
+            };
             results.Add(result);
             onEpoch?.Invoke(result);
         }

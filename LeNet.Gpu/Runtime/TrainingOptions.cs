@@ -217,7 +217,11 @@ public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze
 public readonly record struct Score(double Loss, double Accuracy, long Images);
 
 /// <summary>What one finished epoch measured.</summary>
-public sealed record EpochResult(int Epoch, Score Train, Score? Validation, double ImagesPerSecond, TimeSpan Elapsed, float LearningRate);
+public sealed record EpochResult(int Epoch, Score Train, Score? Validation, double ImagesPerSecond, TimeSpan Elapsed, float LearningRate)
+{
+    /// <summary>The test error after this epoch, where the trainer measures it (<see cref="Trainer.TestEveryEpoch"/>).</summary>
+    public double? TestError { get; init; }
+}
 
 /// <summary>Progress inside an epoch, every <see cref="TrainingOptions.ReportEvery"/> batches.</summary>
 public sealed record BatchProgress(int Epoch, int Batch, int Batches, Score Running, double ImagesPerSecond);

@@ -33,29 +33,46 @@ public static class Provenance
     {
         metadata[Dataset] = dataset;
         metadata["epochs"] = epochs.ToString(CultureInfo.InvariantCulture);
-        metadata["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture);
-        metadata["initialization"] = options.Initialization.ToName();
-        metadata["optimizer"] = options.Optimizer.ToString().ToLowerInvariant();
-        metadata["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
-        metadata["learning_rate"] = options.BaseLearningRate.ToString(CultureInfo.InvariantCulture);
-        metadata["schedule"] = options.Schedule.ToString().ToLowerInvariant();
-        metadata["momentum"] = options.Momentum.ToString(CultureInfo.InvariantCulture);
-        metadata["weight_decay"] = options.WeightDecay.ToString(CultureInfo.InvariantCulture);
-        metadata["distortion"] = options.Distortion?.ToString() ?? "none";
+        // The settings in the checkpoint's spelling and format (RunSettings), those that shaped these weights.
+        var settings = RunSettings.OfOptions(options);
+        foreach (var key in RecordedSettings(options, output)) metadata[key] = settings[key];
         metadata["output_layer"] = output.ToName();
-        if (output == OutputLayer.Rbf)
-            metadata["map_j"] = options.MapJ.ToString(CultureInfo.InvariantCulture);
-        if (options.Optimizer == OptimizerKind.Sdlm)
-        {
-            metadata["sdlm_mu"] = options.SdlmMu.ToString(CultureInfo.InvariantCulture);
-            metadata["sdlm_mu_follows_rate"] = options.SdlmMuFollowsRate ? "true" : "false";
-            metadata["sdlm_hessian_samples"] = options.SdlmSamples.ToString(CultureInfo.InvariantCulture);
-            metadata["sdlm_hessian_every"] = options.SdlmInterval.ToString(CultureInfo.InvariantCulture);
-        }
-        metadata["command"] = command;
+        metadata[CommandKey] = command;
         metadata["test_accuracy"] = testAccuracy.ToString("0.0000", CultureInfo.InvariantCulture);
         metadata["test_images"] = testImages.ToString(CultureInfo.InvariantCulture);
         metadata["device"] = device.ToName();
-        metadata["training_seconds"] = trainingTime.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
+        metadata[SecondsKey] = trainingTime.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Keys a checkpoint's metadata carries across resumes, so a resumed model records the whole training.</summary>
+    public const string CommandKey = "command", SecondsKey = "training_seconds";
+
+    /// <summary>
+    /// The command that began the run <paramref name="checkpoint"/> continues and the training time before it (null and
+    /// zero where there is no checkpoint or it does not record them: the run then counts from this part).
+    /// </summary>
+    public static (string? Command, TimeSpan Earlier) Carried(TrainingCheckpoint? checkpoint)
+    {
+        var metadata = checkpoint?.Model.Metadata;
+        double seconds = metadata?.GetValueOrDefault(SecondsKey) is { } s
+            && double.TryParse(s, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) && d > 0 ? d : 0;
+        return (metadata?.GetValueOrDefault(CommandKey), TimeSpan.FromSeconds(seconds));
+    }
+
+    /// <summary>Writes into a checkpoint's metadata what <see cref="Carried"/> reads back.</summary>
+    public static void Carry(IDictionary<string, string> checkpointMetadata, string command, TimeSpan trainingTime)
+    {
+        checkpointMetadata[CommandKey] = command;
+        checkpointMetadata[SecondsKey] = trainingTime.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The <see cref="RunSettings.OfOptions"/> a model file records: MAP's j for an RBF output, SDLM's for SDLM.</summary>
+    private static IEnumerable<string> RecordedSettings(TrainingOptions options, OutputLayer output)
+    {
+        string[] always = ["seed", "initialization", "optimizer", "batch_size", "learning_rate", "schedule", "momentum", "weight_decay", "distortion"];
+        foreach (var key in always) yield return key;
+        if (output == OutputLayer.Rbf) yield return "map_j";
+        if (options.Optimizer == OptimizerKind.Sdlm)
+            foreach (var key in new[] { "sdlm_mu", "sdlm_mu_follows_rate", "sdlm_hessian_samples", "sdlm_hessian_every" }) yield return key;
     }
 }
