@@ -267,7 +267,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal("false", ModelFile.Load(temp.File("p.safetensors")).Metadata["sdlm_mu_follows_rate"]);
         // Given explicitly, the other choice is still refused.
         AssertOneLineError(LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "3", "--mu-follows-rate", "--resume", "p.safetensors.ckpt", "-o", "q.safetensors"]),
-            2, "was written with sdlm mu 0.2; this run has 0.2 × rate/base rate");
+            2, "was written with sdlm mu follows rate false; this run has true");
 
         // The recipe's linear convolutions of before: its model is the checkpoint's, unless squashed ones are asked for.
         var linear = LenetProcess.Run(temp.Path, [.. recipe, "--epochs", "1", "--convolutions", "linear", "-o", "l.safetensors"]);
