@@ -10,7 +10,7 @@ namespace LeNet.Gpu.Tests.Model;
 
 /// <summary>
 /// The three initialisations: what they draw, and what signal they pass at step 0. The scales are measured with the
-/// float64 reference network (independent of the kernels) on real MNIST digits, and printed for the README.
+/// float64 reference network (independent of the kernels) on real MNIST digits, and printed for docs/initialisation.md.
 /// </summary>
 public sealed class InitializationTests(ITestOutputHelper output)
 {

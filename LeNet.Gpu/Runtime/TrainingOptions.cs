@@ -128,7 +128,7 @@ public sealed record TrainingOptions
     /// </summary>
     public float MapJ { get; init; } = DefaultMapJ;
 
-    /// <summary>The default j (see the README's paper section for the measurement that chose it).</summary>
+    /// <summary>The default j (see docs/paper-recipe.md for the measurement that chose it).</summary>
     public const float DefaultMapJ = 10f;
 
     /// <summary>Fraction of the training set held out for validation (chosen from the seed), 0 for none.</summary>
