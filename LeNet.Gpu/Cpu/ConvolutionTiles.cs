@@ -4,10 +4,15 @@ using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
-/// <summary>Outputs per row strip held in registers by the weight gradient: 5 (C3's rows of 10) or 7 (C1's rows of 28).</summary>
+/// <summary>
+/// Outputs per row strip held in registers: by the weight gradient 5 (C3's rows of 10) or 7 (C1's rows of 28), by the
+/// forward convolution 10 or 8 (C1's rows of 28 = 10 + 10 + 8, C3's of 10).
+/// </summary>
 internal interface IRowWidth { static abstract int Value { get; } }
 internal struct Width5 : IRowWidth { public static int Value => 5; }
 internal struct Width7 : IRowWidth { public static int Value => 7; }
+internal struct Width8 : IRowWidth { public static int Value => 8; }
+internal struct Width10 : IRowWidth { public static int Value => 10; }
 
 /// <summary>
 /// The taps of a 5×5 convolution with a connection table, per output map, in compressed-row form: tap t of map o
@@ -89,57 +94,64 @@ internal sealed class ConvolutionTaps
 internal static unsafe class ConvolutionTiles
 {
     /// <summary>
-    /// out[o][y][x] = bias[o] + Σ over kernel rows (i, ky) of Σ_kx w[kx]·in[i, y+ky, x+kx], in strips of ten outputs:
-    /// the strip's ten sums and the kernel row's five weights sit in registers (16 vectors, all AVX2 has) while the
-    /// strip's fourteen inputs stream past, each loaded once for up to five multiply-adds. Ten independent sums
-    /// cover the FMA latency on both pipes (five did not: the row of five reached 0.6 of the one-thread ceiling, ten
-    /// reach 0.9). Each output's terms are added in the same order as before: bias, then kernel rows in tap order,
-    /// kx ascending. C1 (1@32x32 → 6@28x28: strips at 0, 10 and 18, the last recomputing two outputs of the second
-    /// with the same terms in the same order) and C3 (6@14x14 → 16@10x10, Table I: one strip a row). <paramref
-    /// name="rows"/> from <see cref="ConvolutionTaps.Rows"/>; outW at least 10; inRow the input row length in elements.
+    /// out[o][y][x] = bias[o] + Σ over kernel rows (i, ky) of Σ_kx w[kx]·in[i, y+ky, x+kx], in strips of ten outputs
+    /// (and one of eight where a row leaves eight): the strip's sums and the kernel row's five weights sit in
+    /// registers (16 vectors, all AVX2 has) while the strip's inputs stream past, each loaded once for up to five
+    /// multiply-adds. Ten independent sums cover the FMA latency on both pipes (five did not: rows of five reached
+    /// 0.6 of the one-thread ceiling, ten reach 0.9). Each output's terms are added in one fixed order: bias, then
+    /// kernel rows in tap order, kx ascending. C1 (1@32x32 → 6@28x28: strips of 10, 10 and 8) and C3 (6@14x14 →
+    /// 16@10x10, Table I: one strip a row). <paramref name="rows"/> from <see cref="ConvolutionTaps.Rows"/>; outW a
+    /// sum of tens and at most one eight; inRow the input row length in elements.
     /// </summary>
     public static void ForwardRows<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
         ConvolutionTaps rows, float* weights, float* bias) where TS : struct, ISimd<TV> where TV : struct
     {
-        const int Strip = 10;
-        if (outW < Strip) throw new ArgumentException($"rows of {outW} outputs: at least {Strip} needed", nameof(outW));
+        if (outW % 10 is not (0 or 8)) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and eight", nameof(outW));
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
             for (int o = 0; o < outMaps; o++)
-            {
-                TV b = TS.Broadcast(bias[o]);
                 for (int y = 0; y < outH; y++)
-                    for (int next = 0; next < outW; next += Strip)
-                    {
-                        int x0 = Math.Min(next, outW - Strip);
-                        float* anchor = input + (y * inRow + x0) * L;
-                        TV a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b;
-                        for (int t = start[o]; t < start[o + 1]; t++)
-                        {
-                            float* w = weights + weightIndex[t];
-                            TV w0 = TS.Broadcast(w[0]), w1 = TS.Broadcast(w[1]), w2 = TS.Broadcast(w[2]), w3 = TS.Broadcast(w[3]), w4 = TS.Broadcast(w[4]);
-                            float* r = anchor + offsets[t];
-                            TV v;
-                            v = TS.Load(r + 0 * L); a0 = TS.Fma(v, w0, a0);
-                            v = TS.Load(r + 1 * L); a1 = TS.Fma(v, w0, a1); a0 = TS.Fma(v, w1, a0);
-                            v = TS.Load(r + 2 * L); a2 = TS.Fma(v, w0, a2); a1 = TS.Fma(v, w1, a1); a0 = TS.Fma(v, w2, a0);
-                            v = TS.Load(r + 3 * L); a3 = TS.Fma(v, w0, a3); a2 = TS.Fma(v, w1, a2); a1 = TS.Fma(v, w2, a1); a0 = TS.Fma(v, w3, a0);
-                            v = TS.Load(r + 4 * L); a4 = TS.Fma(v, w0, a4); a3 = TS.Fma(v, w1, a3); a2 = TS.Fma(v, w2, a2); a1 = TS.Fma(v, w3, a1); a0 = TS.Fma(v, w4, a0);
-                            v = TS.Load(r + 5 * L); a5 = TS.Fma(v, w0, a5); a4 = TS.Fma(v, w1, a4); a3 = TS.Fma(v, w2, a3); a2 = TS.Fma(v, w3, a2); a1 = TS.Fma(v, w4, a1);
-                            v = TS.Load(r + 6 * L); a6 = TS.Fma(v, w0, a6); a5 = TS.Fma(v, w1, a5); a4 = TS.Fma(v, w2, a4); a3 = TS.Fma(v, w3, a3); a2 = TS.Fma(v, w4, a2);
-                            v = TS.Load(r + 7 * L); a7 = TS.Fma(v, w0, a7); a6 = TS.Fma(v, w1, a6); a5 = TS.Fma(v, w2, a5); a4 = TS.Fma(v, w3, a4); a3 = TS.Fma(v, w4, a3);
-                            v = TS.Load(r + 8 * L); a8 = TS.Fma(v, w0, a8); a7 = TS.Fma(v, w1, a7); a6 = TS.Fma(v, w2, a6); a5 = TS.Fma(v, w3, a5); a4 = TS.Fma(v, w4, a4);
-                            v = TS.Load(r + 9 * L); a9 = TS.Fma(v, w0, a9); a8 = TS.Fma(v, w1, a8); a7 = TS.Fma(v, w2, a7); a6 = TS.Fma(v, w3, a6); a5 = TS.Fma(v, w4, a5);
-                            v = TS.Load(r + 10 * L); a9 = TS.Fma(v, w1, a9); a8 = TS.Fma(v, w2, a8); a7 = TS.Fma(v, w3, a7); a6 = TS.Fma(v, w4, a6);
-                            v = TS.Load(r + 11 * L); a9 = TS.Fma(v, w2, a9); a8 = TS.Fma(v, w3, a8); a7 = TS.Fma(v, w4, a7);
-                            v = TS.Load(r + 12 * L); a9 = TS.Fma(v, w3, a9); a8 = TS.Fma(v, w4, a8);
-                            v = TS.Load(r + 13 * L); a9 = TS.Fma(v, w4, a9);
-                        }
-                        float* d = output + ((o * outH + y) * outW + x0) * L;
-                        TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3); TS.Store(d + 4 * L, a4);
-                        TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7); TS.Store(d + 8 * L, a8); TS.Store(d + 9 * L, a9);
-                    }
-            }
+                {
+                    float* anchor = input + y * inRow * L, d = output + (o * outH + y) * outW * L;
+                    int x0 = 0;
+                    for (; x0 + 10 <= outW; x0 += 10)
+                        Strip<TS, TV, Width10>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
+                    if (x0 < outW)
+                        Strip<TS, TV, Width8>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
+                }
+    }
+
+    /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 8) outputs from <paramref name="taps"/> kernel rows.</summary>
+    private static void Strip<TS, TV, TW>(float* anchor, float* d, int* offsets, int* weightIndex, int taps, float* weights, float bias)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
+    {
+        int L = TS.Lanes, W = TW.Value;
+        TV b = TS.Broadcast(bias);
+        TV a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b;
+        for (int t = 0; t < taps; t++)
+        {
+            float* w = weights + weightIndex[t];
+            TV w0 = TS.Broadcast(w[0]), w1 = TS.Broadcast(w[1]), w2 = TS.Broadcast(w[2]), w3 = TS.Broadcast(w[3]), w4 = TS.Broadcast(w[4]);
+            float* r = anchor + offsets[t];
+            TV v;
+                v = TS.Load(r + 0 * L); a0 = TS.Fma(v, w0, a0);
+                v = TS.Load(r + 1 * L); a1 = TS.Fma(v, w0, a1); a0 = TS.Fma(v, w1, a0);
+                v = TS.Load(r + 2 * L); a2 = TS.Fma(v, w0, a2); a1 = TS.Fma(v, w1, a1); a0 = TS.Fma(v, w2, a0);
+                v = TS.Load(r + 3 * L); a3 = TS.Fma(v, w0, a3); a2 = TS.Fma(v, w1, a2); a1 = TS.Fma(v, w2, a1); a0 = TS.Fma(v, w3, a0);
+                v = TS.Load(r + 4 * L); a4 = TS.Fma(v, w0, a4); a3 = TS.Fma(v, w1, a3); a2 = TS.Fma(v, w2, a2); a1 = TS.Fma(v, w3, a1); a0 = TS.Fma(v, w4, a0);
+                v = TS.Load(r + 5 * L); a5 = TS.Fma(v, w0, a5); a4 = TS.Fma(v, w1, a4); a3 = TS.Fma(v, w2, a3); a2 = TS.Fma(v, w3, a2); a1 = TS.Fma(v, w4, a1);
+                v = TS.Load(r + 6 * L); a6 = TS.Fma(v, w0, a6); a5 = TS.Fma(v, w1, a5); a4 = TS.Fma(v, w2, a4); a3 = TS.Fma(v, w3, a3); a2 = TS.Fma(v, w4, a2);
+                v = TS.Load(r + 7 * L); a7 = TS.Fma(v, w0, a7); a6 = TS.Fma(v, w1, a6); a5 = TS.Fma(v, w2, a5); a4 = TS.Fma(v, w3, a4); a3 = TS.Fma(v, w4, a3);
+                v = TS.Load(r + 8 * L); a7 = TS.Fma(v, w1, a7); a6 = TS.Fma(v, w2, a6); a5 = TS.Fma(v, w3, a5); a4 = TS.Fma(v, w4, a4); if (W == 10) { a8 = TS.Fma(v, w0, a8); }
+                v = TS.Load(r + 9 * L); a7 = TS.Fma(v, w2, a7); a6 = TS.Fma(v, w3, a6); a5 = TS.Fma(v, w4, a5); if (W == 10) { a9 = TS.Fma(v, w0, a9); a8 = TS.Fma(v, w1, a8); }
+                v = TS.Load(r + 10 * L); a7 = TS.Fma(v, w3, a7); a6 = TS.Fma(v, w4, a6); if (W == 10) { a9 = TS.Fma(v, w1, a9); a8 = TS.Fma(v, w2, a8); }
+                v = TS.Load(r + 11 * L); a7 = TS.Fma(v, w4, a7); if (W == 10) { a9 = TS.Fma(v, w2, a9); a8 = TS.Fma(v, w3, a8); }
+                if (W == 10) { v = TS.Load(r + 12 * L); a9 = TS.Fma(v, w3, a9); a8 = TS.Fma(v, w4, a8); }
+                if (W == 10) { v = TS.Load(r + 13 * L); a9 = TS.Fma(v, w4, a9); }
+        }
+        TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
+        TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
+        if (W == 10) { TS.Store(d + 8 * L, a8); TS.Store(d + 9 * L, a9); }
     }
 
     /// <summary>
