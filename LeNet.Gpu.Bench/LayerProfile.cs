@@ -70,6 +70,16 @@ public static unsafe class LayerProfile
             for (int i = 0; i < Calls; i++) l.Body();
             return (CpuSeconds() - start) * 1e9 / Calls; // ns per tile
         })).ToList();
+        // The whole engine on one thread at batch 1,024 (buffers of the batch, not one tile in cache), per tile.
+        var engineImages = BenchInputs.Images(1024, 2);
+        var network = new CpuNetwork(1024, 1);
+        network.Forward(model.Parameters, sq, engineImages, 1024);
+        works.Add(() =>
+        {
+            double start = CpuSeconds();
+            network.Forward(model.Parameters, sq, engineImages, 1024);
+            return (CpuSeconds() - start) * 1e9 / (1024 / L);
+        });
         long iterations = FmaCeiling.Calibrate(1, 0.02);
         works.Add(() =>
         {
@@ -79,7 +89,8 @@ public static unsafe class LayerProfile
         });
         foreach (var w in works) w();
         var measured = FmaCeiling.Interleave(works, rounds, 1, 0.001);
-        var result = new Interleaved(measured.Work[..^1], measured.Work[^1]); // the CPU-time ceiling
+        var result = new Interleaved(measured.Work[..^2], measured.Work[^1]); // the CPU-time ceiling
+        double engineNs = Interleaved.Median(measured.Work[^2]);
         double total = 0;
         Console.WriteLine($"{L} lanes; one-thread ceiling {result.CeilingMedian / 1e9:N1} G multiply-adds/s");
         for (int i = 0; i < layers.Length; i++)
@@ -91,7 +102,8 @@ public static unsafe class LayerProfile
             double best = layers[i].MultiplyAdds * L / (result.Work[i].Min() * 1e-9) / result.Ceiling.Max();
             Console.WriteLine($"{layers[i].Name,-6} {ns,10:N0} ns/tile  {ns / L,8:N0} ns/image  share {share:0.00}  (fastest {result.Work[i].Min():N0} ns, share {best:0.00})");
         }
-        Console.WriteLine($"total  {total,10:N0} ns/tile  share {326_520.0 * L / (total * 1e-9) / result.CeilingMedian:0.00}");
+        Console.WriteLine($"total  {total,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (total * 1e-9) / result.CeilingMedian:0.00}");
+        Console.WriteLine($"engine {engineNs,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (engineNs * 1e-9) / result.CeilingMedian:0.00}  (CpuNetwork, batch 1,024, 1 thread: every layer, softmax, buffers of the batch)");
         return 0;
     }
 }
