@@ -83,8 +83,8 @@ public static class FmaCeiling
 
     /// <summary>
     /// Runs rounds of each of <paramref name="works"/> (each returns its own rate, e.g. images/s) and of the ceiling
-    /// on <paramref name="threads"/> threads, about <paramref name="roundSeconds"/> each, the order rotating from
-    /// round to round, so that all of them see the same neighbours. Returns every round of each.
+    /// on <paramref name="threads"/> threads, about <paramref name="roundSeconds"/> each, in a new order every round,
+    /// so that all of them see the same neighbours. Returns every round of each.
     /// </summary>
     public static Interleaved Interleave(IReadOnlyList<Func<double>> works, int rounds, int threads, double roundSeconds)
     {
@@ -93,12 +93,15 @@ public static class FmaCeiling
         int k = works.Count;
         var rates = new double[k + 1][];
         for (int w = 0; w <= k; w++) rates[w] = new double[rounds];
+        // A fresh order every round (seeded, so runs repeat): no case always follows the same one. A peer that keeps
+        // its threads spinning for a while after a call (ONNX Runtime does) would otherwise always slow one case.
+        var random = new Random(1);
+        var order = Enumerable.Range(0, k + 1).ToArray();
         for (int r = 0; r < rounds; r++)
-            for (int step = 0; step <= k; step++)
-            {
-                int w = (step + r) % (k + 1);
-                rates[w][r] = w == k ? Round(threads, iterations) : works[w]();
-            }
+        {
+            random.Shuffle(order);
+            foreach (int w in order) rates[w][r] = w == k ? Round(threads, iterations) : works[w]();
+        }
         return new Interleaved(rates[..k], rates[k]);
     }
 
