@@ -29,16 +29,52 @@ public static unsafe class LayerProfile
 
     public static int Run(string[] args)
     {
-        int rounds = args.Length >= 2 && args[0] == "--rounds" ? int.Parse(args[1]) : 7;
+        int rounds = 7;
+        string? versus = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--rounds": rounds = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--versus": versus = Value(); break;
+                default: throw new ArgumentException($"unknown option '{args[i]}' (--rounds, --versus)");
+            }
+        }
         return FmaCeiling.Width switch
         {
-            CpuVectorWidth.Bits512 => Run<Simd512, Vector512<float>>(rounds),
-            CpuVectorWidth.Bits256 => Run<Simd256, Vector256<float>>(rounds),
-            _ => Run<Simd128, Vector128<float>>(rounds),
+            CpuVectorWidth.Bits512 => Run<Simd512, Vector512<float>>(rounds, versus),
+            CpuVectorWidth.Bits256 => Run<Simd256, Vector256<float>>(rounds, versus),
+            _ => Run<Simd128, Vector128<float>>(rounds, versus),
         };
     }
 
-    private static int Run<TS, TV>(int rounds) where TS : struct, ISimd<TV> where TV : struct
+    /// <summary>
+    /// A per-pattern training step of <paramref name="library"/> (this build's LeNet.Gpu or another's): SDLM, batch 1,
+    /// one thread, as PerPatternTrainingBenchmarks runs it, reached by reflection so that any build can be timed.
+    /// </summary>
+    private static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions)
+    {
+        Type T(string name) => library.GetType(name, true)!;
+        object E(string type, string name) => Enum.Parse(T(type), name);
+        var model = T("LeNet.Gpu.Model.LeNetModel").GetMethod("CreateRandom")!.Invoke(null,
+            [1, E("LeNet.Gpu.Model.Squashing", "ScaledTanh"), E("LeNet.Gpu.Model.WeightInitialization", "Paper"),
+             E("LeNet.Gpu.Model.OutputLayer", output), null, E("LeNet.Gpu.Model.ConvolutionSquashing", convolutions)])!;
+        var optionsType = T("LeNet.Gpu.Runtime.TrainingOptions");
+        var options = Activator.CreateInstance(optionsType)!;
+        optionsType.GetProperty("BatchSize")!.SetValue(options, 1);
+        optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Runtime.OptimizerKind", "Sdlm"));
+        optionsType.GetProperty("SdlmMu")!.SetValue(options, 0.2f);
+        optionsType.GetProperty("SdlmSamples")!.SetValue(options, 64);
+        const int Images = 512;
+        var trainer = T("LeNet.Gpu.Runtime.Trainer").GetMethod("OnCpu")!.Invoke(null,
+            [model, options, BenchInputs.Images(Images, seed: 3), BenchInputs.Labels(Images), 1])!;
+        var step = (Action)Delegate.CreateDelegate(typeof(Action), trainer, "StepOnce");
+        step(); // estimates the Hessian, warms every buffer
+        return step;
+    }
+
+    private static int Run<TS, TV>(int rounds, string? versus) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
         var model = BenchModel.Load();
@@ -80,6 +116,22 @@ public static unsafe class LayerProfile
             network.Forward(model.Parameters, sq, engineImages, 1024);
             return (CpuSeconds() - start) * 1e9 / (1024 / L);
         });
+        // Per-pattern training steps (µs per step), this build's and, with --versus, another's, in the same rounds.
+        var steps = new List<(string Name, Action Step)>();
+        var libraries = new List<(string Build, System.Reflection.Assembly Library)> { ("this", typeof(CpuNetwork).Assembly) };
+        if (versus is not null)
+            libraries.Add(("versus", new System.Runtime.Loader.AssemblyLoadContext("versus").LoadFromAssemblyPath(Path.GetFullPath(Path.Combine(versus, "LeNet.Gpu.dll")))));
+        foreach (var (build, library) in libraries)
+            foreach (var (output, convolutions) in new[] { ("Softmax", "Linear"), ("Rbf", "Squashed") })
+                steps.Add(($"{build}: per-pattern step, {output}, {convolutions}", PerPatternStep(library, output, convolutions)));
+        foreach (var (_, step) in steps)
+            works.Add(() =>
+            {
+                const int Calls = 100;
+                double start = CpuSeconds();
+                for (int i = 0; i < Calls; i++) step();
+                return (CpuSeconds() - start) * 1e6 / Calls; // µs per step
+            });
         long iterations = FmaCeiling.Calibrate(1, 0.02);
         works.Add(() =>
         {
@@ -89,8 +141,9 @@ public static unsafe class LayerProfile
         });
         foreach (var w in works) w();
         var measured = FmaCeiling.Interleave(works, rounds, 1, 0.001);
-        var result = new Interleaved(measured.Work[..^2], measured.Work[^1]); // the CPU-time ceiling
-        double engineNs = Interleaved.Median(measured.Work[^2]);
+        int n = layers.Length;
+        var result = new Interleaved(measured.Work[..n], measured.Work[^1]); // the CPU-time ceiling
+        double engineNs = Interleaved.Median(measured.Work[n]);
         double total = 0;
         Console.WriteLine($"{L} lanes; one-thread ceiling {result.CeilingMedian / 1e9:N1} G multiply-adds/s");
         for (int i = 0; i < layers.Length; i++)
@@ -104,6 +157,11 @@ public static unsafe class LayerProfile
         }
         Console.WriteLine($"total  {total,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (total * 1e-9) / result.CeilingMedian:0.00}");
         Console.WriteLine($"engine {engineNs,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (engineNs * 1e-9) / result.CeilingMedian:0.00}  (CpuNetwork, batch 1,024, 1 thread: every layer, softmax, buffers of the batch)");
+        for (int k = 0; k < steps.Count; k++)
+        {
+            double us = Interleaved.Median(measured.Work[n + 1 + k]);
+            Console.WriteLine($"{steps[k].Name}: {us:N1} µs CPU time ({1e6 / us:N0} patterns/s on one core)");
+        }
         return 0;
     }
 }
