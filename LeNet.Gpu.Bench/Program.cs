@@ -11,6 +11,11 @@ using LeNet.Gpu.Bench;
 if (args.FirstOrDefault() == "--probabilities") return CheckInputs.Run(args[1..]);
 // `--check [--device cuda] [--data DIR] [--batches …]`: per-layer and fused against the CPU engine at the benchmarked batch sizes.
 if (args.FirstOrDefault() == "--check") return CorrectnessCheck.Run(args[1..]);
+// `--share [--rounds N] [--seconds S] [--versus DIR]`: the CPU engine's share of the FMA ceiling, ONNX Runtime beside it,
+// all interleaved in this process (ShareReport).
+if (args.FirstOrDefault() == "--share") return ShareReport.Run(args[1..]);
+// `--layers [--rounds N]`: one tile's forward pass layer by layer on one thread, each layer's share of the ceiling.
+if (args.FirstOrDefault() == "--layers") return LayerProfile.Run(args[1..]);
 // `--devices`: the engines found and, for an absent CUDA or OpenCL, which driver library was looked for and what failed.
 if (args.FirstOrDefault() == "--devices") return DeviceReport.Run();
 // `--in-process`: every case runs in this process (BenchmarkDotNet's in-process toolchain), so no .NET SDK is

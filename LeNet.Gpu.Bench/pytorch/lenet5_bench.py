@@ -26,6 +26,11 @@ Modes
         `dotnet run --project LeNet.Gpu.Bench -c Release -- --probabilities MODEL DEVICE` (CheckInputs.cs);
         --compare reads that output and reports the largest difference (exit status 1 above --tolerance).
 
+    python3 lenet5_bench.py --train [--batches 64] [--threads N] [--min-seconds S]
+        Times one training step as LeNet.Gpu's CpuEngineTrainingBenchmarks runs it: forward to the logits,
+        cross-entropy (softmax) loss averaged over the batch, backward, SGD with momentum 0.9 (learning rate 0.01),
+        on seeded random images in the input range; prints images/s per batch size.
+
 TF32 is switched off (convolutions and matmuls in true FP32, as LeNet.Gpu computes) unless --tf32 is given.
 """
 
@@ -221,6 +226,35 @@ def table(rows, device_name, compile_mode, tf32, compile_note=None):
     return "\n".join(lines)
 
 
+def train(model, device, batches, min_seconds, warmup):
+    """Images/s of a training step (forward, mean cross-entropy, backward, SGD with momentum) per batch size."""
+    parameters = {}
+    for name, buffer in list(model.named_buffers()):
+        parameters[name] = nn.Parameter(buffer.clone())
+    for name, parameter in parameters.items():
+        delattr(model, name)
+        model.register_parameter(name, parameter)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    generator = torch.Generator().manual_seed(3)
+    rows = []
+    for batch in batches:
+        images = (torch.rand(batch, 1, 32, 32, generator=generator) * 1.275 - 0.1).to(device)
+        labels = (torch.arange(batch) % 10).to(device)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            probabilities = model(images)
+            loss = F.nll_loss(torch.log(probabilities), labels)
+            loss.backward()
+            optimizer.step()
+
+        for _ in range(warmup):
+            step()
+        seconds = time_calls(step, lambda: None, min_seconds, 3)
+        rows.append((batch, batch / seconds))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="LeNet.Gpu safetensors file")
@@ -237,6 +271,7 @@ def main():
     parser.add_argument("--check", action="store_true", help="print probabilities of the 8 fixed images")
     parser.add_argument("--compare", help="with --check: output of LeNet.Gpu.Bench --probabilities to compare with")
     parser.add_argument("--tolerance", type=float, default=1e-5)
+    parser.add_argument("--train", action="store_true", help="time a training step instead (see Modes)")
     args = parser.parse_args()
 
     if args.threads is not None:
@@ -248,6 +283,11 @@ def main():
 
     if args.check:
         return check(model, device, args.compare, args.tolerance)
+    if args.train:
+        model.train()
+        for batch, rate in train(model, device, [int(b) for b in args.batches.split(",") if b], args.min_seconds, args.warmup):
+            print(f"train batch {batch}: {rate:,.0f} images/s ({torch.get_num_threads()} threads, PyTorch {torch.__version__})")
+        return 0
 
     if device.type == "cuda":
         device_name = torch.cuda.get_device_name(device)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 using Spectre.Console;
@@ -7,7 +8,8 @@ using Spectre.Console;
 namespace LeNet.Gpu.Cli.Commands;
 
 /// <summary>
-/// A quick inference throughput table (well under a minute). The careful, side-by-side measurements with peers
+/// A quick inference throughput table (well under a minute); on the CPU engine, with its share of the FMA floor
+/// (<see cref="FmaCeiling"/>, measured in rounds interleaved with the engine's). The careful, side-by-side measurements with peers
 /// are LeNet.Gpu.Bench's (BenchmarkDotNet); this is a first look on the user's own device.
 /// </summary>
 public static class BenchCommand
@@ -29,7 +31,8 @@ public static class BenchCommand
             var model = LeNetModel.CreateRandom(1);
             var random = new Random(2);
             DeviceDescription description = null!;
-            var rows = new List<(int Batch, int Calls, double ImagesPerSecond, double MillisecondsPerBatch)>();
+            var rows = new List<(int Batch, int Calls, double ImagesPerSecond, double MillisecondsPerBatch, double? Share)>();
+            double? ceiling = null;
             foreach (int size in sizes)
             {
                 var images = new float[(long)size * IInferenceEngine.ImageFloats];
@@ -37,11 +40,25 @@ public static class BenchCommand
                 using var engine = Engines.CreateInference(model, kind, size);
                 description = engine.Device;
                 engine.Predict(images); // warm-up: first launches
-                int calls = 0;
+                if (kind == DeviceKind.Cpu)
+                {
+                    // The CPU engine against this machine's FMA ceiling, in rounds interleaved with it: the share of
+                    // the forward floor (326,520 multiply-adds an image) is what the load of the neighbours leaves alone.
+                    const int Rounds = 5;
+                    int calls = 0;
+                    var measured = FmaCeiling.Interleave(
+                        [() => FmaCeiling.ImagesPerSecond(() => { engine.Predict(images); calls++; }, size, budget / (2 * Rounds))],
+                        Rounds, Environment.ProcessorCount, budget / (2 * Rounds));
+                    double median = measured.WorkMedian(0);
+                    ceiling = measured.CeilingMedian;
+                    rows.Add((size, calls, median, size * 1000 / median, measured.Share(0, MultiplyAdds.Forward)));
+                    continue;
+                }
+                int n = 0;
                 var clock = Stopwatch.StartNew();
-                do { engine.Predict(images); calls++; } while (clock.Elapsed.TotalSeconds < budget);
+                do { engine.Predict(images); n++; } while (clock.Elapsed.TotalSeconds < budget);
                 double elapsed = clock.Elapsed.TotalSeconds;
-                rows.Add((size, calls, (double)size * calls / elapsed, elapsed * 1000 / calls));
+                rows.Add((size, n, (double)size * n / elapsed, elapsed * 1000 / n, null));
             }
             if (parse.GetValue(json))
             {
@@ -49,14 +66,23 @@ public static class BenchCommand
                 {
                     device = description.Kind.ToName(),
                     device_name = description.Name,
-                    results = rows.Select(r => new { batch_size = r.Batch, calls = r.Calls, images_per_second = r.ImagesPerSecond, milliseconds_per_batch = r.MillisecondsPerBatch }),
+                    fma_ceiling_multiply_adds_per_second = ceiling,
+                    results = rows.Select(r => new { batch_size = r.Batch, calls = r.Calls, images_per_second = r.ImagesPerSecond, milliseconds_per_batch = r.MillisecondsPerBatch, share_of_fma_floor = r.Share }),
                 });
                 return ExitCodes.Success;
             }
             var table = new Table().Title(Markup.Escape($"inference on {description}")).AddColumns("Batch", "Calls", "ms/batch", "images/s");
+            if (ceiling is not null) table.AddColumn("share of FMA floor");
             foreach (var r in rows)
-                table.AddRow(r.Batch.ToString("N0"), r.Calls.ToString(), r.MillisecondsPerBatch.ToString("0.00"), r.ImagesPerSecond.ToString("N0"));
+            {
+                string[] cells = [r.Batch.ToString("N0"), r.Calls.ToString(), r.MillisecondsPerBatch.ToString("0.00"), r.ImagesPerSecond.ToString("N0")];
+                table.AddRow(r.Share is { } share ? [.. cells, share.ToString("0.00")] : cells);
+            }
             AnsiConsole.Write(table);
+            if (ceiling is { } c)
+                AnsiConsole.WriteLine($"FMA ceiling ({(int)FmaCeiling.Width}-bit vectors, {FmaCeiling.Chains} chains a thread, {Environment.ProcessorCount} threads, " +
+                    $"median of the rounds interleaved with the last batch size's): {c / 1e9:N1} G multiply-adds/s, a floor of " +
+                    $"{c / MultiplyAdds.Forward:N0} images/s at {MultiplyAdds.Forward:N0} multiply-adds an image");
             return ExitCodes.Success;
         }));
         return command;

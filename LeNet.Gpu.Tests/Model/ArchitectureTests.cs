@@ -77,6 +77,20 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void MultiplyAddsPerImageAreThoseOfTheShapesAndTableI()
+    {
+        // Counted here from the shapes and the reference's Table I, independently of the layer table's connections.
+        long c3Pairs = Enumerable.Range(0, 16).Sum(o => ReferenceLeNet.C3Inputs[o].Length);
+        long c1 = 6 * 25 * 28 * 28, c3 = c3Pairs * 25 * 10 * 10, c5 = 120 * 16 * 25, f6 = 84 * 120, output = 10 * 84;
+        Assert.Equal(117_600 + 150_000 + 48_000 + 10_080 + 840, c1 + c3 + c5 + f6 + output);
+        Assert.Equal(c1 + c3 + c5 + f6 + output, MultiplyAdds.Forward);
+        Assert.Equal(c3 + c5 + f6 + output, MultiplyAdds.InputGradients);
+        Assert.Equal(MultiplyAdds.Forward, MultiplyAdds.WeightGradients);
+        Assert.Equal(861_960, MultiplyAdds.Training);
+        Assert.Equal(0, MultiplyAdds.Of(Architecture.Of(Layer.S2)));
+    }
+
+    [Fact]
     public void TheReferenceTableFollowsTheSeedsDescription()
     {
         // Seed: maps 0–5 take 3 neighbouring S2 maps, 6–11 four neighbouring, 12–14 four non-neighbouring, 15 all.

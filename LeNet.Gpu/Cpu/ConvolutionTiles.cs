@@ -4,10 +4,15 @@ using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
-/// <summary>Outputs per row strip held in registers by the weight gradient: 5 (C3's rows of 10) or 7 (C1's rows of 28).</summary>
+/// <summary>
+/// Outputs per row strip held in registers: by the weight gradient 5 (C3's rows of 10) or 7 (C1's rows of 28), by the
+/// forward convolution 10 or 8 (C1's rows of 28 = 10 + 10 + 8, C3's of 10).
+/// </summary>
 internal interface IRowWidth { static abstract int Value { get; } }
 internal struct Width5 : IRowWidth { public static int Value => 5; }
 internal struct Width7 : IRowWidth { public static int Value => 7; }
+internal struct Width8 : IRowWidth { public static int Value => 8; }
+internal struct Width10 : IRowWidth { public static int Value => 10; }
 
 /// <summary>
 /// The taps of a 5×5 convolution with a connection table, per output map, in compressed-row form: tap t of map o
@@ -79,8 +84,7 @@ internal sealed class ConvolutionTaps
 /// <summary>
 /// 5×5 convolutions on tiles (layout in <see cref="TileLayout"/>; every element is one vector of L images).
 /// <code>
-/// ForwardC1:        C1 [6][28][28] = bias + Σ_25 taps of the input [32][32]
-/// ForwardSlide5:    out [maps][outH][outW] = bias + Σ kernel rows   (C3 6→16 14→10, Table I)
+/// ForwardRows:      out [maps][outH][outW] = bias + Σ kernel rows   (C1 1→6 32→28; C3 6→16 14→10, Table I)
 /// InputGradientC3:  dIn [6][14][14] = full correlation of dOut [16][10][10] with C3's weights (Table I)
 /// WeightGradient:   acc[ky][kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx]   (one (out, in) map pair; in² if squared)
 /// </code>
@@ -90,90 +94,64 @@ internal sealed class ConvolutionTaps
 internal static unsafe class ConvolutionTiles
 {
     /// <summary>
-    /// out[o][y][x] = bias[o] + Σ over kernel rows (i, ky) of Σ_kx w[kx]·in[i, y+ky, x+kx], in strips of five outputs:
-    /// the row's five weights sit in registers and the strip's nine inputs stream past, each loaded once for up to
-    /// five multiply-adds. For C3 (6@14x14 → 16@10x10, Table I); <paramref name="rows"/> from
-    /// <see cref="ConvolutionTaps.Rows"/>; outW a multiple of 5, inRow the input row length in elements.
+    /// out[o][y][x] = bias[o] + Σ over kernel rows (i, ky) of Σ_kx w[kx]·in[i, y+ky, x+kx], in strips of ten outputs
+    /// (and one of eight where a row leaves eight): the strip's sums and the kernel row's five weights sit in
+    /// registers (16 vectors, all AVX2 has) while the strip's inputs stream past, each loaded once for up to five
+    /// multiply-adds. Ten independent sums cover the FMA latency on both pipes (five did not: rows of five reached
+    /// 0.6 of the one-thread ceiling, ten reach 0.9). Each output's terms are added in one fixed order: bias, then
+    /// kernel rows in tap order, kx ascending. C1 (1@32x32 → 6@28x28: strips of 10, 10 and 8) and C3 (6@14x14 →
+    /// 16@10x10, Table I: one strip a row). <paramref name="rows"/> from <see cref="ConvolutionTaps.Rows"/>; outW a
+    /// sum of tens and at most one eight; inRow the input row length in elements.
     /// </summary>
-    public static void ForwardSlide5<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
+    public static void ForwardRows<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
         ConvolutionTaps rows, float* weights, float* bias) where TS : struct, ISimd<TV> where TV : struct
     {
+        if (outW % 10 is not (0 or 8)) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and eight", nameof(outW));
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
             for (int o = 0; o < outMaps; o++)
-            {
-                TV b = TS.Broadcast(bias[o]);
                 for (int y = 0; y < outH; y++)
-                    for (int x0 = 0; x0 < outW; x0 += 5)
-                    {
-                        float* anchor = input + (y * inRow + x0) * L;
-                        TV s0 = b, s1 = b, s2 = b, s3 = b, s4 = b;
-                        for (int t = start[o]; t < start[o + 1]; t++)
-                        {
-                            float* w = weights + weightIndex[t];
-                            TV w0 = TS.Broadcast(w[0]), w1 = TS.Broadcast(w[1]), w2 = TS.Broadcast(w[2]), w3 = TS.Broadcast(w[3]), w4 = TS.Broadcast(w[4]);
-                            float* r = anchor + offsets[t];
-                            TV v = TS.Load(r);
-                            s0 = TS.Fma(v, w0, s0);
-                            v = TS.Load(r + L);
-                            s0 = TS.Fma(v, w1, s0); s1 = TS.Fma(v, w0, s1);
-                            v = TS.Load(r + 2 * L);
-                            s0 = TS.Fma(v, w2, s0); s1 = TS.Fma(v, w1, s1); s2 = TS.Fma(v, w0, s2);
-                            v = TS.Load(r + 3 * L);
-                            s0 = TS.Fma(v, w3, s0); s1 = TS.Fma(v, w2, s1); s2 = TS.Fma(v, w1, s2); s3 = TS.Fma(v, w0, s3);
-                            v = TS.Load(r + 4 * L);
-                            s0 = TS.Fma(v, w4, s0); s1 = TS.Fma(v, w3, s1); s2 = TS.Fma(v, w2, s2); s3 = TS.Fma(v, w1, s3); s4 = TS.Fma(v, w0, s4);
-                            v = TS.Load(r + 5 * L);
-                            s1 = TS.Fma(v, w4, s1); s2 = TS.Fma(v, w3, s2); s3 = TS.Fma(v, w2, s3); s4 = TS.Fma(v, w1, s4);
-                            v = TS.Load(r + 6 * L);
-                            s2 = TS.Fma(v, w4, s2); s3 = TS.Fma(v, w3, s3); s4 = TS.Fma(v, w2, s4);
-                            v = TS.Load(r + 7 * L);
-                            s3 = TS.Fma(v, w4, s3); s4 = TS.Fma(v, w3, s4);
-                            v = TS.Load(r + 8 * L);
-                            s4 = TS.Fma(v, w4, s4);
-                        }
-                        float* d = output + ((o * outH + y) * outW + x0) * L;
-                        TS.Store(d, s0); TS.Store(d + L, s1); TS.Store(d + 2 * L, s2); TS.Store(d + 3 * L, s3); TS.Store(d + 4 * L, s4);
-                    }
-            }
+                {
+                    float* anchor = input + y * inRow * L, d = output + (o * outH + y) * outW * L;
+                    int x0 = 0;
+                    for (; x0 + 10 <= outW; x0 += 10)
+                        Strip<TS, TV, Width10>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
+                    if (x0 < outW)
+                        Strip<TS, TV, Width8>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
+                }
     }
 
-    /// <summary>
-    /// C1, 1@32x32 → 6@28x28: c1[o,y,x] = bias[o] + Σ_(ky,kx) w[o,ky,kx]·in[y+ky, x+kx]. One pixel at a time with
-    /// all six maps in registers: each input vector is loaded once for six multiply-adds whose weights are
-    /// broadcast straight from memory. Measured 20% faster than row strips here, where one input map feeds all.
-    /// </summary>
-    public static void ForwardC1<TS, TV>(float* input, float* output, float* weights, float* bias)
-        where TS : struct, ISimd<TV> where TV : struct
+    /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 8) outputs from <paramref name="taps"/> kernel rows.</summary>
+    private static void Strip<TS, TV, TW>(float* anchor, float* d, int* offsets, int* weightIndex, int taps, float* weights, float bias)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
     {
-        int L = TS.Lanes;
-        // Six maps in six accumulators (C1Maps = 6), kernels Taps = 25 weights apart.
-        const int map = TileLayout.C1Map, Taps = KernelSize * KernelSize;
-        TV b0 = TS.Broadcast(bias[0]), b1 = TS.Broadcast(bias[1]), b2 = TS.Broadcast(bias[2]);
-        TV b3 = TS.Broadcast(bias[3]), b4 = TS.Broadcast(bias[4]), b5 = TS.Broadcast(bias[5]);
-        for (int y = 0; y < C1Size; y++)
-            for (int x = 0; x < C1Size; x++)
-            {
-                TV a0 = b0, a1 = b1, a2 = b2, a3 = b3, a4 = b4, a5 = b5;
-                for (int ky = 0; ky < KernelSize; ky++)
-                {
-                    float* row = input + ((y + ky) * InputSize + x) * L;
-                    float* w = weights + ky * KernelSize;
-                    for (int kx = 0; kx < KernelSize; kx++)
-                    {
-                        TV v = TS.Load(row + kx * L);
-                        a0 = TS.Fma(v, TS.Broadcast(w[kx]), a0);
-                        a1 = TS.Fma(v, TS.Broadcast(w[kx + Taps]), a1);
-                        a2 = TS.Fma(v, TS.Broadcast(w[kx + 2 * Taps]), a2);
-                        a3 = TS.Fma(v, TS.Broadcast(w[kx + 3 * Taps]), a3);
-                        a4 = TS.Fma(v, TS.Broadcast(w[kx + 4 * Taps]), a4);
-                        a5 = TS.Fma(v, TS.Broadcast(w[kx + 5 * Taps]), a5);
-                    }
-                }
-                float* d = output + (y * C1Size + x) * L;
-                TS.Store(d, a0); TS.Store(d + map * L, a1); TS.Store(d + 2 * map * L, a2);
-                TS.Store(d + 3 * map * L, a3); TS.Store(d + 4 * map * L, a4); TS.Store(d + 5 * map * L, a5);
-            }
+        int L = TS.Lanes, W = TW.Value;
+        TV b = TS.Broadcast(bias);
+        TV a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b;
+        for (int t = 0; t < taps; t++)
+        {
+            float* w = weights + weightIndex[t];
+            TV w0 = TS.Broadcast(w[0]), w1 = TS.Broadcast(w[1]), w2 = TS.Broadcast(w[2]), w3 = TS.Broadcast(w[3]), w4 = TS.Broadcast(w[4]);
+            float* r = anchor + offsets[t];
+            TV v;
+                v = TS.Load(r + 0 * L); a0 = TS.Fma(v, w0, a0);
+                v = TS.Load(r + 1 * L); a1 = TS.Fma(v, w0, a1); a0 = TS.Fma(v, w1, a0);
+                v = TS.Load(r + 2 * L); a2 = TS.Fma(v, w0, a2); a1 = TS.Fma(v, w1, a1); a0 = TS.Fma(v, w2, a0);
+                v = TS.Load(r + 3 * L); a3 = TS.Fma(v, w0, a3); a2 = TS.Fma(v, w1, a2); a1 = TS.Fma(v, w2, a1); a0 = TS.Fma(v, w3, a0);
+                v = TS.Load(r + 4 * L); a4 = TS.Fma(v, w0, a4); a3 = TS.Fma(v, w1, a3); a2 = TS.Fma(v, w2, a2); a1 = TS.Fma(v, w3, a1); a0 = TS.Fma(v, w4, a0);
+                v = TS.Load(r + 5 * L); a5 = TS.Fma(v, w0, a5); a4 = TS.Fma(v, w1, a4); a3 = TS.Fma(v, w2, a3); a2 = TS.Fma(v, w3, a2); a1 = TS.Fma(v, w4, a1);
+                v = TS.Load(r + 6 * L); a6 = TS.Fma(v, w0, a6); a5 = TS.Fma(v, w1, a5); a4 = TS.Fma(v, w2, a4); a3 = TS.Fma(v, w3, a3); a2 = TS.Fma(v, w4, a2);
+                v = TS.Load(r + 7 * L); a7 = TS.Fma(v, w0, a7); a6 = TS.Fma(v, w1, a6); a5 = TS.Fma(v, w2, a5); a4 = TS.Fma(v, w3, a4); a3 = TS.Fma(v, w4, a3);
+                v = TS.Load(r + 8 * L); a7 = TS.Fma(v, w1, a7); a6 = TS.Fma(v, w2, a6); a5 = TS.Fma(v, w3, a5); a4 = TS.Fma(v, w4, a4); if (W == 10) { a8 = TS.Fma(v, w0, a8); }
+                v = TS.Load(r + 9 * L); a7 = TS.Fma(v, w2, a7); a6 = TS.Fma(v, w3, a6); a5 = TS.Fma(v, w4, a5); if (W == 10) { a9 = TS.Fma(v, w0, a9); a8 = TS.Fma(v, w1, a8); }
+                v = TS.Load(r + 10 * L); a7 = TS.Fma(v, w3, a7); a6 = TS.Fma(v, w4, a6); if (W == 10) { a9 = TS.Fma(v, w1, a9); a8 = TS.Fma(v, w2, a8); }
+                v = TS.Load(r + 11 * L); a7 = TS.Fma(v, w4, a7); if (W == 10) { a9 = TS.Fma(v, w2, a9); a8 = TS.Fma(v, w3, a8); }
+                if (W == 10) { v = TS.Load(r + 12 * L); a9 = TS.Fma(v, w3, a9); a8 = TS.Fma(v, w4, a8); }
+                if (W == 10) { v = TS.Load(r + 13 * L); a9 = TS.Fma(v, w4, a9); }
+        }
+        TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
+        TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
+        if (W == 10) { TS.Store(d + 8 * L, a8); TS.Store(d + 9 * L, a9); }
     }
 
     /// <summary>

@@ -17,8 +17,11 @@ namespace LeNet.Gpu.Cpu;
 internal static unsafe class FullyConnectedTiles
 {
     /// <summary>
-    /// Eight output units at a time share each input load. The last group clamps its unit indices to the last
-    /// unit: the duplicates compute the same value and store it to the same place. bias may be null.
+    /// Twelve output units at a time share each input load: twelve independent sums keep both FMA pipes busy through
+    /// the multiply-add latency (eight left them idle a fifth of the time). Their weights are read through three
+    /// pointers and the unit stride, so that the loop fits x64's registers; the sums are squashed after they are
+    /// stored. Units past the last group of twelve go four at a time, the last four clamping their indices to the
+    /// last unit (the duplicates compute the same value and store it to the same place). bias may be null.
     /// </summary>
     public static void Forward<TS, TV>(float* input, int inUnits, float* weights, float* bias, int outUnits,
         bool squash, Squashing squashing, float* output) where TS : struct, ISimd<TV> where TV : struct =>
@@ -36,42 +39,62 @@ internal static unsafe class FullyConnectedTiles
     private static void Forward<TS, TV>(float* input, int inUnits, float* weights, int unitStride, int inputStride,
         float* bias, int outUnits, bool squash, Squashing squashing, float* output) where TS : struct, ISimd<TV> where TV : struct
     {
-        int L = TS.Lanes, last = outUnits - 1;
-        for (int o = 0; o < outUnits; o += 8)
+        int L = TS.Lanes, o = 0;
+        long s1 = unitStride, s2 = 2L * unitStride, s3 = 3L * unitStride;
+        for (; o + 12 <= outUnits; o += 12)
+        {
+            float* q0 = weights + (long)o * unitStride, q1 = q0 + 4 * s1, q2 = q0 + 8 * s1;
+            TV a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11;
+            if (bias == null)
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = TS.Zero;
+            else
+            {
+                a0 = TS.Broadcast(bias[o]); a1 = TS.Broadcast(bias[o + 1]); a2 = TS.Broadcast(bias[o + 2]); a3 = TS.Broadcast(bias[o + 3]);
+                a4 = TS.Broadcast(bias[o + 4]); a5 = TS.Broadcast(bias[o + 5]); a6 = TS.Broadcast(bias[o + 6]); a7 = TS.Broadcast(bias[o + 7]);
+                a8 = TS.Broadcast(bias[o + 8]); a9 = TS.Broadcast(bias[o + 9]); a10 = TS.Broadcast(bias[o + 10]); a11 = TS.Broadcast(bias[o + 11]);
+            }
+            float* x = input;
+            for (int j = 0; j < inUnits; j++, x += L, q0 += inputStride, q1 += inputStride, q2 += inputStride)
+            {
+                TV v = TS.Load(x);
+                a0 = TS.Fma(TS.Broadcast(q0[0]), v, a0); a1 = TS.Fma(TS.Broadcast(q0[s1]), v, a1);
+                a2 = TS.Fma(TS.Broadcast(q0[s2]), v, a2); a3 = TS.Fma(TS.Broadcast(q0[s3]), v, a3);
+                a4 = TS.Fma(TS.Broadcast(q1[0]), v, a4); a5 = TS.Fma(TS.Broadcast(q1[s1]), v, a5);
+                a6 = TS.Fma(TS.Broadcast(q1[s2]), v, a6); a7 = TS.Fma(TS.Broadcast(q1[s3]), v, a7);
+                a8 = TS.Fma(TS.Broadcast(q2[0]), v, a8); a9 = TS.Fma(TS.Broadcast(q2[s1]), v, a9);
+                a10 = TS.Fma(TS.Broadcast(q2[s2]), v, a10); a11 = TS.Fma(TS.Broadcast(q2[s3]), v, a11);
+            }
+            float* d = output + (long)o * L;
+            TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
+            TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
+            TS.Store(d + 8 * L, a8); TS.Store(d + 9 * L, a9); TS.Store(d + 10 * L, a10); TS.Store(d + 11 * L, a11);
+            if (squash) VectorMath.SquashInPlace<TS, TV>(d, 12, squashing);
+        }
+        for (int last = outUnits - 1; o < outUnits; o += 4)
         {
             int r0 = o, r1 = Math.Min(o + 1, last), r2 = Math.Min(o + 2, last), r3 = Math.Min(o + 3, last);
-            int r4 = Math.Min(o + 4, last), r5 = Math.Min(o + 5, last), r6 = Math.Min(o + 6, last), r7 = Math.Min(o + 7, last);
-            float* w0 = weights + r0 * unitStride, w1 = weights + r1 * unitStride, w2 = weights + r2 * unitStride, w3 = weights + r3 * unitStride;
-            float* w4 = weights + r4 * unitStride, w5 = weights + r5 * unitStride, w6 = weights + r6 * unitStride, w7 = weights + r7 * unitStride;
-            TV a0, a1, a2, a3, a4, a5, a6, a7;
+            float* w0 = weights + r0 * s1, w1 = weights + r1 * s1, w2 = weights + r2 * s1, w3 = weights + r3 * s1;
+            TV a0, a1, a2, a3;
             if (bias == null)
-                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TS.Zero;
+                a0 = a1 = a2 = a3 = TS.Zero;
             else
             {
                 a0 = TS.Broadcast(bias[r0]); a1 = TS.Broadcast(bias[r1]); a2 = TS.Broadcast(bias[r2]); a3 = TS.Broadcast(bias[r3]);
-                a4 = TS.Broadcast(bias[r4]); a5 = TS.Broadcast(bias[r5]); a6 = TS.Broadcast(bias[r6]); a7 = TS.Broadcast(bias[r7]);
             }
             for (int j = 0; j < inUnits; j++)
             {
                 TV v = TS.Load(input + j * L);
-                int k = j * inputStride;
+                long k = (long)j * inputStride;
                 a0 = TS.Fma(TS.Broadcast(w0[k]), v, a0);
                 a1 = TS.Fma(TS.Broadcast(w1[k]), v, a1);
                 a2 = TS.Fma(TS.Broadcast(w2[k]), v, a2);
                 a3 = TS.Fma(TS.Broadcast(w3[k]), v, a3);
-                a4 = TS.Fma(TS.Broadcast(w4[k]), v, a4);
-                a5 = TS.Fma(TS.Broadcast(w5[k]), v, a5);
-                a6 = TS.Fma(TS.Broadcast(w6[k]), v, a6);
-                a7 = TS.Fma(TS.Broadcast(w7[k]), v, a7);
             }
             if (squash)
             {
                 a0 = VectorMath.Squash<TS, TV>(a0, squashing); a1 = VectorMath.Squash<TS, TV>(a1, squashing);
                 a2 = VectorMath.Squash<TS, TV>(a2, squashing); a3 = VectorMath.Squash<TS, TV>(a3, squashing);
-                a4 = VectorMath.Squash<TS, TV>(a4, squashing); a5 = VectorMath.Squash<TS, TV>(a5, squashing);
-                a6 = VectorMath.Squash<TS, TV>(a6, squashing); a7 = VectorMath.Squash<TS, TV>(a7, squashing);
             }
-            TS.Store(output + r7 * L, a7); TS.Store(output + r6 * L, a6); TS.Store(output + r5 * L, a5); TS.Store(output + r4 * L, a4);
             TS.Store(output + r3 * L, a3); TS.Store(output + r2 * L, a2); TS.Store(output + r1 * L, a1); TS.Store(output + r0 * L, a0);
         }
     }

@@ -47,7 +47,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private readonly WorkerPool pool;
     private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
     private readonly PinnedBuffer<int> predictions;
-    private readonly ConvolutionTaps c3Rows;
+    private readonly ConvolutionTaps c1Rows, c3Rows;
 
     // The batch in flight (set by Forward / Backward, read by the workers).
     private float* parameters, images;
@@ -84,6 +84,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         logits = new(t * TileLayout.Logits);
         probabilities = new(t * SoftmaxTiles.Classes);
         predictions = new(t);
+        c1Rows = ConvolutionTaps.Rows(C1Maps, 1, InputSize, ConvolutionTaps.AllConnected, L);
         c3Rows = ConvolutionTaps.Rows(C3Maps, C1Maps, S2Size, ConvolutionTaps.TableI, L);
         workspaces = new BackwardWorkspace<TS, TV>[threads];
         for (int w = 0; w < threads; w++) workspaces[w] = new BackwardWorkspace<TS, TV>();
@@ -169,10 +170,10 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
         float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
 
-        ConvolutionTiles.ForwardC1<TS, TV>(x, a1, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, TileLayout.C1, squashing);
         SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
-        ConvolutionTiles.ForwardSlide5<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
+        ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a3, TileLayout.C3, squashing);
         SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
         FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Cpu;
@@ -11,10 +13,44 @@ internal static unsafe class TileStaging<TS, TV> where TS : struct, ISimd<TV> wh
     private static readonly int L = TS.Lanes;
 
     /// <summary>
-    /// Images [valid][1024] → tile [1024][L]. Image by image: contiguous reads, stores one vector apart (reading
-    /// across images, 4 KB apart, is half as fast).
+    /// Images [valid][1024] → tile [1024][L], in blocks of four images × four elements turned over in registers
+    /// (SSE's 4×4 transpose: four loads, eight shuffles, four stores for sixteen floats), or float by float where
+    /// SSE is absent. Lanes past <paramref name="valid"/> get zeros. Only moves floats: the bits are the images'.
     /// </summary>
     public static void Floats(float* source, int valid, float* tile)
+    {
+        if (!Sse.IsSupported)
+        {
+            FloatsOneByOne(source, valid, tile);
+            return;
+        }
+        float* zero = stackalloc float[4] { 0f, 0f, 0f, 0f };
+        for (int n = 0; n < L; n += 4)
+        {
+            // Images n..n+3; those past the batch read the same four zeros over and over.
+            float* s0 = n < valid ? source + n * TileLayout.Input : zero;
+            float* s1 = n + 1 < valid ? source + (n + 1) * TileLayout.Input : zero;
+            float* s2 = n + 2 < valid ? source + (n + 2) * TileLayout.Input : zero;
+            float* s3 = n + 3 < valid ? source + (n + 3) * TileLayout.Input : zero;
+            int step0 = n < valid ? 4 : 0, step1 = n + 1 < valid ? 4 : 0, step2 = n + 2 < valid ? 4 : 0, step3 = n + 3 < valid ? 4 : 0;
+            float* d = tile + n;
+            for (int e = 0; e < TileLayout.Input; e += 4, s0 += step0, s1 += step1, s2 += step2, s3 += step3, d += 4 * L)
+            {
+                Vector128<float> r0 = Sse.LoadVector128(s0), r1 = Sse.LoadVector128(s1), r2 = Sse.LoadVector128(s2), r3 = Sse.LoadVector128(s3);
+                Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3), t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3);
+                Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
+                Sse.Store(d + L, Sse.MoveHighToLow(t1, t0));
+                Sse.Store(d + 2 * L, Sse.MoveLowToHigh(t2, t3));
+                Sse.Store(d + 3 * L, Sse.MoveHighToLow(t3, t2));
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Floats"/> without SSE. Image by image: contiguous reads, stores one vector apart (reading across
+    /// images, 4 KB apart, is half as fast).
+    /// </summary>
+    private static void FloatsOneByOne(float* source, int valid, float* tile)
     {
         for (int n = 0; n < L; n++)
         {

@@ -1,0 +1,167 @@
+using System.Runtime.Intrinsics;
+using LeNet.Gpu.Cpu;
+using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Bench;
+
+/// <summary>
+/// Where one tile's forward pass spends its time, layer by layer, on one thread with the tile in cache, beside the
+/// one-thread FMA ceiling measured in between: <c>LeNet.Gpu.Bench --layers [--rounds 7]</c>. Each layer's share is
+/// its multiply-adds per second over the ceiling's. Times are the thread's CPU time (clock_gettime), not wall time,
+/// so that a neighbour taking the core away in mid-round does not count: on a shared machine this is the only way
+/// to compare kernels; the engine's own share of the machine is <see cref="ShareReport"/>'s, in wall time.
+/// </summary>
+public static unsafe class LayerProfile
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, long* time); // struct timespec: seconds, nanoseconds
+
+    private const int ThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID
+
+    private static double CpuSeconds()
+    {
+        long* t = stackalloc long[2];
+        if (ClockGetTime(ThreadCpuTime, t) != 0) throw new InvalidOperationException("clock_gettime failed");
+        return t[0] + t[1] * 1e-9;
+    }
+
+    public static int Run(string[] args)
+    {
+        int rounds = 7;
+        string? versus = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--rounds": rounds = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--versus": versus = Value(); break;
+                default: throw new ArgumentException($"unknown option '{args[i]}' (--rounds, --versus)");
+            }
+        }
+        return FmaCeiling.Width switch
+        {
+            CpuVectorWidth.Bits512 => Run<Simd512, Vector512<float>>(rounds, versus),
+            CpuVectorWidth.Bits256 => Run<Simd256, Vector256<float>>(rounds, versus),
+            _ => Run<Simd128, Vector128<float>>(rounds, versus),
+        };
+    }
+
+    /// <summary>
+    /// A per-pattern training step of <paramref name="library"/> (this build's LeNet.Gpu or another's): SDLM, batch 1,
+    /// one thread, as PerPatternTrainingBenchmarks runs it, reached by reflection so that any build can be timed.
+    /// </summary>
+    private static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions)
+    {
+        Type T(string name) => library.GetType(name, true)!;
+        object E(string type, string name) => Enum.Parse(T(type), name);
+        var model = T("LeNet.Gpu.Model.LeNetModel").GetMethod("CreateRandom")!.Invoke(null,
+            [1, E("LeNet.Gpu.Model.Squashing", "ScaledTanh"), E("LeNet.Gpu.Model.WeightInitialization", "Paper"),
+             E("LeNet.Gpu.Model.OutputLayer", output), null, E("LeNet.Gpu.Model.ConvolutionSquashing", convolutions)])!;
+        var optionsType = T("LeNet.Gpu.Runtime.TrainingOptions");
+        var options = Activator.CreateInstance(optionsType)!;
+        optionsType.GetProperty("BatchSize")!.SetValue(options, 1);
+        optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Runtime.OptimizerKind", "Sdlm"));
+        optionsType.GetProperty("SdlmMu")!.SetValue(options, 0.2f);
+        optionsType.GetProperty("SdlmSamples")!.SetValue(options, 64);
+        const int Images = 512;
+        var trainer = T("LeNet.Gpu.Runtime.Trainer").GetMethod("OnCpu")!.Invoke(null,
+            [model, options, BenchInputs.Images(Images, seed: 3), BenchInputs.Labels(Images), 1])!;
+        var step = (Action)Delegate.CreateDelegate(typeof(Action), trainer, "StepOnce");
+        step(); // estimates the Hessian, warms every buffer
+        return step;
+    }
+
+    private static int Run<TS, TV>(int rounds, string? versus) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        var model = BenchModel.Load();
+        var sq = model.Squashing;
+        var buffers = new PinnedBuffer<float>((long)L * (TileLayout.Input + TileLayout.C1 + TileLayout.S2 + TileLayout.C3 + TileLayout.S4 + 256 * 4) + P.Length);
+        float* x = buffers.Pointer, a1 = x + TileLayout.Input * L, a2 = a1 + TileLayout.C1 * L, a3 = a2 + TileLayout.S2 * L,
+            a4 = a3 + TileLayout.C3 * L, a5 = a4 + TileLayout.S4 * L, a6 = a5 + 256 * L, a7 = a6 + 256 * L, p = a7 + 256 * L;
+        var images = BenchInputs.Images(L, 2);
+        fixed (float* source = images) TileStaging<TS, TV>.Floats(source, L, x);
+        model.Parameters.AsSpan().CopyTo(new Span<float>(p, P.Length));
+        var c3Rows = ConvolutionTaps.Rows(C3Maps, C1Maps, S2Size, ConvolutionTaps.TableI, L);
+        var c1Rows = ConvolutionTaps.Rows(C1Maps, 1, InputSize, ConvolutionTaps.AllConnected, L);
+
+        var layers = new (string Name, long MultiplyAdds, Action Body)[]
+        {
+            ("stage", 0, () => { fixed (float* source = images) TileStaging<TS, TV>.Floats(source, L, x); }),
+            ("C1", 117_600, () => ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset)),
+            ("S2", 0, () => SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, sq, a2)),
+            ("C3", 150_000, () => ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset)),
+            ("S4", 0, () => SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, sq, a4)),
+            ("C5", 48_000, () => FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, sq, a5)),
+            ("F6", 10_080, () => FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, sq, a6)),
+            ("OUT", 840, () => FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, sq, a7)),
+        };
+        var works = layers.Select(l => (Func<double>)(() =>
+        {
+            const int Calls = 200;
+            double start = CpuSeconds();
+            for (int i = 0; i < Calls; i++) l.Body();
+            return (CpuSeconds() - start) * 1e9 / Calls; // ns per tile
+        })).ToList();
+        // The whole engine on one thread at batch 1,024 (buffers of the batch, not one tile in cache), per tile.
+        var engineImages = BenchInputs.Images(1024, 2);
+        var network = new CpuNetwork(1024, 1);
+        network.Forward(model.Parameters, sq, engineImages, 1024);
+        works.Add(() =>
+        {
+            double start = CpuSeconds();
+            network.Forward(model.Parameters, sq, engineImages, 1024);
+            return (CpuSeconds() - start) * 1e9 / (1024 / L);
+        });
+        // Per-pattern training steps (µs per step), this build's and, with --versus, another's, in the same rounds.
+        var steps = new List<(string Name, Action Step)>();
+        var libraries = new List<(string Build, System.Reflection.Assembly Library)> { ("this", typeof(CpuNetwork).Assembly) };
+        if (versus is not null)
+            libraries.Add(("versus", new System.Runtime.Loader.AssemblyLoadContext("versus").LoadFromAssemblyPath(Path.GetFullPath(Path.Combine(versus, "LeNet.Gpu.dll")))));
+        foreach (var (build, library) in libraries)
+            foreach (var (output, convolutions) in new[] { ("Softmax", "Linear"), ("Rbf", "Squashed") })
+                steps.Add(($"{build}: per-pattern step, {output}, {convolutions}", PerPatternStep(library, output, convolutions)));
+        foreach (var (_, step) in steps)
+            works.Add(() =>
+            {
+                const int Calls = 100;
+                double start = CpuSeconds();
+                for (int i = 0; i < Calls; i++) step();
+                return (CpuSeconds() - start) * 1e6 / Calls; // µs per step
+            });
+        long iterations = FmaCeiling.Calibrate(1, 0.02);
+        works.Add(() =>
+        {
+            double start = CpuSeconds();
+            FmaCeiling.Round(1, iterations);
+            return (double)FmaCeiling.Lanes * FmaCeiling.Chains * iterations / (CpuSeconds() - start);
+        });
+        foreach (var w in works) w();
+        var measured = FmaCeiling.Interleave(works, rounds, 1, 0.001);
+        int n = layers.Length;
+        var result = new Interleaved(measured.Work[..n], measured.Work[^1]); // the CPU-time ceiling
+        double engineNs = Interleaved.Median(measured.Work[n]);
+        double total = 0;
+        Console.WriteLine($"{L} lanes; one-thread ceiling {result.CeilingMedian / 1e9:N1} G multiply-adds/s");
+        for (int i = 0; i < layers.Length; i++)
+        {
+            double ns = result.WorkMedian(i);
+            total += ns;
+            double share = layers[i].MultiplyAdds * L / (ns * 1e-9) / result.CeilingMedian;
+            // Fastest round against the fastest ceiling round: the least disturbed by neighbours.
+            double best = layers[i].MultiplyAdds * L / (result.Work[i].Min() * 1e-9) / result.Ceiling.Max();
+            Console.WriteLine($"{layers[i].Name,-6} {ns,10:N0} ns/tile  {ns / L,8:N0} ns/image  share {share:0.00}  (fastest {result.Work[i].Min():N0} ns, share {best:0.00})");
+        }
+        Console.WriteLine($"total  {total,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (total * 1e-9) / result.CeilingMedian:0.00}");
+        Console.WriteLine($"engine {engineNs,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (engineNs * 1e-9) / result.CeilingMedian:0.00}  (CpuNetwork, batch 1,024, 1 thread: every layer, softmax, buffers of the batch)");
+        for (int k = 0; k < steps.Count; k++)
+        {
+            double us = Interleaved.Median(measured.Work[n + 1 + k]);
+            Console.WriteLine($"{steps[k].Name}: {us:N1} µs CPU time ({1e6 / us:N0} patterns/s on one core)");
+        }
+        return 0;
+    }
+}
