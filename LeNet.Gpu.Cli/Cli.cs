@@ -20,7 +20,7 @@ public static class Common
 {
     public static Option<string> Device() => new("--device")
     {
-        Description = "auto | cuda | opencl | cpu (auto: LENET_DEVICE, else CUDA, then OpenCL, then the CPU)",
+        Description = "auto | cuda | opencl | cpu (auto: LENET_DEVICE, else CUDA, then an OpenCL GPU, then the CPU engine)",
         DefaultValueFactory = _ => "auto",
     };
 

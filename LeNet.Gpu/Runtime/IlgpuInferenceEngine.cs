@@ -124,7 +124,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     public IlgpuInferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0, InferencePath? path = null)
         : this(model, accelerator, batchCapacity, path, ownsAccelerator: false) { }
 
-    /// <summary>Opens the ILGPU device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → ILGPU's CPU accelerator) and owns it.
+    /// <summary>Opens the ILGPU device (auto: <c>LENET_DEVICE</c>, else CUDA → an OpenCL GPU → ILGPU's CPU accelerator) and owns it.
     /// <see cref="DeviceKind.Cpu"/>, the CPU engine, is not one (<see cref="Engines.CreateInference"/> opens it).</summary>
     public static IlgpuInferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
     {
