@@ -112,7 +112,7 @@ public static class Common
             return ExitCodes.Failure;
         }
         catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException
-            or DataFormatException or DataNotFoundException or ModelFormatException or DeviceNotFoundException
+            or DataFormatException or DataNotFoundException or ModelFormatException or DeviceNotFoundException or DeviceFailureException
             or InvalidOperationException or NotSupportedException)
         {
             Console.Error.WriteLine($"lenet: {OneLine(e.Message)}");

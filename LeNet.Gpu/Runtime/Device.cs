@@ -194,8 +194,50 @@ public sealed class LeNetAccelerator : IDisposable
         _ => ProcessorType.Cpu,
     };
 
+    /// <summary>
+    /// Runs <paramref name="work"/>, one step of a run on this device. A driver error in it (ILGPU's
+    /// <see cref="AcceleratorException"/>: a failed launch, copy or synchronisation) becomes a
+    /// <see cref="DeviceFailureException"/> that names the device and the step.
+    /// </summary>
+    public T Step<T>(string step, Func<T> work)
+    {
+        try
+        {
+            FaultInjection?.Invoke(step);
+            return work();
+        }
+        catch (AcceleratorException e) { throw new DeviceFailureException(Description, step, e); }
+    }
+
+    /// <inheritdoc cref="Step{T}"/>
+    public void Step(string step, Action work) => Step(step, () => { work(); return 0; });
+
+    /// <summary>
+    /// For the tests: called with the step's name as each step starts, before its first launch; an ILGPU exception it
+    /// throws stands for the driver failing at that launch.
+    /// </summary>
+    internal Action<string>? FaultInjection { get; set; }
+
     /// <summary>Disposes the accelerator; the shared context stays for the next one.</summary>
     public void Dispose() => Accelerator.Dispose();
+}
+
+/// <summary>
+/// The device's driver failed in the middle of a run: the message names the device, the step and the driver's error
+/// (an OpenCL or CUDA error code where there is one), in one line.
+/// </summary>
+public sealed class DeviceFailureException(DeviceDescription device, string step, AcceleratorException driverError)
+    : Exception($"{device.Kind.ToName()} device '{device.Name}' failed during {step}: {Describe(driverError)}", driverError)
+{
+    public DeviceDescription Device { get; } = device;
+    public string Step { get; } = step;
+
+    private static string Describe(AcceleratorException e) => e switch
+    {
+        CLException cl => $"OpenCL error {cl.Error}",
+        CudaException cuda => $"CUDA error {cuda.Error}: {cuda.Message}",
+        _ => e.Message,
+    };
 }
 
 /// <summary>
