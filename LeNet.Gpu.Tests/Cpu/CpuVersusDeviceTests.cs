@@ -10,10 +10,10 @@ using P = LeNet.Gpu.Model.ParameterLayout;
 namespace LeNet.Gpu.Tests.Cpu;
 
 /// <summary>
-/// The CPU engine against the device kernels themselves, run on ILGPU's CPU accelerator (a simulator, so a few
-/// images only): every layer's output and every gradient slice, in both orders, for both squashings. Both sides
-/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances. The accelerator
-/// is the one every kernel test shares (<see cref="CpuAcceleratorFixture"/>).
+/// The CPU engine against the device kernels themselves, on every accelerator (ILGPU's CPU accelerator is a
+/// simulator, so a few images only): every layer's output and every gradient slice, in both orders, for both
+/// squashings. Both sides compute in float32, in different orders and with different tanh/exp, hence the float
+/// tolerances. The accelerators are the ones every kernel test shares (<see cref="TestAccelerators"/>).
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
 public class CpuVersusDeviceTests

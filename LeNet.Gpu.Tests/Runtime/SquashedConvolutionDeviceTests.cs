@@ -12,7 +12,7 @@ namespace LeNet.Gpu.Tests.Runtime;
 
 /// <summary>
 /// Models whose C1 and C3 squash their sums (<see cref="ConvolutionSquashing.Squashed"/>) on the device kernels, run on
-/// ILGPU's CPU accelerator, against the CPU engine (itself checked against the float64 reference): every layer of the
+/// every accelerator, against the CPU engine (itself checked against the float64 reference): every layer of the
 /// per-layer forward pass, every gradient slice in both orders, and the fused inference path. Weights are scaled up
 /// (gain 3) so C1 and C3 leave tanh's linear range and a kernel that skipped their squashing would show.
 /// </summary>

@@ -7,7 +7,7 @@ using Xunit;
 
 namespace LeNet.Gpu.Tests.Training;
 
-/// <summary>The training distortions: identity when all strengths are 0, reproducible, and really distorting.</summary>
+/// <summary>The training distortions, on every accelerator: identity when all strengths are 0, reproducible, and really distorting.</summary>
 [Collection(CpuAcceleratorCollection.Name)]
 public sealed class DistortionTests
 {

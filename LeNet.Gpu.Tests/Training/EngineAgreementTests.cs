@@ -7,8 +7,9 @@ using Xunit;
 namespace LeNet.Gpu.Tests.Training;
 
 /// <summary>
-/// One full training step (gather, forward, loss, backward, update) on each engine against the float64
-/// reference, and the two engines' loss curves over whole epochs against each other.
+/// One full training step (gather, forward, loss, backward, update) on each engine — the CPU engine and the kernels
+/// on every accelerator — against the float64 reference, and the kernels' loss curves over whole epochs against the
+/// CPU engine's.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
 public sealed class EngineAgreementTests
