@@ -37,11 +37,33 @@ public static class CaseFilter
     /// with <paramref name="cpuUpTo"/>); a GPU runs batches from <paramref name="minGpuBatch"/> whose buffers,
     /// <paramref name="bytesPerImage"/> each, fit in half its memory.
     /// </summary>
-    public static bool BatchRuns(DeviceKind kind, int batch, int cpuBatch, int minGpuBatch, long bytesPerImage, bool cpuUpTo = false)
+    public static bool BatchRuns(DeviceKind kind, int batch, int cpuBatch, int minGpuBatch, long bytesPerImage, bool cpuUpTo = false,
+        [System.Runtime.CompilerServices.CallerFilePath] string caller = "")
     {
         if (kind is DeviceKind.IlgpuCpu or DeviceKind.Cpu) return cpuUpTo ? batch <= cpuBatch : batch == cpuBatch;
         if (batch < minGpuBatch) return false;
         var device = LeNetAccelerator.ListDevices().FirstOrDefault(d => d.Kind == kind);
+        if (device is not null && device.Processor != ProcessorType.Gpu && batch > SlowDeviceMaxBatch)
+        {
+            Skipped($"{Path.GetFileNameWithoutExtension(caller)}: batch {batch:N0} skipped on {device} (not a GPU: a " +
+                $"per-layer call at that batch takes tens of seconds there; batches up to {SlowDeviceMaxBatch:N0} run)");
+            return false;
+        }
         return device is null || (long)batch * bytesPerImage <= device.MemoryBytes / 2;
+    }
+
+    /// <summary>
+    /// The largest batch a device that is not a GPU (PoCL's CPU device) runs: per-layer forward at 16,384 takes about
+    /// 35 s a call there on two cores, and BenchmarkDotNet gives up on a case (aborting the whole run) that slow.
+    /// </summary>
+    public const int SlowDeviceMaxBatch = 1024;
+
+    private static readonly HashSet<string> said = [];
+
+    /// <summary>Says once on stderr which case was left out and why (BenchmarkDotNet asks the filters several times).</summary>
+    private static void Skipped(string line)
+    {
+        lock (said)
+            if (said.Add(line)) Console.Error.WriteLine($"bench: {line}");
     }
 }

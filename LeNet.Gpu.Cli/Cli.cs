@@ -20,7 +20,7 @@ public static partial class Common
 {
     public static Option<string> Device() => new("--device")
     {
-        Description = "auto | cuda | opencl | cpu (auto: LENET_DEVICE, else CUDA, then OpenCL, then the CPU)",
+        Description = "auto | cuda | opencl | cpu (auto: LENET_DEVICE, else CUDA, then an OpenCL GPU, then the CPU engine)",
         DefaultValueFactory = _ => "auto",
     };
 
@@ -112,7 +112,7 @@ public static partial class Common
             return ExitCodes.Failure;
         }
         catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException
-            or DataFormatException or DataNotFoundException or ModelFormatException or DeviceNotFoundException
+            or DataFormatException or DataNotFoundException or ModelFormatException or DeviceNotFoundException or DeviceFailureException
             or InvalidOperationException or NotSupportedException)
         {
             Console.Error.WriteLine($"lenet: {Reason(e)}");

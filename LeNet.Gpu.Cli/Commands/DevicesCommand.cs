@@ -30,8 +30,9 @@ public static class DevicesCommand
                 {
                     devices = devices.Select(d => new
                     {
-                        kind = d.Kind.ToName(), name = d.Name, memory_bytes = d.MemoryBytes,
+                        kind = d.Kind.ToName(), name = d.Name, type = d.Processor.ToName(), memory_bytes = d.MemoryBytes,
                         warp_size = d.WarpSize, max_group_size = d.MaxGroupSize, auto = d == auto,
+                        not_picked = Engines.WhyNotPicked(d, auto),
                     }),
                     auto = auto?.Kind.ToName(),
                     lenet_device_error = variableProblem,
@@ -39,10 +40,11 @@ public static class DevicesCommand
                 });
                 return ExitCodes.Success;
             }
-            var table = new Table().AddColumns("Kind", "Device", "Memory", "Warp", "Max group", "Auto");
+            var table = new Table().AddColumns("Kind", "Type", "Device", "Memory", "Warp", "Max group", "Auto");
             foreach (var d in devices)
-                table.AddRow(d.Kind.ToName(), Markup.Escape(d.Name), $"{d.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB",
-                    d.WarpSize.ToString(), d.MaxGroupSize.ToString(), d == auto ? "[green]✓[/]" : "");
+                table.AddRow(d.Kind.ToName(), d.Processor.ToName(), Markup.Escape(d.Name), $"{d.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB",
+                    // ILGPU reports 0 for PoCL's CPU device; no launch size uses it.
+                    d.WarpSize > 0 ? d.WarpSize.ToString() : "-", d.MaxGroupSize.ToString(), d == auto ? "[green]✓[/]" : "");
             AnsiConsole.Write(table);
             if (auto is not null)
                 AnsiConsole.MarkupLine($"auto picks [bold]{auto.Kind.ToName()}[/]: {Markup.Escape(auto.Name)}");
@@ -50,6 +52,9 @@ public static class DevicesCommand
                 Console.Error.WriteLine($"lenet: {Common.Shown(variableProblem!)}; auto picks nothing until it is fixed or unset");
             // Plain lines, never wrapped: Spectre wraps markup at 80 columns when output is piped, which would split
             // one reason over several lines for whoever greps a log.
+            foreach (var d in devices)
+                if (Engines.WhyNotPicked(d, auto) is { } why)
+                    Console.Out.WriteLine($"not picked: {d.Kind.ToName()} ({d.Name}): {why}");
             foreach (var (kind, reason) in unavailable)
                 Console.Out.WriteLine($"no {kind.ToName()} device: {reason}");
             return ExitCodes.Success;

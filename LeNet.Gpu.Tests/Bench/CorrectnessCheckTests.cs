@@ -1,4 +1,5 @@
 using LeNet.Gpu.Tests.Data;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Bench;
@@ -72,6 +73,26 @@ public sealed class CorrectnessCheckTests : IDisposable
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode} {source}\n{run.Stderr}\n{run.Stdout}");
         Assert.Contains(mnist is null ? "10,000 random images" : $"from {mnist}, first 10,000 images", run.Stdout);
         Assert.Contains("all 20 cases pass", run.Stdout);
+    }
+
+    /// <summary>
+    /// Where OpenCL is present (PoCL in the root of <c>.ci/opencl-root.sh</c>): the check at batch 1, 64, 1,024 and
+    /// 16,384, on MNIST's first 2,000 test images when the data cache has them (fewer than the CUDA check's 10,000:
+    /// PoCL on two cores runs about a thousand images a second, and the OpenCL tier has minutes, not hours).
+    /// </summary>
+    [SkippableFact]
+    [Trait(OpenCLTier.Trait, OpenCLTier.Value)]
+    public void OnOpenCLEveryBenchmarkedBatchUpTo16384MatchesTheCpuEngine()
+    {
+        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Runtime.DeviceKind.OpenCL), Support.TestAccelerators.AbsentReason(LeNet.Gpu.Runtime.DeviceKind.OpenCL));
+        string? mnist = MnistTestFolder();
+        string[] data = mnist is null ? [] : ["--data", mnist];
+        var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), folder.Path,
+            new Dictionary<string, string?> { ["LENET_CHECK_DATA"] = null },
+            ["--check", "--device", "opencl", "--images", "2000", "--batches", "1,64,1024,16384", .. data]);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout}");
+        Assert.Contains(mnist is null ? "2,000 random images" : $"from {mnist}, first 2,000 images", run.Stdout);
+        Assert.Contains("all 16 cases pass", run.Stdout);
     }
 
     [Theory]

@@ -10,21 +10,22 @@ using P = LeNet.Gpu.Model.ParameterLayout;
 namespace LeNet.Gpu.Tests.Cpu;
 
 /// <summary>
-/// The CPU engine against the device kernels themselves, run on ILGPU's CPU accelerator (a simulator, so a few
-/// images only): every layer's output and every gradient slice, in both orders, for both squashings. Both sides
-/// compute in float32, in different orders and with different tanh/exp, hence the float tolerances. The accelerator
-/// is the one every kernel test shares (<see cref="CpuAcceleratorFixture"/>).
+/// The CPU engine against the device kernels themselves, on every accelerator (ILGPU's CPU accelerator is a
+/// simulator, so a few images only): every layer's output and every gradient slice, in both orders, for both
+/// squashings. Both sides compute in float32, in different orders and with different tanh/exp, hence the float
+/// tolerances. The accelerators are the ones every kernel test shares (<see cref="TestAccelerators"/>).
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
+public class CpuVersusDeviceTests
 {
     private const int Count = 8;
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void Forward_and_gradients_match_the_device_kernels(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void Forward_and_gradients_match_the_device_kernels(DeviceKind kind, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(kind);
         var model = CpuTestData.Model(11, squashing);
         var images = CpuTestData.Images(Count, 12);
         var labels = CpuTestData.Labels(Count, 13);
@@ -72,9 +73,11 @@ public class CpuVersusDeviceTests(CpuAcceleratorFixture gpu)
         }
     }
 
-    [Fact]
-    public void Mnist_bytes_give_the_device_input_and_outputs()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void Mnist_bytes_give_the_device_input_and_outputs(DeviceKind kind)
     {
+        var gpu = TestAccelerators.Get(kind);
         var model = CpuTestData.Model(14, Squashing.ScaledTanh);
         var bytes = new byte[Count * 784];
         new Random(15).NextBytes(bytes);

@@ -18,7 +18,7 @@ namespace LeNet.Gpu.Tests.Kernels;
 /// (<see cref="ReferenceLeNet.Gradient"/>, itself checked against finite differences).
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHelper output)
+public sealed class BackwardKernelTests(ITestOutputHelper output)
 {
     /// <summary>
     /// Gradients use the kernels' bound, <see cref="Tolerance.Kernel"/>, normwise per tensor, with a floor of 1e-12
@@ -26,12 +26,13 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
     /// </summary>
     private const double GradientFloor = 1e-12;
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh, 5, 8)]
-    [InlineData(Squashing.Sigmoid, 5, 8)]
-    [InlineData(Squashing.ScaledTanh, 1, 1)]
-    public void ChainedBackwardKernelsMatchReferenceGradient(Squashing squashing, int count, int capacity)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh, 5, 8)]
+    [OnEveryAccelerator(Squashing.Sigmoid, 5, 8)]
+    [OnEveryAccelerator(Squashing.ScaledTanh, 1, 1)]
+    public void ChainedBackwardKernelsMatchReferenceGradient(DeviceKind kind, Squashing squashing, int count, int capacity)
     {
+        var gpu = TestAccelerators.Get(kind);
         var model = LeNetModel.CreateRandom(1200 + count, squashing);
         var images = TestData.RandomImages(count, seed: 1201);
         var labels = Enumerable.Range(0, count).Select(n => (n * 7 + 3) % 10).ToArray();
@@ -117,9 +118,11 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
         Assert.True(flags.Skip(count).All(f => f == -1), "correctness flags beyond the batch were written");
     }
 
-    [Fact]
-    public void AccumulateStatisticsAddsLossesHitsAndCount()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void AccumulateStatisticsAddsLossesHitsAndCount(DeviceKind kind)
     {
+        var gpu = TestAccelerators.Get(kind);
         using var losses = gpu.Upload(new[] { 0.5f, 1.5f, 2f, float.NaN });
         using var correct = gpu.Upload(new[] { 1, 0, 1, 7 });
         using var stats = gpu.Upload(new[] { 10f, 3f, 20f });
@@ -129,9 +132,11 @@ public sealed class BackwardKernelTests(CpuAcceleratorFixture gpu, ITestOutputHe
         Assert.Equal(new[] { 18f, 7f, 26f }, stats.GetAsArray1D()); // only the first 3 images count
     }
 
-    [Fact]
-    public void GatherAssemblesAShuffledBatch()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void GatherAssemblesAShuffledBatch(DeviceKind kind)
     {
+        var gpu = TestAccelerators.Get(kind);
         const int datasetSize = 10, count = 5, capacity = 7, first = 2;
         var dataset = TestData.RandomImages(datasetSize, seed: 1300);
         var datasetLabels = Enumerable.Range(0, datasetSize).Select(i => 9 - i).ToArray();

@@ -15,9 +15,9 @@ namespace LeNet.Gpu.Tests.Kernels;
 /// the float64 reference within <see cref="Tolerance.Kernel"/> (normwise, see <see cref="Tolerance"/>).
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class ForwardPassTests(CpuAcceleratorFixture gpu)
+public sealed class ForwardPassTests
 {
-    public static TheoryData<Squashing, int, int> Batches => new()
+    public static IEnumerable<object[]> Batches => OnEveryAcceleratorAttribute.Cross(new TheoryData<Squashing, int, int>
     {
         { Squashing.ScaledTanh, 1, 1 },
         { Squashing.Sigmoid, 1, 5 },
@@ -25,7 +25,7 @@ public sealed class ForwardPassTests(CpuAcceleratorFixture gpu)
         { Squashing.Sigmoid, 37, 40 },
         { Squashing.ScaledTanh, 64, 64 },
         { Squashing.Sigmoid, 16, 16 },
-    };
+    });
 
     private static void Poison(MemoryBuffer1D<float, Stride1D.Dense> buffer)
     {
@@ -34,10 +34,11 @@ public sealed class ForwardPassTests(CpuAcceleratorFixture gpu)
         buffer.CopyFromCPU(nan);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Batches))]
-    public void EveryLayerMatchesReference(Squashing squashing, int count, int capacity)
+    public void EveryLayerMatchesReference(DeviceKind device, Squashing squashing, int count, int capacity)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(100 + count, squashing);
         var images = TestData.RandomImages(count, seed: 200 + count);
         using var parameters = new DeviceParameters(gpu.Accelerator, model);
@@ -76,9 +77,11 @@ public sealed class ForwardPassTests(CpuAcceleratorFixture gpu)
         Tolerance.AssertClasses("classes", classes.Take(count).ToArray(), expected.Select(r => r.Logits).ToList());
     }
 
-    [Fact]
-    public void MaskedC3WeightsAreIgnoredEvenWhenACallerWritesThem()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void MaskedC3WeightsAreIgnoredEvenWhenACallerWritesThem(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         // A caller (a weight file, an optimizer bug) puts 1e3 into the 900 weights Table I leaves out.
         var model = LeNetModel.CreateRandom(7);
         var trainable = ParameterLayout.TrainableMask();
@@ -101,9 +104,11 @@ public sealed class ForwardPassTests(CpuAcceleratorFixture gpu)
         Tolerance.AssertClose("probabilities with 1e3 in masked weights", probabilities, expectedP);
     }
 
-    [Fact]
-    public void DeviceParametersHoldTheModelAndTheConnectionMasks()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void DeviceParametersHoldTheModelAndTheConnectionMasks(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(9, Squashing.Sigmoid);
         using var parameters = new DeviceParameters(gpu.Accelerator, model);
         Assert.Equal(Squashing.Sigmoid, parameters.Squashing);
@@ -129,9 +134,11 @@ public sealed class ForwardPassTests(CpuAcceleratorFixture gpu)
         Assert.Equal(model.Tensor(ParameterLayout.F6Bias).ToArray(), f6);
     }
 
-    [Fact]
-    public void RunRejectsABatchOutsideTheCapacity()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void RunRejectsABatchOutsideTheCapacity(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         using var parameters = new DeviceParameters(gpu.Accelerator, LeNetModel.CreateRandom(1));
         using var pass = new ForwardPass(gpu.Accelerator, 4);
         Assert.Throws<ArgumentOutOfRangeException>(() => pass.Run(gpu.Kernels, gpu.Stream, parameters, 5));

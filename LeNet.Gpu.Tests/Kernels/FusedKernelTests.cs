@@ -11,28 +11,29 @@ namespace LeNet.Gpu.Tests.Kernels;
 
 /// <summary>
 /// The fused inference path (<see cref="FusedKernels"/>, <see cref="FusedForwardPass"/>, <see cref="FusedPipeline"/>)
-/// on the CPU accelerator, against the per-layer path and the float64 reference: probabilities within 1e-5 (max
+/// on every accelerator, against the per-layer path and the float64 reference: probabilities within 1e-5 (max
 /// absolute difference against the per-layer path; normwise against the reference, see <see cref="Tolerance"/>),
 /// the same classes, S2 and S4 (the only activations the fused path stores) within 1e-5 of the reference. Every
 /// output buffer starts as NaN (predictions −1) so an element no kernel wrote, or one written past the batch, shows.
 /// Batches: one image, sizes that are not multiples of any tile (8 for C1S2 and C3S4, 16 for the dense kernel), and
 /// many batches streamed through the two slots. Group sizes are capped in most cases: the kernels' results must not
-/// depend on them, and on the CPU accelerator every group barrier costs in proportion to the group's threads.
+/// depend on them, and on the CPU accelerator every group barrier costs in proportion to the group's threads. Every
+/// device runs the same rows: the uncapped ones, and the engines, launch at the sizes a GPU gets.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
+public sealed class FusedKernelTests
 {
     private const double MaxProbabilityDifference = 1e-5;
 
     /// <summary>Squashing, images, capacity, group-size cap (0: the kernels' preferred sizes, 256/224/128).</summary>
-    public static TheoryData<Squashing, int, int, int> Batches => new()
+    public static IEnumerable<object[]> Batches => OnEveryAcceleratorAttribute.Cross(new TheoryData<Squashing, int, int, int>
     {
         { Squashing.ScaledTanh, 1, 1, 32 },
         { Squashing.Sigmoid, 1, 3, 0 },
         { Squashing.ScaledTanh, 37, 40, 64 },   // 4 full tiles of 8 + 5; 2 of 16 + 5
         { Squashing.Sigmoid, 37, 40, 20 },      // a group size that is no multiple of the warp
         { Squashing.ScaledTanh, 23, 23, 0 },
-    };
+    });
 
     private static void Poison(MemoryBuffer1D<float, Stride1D.Dense> buffer)
     {
@@ -56,10 +57,11 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         Assert.Equal(perLayer.Classes, fused.Classes);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Batches))]
-    public void FusedPassMatchesPerLayerPathAndReference(Squashing squashing, int count, int capacity, int maxGroup)
+    public void FusedPassMatchesPerLayerPathAndReference(DeviceKind device, Squashing squashing, int count, int capacity, int maxGroup)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(1000 + count + maxGroup, squashing);
         var images = TestData.RandomImages(count, seed: 2000 + count);
         using var parameters = new DeviceParameters(gpu.Accelerator, model);
@@ -91,11 +93,12 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         AssertSameAsPerLayer(what, perLayer.Predict(images), new Prediction(probabilities, classes.Take(count).ToArray()));
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void FusedEngineStreamsManyBatchesLikeThePerLayerEngine(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void FusedEngineStreamsManyBatchesLikeThePerLayerEngine(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         // 45 images in batches of 8: 6 batches alternating between the two slots, the last one partial (5).
         var model = LeNetModel.CreateRandom(3000 + (int)squashing, squashing);
         const int count = 45, capacity = 8;
@@ -118,11 +121,12 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         Assert.Equal(streamed.Probabilities.AsSpan(170, 30).ToArray(), again.Probabilities);
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void FusedEnginePadsRawBytesLikeThePerLayerEngineAndTheReference(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void FusedEnginePadsRawBytesLikeThePerLayerEngineAndTheReference(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(4000 + (int)squashing, squashing);
         const int count = 21;
         var bytes = TestData.RandomBytes(count * 784, seed: 4001);
@@ -138,9 +142,11 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         Tolerance.AssertClasses("byte-image classes", prediction.Classes, expected.Select(r => r.Logits).ToList());
     }
 
-    [Fact]
-    public void FusedPathIgnoresMaskedC3WeightsEvenWhenACallerWritesThem()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void FusedPathIgnoresMaskedC3WeightsEvenWhenACallerWritesThem(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(5000);
         var poisoned = model.Clone();
         var trainable = ParameterLayout.TrainableMask();
@@ -161,9 +167,11 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         Tolerance.AssertClose("probabilities with 1e3 in masked C3 weights", actual.Probabilities, TestData.Concat(reference.Select(r => r.Probabilities)));
     }
 
-    [Fact]
-    public void FusedEngineTracesThroughThePerLayerPath()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void FusedEngineTracesThroughThePerLayerPath(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(6000);
         var images = TestData.RandomImages(5, seed: 6001);
         using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, 8, InferencePath.Fused);
@@ -173,27 +181,35 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         AssertSameAsPerLayer("trace vs fused predict", new Prediction(trace.Probabilities, trace.Classes), prediction);
     }
 
-    [Fact]
-    public void DefaultPathIsFusedOnGpusAndPerLayerOnTheCpuAccelerator()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void DefaultPathIsFusedOnGpusAndPerLayerOnTheCpuAccelerator(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         Assert.Equal(InferencePath.Fused, IlgpuInferenceEngine.DefaultPath(new DeviceDescription(DeviceKind.Cuda, "gpu", 8L << 30, 32, 1024)));
         Assert.Equal(InferencePath.Fused, IlgpuInferenceEngine.DefaultPath(new DeviceDescription(DeviceKind.OpenCL, "gpu", 8L << 30, 32, 256)));
-        Assert.Equal(InferencePath.PerLayer, IlgpuInferenceEngine.DefaultPath(gpu.LeNet.Description));
+        var expected = device == DeviceKind.IlgpuCpu ? InferencePath.PerLayer : InferencePath.Fused;
+        Assert.Equal(expected, IlgpuInferenceEngine.DefaultPath(gpu.LeNet.Description));
         using var engine = new IlgpuInferenceEngine(LeNetModel.CreateRandom(1), gpu.LeNet, 4);
-        Assert.Equal(InferencePath.PerLayer, engine.Path);
+        Assert.Equal(expected, engine.Path);
     }
 
-    [Fact]
-    public void FusedPassRejectsBatchesOutsideItsCapacity()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void FusedPassRejectsBatchesOutsideItsCapacity(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         using var parameters = new DeviceParameters(gpu.Accelerator, LeNetModel.CreateRandom(1));
         using var pass = new FusedForwardPass(gpu.Accelerator, 4);
         Assert.Throws<ArgumentOutOfRangeException>(() => pass.Run(gpu.LeNet.FusedKernels, gpu.Stream, parameters, 5));
         Assert.Throws<ArgumentOutOfRangeException>(() => pass.Run(gpu.LeNet.FusedKernels, gpu.Stream, parameters, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new FusedForwardPass(gpu.Accelerator, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new FusedForwardPass(gpu.Accelerator, FusedForwardPass.MaxCapacity + 1));
-        // Preferred group sizes, capped by the device (1,024 here) and by the caller.
-        Assert.Equal((FusedKernels.C1S2Group, FusedKernels.C3S4Group, FusedKernels.DenseGroup), (pass.C1S2Group, pass.C3S4Group, pass.DenseGroup));
+        // Preferred group sizes, capped by the device (1,024 on the CPU accelerator, 4,096 on PoCL) and by the caller;
+        // never derived from the warp size a driver reports (PoCL reports 0).
+        int max = gpu.Accelerator.MaxNumThreadsPerGroup;
+        Assert.Equal((Math.Min(FusedKernels.C1S2Group, max), Math.Min(FusedKernels.C3S4Group, max), Math.Min(FusedKernels.DenseGroup, max)),
+            (pass.C1S2Group, pass.C3S4Group, pass.DenseGroup));
         using var small = new FusedForwardPass(gpu.Accelerator, 4, maxGroupSize: 100);
         Assert.Equal((100, 100, 100), (small.C1S2Group, small.C3S4Group, small.DenseGroup));
     }

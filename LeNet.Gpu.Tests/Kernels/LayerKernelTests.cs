@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -9,14 +10,14 @@ using Xunit;
 namespace LeNet.Gpu.Tests.Kernels;
 
 /// <summary>
-/// Each forward kernel on its own, launched directly on the CPU accelerator: the layer's input is random (not the
+/// Each forward kernel on its own, launched directly on every accelerator (<see cref="OnEveryAcceleratorAttribute"/>): the layer's input is random (not the
 /// previous kernel's output), so a failure points at one kernel. 37 images in buffers for 40, every output buffer
 /// NaN before the launch and the 3 spare input slots NaN too: an element left unwritten, or a read outside the
 /// image's own slot, turns into NaN and fails. Results must be within <see cref="Tolerance.Kernel"/> (normwise,
 /// see <see cref="Tolerance"/>) of the float64 reference run on the same float inputs and parameters.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
+public sealed class LayerKernelTests
 {
     private const int Count = 37, Capacity = 40;
 
@@ -43,7 +44,7 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
     private static double[] PerImage(float[] inputs, int per, Func<double[], double[]> layer) =>
         TestData.Concat(Enumerable.Range(0, Count).Select(n => layer(TestData.Image(inputs, n, per))));
 
-    private float[] RunConvolution(int inMaps, int inSize, int outMaps, int outSize, int activation,
+    private static float[] RunConvolution(TestAccelerator gpu, int inMaps, int inSize, int outMaps, int outSize, int activation,
         float[] inputs, ParameterSlice weight, ParameterSlice bias, float[] parameters, int[] mask)
     {
         using var input = gpu.Upload(TestData.ToBatchLayout(inputs, Count, Capacity));
@@ -57,7 +58,7 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         return ReadBatch(output, "convolution");
     }
 
-    private float[] RunSubsampling(int maps, int inSize, int activation, float[] inputs,
+    private static float[] RunSubsampling(TestAccelerator gpu, int maps, int inSize, int activation, float[] inputs,
         ParameterSlice coefficient, ParameterSlice bias, float[] parameters)
     {
         using var input = gpu.Upload(TestData.ToBatchLayout(inputs, Count, Capacity));
@@ -70,7 +71,7 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         return ReadBatch(output, "subsampling");
     }
 
-    private float[] RunDense(int inUnits, int outUnits, int activation, float[] inputs,
+    private static float[] RunDense(TestAccelerator gpu, int inUnits, int outUnits, int activation, float[] inputs,
         ParameterSlice weight, ParameterSlice bias, float[] parameters)
     {
         using var input = gpu.Upload(TestData.ToBatchLayout(inputs, Count, Capacity));
@@ -83,9 +84,11 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         return ReadBatch(output, "dense");
     }
 
-    [Fact]
-    public void InputFromFloatsTransposesExactly()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void InputFromFloatsTransposesExactly(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var images = TestData.RandomImages(Count, seed: 1);
         using var staging = gpu.Upload(images);
         using var input = gpu.Poisoned(1024L * Capacity);
@@ -94,9 +97,11 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         Assert.Equal(images, ReadBatch(input, "input"));
     }
 
-    [Fact]
-    public void InputFromMnistBytesPadsAndScalesLikeThePaper()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void InputFromMnistBytesPadsAndScalesLikeThePaper(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var bytes = TestData.RandomBytes(Count * 784, seed: 2);
         bytes[0] = 0; bytes[1] = 255; // both ends of the range
         using var staging = gpu.Upload(bytes);
@@ -107,98 +112,110 @@ public sealed class LayerKernelTests(CpuAcceleratorFixture gpu)
         Tolerance.AssertClose("input from bytes", ReadBatch(input, "input"), expected);
     }
 
-    [Fact]
-    public void C1MatchesReference()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void C1MatchesReference(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(21);
         var images = TestData.RandomImages(Count, seed: 3);
-        var actual = RunConvolution(1, 32, 6, 28, (int)Activation.Identity, images,
+        var actual = RunConvolution(gpu, 1, 32, 6, 28, (int)Activation.Identity, images,
             ParameterLayout.C1Weight, ParameterLayout.C1Bias, model.Parameters, AllConnected(6, 1));
         Tolerance.AssertClose("C1", actual, PerImage(images, 1024, new ReferenceLeNet(model).C1Layer));
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void S2MatchesReference(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void S2MatchesReference(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(22, squashing);
         // Wider coefficients than the paper's start so the squashing leaves its linear part.
         TestData.RandomFloats(6, 9, -1.5, 1.5).CopyTo(model.Tensor(ParameterLayout.S2Coefficient));
         var inputs = TestData.RandomFloats(Count * 6 * 28 * 28, seed: 4, -1.5, 1.5);
         var reference = new ReferenceLeNet(model);
-        var actual = RunSubsampling(6, 28, (int)squashing.ToActivation(), inputs,
+        var actual = RunSubsampling(gpu, 6, 28, (int)squashing.ToActivation(), inputs,
             ParameterLayout.S2Coefficient, ParameterLayout.S2Bias, model.Parameters);
         Tolerance.AssertClose($"S2 {squashing}", actual,
             PerImage(inputs, 6 * 784, x => reference.Squashed(reference.SubsampleSums(x, 6, 28, second: false))));
     }
 
-    [Fact]
-    public void C3UsesOnlyTableIConnectionsEvenWhenMaskedWeightsAreNotZero()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void C3UsesOnlyTableIConnectionsEvenWhenMaskedWeightsAreNotZero(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(23);
         // The 900 weights Table I leaves out get a huge value: the kernel must skip them, as the reference does.
         var trainable = ParameterLayout.TrainableMask();
         for (int i = ParameterLayout.C3Weight.Offset; i < ParameterLayout.C3Weight.End; i++)
             if (trainable[i] == 0) model.Parameters[i] = 1e3f;
         var inputs = TestData.RandomFloats(Count * 6 * 14 * 14, seed: 5, -1.7, 1.7);
-        var actual = RunConvolution(6, 14, 16, 10, (int)Activation.Identity, inputs,
+        var actual = RunConvolution(gpu, 6, 14, 16, 10, (int)Activation.Identity, inputs,
             ParameterLayout.C3Weight, ParameterLayout.C3Bias, model.Parameters, TableIMask());
         Tolerance.AssertClose("C3", actual, PerImage(inputs, 6 * 196, new ReferenceLeNet(model).C3Layer));
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void S4MatchesReference(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void S4MatchesReference(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(24, squashing);
         TestData.RandomFloats(16, 10, -1.5, 1.5).CopyTo(model.Tensor(ParameterLayout.S4Coefficient));
         var inputs = TestData.RandomFloats(Count * 16 * 100, seed: 6, -2, 2);
         var reference = new ReferenceLeNet(model);
-        var actual = RunSubsampling(16, 10, (int)squashing.ToActivation(), inputs,
+        var actual = RunSubsampling(gpu, 16, 10, (int)squashing.ToActivation(), inputs,
             ParameterLayout.S4Coefficient, ParameterLayout.S4Bias, model.Parameters);
         Tolerance.AssertClose($"S4 {squashing}", actual,
             PerImage(inputs, 1600, x => reference.Squashed(reference.SubsampleSums(x, 16, 10, second: true))));
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void C5MatchesReference(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void C5MatchesReference(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(25, squashing);
         var inputs = TestData.RandomFloats(Count * 400, seed: 7, -1.7, 1.7);
         var reference = new ReferenceLeNet(model);
-        var actual = RunConvolution(16, 5, 120, 1, (int)squashing.ToActivation(), inputs,
+        var actual = RunConvolution(gpu, 16, 5, 120, 1, (int)squashing.ToActivation(), inputs,
             ParameterLayout.C5Weight, ParameterLayout.C5Bias, model.Parameters, AllConnected(120, 16));
         Tolerance.AssertClose($"C5 {squashing}", actual, PerImage(inputs, 400, x => reference.Squashed(reference.C5Sums(x))));
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void F6MatchesReference(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void F6MatchesReference(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(26, squashing);
         var inputs = TestData.RandomFloats(Count * 120, seed: 8, -1.7, 1.7);
         var reference = new ReferenceLeNet(model);
-        var actual = RunDense(120, 84, (int)squashing.ToActivation(), inputs, ParameterLayout.F6Weight, ParameterLayout.F6Bias, model.Parameters);
+        var actual = RunDense(gpu, 120, 84, (int)squashing.ToActivation(), inputs, ParameterLayout.F6Weight, ParameterLayout.F6Bias, model.Parameters);
         Tolerance.AssertClose($"F6 {squashing}", actual, PerImage(inputs, 120, x => reference.Squashed(reference.F6Sums(x))));
     }
 
-    [Fact]
-    public void OutputLayerMatchesReference()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void OutputLayerMatchesReference(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(27);
         var inputs = TestData.RandomFloats(Count * 84, seed: 9, -1.7, 1.7);
-        var actual = RunDense(84, 10, (int)Activation.Identity, inputs, ParameterLayout.OutputWeight, ParameterLayout.OutputBias, model.Parameters);
+        var actual = RunDense(gpu, 84, 10, (int)Activation.Identity, inputs, ParameterLayout.OutputWeight, ParameterLayout.OutputBias, model.Parameters);
         Tolerance.AssertClose("OUTPUT", actual, PerImage(inputs, 84, new ReferenceLeNet(model).OutputLogits));
     }
 
-    [Fact]
-    public void SoftmaxIsStableAndPicksTheFirstLargestLogit()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void SoftmaxIsStableAndPicksTheFirstLargestLogit(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var logits = TestData.RandomFloats(Count * 10, seed: 10, -20, 20);
         for (int c = 0; c < 10; c++)
         {

@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
@@ -13,7 +14,7 @@ namespace LeNet.Gpu.Tests.Kernels;
 /// gradients here, must come out bit-for-bit unchanged, and so must their optimizer state.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
+public sealed class OptimizerKernelTests
 {
     private static readonly float[] Trainable = ParameterLayout.TrainableMask();
     private static readonly int N = ParameterLayout.Length;
@@ -32,9 +33,11 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
     /// <summary>Fewer threads than elements: each thread strides over several (the grid-stride loop).</summary>
     private const int Threads = 97;
 
-    [Fact]
-    public void SgdWithMomentumAndWeightDecay()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void SgdWithMomentumAndWeightDecay(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         float lr = 0.05f, momentum = 0.9f, decay = 1e-3f;
         var w = Random(1, -0.5, 0.5); var g = Random(2, -0.1, 0.1); var vel = Random(3, -0.01, 0.01);
         using var wb = gpu.Upload(w); using var gb = gpu.Upload(g); using var vb = gpu.Upload(vel); using var tb = gpu.Upload(Trainable);
@@ -51,9 +54,11 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
         AssertUpdated("sgd weights", wb.GetAsArray1D(), w2, w);
     }
 
-    [Fact]
-    public void AdamWithBiasCorrection()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void AdamWithBiasCorrection(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, decay = 1e-4f;
         const int step = 3;
         float c1 = 1 - MathF.Pow(b1, step), c2 = 1 - MathF.Pow(b2, step);
@@ -76,9 +81,11 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
         AssertUpdated("adam weights", wb.GetAsArray1D(), w2, w);
     }
 
-    [Fact]
-    public void SdlmScalesEachStepByTheHessianDiagonal()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void SdlmScalesEachStepByTheHessianDiagonal(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         float lr = 5e-4f, mu = 0.02f, decay = 0f;
         var w = Random(8, -0.5, 0.5); var g = Random(9, -0.1, 0.1); var h = Random(10, 0, 2);
         using var wb = gpu.Upload(w); using var gb = gpu.Upload(g); using var hb = gpu.Upload(h); using var tb = gpu.Upload(Trainable);
@@ -89,9 +96,11 @@ public sealed class OptimizerKernelTests(CpuAcceleratorFixture gpu)
         Assert.Equal(h, hb.GetAsArray1D()); // the estimate is only read
     }
 
-    [Fact]
-    public void AccumulateAddsAScaledBuffer()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void AccumulateAddsAScaledBuffer(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var source = Random(11, -1, 1); var target = Random(12, -1, 1);
         using var sb = gpu.Upload(source); using var tb = gpu.Upload(target);
         gpu.Kernels.Optimizer.Accumulate(gpu.Stream, 0.25f, sb.View, tb.View, Threads);

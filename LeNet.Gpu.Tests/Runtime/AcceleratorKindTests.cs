@@ -11,17 +11,13 @@ namespace LeNet.Gpu.Tests.Runtime;
 /// finds such a device (reported as Skipped otherwise). Same tolerance as everywhere: <see cref="Tolerance.Kernel"/>.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class AcceleratorKindTests(CpuAcceleratorFixture cpu)
+public sealed class AcceleratorKindTests
 {
     [SkippableTheory]
-    [InlineData(DeviceKind.IlgpuCpu)]
-    [InlineData(DeviceKind.Cuda)]
-    [InlineData(DeviceKind.OpenCL)]
+    [OnEveryAccelerator]
     public void EndToEndMatchesReference(DeviceKind kind)
     {
-        Skip.IfNot(Devices.Has(kind), $"no {kind.ToName()} device here (present: {Devices.List})");
-        using var owned = kind == DeviceKind.IlgpuCpu ? null : LeNetAccelerator.Create(kind);
-        var accelerator = owned ?? cpu.LeNet;
+        var accelerator = TestAccelerators.Get(kind).LeNet;
         Assert.Equal(kind, accelerator.Kind);
 
         foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })
@@ -50,14 +46,10 @@ public sealed class AcceleratorKindTests(CpuAcceleratorFixture cpu)
     /// gives ∞·0 = NaN there; the CPU accelerator uses the runtime's tanh.
     /// </summary>
     [SkippableTheory]
-    [InlineData(DeviceKind.IlgpuCpu)]
-    [InlineData(DeviceKind.Cuda)]
-    [InlineData(DeviceKind.OpenCL)]
+    [OnEveryAccelerator]
     public void SaturatedUnitsStayFinite(DeviceKind kind)
     {
-        Skip.IfNot(Devices.Has(kind), $"no {kind.ToName()} device here (present: {Devices.List})");
-        using var owned = kind == DeviceKind.IlgpuCpu ? null : LeNetAccelerator.Create(kind);
-        var accelerator = owned ?? cpu.LeNet;
+        var accelerator = TestAccelerators.Get(kind).LeNet;
 
         foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })
         {

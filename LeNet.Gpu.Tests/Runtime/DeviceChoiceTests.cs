@@ -176,15 +176,63 @@ public sealed class DeviceChoiceTests
     }
 
     [Fact]
-    public void DevicesAreListedInAutoOrderWithTheCpuAlwaysPresent()
+    public void DevicesAreListedInAutoOrderWithTheCpuAlwaysPresent() => WithEnvironment(null, () =>
     {
         var devices = Engines.List();
         Assert.NotEmpty(devices);
         Assert.Equal(DeviceKind.IlgpuCpu, devices[^1].Kind);
         Assert.Contains(devices, d => d.Kind == DeviceKind.Cpu);
-        var order = devices.Select(d => d.Kind switch { DeviceKind.Cuda => 0, DeviceKind.OpenCL => 1, DeviceKind.Cpu => 2, _ => 3 }).ToList();
+        // What auto may pick (CUDA, OpenCL GPUs, the CPU engine), then OpenCL devices of other types, then ILGPU's CPU accelerator.
+        var order = devices.Select(d => (d.Kind, d.Processor) switch
+        {
+            (DeviceKind.Cuda, _) => 0, (DeviceKind.OpenCL, ProcessorType.Gpu) => 1, (DeviceKind.Cpu, _) => 2, (DeviceKind.OpenCL, _) => 3, _ => 4,
+        }).ToList();
         Assert.Equal(order.OrderBy(k => k), order);
         Assert.Equal(devices[0], Engines.AutoChoice());
-        Assert.All(devices, d => Assert.True(d.WarpSize > 0 && d.MaxGroupSize > 0 && d.MemoryBytes > 0, d.ToString()));
+        Assert.Null(Engines.WhyNotPicked(devices[0], devices[0]));
+        Assert.All(devices.Skip(1), d => Assert.False(string.IsNullOrEmpty(Engines.WhyNotPicked(d, devices[0])), d.ToString()));
+        // ILGPU reports warp size 0 for PoCL's CPU device: nothing may rely on it being positive.
+        Assert.All(devices, d => Assert.True(d.WarpSize >= 0 && d.MaxGroupSize > 0 && d.MemoryBytes > 0, d.ToString()));
+    });
+
+    [Fact]
+    public void WhyADeviceWasNotPickedIsOneLineNamingHowToAskForIt()
+    {
+        var gpu = new DeviceDescription(DeviceKind.Cuda, "some GPU", 8L << 30, 32, 1024);
+        var openClGpu = new DeviceDescription(DeviceKind.OpenCL, "another GPU", 8L << 30, 32, 256);
+        var openClCpu = new DeviceDescription(DeviceKind.OpenCL, "cpu-haswell", 8L << 30, 0, 4096) { Processor = ProcessorType.Cpu };
+        var cpu = new DeviceDescription(DeviceKind.Cpu, "CPU engine", 8L << 30, 8, 2);
+        var simulated = new DeviceDescription(DeviceKind.IlgpuCpu, "ILGPU CPU accelerator", 8L << 30, 32, 1024);
+        Assert.Equal(ProcessorType.Gpu, openClGpu.Processor);
+        Assert.Equal(ProcessorType.Cpu, cpu.Processor);
+        Assert.Equal(ProcessorType.Cpu, simulated.Processor);
+        Assert.Null(Engines.WhyNotPicked(gpu, gpu));
+        Assert.Contains("auto prefers cuda (some GPU)", Engines.WhyNotPicked(openClGpu, gpu));
+        Assert.Contains("auto prefers cuda", Engines.WhyNotPicked(cpu, gpu));
+        Assert.Contains("OpenCL device of CPU type", Engines.WhyNotPicked(openClCpu, cpu));
+        Assert.Contains("--device opencl", Engines.WhyNotPicked(openClCpu, cpu));
+        Assert.Contains("--device ilgpu-cpu", Engines.WhyNotPicked(simulated, cpu));
+        Assert.All(new[] { openClGpu, openClCpu, cpu, simulated }, d => Assert.DoesNotContain("\n", Engines.WhyNotPicked(d, gpu)!));
+        Assert.Contains("CPU", openClCpu.ToString());
     }
+
+    /// <summary>
+    /// PoCL's CPU device (the OpenCL root of <c>.ci/opencl-root.sh</c>) runs the kernels two orders of magnitude slower
+    /// than the CPU engine on the same cores: auto never picks it, <c>--device opencl</c> does.
+    /// </summary>
+    [SkippableFact]
+    [Trait(OpenCLTier.Trait, OpenCLTier.Value)]
+    public void AnOpenCLDeviceOfCpuTypeRunsOnlyWhenAskedFor() => WithEnvironment(null, () =>
+    {
+        var openCl = Devices.Present.FirstOrDefault(d => d.Kind == DeviceKind.OpenCL);
+        Skip.If(openCl is null, TestAccelerators.AbsentReason(DeviceKind.OpenCL));
+        Skip.If(openCl.Processor == ProcessorType.Gpu || Devices.Present.Any(d => d.Processor == ProcessorType.Gpu),
+            $"a GPU is present here ({Devices.List}): auto rightly picks it");
+        Assert.Equal(DeviceKind.Cpu, Engines.Resolve(DeviceKind.Auto));
+        Assert.Equal(DeviceKind.Cpu, Engines.AutoChoice().Kind);
+        Assert.Contains("--device opencl", Engines.WhyNotPicked(openCl, Engines.AutoChoice()));
+        using (var auto = LeNetAccelerator.Create()) Assert.Equal(DeviceKind.IlgpuCpu, auto.Kind);
+        using (var asked = LeNetAccelerator.Create(DeviceKind.OpenCL)) Assert.Equal((DeviceKind.OpenCL, ProcessorType.Cpu), (asked.Kind, asked.Description.Processor));
+        Assert.Equal(DeviceKind.OpenCL, Engines.Resolve(DeviceKind.OpenCL));
+    });
 }

@@ -7,15 +7,15 @@ using Xunit;
 namespace LeNet.Gpu.Tests.Runtime;
 
 /// <summary>
-/// <see cref="IlgpuInferenceEngine"/> end to end on the CPU accelerator against the float64 reference: probabilities
+/// <see cref="IlgpuInferenceEngine"/> end to end on every accelerator against the float64 reference: probabilities
 /// within <see cref="Tolerance.Kernel"/> (normwise, see <see cref="Tolerance"/>), classes equal (near ties exempt),
 /// fresh random weights and images per case. Batches larger than the engine's capacity stream through in several
 /// device batches; a later, smaller run must not see the earlier one's data.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
+public sealed class IlgpuInferenceEngineTests
 {
-    public static TheoryData<Squashing, int, int> PredictCases => new()
+    public static IEnumerable<object[]> PredictCases => OnEveryAcceleratorAttribute.Cross(new TheoryData<Squashing, int, int>
     {
         { Squashing.ScaledTanh, 1, 16 },
         { Squashing.Sigmoid, 1, 1 },
@@ -23,7 +23,7 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         { Squashing.Sigmoid, 37, 37 },     // exactly full
         { Squashing.ScaledTanh, 40, 16 },  // 16 + 16 + 8: streaming over three device batches
         { Squashing.Sigmoid, 40, 16 },
-    };
+    });
 
     internal static void AssertMatchesReference(string what, Prediction prediction, ReferenceLeNet reference, IReadOnlyList<double[]> inputs)
     {
@@ -41,11 +41,12 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
     /// An RBF model on both inference paths (which run it as the exact softmax(2·c·x) equivalent) and on the CPU
     /// engine (which computes −y): softmax(−y) of the reference, which computes y as written.
     /// </summary>
-    [Theory]
-    [InlineData(InferencePath.PerLayer)]
-    [InlineData(InferencePath.Fused)]
-    public void Rbf_models_give_the_references_softmax_of_minus_y(InferencePath path)
+    [SkippableTheory]
+    [OnEveryAccelerator(InferencePath.PerLayer)]
+    [OnEveryAccelerator(InferencePath.Fused)]
+    public void Rbf_models_give_the_references_softmax_of_minus_y(DeviceKind device, InferencePath path)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(71, Squashing.ScaledTanh, output: OutputLayer.Rbf);
         var mask = ParameterLayout.TrainableMask(OutputLayer.Rbf);
         for (int i = 0; i < mask.Length; i++)
@@ -58,10 +59,11 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         AssertMatchesReference("rbf, CPU engine", cpu.Predict(images), reference, Inputs(images));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(PredictCases))]
-    public void PredictMatchesReference(Squashing squashing, int images, int capacity)
+    public void PredictMatchesReference(DeviceKind device, Squashing squashing, int images, int capacity)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(300 + images + capacity, squashing);
         var data = TestData.RandomImages(images, seed: 400 + images);
         using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, capacity);
@@ -70,11 +72,12 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         AssertMatchesReference($"{squashing}, {images} images in batches of {capacity}", engine.Predict(data), new ReferenceLeNet(model), Inputs(data));
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh)]
-    [InlineData(Squashing.Sigmoid)]
-    public void PredictMnistPadsRawBytesLikeTheReference(Squashing squashing)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh)]
+    [OnEveryAccelerator(Squashing.Sigmoid)]
+    public void PredictMnistPadsRawBytesLikeTheReference(DeviceKind device, Squashing squashing)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(500 + (int)squashing, squashing);
         const int images = 40;
         var bytes = TestData.RandomBytes(images * 784, seed: 501);
@@ -83,11 +86,12 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         AssertMatchesReference($"MNIST bytes {squashing}", engine.PredictMnist(bytes), new ReferenceLeNet(model), inputs);
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh, 1, 8)]
-    [InlineData(Squashing.Sigmoid, 37, 40)]
-    public void TraceGivesEveryLayerImageMajor(Squashing squashing, int images, int capacity)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh, 1, 8)]
+    [OnEveryAccelerator(Squashing.Sigmoid, 37, 40)]
+    public void TraceGivesEveryLayerImageMajor(DeviceKind device, Squashing squashing, int images, int capacity)
     {
+        var gpu = TestAccelerators.Get(device);
         var model = LeNetModel.CreateRandom(600 + images, squashing);
         var data = TestData.RandomImages(images, seed: 601);
         using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, capacity);
@@ -112,9 +116,11 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         Tolerance.AssertClasses($"{what} classes", trace.Classes, expected.Select(r => r.Logits).ToList());
     }
 
-    [Fact]
-    public void ASmallRunAfterALargeOneSeesNothingStale()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void ASmallRunAfterALargeOneSeesNothingStale(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         // 40 images through capacity 16 fill every slot; then 3 new images must give their own results, every layer.
         var model = LeNetModel.CreateRandom(700);
         var reference = new ReferenceLeNet(model);
@@ -127,9 +133,11 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         AssertTraceMatches(engine.Trace(third), reference, Inputs(third), "trace after runs");
     }
 
-    [Fact]
-    public void LoadReplacesTheParameters()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void LoadReplacesTheParameters(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var a = LeNetModel.CreateRandom(800);
         var b = LeNetModel.CreateRandom(801);
         var data = TestData.RandomImages(5, seed: 802);
@@ -141,9 +149,11 @@ public sealed class IlgpuInferenceEngineTests(CpuAcceleratorFixture gpu)
         Assert.Contains("sigmoid", e.Message);
     }
 
-    [Fact]
-    public void BadInputsAreRejectedWithAClearMessage()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void BadInputsAreRejectedWithAClearMessage(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         using var engine = new IlgpuInferenceEngine(LeNetModel.CreateRandom(900), gpu.LeNet, batchCapacity: 4);
 
         var empty = Assert.Throws<ArgumentException>(() => engine.Predict(ReadOnlySpan<float>.Empty));

@@ -12,12 +12,12 @@ namespace LeNet.Gpu.Tests.Runtime;
 
 /// <summary>
 /// Models whose C1 and C3 squash their sums (<see cref="ConvolutionSquashing.Squashed"/>) on the device kernels, run on
-/// ILGPU's CPU accelerator, against the CPU engine (itself checked against the float64 reference): every layer of the
+/// every accelerator, against the CPU engine (itself checked against the float64 reference): every layer of the
 /// per-layer forward pass, every gradient slice in both orders, and the fused inference path. Weights are scaled up
 /// (gain 3) so C1 and C3 leave tanh's linear range and a kernel that skipped their squashing would show.
 /// </summary>
 [Collection(CpuAcceleratorCollection.Name)]
-public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
+public class SquashedConvolutionDeviceTests
 {
     private const int Count = 8;
 
@@ -30,12 +30,13 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
         return new LeNetModel(squashing, p, output, ConvolutionSquashing.Squashed);
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh, OutputLayer.Softmax)]
-    [InlineData(Squashing.Sigmoid, OutputLayer.Softmax)]
-    [InlineData(Squashing.ScaledTanh, OutputLayer.Rbf)]
-    public void Per_layer_forward_and_gradients_match_the_cpu_engine(Squashing squashing, OutputLayer output)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh, OutputLayer.Softmax)]
+    [OnEveryAccelerator(Squashing.Sigmoid, OutputLayer.Softmax)]
+    [OnEveryAccelerator(Squashing.ScaledTanh, OutputLayer.Rbf)]
+    public void Per_layer_forward_and_gradients_match_the_cpu_engine(DeviceKind kind, Squashing squashing, OutputLayer output)
     {
+        var gpu = TestAccelerators.Get(kind);
         var model = Squashed(21 + (int)squashing, squashing, output);
         var images = CpuTestData.Images(Count, 22);
         var labels = CpuTestData.Labels(Count, 23);
@@ -82,11 +83,12 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
         }
     }
 
-    [Theory]
-    [InlineData(Squashing.ScaledTanh, OutputLayer.Softmax)]
-    [InlineData(Squashing.Sigmoid, OutputLayer.Rbf)]
-    public void Fused_and_per_layer_inference_match_the_cpu_engine(Squashing squashing, OutputLayer output)
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh, OutputLayer.Softmax)]
+    [OnEveryAccelerator(Squashing.Sigmoid, OutputLayer.Rbf)]
+    public void Fused_and_per_layer_inference_match_the_cpu_engine(DeviceKind kind, Squashing squashing, OutputLayer output)
     {
+        var gpu = TestAccelerators.Get(kind);
         const int count = 13; // a partial tile for every fused kernel
         var model = Squashed(31 + (int)squashing, squashing, output);
         var images = TestData.RandomImages(count, seed: 32);
@@ -114,11 +116,12 @@ public class SquashedConvolutionDeviceTests(CpuAcceleratorFixture gpu)
     }
 
     /// <summary>An engine built for one model serves another whose convolutions differ, both ways, on both paths.</summary>
-    [Theory]
-    [InlineData(InferencePath.Fused)]
-    [InlineData(InferencePath.PerLayer)]
-    public void An_engine_loads_a_model_whose_convolutions_differ(InferencePath path)
+    [SkippableTheory]
+    [OnEveryAccelerator(InferencePath.Fused)]
+    [OnEveryAccelerator(InferencePath.PerLayer)]
+    public void An_engine_loads_a_model_whose_convolutions_differ(DeviceKind kind, InferencePath path)
     {
+        var gpu = TestAccelerators.Get(kind);
         var squashed = Squashed(41, Squashing.ScaledTanh);
         var linear = new LeNetModel(squashed.Squashing, squashed.Parameters, squashed.Output);
         var images = TestData.RandomImages(5, seed: 42);

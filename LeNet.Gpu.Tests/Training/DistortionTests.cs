@@ -1,28 +1,28 @@
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Tests.Support;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Training;
 
-/// <summary>The training distortions: identity when all strengths are 0, reproducible, and really distorting.</summary>
-public sealed class DistortionTests : IDisposable
+/// <summary>The training distortions, on every accelerator: identity when all strengths are 0, reproducible, and really distorting.</summary>
+[Collection(CpuAcceleratorCollection.Name)]
+public sealed class DistortionTests
 {
-    private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
     private const int Images = 12, Stride = 16;
 
-    private float[] Run(DistortionArgs? args, float[] dataset, int[] order)
+    private static float[] Run(TestAccelerator gpu, DistortionArgs? args, float[] dataset, int[] order)
     {
-        var a = accelerator.Accelerator;
+        var a = gpu.Accelerator;
         using var data = a.Allocate1D(dataset);
         using var labels = a.Allocate1D(Enumerable.Range(0, Images).ToArray());
         using var orderBuffer = a.Allocate1D(order);
         using var input = a.Allocate1D<float>(1024 * Stride);
         using var batchLabels = a.Allocate1D<int>(Stride);
         input.CopyFromCPU(Enumerable.Repeat(float.NaN, 1024 * Stride).ToArray());
-        var k = accelerator.Kernels.Input;
+        var k = gpu.Kernels.Input;
         var shape = new BatchShape(1, InputField.Size, Images, Stride);
         var source = new GatherSource(orderBuffer.View, data.View, labels.View);
         var target = new GatherTarget(input.View, batchLabels.View);
@@ -47,45 +47,53 @@ public sealed class DistortionTests : IDisposable
 
     private static readonly int[] Order = [3, 0, 11, 7, 1, 2, 4, 5, 6, 8, 9, 10];
 
-    [Fact]
-    public void Zero_strength_is_exactly_the_plain_gather()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void Zero_strength_is_exactly_the_plain_gather(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var dataset = Dataset();
-        Assert.Equal(Run(null, dataset, Order), Run(new DistortionArgs(5, 3, 0, 0, 0, 0), dataset, Order));
+        Assert.Equal(Run(gpu, null, dataset, Order), Run(gpu, new DistortionArgs(5, 3, 0, 0, 0, 0), dataset, Order));
     }
 
-    [Fact]
-    public void Distortions_depend_only_on_seed_epoch_and_image()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void Distortions_depend_only_on_seed_epoch_and_image(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var dataset = Dataset();
         var d = new DistortionArgs(5, 3, 2, 0.1f, 0.1f, 0.2f);
-        var first = Run(d, dataset, Order);
-        Assert.Equal(first, Run(d, dataset, Order));
-        var plain = Run(null, dataset, Order);
+        var first = Run(gpu, d, dataset, Order);
+        Assert.Equal(first, Run(gpu, d, dataset, Order));
+        var plain = Run(gpu, null, dataset, Order);
         Assert.NotEqual(plain, first);
-        Assert.NotEqual(first, Run(d with { Epoch = 4 }, dataset, Order));
+        Assert.NotEqual(first, Run(gpu, d with { Epoch = 4 }, dataset, Order));
         // Image 7 lands in slot 3 under this order and in slot 0 under another: it is distorted the same way.
-        var other = Run(d, dataset, [7, 0, 11, 3, 1, 2, 4, 5, 6, 8, 9, 10]);
+        var other = Run(gpu, d, dataset, [7, 0, 11, 3, 1, 2, 4, 5, 6, 8, 9, 10]);
         for (int p = 0; p < 1024; p++) Assert.Equal(first[p * Stride + 3], other[p * Stride + 0]);
     }
 
-    [Fact]
-    public void Distorted_pixels_stay_within_the_input_range()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void Distorted_pixels_stay_within_the_input_range(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         // Every output pixel is a bilinear blend of source pixels or background: it stays within their range.
         var dataset = Dataset();
-        var shifted = Run(new DistortionArgs(1, 1, 2, 0.1f, 0.1f, 0.2f), dataset, Order);
+        var shifted = Run(gpu, new DistortionArgs(1, 1, 2, 0.1f, 0.1f, 0.2f), dataset, Order);
         for (int p = 0; p < 1024; p++)
             for (int n = 0; n < Images; n++)
                 Assert.InRange(shifted[p * Stride + n], -0.1f - 1e-6f, 1.175f + 1e-6f);
     }
 
-    [Fact]
-    public void Mirroring_alone_flips_about_half_the_images_exactly()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void Mirroring_alone_flips_about_half_the_images_exactly(DeviceKind device)
     {
+        var gpu = TestAccelerators.Get(device);
         var dataset = Dataset();
-        var plain = Run(null, dataset, Order);
-        var mirrored = Run(new DistortionArgs(3, 1, 0, 0, 0, 0, Mirror: 1), dataset, Order);
+        var plain = Run(gpu, null, dataset, Order);
+        var mirrored = Run(gpu, new DistortionArgs(3, 1, 0, 0, 0, 0, Mirror: 1), dataset, Order);
         int flipped = 0;
         for (int n = 0; n < Images; n++)
         {
@@ -102,6 +110,4 @@ public sealed class DistortionTests : IDisposable
         }
         Assert.InRange(flipped, 2, Images - 2);
     }
-
-    public void Dispose() => accelerator.Dispose();
 }

@@ -1,4 +1,3 @@
-using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Tests.Reference;
@@ -8,22 +7,25 @@ using Xunit;
 namespace LeNet.Gpu.Tests.Training;
 
 /// <summary>
-/// One full training step (gather, forward, loss, backward, update) on each engine against the float64
-/// reference, and the two engines' loss curves over whole epochs against each other.
+/// One full training step (gather, forward, loss, backward, update) on each engine — the CPU engine and the kernels
+/// on every accelerator — against the float64 reference, and the kernels' loss curves over whole epochs against the
+/// CPU engine's.
 /// </summary>
-public sealed class EngineAgreementTests : IDisposable
+[Collection(CpuAcceleratorCollection.Name)]
+public sealed class EngineAgreementTests
 {
-    private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
+    /// <summary>A trainer on the CPU engine, or on the shared accelerator of an ILGPU kind (skipped where there is none).</summary>
+    private static Trainer Create(DeviceKind engine, LeNetModel model, TrainingOptions options, float[] images, int[] labels) =>
+        engine == DeviceKind.Cpu
+            ? Trainer.OnCpu(model, options, images, labels)
+            : new Trainer(TestAccelerators.Get(engine).LeNet, model, options, images, labels);
 
-    private Trainer Create(DeviceKind engine, LeNetModel model, TrainingOptions options, float[] images, int[] labels) =>
-        engine == DeviceKind.Cpu ? Trainer.OnCpu(model, options, images, labels) : new Trainer(accelerator, model, options, images, labels);
-
-    [Theory]
-    [InlineData(DeviceKind.IlgpuCpu, Squashing.ScaledTanh, OutputLayer.Softmax)]
-    [InlineData(DeviceKind.IlgpuCpu, Squashing.Sigmoid, OutputLayer.Softmax)]
+    [SkippableTheory]
+    [OnEveryAccelerator(Squashing.ScaledTanh, OutputLayer.Softmax)]
+    [OnEveryAccelerator(Squashing.Sigmoid, OutputLayer.Softmax)]
+    [OnEveryAccelerator(Squashing.ScaledTanh, OutputLayer.Rbf)]
     [InlineData(DeviceKind.Cpu, Squashing.ScaledTanh, OutputLayer.Softmax)]
     [InlineData(DeviceKind.Cpu, Squashing.Sigmoid, OutputLayer.Softmax)]
-    [InlineData(DeviceKind.IlgpuCpu, Squashing.ScaledTanh, OutputLayer.Rbf)]
     [InlineData(DeviceKind.Cpu, Squashing.ScaledTanh, OutputLayer.Rbf)]
     public void One_full_SGD_step_matches_the_reference(DeviceKind engine, Squashing squashing, OutputLayer output)
     {
@@ -62,11 +64,12 @@ public sealed class EngineAgreementTests : IDisposable
             if (mask[i] == 0) Assert.Equal(model.Parameters[i], after[i]);
     }
 
-    [Theory]
-    [InlineData(OptimizerKind.Sgd)]
-    [InlineData(OptimizerKind.Adam)]
-    public void The_two_engines_agree_on_the_loss_curve_of_whole_epochs(OptimizerKind optimizer)
+    [SkippableTheory]
+    [OnEveryAccelerator(OptimizerKind.Sgd)]
+    [OnEveryAccelerator(OptimizerKind.Adam)]
+    public void The_two_engines_agree_on_the_loss_curve_of_whole_epochs(DeviceKind device, OptimizerKind optimizer)
     {
+        TestAccelerators.Get(device); // skips at once where there is no such device
         var (images, labels) = TrainerTests.Synthetic(96, seed: 12);
         var options = new TrainingOptions
         {
@@ -80,7 +83,7 @@ public sealed class EngineAgreementTests : IDisposable
             trainer.Run(progress: new Recorder(p => losses.Add(p.Running.Loss)));
             return losses;
         }
-        var kernels = Curve(DeviceKind.IlgpuCpu);
+        var kernels = Curve(device);
         var cpu = Curve(DeviceKind.Cpu);
         Assert.Equal(12, kernels.Count);
         Assert.Equal(kernels.Count, cpu.Count);
@@ -93,9 +96,11 @@ public sealed class EngineAgreementTests : IDisposable
     /// The paper's setting on both engines: RBF output, MAP loss, SDLM with its Hessian re-estimated during the pass;
     /// the per-layer ILGPU kernels (RbfKernels) and the CPU engine (RbfTiles) give the same running losses.
     /// </summary>
-    [Fact]
-    public void The_two_engines_agree_on_an_rbf_model_trained_by_sdlm()
+    [SkippableTheory]
+    [OnEveryAccelerator]
+    public void The_two_engines_agree_on_an_rbf_model_trained_by_sdlm(DeviceKind device)
     {
+        TestAccelerators.Get(device); // skips at once where there is no such device
         var (images, labels) = TrainerTests.Synthetic(64, seed: 13);
         var options = new TrainingOptions
         {
@@ -112,7 +117,7 @@ public sealed class EngineAgreementTests : IDisposable
             Assert.Equal(RbfCodes.Create(), trainer.Model().Tensor(ParameterLayout.OutputWeight).ToArray()); // centres never move
             return losses;
         }
-        var kernels = Curve(DeviceKind.IlgpuCpu);
+        var kernels = Curve(device);
         var cpu = Curve(DeviceKind.Cpu);
         Assert.Equal(24, kernels.Count);
         Assert.Equal(kernels.Count, cpu.Count);
@@ -126,6 +131,4 @@ public sealed class EngineAgreementTests : IDisposable
     {
         public void Report(BatchProgress value) => report(value);
     }
-
-    public void Dispose() => accelerator.Dispose();
 }

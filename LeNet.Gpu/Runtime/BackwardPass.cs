@@ -20,6 +20,9 @@ public sealed class BackwardPass : IDisposable
     public MemoryBuffer1D<int, Stride1D.Dense> Correct { get; }
     private readonly MemoryBuffer1D<float, Stride1D.Dense> dLogits, dF6, dC5, dS4, dC3, dS2, dC1;
 
+    /// <summary>An RBF model's gradient of its fixed centres and (unused) output biases: always zero.</summary>
+    private static readonly float[] OutputZeros = new float[P.OutputWeight.Length + P.OutputBias.Length];
+
     public BackwardPass(Accelerator accelerator, int capacity)
     {
         Gradients = accelerator.Allocate1D<float>(P.Length);
@@ -91,7 +94,9 @@ public sealed class BackwardPass : IDisposable
                     forward.Predictions.View, Labels.View, dF6.View, Losses.View, Correct.View);
                 break;
             case Step.OutputParameters when parameters.Output == OutputLayer.Rbf:
-                Gradients.View.SubView(P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).MemSetToZero(stream);
+                // Copied from zeros, not MemSetToZero: ILGPU 1.5.3's OpenCL memset scales a sub-view's byte offset by
+                // the element size again, so on a real OpenCL driver it fails (or would zero other floats).
+                Gradients.View.SubView(P.OutputWeight.Offset, OutputZeros.Length).CopyFromCPU(stream, OutputZeros);
                 break;
             case Step.OutputInput when parameters.Output == OutputLayer.Rbf:
                 break;

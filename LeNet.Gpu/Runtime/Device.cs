@@ -9,17 +9,27 @@ using LeNet.Gpu.Kernels;
 namespace LeNet.Gpu.Runtime;
 
 /// <summary>
-/// Which engine to run on. <see cref="Auto"/> takes CUDA, then OpenCL, then the CPU engine.
+/// Which engine to run on. <see cref="Auto"/> takes CUDA, then an OpenCL GPU, then the CPU engine.
 /// <see cref="Cpu"/> is the vectorised, multithreaded CPU engine (<c>LeNet.Gpu.Cpu</c>);
 /// <see cref="IlgpuCpu"/> is ILGPU's CPU accelerator, which simulates GPU threads: the kernels' test backend.
 /// </summary>
 public enum DeviceKind { Auto, Cuda, OpenCL, Cpu, IlgpuCpu }
 
-/// <summary>What a device is, in the words a user needs to pick one.</summary>
+/// <summary>What a device's cores are: auto only ever picks a GPU, or else the CPU engine.</summary>
+public enum ProcessorType { Gpu, Cpu, Other }
+
+/// <summary>
+/// What a device is, in the words a user needs to pick one. <see cref="WarpSize"/> is what ILGPU reports (0 for
+/// PoCL's CPU device); no launch size is derived from it.
+/// </summary>
 public sealed record DeviceDescription(DeviceKind Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize)
 {
+    /// <summary>CUDA devices are GPUs; an OpenCL device is what its driver says; both CPU kinds are CPUs.</summary>
+    public ProcessorType Processor { get; init; } =
+        Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu ? ProcessorType.Cpu : ProcessorType.Gpu;
+
     public override string ToString() =>
-        $"{Kind.ToName()}: {Name} ({MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB, warp {WarpSize}, max group {MaxGroupSize})";
+        $"{Kind.ToName()}: {Name} ({Processor.ToName()}, {MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB, warp {WarpSize}, max group {MaxGroupSize})";
 }
 
 public static class DeviceKindExtensions
@@ -35,6 +45,13 @@ public static class DeviceKindExtensions
         DeviceKind.Cpu => "cpu",
         DeviceKind.IlgpuCpu => "ilgpu-cpu",
         _ => kind.ToString(),
+    };
+
+    public static string ToName(this ProcessorType type) => type switch
+    {
+        ProcessorType.Gpu => "GPU",
+        ProcessorType.Cpu => "CPU",
+        _ => "other",
     };
 
     public static DeviceKind ParseDeviceKind(string text) => Model.EnumNames.Parse(text, "device",
@@ -82,8 +99,9 @@ public sealed class LeNetAccelerator : IDisposable
     }
 
     /// <summary>
-    /// Opens the requested ILGPU device (<see cref="DeviceKind.Auto"/>: <c>LENET_DEVICE</c>, else CUDA → OpenCL →
-    /// ILGPU's CPU accelerator), which is <see cref="DeviceKind.IlgpuCpu"/>. <see cref="DeviceKind.Cpu"/> is the CPU
+    /// Opens the requested ILGPU device (<see cref="DeviceKind.Auto"/>: <c>LENET_DEVICE</c>, else CUDA → an OpenCL
+    /// GPU → ILGPU's CPU accelerator, which is <see cref="DeviceKind.IlgpuCpu"/>; an OpenCL device of CPU type only when
+    /// asked for by name). <see cref="DeviceKind.Cpu"/> is the CPU
     /// engine, not an ILGPU device, and is refused (<see cref="Engines"/> chooses between the engines).
     /// <paramref name="cpuKind"/> picks the CPU accelerator's simulated GPU; tests use
     /// <see cref="CPUDeviceKind.Nvidia"/> (warp 32, groups up to 1,024).
@@ -101,7 +119,7 @@ public sealed class LeNetAccelerator : IDisposable
         return new LeNetAccelerator(context, device.CreateAccelerator(context));
     }
 
-    /// <summary>Every ILGPU device here: CUDA, then OpenCL, then ILGPU's CPU accelerator.</summary>
+    /// <summary>Every ILGPU device here: CUDA, then OpenCL (GPUs first), then ILGPU's CPU accelerator.</summary>
     public static IReadOnlyList<DeviceDescription> ListDevices() => ListDevices(SharedContext(CPUDeviceKind.Default));
 
     private static readonly ConcurrentDictionary<CPUDeviceKind, Lazy<Context>> Contexts = new();
@@ -134,12 +152,14 @@ public sealed class LeNetAccelerator : IDisposable
             .Concat(OfType(context, AcceleratorType.OpenCL))
             .Concat(OfType(context, AcceleratorType.CPU));
 
+    /// <summary>The devices of one ILGPU type, GPUs first (OpenCL also lists CPUs and other accelerators).</summary>
     private static IEnumerable<Device> OfType(Context context, AcceleratorType type) =>
-        context.Devices.Where(d => d.AcceleratorType == type);
+        context.Devices.Where(d => d.AcceleratorType == type).OrderBy(d => ProcessorOf(d) == ProcessorType.Gpu ? 0 : 1);
 
     private static Device? Pick(Context context, DeviceKind kind) => kind switch
     {
-        DeviceKind.Auto => Ordered(context).FirstOrDefault(),
+        // A CPU-type OpenCL device (PoCL) runs the kernels far slower than the CPU engine on the same cores.
+        DeviceKind.Auto => Ordered(context).FirstOrDefault(d => d.AcceleratorType == AcceleratorType.CPU || ProcessorOf(d) == ProcessorType.Gpu),
         DeviceKind.Cuda => OfType(context, AcceleratorType.Cuda).FirstOrDefault(),
         DeviceKind.OpenCL => OfType(context, AcceleratorType.OpenCL).FirstOrDefault(),
         DeviceKind.IlgpuCpu => OfType(context, AcceleratorType.CPU).FirstOrDefault(),
@@ -156,11 +176,62 @@ public sealed class LeNetAccelerator : IDisposable
         };
         long memory = kind == DeviceKind.IlgpuCpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
         string name = kind == DeviceKind.IlgpuCpu ? $"ILGPU CPU accelerator, simulated GPU threads ({Environment.ProcessorCount} cores)" : device.Name;
-        return new DeviceDescription(kind, name, memory, device.WarpSize, device.MaxNumThreadsPerGroup);
+        return new DeviceDescription(kind, name, memory, device.WarpSize, device.MaxNumThreadsPerGroup) { Processor = ProcessorOf(device) };
     }
+
+    private static ProcessorType ProcessorOf(Device device) => device switch
+    {
+        CLDevice cl when cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_GPU) => ProcessorType.Gpu,
+        CLDevice cl when cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_CPU) => ProcessorType.Cpu,
+        CLDevice => ProcessorType.Other,
+        _ when device.AcceleratorType == AcceleratorType.Cuda => ProcessorType.Gpu,
+        _ => ProcessorType.Cpu,
+    };
+
+    /// <summary>
+    /// Runs <paramref name="work"/>, one step of a run on this device. A driver error in it (ILGPU's
+    /// <see cref="AcceleratorException"/>: a failed launch, copy or synchronisation) becomes a
+    /// <see cref="DeviceFailureException"/> that names the device and the step.
+    /// </summary>
+    public T Step<T>(string step, Func<T> work)
+    {
+        try
+        {
+            FaultInjection?.Invoke(step);
+            return work();
+        }
+        catch (AcceleratorException e) { throw new DeviceFailureException(Description, step, e); }
+    }
+
+    /// <inheritdoc cref="Step{T}"/>
+    public void Step(string step, Action work) => Step(step, () => { work(); return 0; });
+
+    /// <summary>
+    /// For the tests: called with the step's name as each step starts, before its first launch; an ILGPU exception it
+    /// throws stands for the driver failing at that launch.
+    /// </summary>
+    internal Action<string>? FaultInjection { get; set; }
 
     /// <summary>Disposes the accelerator; the shared context stays for the next one.</summary>
     public void Dispose() => Accelerator.Dispose();
+}
+
+/// <summary>
+/// The device's driver failed in the middle of a run: the message names the device, the step and the driver's error
+/// (an OpenCL or CUDA error code where there is one), in one line.
+/// </summary>
+public sealed class DeviceFailureException(DeviceDescription device, string step, AcceleratorException driverError)
+    : Exception($"{device.Kind.ToName()} device '{device.Name}' failed during {step}: {Describe(driverError)}", driverError)
+{
+    public DeviceDescription Device { get; } = device;
+    public string Step { get; } = step;
+
+    private static string Describe(AcceleratorException e) => e switch
+    {
+        CLException cl => $"OpenCL error {cl.Error}",
+        CudaException cuda => $"CUDA error {cuda.Error}: {cuda.Message}",
+        _ => e.Message,
+    };
 }
 
 /// <summary>

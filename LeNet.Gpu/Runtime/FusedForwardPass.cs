@@ -187,10 +187,13 @@ public sealed class FusedPipeline : IDisposable
     /// Classifies n images given as floats [n][32·32] or bytes [n][784] (exactly one of the spans is non-empty),
     /// in batches of <see cref="Capacity"/>, and waits for all of them.
     /// </summary>
-    public Prediction Run(FusedLaunches k, DeviceParameters p, ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
+    /// <param name="beforeBatch">Called with each batch's index before its copies and launches (the engines' fault injection).</param>
+    public Prediction Run(FusedLaunches k, DeviceParameters p, ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n,
+        Action<int>? beforeBatch = null)
     {
         var probabilities = new float[(long)n * Classes];
         var classes = new int[n];
+        bool completed = false;
         try
         {
             int batch = 0;
@@ -198,6 +201,7 @@ public sealed class FusedPipeline : IDisposable
             {
                 var slot = slots[batch & 1];
                 Finish(slot, probabilities, classes); // the batch before last, if any: its buffers are about to be reused
+                beforeBatch?.Invoke(batch);
                 int count = Math.Min(Capacity, n - first);
                 if (bytes.IsEmpty)
                 {
@@ -221,13 +225,16 @@ public sealed class FusedPipeline : IDisposable
                 slot.Count = count;
             }
             foreach (var slot in slots) Finish(slot, probabilities, classes);
+            completed = true;
         }
         finally
         {
-            // After an exception, drop whatever is still in flight so the next call starts clean.
+            // After an exception, drop whatever is still in flight so the next call starts clean. A driver that has
+            // failed may fail again here: that must not hide the first error.
             foreach (var slot in slots)
             {
-                slot.Stream.Synchronize();
+                try { slot.Stream.Synchronize(); }
+                catch (AcceleratorException) when (!completed) { }
                 slot.Count = 0;
             }
         }

@@ -124,7 +124,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     public IlgpuInferenceEngine(LeNetModel model, LeNetAccelerator accelerator, int batchCapacity = 0, InferencePath? path = null)
         : this(model, accelerator, batchCapacity, path, ownsAccelerator: false) { }
 
-    /// <summary>Opens the ILGPU device (auto: <c>LENET_DEVICE</c>, else CUDA → OpenCL → ILGPU's CPU accelerator) and owns it.
+    /// <summary>Opens the ILGPU device (auto: <c>LENET_DEVICE</c>, else CUDA → an OpenCL GPU → ILGPU's CPU accelerator) and owns it.
     /// <see cref="DeviceKind.Cpu"/>, the CPU engine, is not one (<see cref="Engines.CreateInference"/> opens it).</summary>
     public static IlgpuInferenceEngine Create(LeNetModel model, DeviceKind device = DeviceKind.Auto, int batchCapacity = 0, InferencePath? path = null)
     {
@@ -212,12 +212,21 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
         Run([], images, IInferenceEngine.CountImages(images.Length, MnistPixels, "28×28 byte images"));
 
     /// <summary>One of <paramref name="floats"/> and <paramref name="bytes"/> holds the n images.</summary>
-    private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n) =>
-        fused is not null
-            ? fused.Run(accelerator.FusedKernels, parameters, floats, bytes, n)
-            : RunPerLayer(floats, bytes, n);
+    private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
+    {
+        string step = $"{(fused is not null ? "fused" : "per-layer")} inference of {n} {(bytes.IsEmpty ? "float" : "byte")} images in batches of {capacity}";
+        try
+        {
+            var inject = accelerator.FaultInjection;
+            Action<int>? beforeBatch = inject is null ? null : batch => inject($"{step}, batch {batch + 1}");
+            return fused is not null
+                ? fused.Run(accelerator.FusedKernels, parameters, floats, bytes, n, beforeBatch)
+                : RunPerLayer(floats, bytes, n, beforeBatch);
+        }
+        catch (AcceleratorException e) { throw new DeviceFailureException(accelerator.Description, step, e); }
+    }
 
-    private Prediction RunPerLayer(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
+    private Prediction RunPerLayer(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n, Action<int>? beforeBatch = null)
     {
         var pass = PerLayerPass();
         var probabilities = new float[(long)n * Classes];
@@ -225,6 +234,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
         var k = accelerator.Kernels;
         for (int first = 0; first < n; first += pass.Capacity)
         {
+            beforeBatch?.Invoke(first / pass.Capacity);
             int count = Math.Min(pass.Capacity, n - first);
             if (bytes.IsEmpty)
             {
@@ -251,6 +261,17 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     {
         int n = IInferenceEngine.CountImages(images.Length, ImageFloats, "float 32×32 images");
         if (n > capacity) throw new ArgumentException($"trace takes at most {capacity} images, got {n}");
+        string step = $"tracing every layer of {n} images";
+        try
+        {
+            accelerator.FaultInjection?.Invoke(step);
+            return TraceOnDevice(images, n);
+        }
+        catch (AcceleratorException e) { throw new DeviceFailureException(accelerator.Description, step, e); }
+    }
+
+    private LayerOutputs TraceOnDevice(ReadOnlySpan<float> images, int n)
+    {
         var prediction = RunPerLayer(images, [], n);
         var pass = this.pass!;
         float[] Read(Layer layer)

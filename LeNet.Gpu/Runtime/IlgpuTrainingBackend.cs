@@ -54,15 +54,16 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     public void SetOrder(int[] indices, int offset) =>
         order.View.SubView(offset, indices.Length).CopyFromCPU(stream, indices);
 
-    public void TrainBatch(int epoch, int first, int count, float rate, long step)
-    {
-        var k = accelerator.Kernels;
-        Gather(epoch, first, count, distort: true);
-        forward.Run(k, stream, parameters, count);
-        backward.Run(k, stream, parameters, forward, count);
-        AccumulateStatistics(count);
-        Update(rate, step, count);
-    }
+    public void TrainBatch(int epoch, int first, int count, float rate, long step) =>
+        accelerator.Step($"training step {step + 1} (epoch {epoch + 1}, {count} images from position {first})", () =>
+        {
+            var k = accelerator.Kernels;
+            Gather(epoch, first, count, distort: true);
+            forward.Run(k, stream, parameters, count);
+            backward.Run(k, stream, parameters, forward, count);
+            AccumulateStatistics(count);
+            Update(rate, step, count);
+        });
 
     internal void AccumulateStatistics(int count) =>
         accelerator.Kernels.Softmax.AccumulateStatistics(stream, count, backward.Losses.View, backward.Correct.View, statistics.View);
@@ -101,20 +102,21 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         }
     }
 
-    public void EstimateHessian(int first, int samples)
-    {
-        var k = accelerator.Kernels;
-        stateA.MemSetToZero(stream);
-        for (int done = 0; done < samples; done += forward.Capacity)
+    public void EstimateHessian(int first, int samples) =>
+        accelerator.Step($"estimating SDLM's Hessian ({samples} samples from position {first})", () =>
         {
-            int count = Math.Min(forward.Capacity, samples - done);
-            Gather(0, first + done, count, distort: false);
-            forward.Run(k, stream, parameters, count);
-            backward.Run(k, stream, parameters, forward, count, secondOrder: true);
-            // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
-            AccumulateHessian((float)count / samples);
-        }
-    }
+            var k = accelerator.Kernels;
+            stateA.MemSetToZero(stream);
+            for (int done = 0; done < samples; done += forward.Capacity)
+            {
+                int count = Math.Min(forward.Capacity, samples - done);
+                Gather(0, first + done, count, distort: false);
+                forward.Run(k, stream, parameters, count);
+                backward.Run(k, stream, parameters, forward, count, secondOrder: true);
+                // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
+                AccumulateHessian((float)count / samples);
+            }
+        });
 
     /// <summary>Adds <paramref name="scale"/> × this batch's Hessian diagonal (in the gradient buffer) to the estimate.</summary>
     internal void AccumulateHessian(float scale)
@@ -126,11 +128,14 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
 
     public Score ReadStatistics()
     {
-        var s = statistics.GetAsArray1D(stream);
+        var s = accelerator.Step("reading the running loss and accuracy back", () => statistics.GetAsArray1D(stream));
         return new Score(s[0] / Math.Max(1, s[2]), s[1] / Math.Max(1, s[2]), (long)s[2]);
     }
 
-    public Score Evaluate(int first, int count)
+    public Score Evaluate(int first, int count) =>
+        accelerator.Step($"evaluating {count} images from position {first}", () => EvaluateOnDevice(first, count));
+
+    private Score EvaluateOnDevice(int first, int count)
     {
         var k = accelerator.Kernels;
         ResetStatistics();
@@ -150,11 +155,11 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         return ReadStatistics();
     }
 
-    public float[] Parameters()
+    public float[] Parameters() => accelerator.Step("reading the parameters back", () =>
     {
         stream.Synchronize();
         return parameters.Download();
-    }
+    });
 
     public Dictionary<string, float[]> OptimizerState()
     {
