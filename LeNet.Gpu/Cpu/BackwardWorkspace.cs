@@ -26,17 +26,27 @@ internal static class BackwardWorkspace
 /// One worker's backward buffers: activation gradients of one tile, the image-major copies the dense weight
 /// gradients read, and the chunk's parameter-gradient accumulators — per-lane vectors for the small tensors
 /// (summed over lanes once per chunk), float rows for F6's and OUTPUT's weights (already summed over images).
+/// The per-lane accumulators hold 16 lanes whatever the width, one per image of a 16-image group (a 512-bit tile):
+/// narrower tiles take turns, tile t of a chunk adding into lane set t % <see cref="GroupTiles"/>, so that every lane
+/// sums the same images in the same order at every width, and the 16 lanes are added in <see cref="CanonicalSum"/>'s order.
 /// </summary>
 internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     private static readonly int L = TS.Lanes;
+
+    /// <summary>Tiles per 16-image group: 1, 2 or 4.</summary>
+    public static readonly int GroupTiles = CanonicalSum.Lanes / L;
+    private static readonly int LaneSetStride = AccVectors * L;
 
     public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(TileLayout.F6 * L), DC5 = new(TileLayout.C5 * L),
         DS4 = new(TileLayout.S4 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
     public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
     // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
     public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(F6Units * C5Columns);
-    public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
+    public readonly PinnedBuffer<float> Lanes = new(AccVectors * CanonicalSum.Lanes);
+
+    /// <summary>The per-lane accumulators tile <paramref name="tile"/> adds into (chunks start on a group's first tile).</summary>
+    public float* LaneSet(int tile) => Lanes.Pointer + (long)(tile % GroupTiles) * LaneSetStride;
 
     public void Reset()
     {
@@ -68,7 +78,7 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
 
     private static void FoldLanes(float* vectors, int count, float* destination)
     {
-        for (int k = 0; k < count; k++) destination[k] = TS.Sum(TS.Load(vectors + k * L));
+        for (int k = 0; k < count; k++) destination[k] = CanonicalSum.Of<TS, TV>(vectors + k * L, LaneSetStride);
     }
 
     private static void CopyRows(float* source, int rows, int stride, int columns, float* destination)

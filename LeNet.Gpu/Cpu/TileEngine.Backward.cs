@@ -8,7 +8,8 @@ namespace LeNet.Gpu.Cpu;
 /// <summary>
 /// The batch engine's backward pass: the batch's tiles in chunks of a fixed number of tiles, each chunk run by one
 /// worker into its own <see cref="BackwardWorkspace{TS, TV}"/> and written to <see cref="ChunkSums{TS, TV}"/>, which
-/// adds the chunks in order.
+/// adds the chunks in order. Chunks are cut in groups of 16 images (one 512-bit tile, 2 of 256 bits, 4 of 128), set
+/// by the batch size alone, so that every width sums the same images in the same order.
 /// </summary>
 internal sealed unsafe partial class TileEngine<TS, TV>
 {
@@ -38,9 +39,10 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         if (looseTile >= 0 && looseTile * L < count) TileLooseImages();
         PrepareWeights();
 
-        int batchTiles = TilesFor(count);
-        chunkTiles = (batchTiles + MaxChunks - 1) / MaxChunks;
-        int chunks = (batchTiles + chunkTiles - 1) / chunkTiles;
+        int groups = (count + CanonicalSum.Lanes - 1) / CanonicalSum.Lanes;
+        int chunkGroups = (groups + MaxChunks - 1) / MaxChunks;
+        chunkTiles = chunkGroups * BackwardWorkspace<TS, TV>.GroupTiles;
+        int chunks = (groups + chunkGroups - 1) / chunkGroups;
         pool.Run(chunks, backwardChunk);
         chunkSums.Reduce(chunks, gradients, out lossSum, out correct);
         this.labels = null;
@@ -86,7 +88,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         float* w = weightsForInput;
         float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
         float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile);
-        float* acc = s.Lanes.Pointer;
+        float* acc = s.LaneSet(tile);
 
         if (output == OutputLayer.Rbf)
         {
