@@ -208,7 +208,7 @@ public static class TrainCommand
             int correct = CorrectOnTest(model);
             double accuracy = (double)correct / test.Count;
             Provenance.Record(model.Metadata, dataName, trainer.EpochsCompleted, options, model.Output,
-                "lenet " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), accuracy, test.Count, trainer.Device.Kind, clock.Elapsed);
+                RecordedCommand.For(command, parse, Environment.GetCommandLineArgs()[1..], options, model), accuracy, test.Count, trainer.Device, clock.Elapsed);
             if (paper)
             {
                 model.Metadata["recipe"] = PaperRecipe.Name;
