@@ -155,15 +155,16 @@ internal static unsafe class SingleImage
     {
         const int G = CanonicalSum.Lanes;
         int L = TS.Lanes, full = inUnits / G * G, last = outUnits - 1;
-        float* lanes = stackalloc float[4 * G];
+        float* lanes = stackalloc float[L < G / 2 ? 4 * G : 1]; // the 4-lane path's lanes
         for (int o = 0; o < outUnits; o += 4)
         {
             int r1 = Math.Min(o + 1, last), r2 = Math.Min(o + 2, last), r3 = Math.Min(o + 3, last);
             float* w0 = weights + o * inUnits, w1 = weights + r1 * inUnits, w2 = weights + r2 * inUnits, w3 = weights + r3 * inUnits;
-            for (int v = 0; v < G; v += L)
+            float s0, s1, s2, s3;
+            if (L == G)
             {
                 TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0;
-                for (int j = v; j < full; j += G)
+                for (int j = 0; j < full; j += G)
                 {
                     TV x = TS.Load(input + j);
                     a0 = TS.Fma(TS.Load(w0 + j), x, a0);
@@ -171,15 +172,54 @@ internal static unsafe class SingleImage
                     a2 = TS.Fma(TS.Load(w2 + j), x, a2);
                     a3 = TS.Fma(TS.Load(w3 + j), x, a3);
                 }
-                TS.Store(lanes + v, a0); TS.Store(lanes + G + v, a1); TS.Store(lanes + 2 * G + v, a2); TS.Store(lanes + 3 * G + v, a3);
+                (s0, s1, s2, s3) = (TS.Sum(a0), TS.Sum(a1), TS.Sum(a2), TS.Sum(a3));
             }
-            float s0 = CanonicalSum.Of<TS, TV>(lanes, L), s1 = CanonicalSum.Of<TS, TV>(lanes + G, L);
-            float s2 = CanonicalSum.Of<TS, TV>(lanes + 2 * G, L), s3 = CanonicalSum.Of<TS, TV>(lanes + 3 * G, L);
+            else if (2 * L == G)
+            {
+                // Lanes 0–7 in a, 8–15 in b, in registers: eight independent chains.
+                TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int j = 0; j < full; j += G)
+                {
+                    TV x = TS.Load(input + j), y = TS.Load(input + j + L);
+                    a0 = TS.Fma(TS.Load(w0 + j), x, a0); b0 = TS.Fma(TS.Load(w0 + j + L), y, b0);
+                    a1 = TS.Fma(TS.Load(w1 + j), x, a1); b1 = TS.Fma(TS.Load(w1 + j + L), y, b1);
+                    a2 = TS.Fma(TS.Load(w2 + j), x, a2); b2 = TS.Fma(TS.Load(w2 + j + L), y, b2);
+                    a3 = TS.Fma(TS.Load(w3 + j), x, a3); b3 = TS.Fma(TS.Load(w3 + j + L), y, b3);
+                }
+                (s0, s1, s2, s3) = (TS.Sum(a0) + TS.Sum(b0), TS.Sum(a1) + TS.Sum(b1), TS.Sum(a2) + TS.Sum(b2), TS.Sum(a3) + TS.Sum(b3));
+            }
+            else
+            {
+                Quarters<TS, TV>(input, full, w0, w1, w2, w3, lanes);
+                (s0, s1, s2, s3) = (CanonicalSum.Of<TS, TV>(lanes, L), CanonicalSum.Of<TS, TV>(lanes + G, L),
+                    CanonicalSum.Of<TS, TV>(lanes + 2 * G, L), CanonicalSum.Of<TS, TV>(lanes + 3 * G, L));
+            }
             for (int j = full; j < inUnits; j++)
             {
                 s0 += w0[j] * input[j]; s1 += w1[j] * input[j]; s2 += w2[j] * input[j]; s3 += w3[j] * input[j];
             }
             output[r3] = bias[r3] + s3; output[r2] = bias[r2] + s2; output[r1] = bias[r1] + s1; output[o] = bias[o] + s0;
+        }
+    }
+
+    /// <summary>Four units' sums of the 16 lanes in 4-lane vectors, one quarter at a time, to lanes [4][16].</summary>
+    private static void Quarters<TS, TV>(float* input, int full, float* w0, float* w1, float* w2, float* w3, float* lanes)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        const int G = CanonicalSum.Lanes;
+        int L = TS.Lanes;
+        for (int v = 0; v < G; v += L)
+        {
+            TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0;
+            for (int j = v; j < full; j += G)
+            {
+                TV x = TS.Load(input + j);
+                a0 = TS.Fma(TS.Load(w0 + j), x, a0);
+                a1 = TS.Fma(TS.Load(w1 + j), x, a1);
+                a2 = TS.Fma(TS.Load(w2 + j), x, a2);
+                a3 = TS.Fma(TS.Load(w3 + j), x, a3);
+            }
+            TS.Store(lanes + v, a0); TS.Store(lanes + G + v, a1); TS.Store(lanes + 2 * G + v, a2); TS.Store(lanes + 3 * G + v, a3);
         }
     }
 
