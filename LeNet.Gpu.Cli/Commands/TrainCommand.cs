@@ -57,7 +57,7 @@ public static class TrainCommand
             int checkpointEpochs = resumeFrom?.EpochsCompleted ?? 0;
             // A resumed run's model records the whole training: the command that began it and the time of every part.
             var (carried, earlier) = Provenance.Carried(resumeFrom);
-            string commandLine = carried ?? OriginalCommand();
+            string commandLine = carried ?? RecordedCommand.For(command, parse, ArgumentsLessResume(), options, trainer.Model());
             var history = new List<EpochResult>();
             var clock = Stopwatch.StartNew();
             try
@@ -91,7 +91,7 @@ public static class TrainCommand
             int correct = trainer.CountCorrect(test.Images, test.Labels);
             double accuracy = (double)correct / test.Count;
             Provenance.Record(model.Metadata, dataName, trainer.EpochsCompleted, options, model.Output,
-                commandLine, accuracy, test.Count, trainer.Device.Kind, earlier + clock.Elapsed);
+                commandLine, accuracy, test.Count, trainer.Device, earlier + clock.Elapsed);
             plan.Record(model.Metadata, history);
             try
             {
@@ -116,13 +116,13 @@ public static class TrainCommand
         return command;
     }
 
-    /// <summary>This run's command line, less a <c>--resume PATH</c> (which names no setting of the weights).</summary>
-    private static string OriginalCommand()
+    /// <summary>This run's arguments, less a <c>--resume PATH</c> (which names no setting of the weights).</summary>
+    private static string[] ArgumentsLessResume()
     {
         var args = Environment.GetCommandLineArgs().Skip(1).ToList();
         int at = args.FindIndex(a => a == "--resume" || a.StartsWith("--resume=", StringComparison.Ordinal));
         if (at >= 0) args.RemoveRange(at, args[at] == "--resume" && at + 1 < args.Count ? 2 : 1);
-        return "lenet " + string.Join(' ', args);
+        return [.. args];
     }
 
     /// <summary>Settings the library refuses are a usage error (exit 2).</summary>

@@ -10,7 +10,7 @@ namespace LeNet.Gpu.Tests.Cpu;
 /// Per-pattern training steps (batch 1) run in 4-lane tiles (<see cref="CpuTrainingBackend.StepWidth"/>): they must
 /// give bitwise the weights that the widest tiles give, so the choice is one of speed only (and the shipped models
 /// trained before it still reproduce). Forty SDLM steps with a Hessian estimate, for both output layers and both kinds
-/// of convolutions, at every vector width against 128 bits.
+/// of convolutions, at every vector width against 128 bits (512 included: .NET runs it in software where AVX-512 is absent).
 /// </summary>
 public class PerPatternStepTests
 {
@@ -40,14 +40,6 @@ public class PerPatternStepTests
         var narrow = Train(CpuVectorWidth.Bits128);
         Assert.NotEqual(model.Parameters, narrow); // it trained
         foreach (var width in new[] { CpuVectorWidth.Bits256, CpuVectorWidth.Bits512 })
-            if (SimdWidthIsAccelerated(width))
-                Assert.True(narrow.AsSpan().SequenceEqual(Train(width)), $"{(int)width}-bit tiles gave other weights than 128-bit ones");
+            Assert.True(narrow.AsSpan().SequenceEqual(Train(width)), $"{(int)width}-bit tiles gave other weights than 128-bit ones");
     }
-
-    private static bool SimdWidthIsAccelerated(CpuVectorWidth width) => width switch
-    {
-        CpuVectorWidth.Bits512 => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
-        CpuVectorWidth.Bits256 => System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated,
-        _ => true,
-    };
 }

@@ -23,30 +23,39 @@ internal static class BackwardWorkspace
 }
 
 /// <summary>
-/// One worker's backward buffers: activation gradients of one tile, the image-major copies the dense weight
-/// gradients read, and the chunk's parameter-gradient accumulators — per-lane vectors for the small tensors
-/// (summed over lanes once per chunk), float rows for F6's and OUTPUT's weights (already summed over images).
+/// One worker's backward buffers: activation gradients of one tile below C5 and the image-major copies and float rows
+/// the dense weight gradients use (F6's and OUTPUT's rows summed over a chunk's images, in image order).
 /// </summary>
 internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     private static readonly int L = TS.Lanes;
 
-    public readonly PinnedBuffer<float> DLogits = new(OutputRows * L), DF6 = new(TileLayout.F6 * L), DC5 = new(TileLayout.C5 * L),
-        DS4 = new(TileLayout.S4 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
+    /// <summary>Tiles per 16-image group: 1, 2 or 4.</summary>
+    public static readonly int GroupTiles = CanonicalSum.Lanes / L;
+
+    /// <summary>Floats of one chunk's per-lane accumulators: 16 lanes whatever the width.</summary>
+    public const int ChunkLaneFloats = AccVectors * CanonicalSum.Lanes;
+
+    /// <summary>Floats of one tile's saved gradients: dLogits, dF6, dC5 (after the squashing), which the dense weight gradients read.</summary>
+    public static readonly int TileDeltaFloats = (OutputRows + TileLayout.F6 + TileLayout.C5) * L;
+
+    public readonly PinnedBuffer<float> DS4 = new(TileLayout.S4 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
     public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
     // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
     public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(F6Units * C5Columns);
-    public readonly PinnedBuffer<float> Lanes = new(AccVectors * L);
 
-    public void Reset()
-    {
-        Lanes.Clear();
-    }
+    /// <summary>
+    /// Lane set <paramref name="set"/> of a chunk's per-lane accumulators (<paramref name="lanes"/>: ChunkLaneFloats).
+    /// The 16 lanes are one per image of a 16-image group (a 512-bit tile); narrower tiles take turns, tile t of a chunk
+    /// adding into set t % <see cref="GroupTiles"/>, so that every lane sums the same images in the same order at every
+    /// width, and the lanes are added in <see cref="CanonicalSum"/>'s order.
+    /// </summary>
+    public static float* LaneSet(float* lanes, int set) => lanes + (long)set * AccVectors * L;
 
     /// <summary>The chunk's gradient sums in the flat parameter layout; masked C3 weights (and fixed RBF centres) exactly 0.</summary>
-    public void WriteSums(float* g, bool rbf)
+    public void WriteSums(float* lanes, float* g, bool rbf)
     {
-        float* acc = Lanes.Pointer;
+        float* acc = lanes;
         FoldLanes(acc + AccC1Weight * L, C1Maps * Taps, g + P.C1Weight.Offset);
         FoldLanes(acc + AccC1Bias * L, C1Maps, g + P.C1Bias.Offset);
         FoldLanes(acc + AccS2Coefficient * L, C1Maps, g + P.S2Coefficient.Offset);
@@ -68,7 +77,7 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
 
     private static void FoldLanes(float* vectors, int count, float* destination)
     {
-        for (int k = 0; k < count; k++) destination[k] = TS.Sum(TS.Load(vectors + k * L));
+        for (int k = 0; k < count; k++) destination[k] = CanonicalSum.Of<TS, TV>(vectors + k * L, AccVectors * L);
     }
 
     private static void CopyRows(float* source, int rows, int stride, int columns, float* destination)

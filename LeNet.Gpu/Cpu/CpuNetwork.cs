@@ -16,7 +16,7 @@ namespace LeNet.Gpu.Cpu;
 /// threads tile by tile; the few images left after the full tiles (a batch of 1, say) run one by one, vectorised
 /// within the image (<see cref="SingleImage"/>). Buffers for <see cref="Capacity"/> images are allocated once, in
 /// the constructor. Gradients are bitwise reproducible: the
-/// same batch gives the same bits whatever the thread count (for a given vector width). Not thread-safe: one
+/// same batch gives the same bits whatever the thread count and the vector width. Not thread-safe: one
 /// batch at a time.
 /// </summary>
 public sealed unsafe class CpuNetwork

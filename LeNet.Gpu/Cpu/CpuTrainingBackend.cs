@@ -24,17 +24,19 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
 
     public DeviceDescription Device { get; }
 
+    /// <param name="vectorWidth">The engine's vector width (Hessian estimates, evaluations, and steps of more than one image).</param>
     /// <param name="stepWidth">The vector width of the training steps' tiles; null: <see cref="StepWidth"/>.</param>
     public CpuTrainingBackend(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n, int threads,
-        CpuVectorWidth? stepWidth = null)
+        CpuVectorWidth? stepWidth = null, CpuVectorWidth vectorWidth = CpuVectorWidth.Auto)
     {
         this.options = options;
         squashing = model.Squashing;
         output = model.Output;
         convolutions = model.Convolutions;
         int capacity = Math.Max(options.BatchSize, Math.Min(n, 1024));
-        network = new CpuNetwork(capacity, threads);
-        var width = SimdWidth.Resolve(stepWidth ?? StepWidth(options.BatchSize));
+        network = new CpuNetwork(capacity, threads, vectorWidth);
+        var width = stepWidth ?? StepWidth(options.BatchSize);
+        width = width == CpuVectorWidth.Auto ? network.VectorWidth : SimdWidth.Resolve(width);
         stepNetwork = width == network.VectorWidth ? network : new CpuNetwork(options.BatchSize, threads, width);
         Device = CpuInferenceEngine.Describe(network);
         dataset = images;
@@ -51,10 +53,10 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     }
 
     /// <summary>
-    /// The tiles a training step runs in. A per-pattern step (batch 1) fills one lane of a tile whatever its width, so
-    /// it runs in 4-lane tiles rather than the widest: the same bits (every lane's arithmetic is the same, and the
-    /// empty lanes add exact zeros; a test checks it), 40% more images/s on a machine with 512-bit vectors (the recipe's
-    /// first MNIST pass, 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the widest tiles.
+    /// The tiles a training step runs in (Auto: the engine's). A per-pattern step (batch 1) fills one lane of a tile
+    /// whatever its width, so it runs in 4-lane tiles rather than the widest: the same bits (every width sums in the same
+    /// order; a test checks it), 40% more images/s on a machine with 512-bit vectors (the recipe's first MNIST pass,
+    /// 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the engine's tiles.
     /// </summary>
     public static CpuVectorWidth StepWidth(int batchSize) => batchSize == 1 ? CpuVectorWidth.Bits128 : CpuVectorWidth.Auto;
 

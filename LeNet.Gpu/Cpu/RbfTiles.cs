@@ -63,10 +63,10 @@ internal static unsafe class RbfTiles
 
     /// <summary>
     /// dF6 [84][L] for the tile (lanes at or past <paramref name="valid"/> zero), from z [10][L], x = F6 [84][L] and the
-    /// centres [10][84]; adds the tile's losses (in image order) and hits.
+    /// centres [10][84]; writes each valid image's loss to <paramref name="losses"/> and adds the tile's hits.
     /// </summary>
     public static void Backward(int lanes, int valid, int count, bool secondOrder, float j, float* z, float* x, float* centres,
-        int* predictions, int* labels, float* dF6, ref double lossSum, ref int correct)
+        int* predictions, int* labels, float* dF6, double* losses, ref int correct)
     {
         float scale = 1f / count;
         Span<float> zn = stackalloc float[Classes], q = stackalloc float[Classes], d = stackalloc float[Classes];
@@ -79,7 +79,7 @@ internal static unsafe class RbfTiles
             }
             int label = labels[n];
             for (int i = 0; i < Classes; i++) zn[i] = z[i * lanes + n];
-            lossSum += Loss(zn, label, j, q);
+            losses[n] = Loss(zn, label, j, q);
             if (predictions[n] == label) correct++;
             if (secondOrder)
             {

@@ -57,7 +57,10 @@ internal unsafe interface ISimd<TV> where TV : struct
     /// <summary>2^n for n integral in [−126, 127], given j = n + 1.5·2^23 as computed by the rounding trick.</summary>
     static abstract TV Pow2FromShifted(TV j);
 
-    /// <summary>Sum of the lanes, always in the same order.</summary>
+    /// <summary>
+    /// Sum of the lanes in the canonical order: adjacent pairs, then pairs of those, halves last
+    /// ((x0+x1)+(x2+x3) for 128 bits; <see cref="CanonicalSum"/>).
+    /// </summary>
     static abstract float Sum(TV a);
 }
 
@@ -84,7 +87,7 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2FromShifted(Vector512<float> j) =>
         Vector512.ShiftLeft(j.AsInt32() - Vector512.Create(Exp.ShiftedBits - 127), 23).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Simd256.Sum(a.GetLower()) + Simd256.Sum(a.GetUpper());
 }
 
 internal unsafe struct Simd256 : ISimd<Vector256<float>>
@@ -110,7 +113,7 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2FromShifted(Vector256<float> j) =>
         Vector256.ShiftLeft(j.AsInt32() - Vector256.Create(Exp.ShiftedBits - 127), 23).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Simd128.Sum(a.GetLower()) + Simd128.Sum(a.GetUpper());
 }
 
 internal unsafe struct Simd128 : ISimd<Vector128<float>>
@@ -136,18 +139,68 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2FromShifted(Vector128<float> j) =>
         Vector128.ShiftLeft(j.AsInt32() - Vector128.Create(Exp.ShiftedBits - 127), 23).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> a) => Vector128.Sum(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector128<float> a)
+    {
+        var pairs = a + Vector128.Shuffle(a, Vector128.Create(1, 0, 3, 2));           // x0+x1, ·, x2+x3, ·
+        return (pairs + Vector128.Shuffle(pairs, Vector128.Create(2, 3, 0, 1))).ToScalar(); // (x0+x1)+(x2+x3)
+    }
+}
+
+/// <summary>
+/// The one order in which the CPU engine adds values across lanes (and so across the images of a tile), whatever the
+/// vector width: as 16 lanes, the lanes of one 512-bit vector, summed pairwise — adjacent pairs, then pairs of pairs, the
+/// two halves last. That is how .NET's JIT lowers <c>Vector512.Sum</c> on x86 (and its software fallback adds), so the
+/// models trained with 512-bit vectors keep their bits; it is written out because .NET does not promise that order.
+/// Narrower widths hold the 16 lanes as 2 vectors of 8 or 4 of 4, whose sums combine as the halves would.
+/// </summary>
+internal static unsafe class CanonicalSum
+{
+    /// <summary>Lanes of the canonical group: images per 512-bit tile.</summary>
+    public const int Lanes = 16;
+
+    /// <summary>
+    /// Σ of 16 lanes held as 16/L vectors of L lanes, vector g (lanes g·L … g·L + L − 1) at
+    /// <paramref name="p"/> + g·<paramref name="stride"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Of<TS, TV>(float* p, long stride) where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (TS.Lanes == 16) return TS.Sum(TS.Load(p));
+        if (TS.Lanes == 8) return TS.Sum(TS.Load(p)) + TS.Sum(TS.Load(p + stride));
+        return (TS.Sum(TS.Load(p)) + TS.Sum(TS.Load(p + stride))) + (TS.Sum(TS.Load(p + 2 * stride)) + TS.Sum(TS.Load(p + 3 * stride)));
+    }
 }
 
 internal static class SimdWidth
 {
-    /// <summary>The width <see cref="CpuVectorWidth.Auto"/> resolves to on this machine.</summary>
+    /// <summary>
+    /// Forces the width <see cref="CpuVectorWidth.Auto"/> resolves to: 128, 256 or 512. Every width trains the same
+    /// weights, so this is a choice of speed only (or of testing: .NET runs 512-bit code, slowly, where AVX-512 is absent).
+    /// </summary>
+    public const string EnvironmentVariable = "LENET_CPU_VECTOR_BITS";
+
+    /// <summary>The width <see cref="CpuVectorWidth.Auto"/> resolves to here: <c>LENET_CPU_VECTOR_BITS</c>, else the widest the hardware accelerates.</summary>
     public static CpuVectorWidth Resolve(CpuVectorWidth requested) => requested switch
     {
+        CpuVectorWidth.Auto when Forced(Environment.GetEnvironmentVariable(EnvironmentVariable)) is { } forced => forced,
         CpuVectorWidth.Auto when Vector512.IsHardwareAccelerated => CpuVectorWidth.Bits512,
         CpuVectorWidth.Auto when Vector256.IsHardwareAccelerated => CpuVectorWidth.Bits256,
         CpuVectorWidth.Auto => CpuVectorWidth.Bits128,
         CpuVectorWidth.Bits128 or CpuVectorWidth.Bits256 or CpuVectorWidth.Bits512 => requested,
         _ => throw new ArgumentOutOfRangeException(nameof(requested), requested, "unknown vector width"),
     };
+
+    /// <summary>The width a value of <c>LENET_CPU_VECTOR_BITS</c> forces; null when unset or blank.</summary>
+    internal static CpuVectorWidth? Forced(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        return text.Trim() switch
+        {
+            "128" => CpuVectorWidth.Bits128,
+            "256" => CpuVectorWidth.Bits256,
+            "512" => CpuVectorWidth.Bits512,
+            _ => throw new ArgumentException($"{EnvironmentVariable}={text}: expected 128, 256 or 512 (bits), or unset for the widest the hardware accelerates"),
+        };
+    }
 }

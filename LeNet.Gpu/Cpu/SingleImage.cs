@@ -15,7 +15,7 @@ namespace LeNet.Gpu.Cpu;
 /// where plane[kx] is the input shifted left by kx and cut to the output width W, so every tap is one contiguous
 /// run of L outputs (C1: 784 per map, 49 vectors of 16; C3: 100 per map, computed as 112). Subsampling is scalar
 /// (its pairs straddle lanes), squashing vectorised; the dense layers are dot products with one horizontal sum
-/// per unit.
+/// per unit, in the canonical order (<see cref="CanonicalSum"/>).
 /// </summary>
 internal static unsafe class SingleImage
 {
@@ -145,17 +145,73 @@ internal static unsafe class SingleImage
         new ReadOnlySpan<float>(tail, n - k).CopyTo(new Span<float>(v + k, n - k));
     }
 
-    /// <summary>out[o] = bias[o] + Σ_j W[o,j]·in[j]: four units share each input load; the tail past the last full vector is scalar.</summary>
+    /// <summary>
+    /// out[o] = bias[o] + Σ_j W[o,j]·in[j], four units sharing each input load. A unit's sum runs in 16 lanes (lane v adds
+    /// the j ≡ v mod 16 in order; narrower vectors take the 16 lanes in turns), the lanes are added in
+    /// <see cref="CanonicalSum"/>'s order and the tail past the last 16 inputs is scalar: the same bits at every width.
+    /// </summary>
     private static void Dense<TS, TV>(float* input, int inUnits, float* weights, float* bias, int outUnits, float* output)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        int L = TS.Lanes, full = inUnits / L * L, last = outUnits - 1;
+        const int G = CanonicalSum.Lanes;
+        int L = TS.Lanes, full = inUnits / G * G, last = outUnits - 1;
+        float* lanes = stackalloc float[L < G / 2 ? 4 * G : 1]; // the 4-lane path's lanes
         for (int o = 0; o < outUnits; o += 4)
         {
             int r1 = Math.Min(o + 1, last), r2 = Math.Min(o + 2, last), r3 = Math.Min(o + 3, last);
             float* w0 = weights + o * inUnits, w1 = weights + r1 * inUnits, w2 = weights + r2 * inUnits, w3 = weights + r3 * inUnits;
+            float s0, s1, s2, s3;
+            if (L == G)
+            {
+                TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0;
+                for (int j = 0; j < full; j += G)
+                {
+                    TV x = TS.Load(input + j);
+                    a0 = TS.Fma(TS.Load(w0 + j), x, a0);
+                    a1 = TS.Fma(TS.Load(w1 + j), x, a1);
+                    a2 = TS.Fma(TS.Load(w2 + j), x, a2);
+                    a3 = TS.Fma(TS.Load(w3 + j), x, a3);
+                }
+                (s0, s1, s2, s3) = (TS.Sum(a0), TS.Sum(a1), TS.Sum(a2), TS.Sum(a3));
+            }
+            else if (2 * L == G)
+            {
+                // Lanes 0–7 in a, 8–15 in b, in registers: eight independent chains.
+                TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int j = 0; j < full; j += G)
+                {
+                    TV x = TS.Load(input + j), y = TS.Load(input + j + L);
+                    a0 = TS.Fma(TS.Load(w0 + j), x, a0); b0 = TS.Fma(TS.Load(w0 + j + L), y, b0);
+                    a1 = TS.Fma(TS.Load(w1 + j), x, a1); b1 = TS.Fma(TS.Load(w1 + j + L), y, b1);
+                    a2 = TS.Fma(TS.Load(w2 + j), x, a2); b2 = TS.Fma(TS.Load(w2 + j + L), y, b2);
+                    a3 = TS.Fma(TS.Load(w3 + j), x, a3); b3 = TS.Fma(TS.Load(w3 + j + L), y, b3);
+                }
+                (s0, s1, s2, s3) = (TS.Sum(a0) + TS.Sum(b0), TS.Sum(a1) + TS.Sum(b1), TS.Sum(a2) + TS.Sum(b2), TS.Sum(a3) + TS.Sum(b3));
+            }
+            else
+            {
+                Quarters<TS, TV>(input, full, w0, w1, w2, w3, lanes);
+                (s0, s1, s2, s3) = (CanonicalSum.Of<TS, TV>(lanes, L), CanonicalSum.Of<TS, TV>(lanes + G, L),
+                    CanonicalSum.Of<TS, TV>(lanes + 2 * G, L), CanonicalSum.Of<TS, TV>(lanes + 3 * G, L));
+            }
+            for (int j = full; j < inUnits; j++)
+            {
+                s0 += w0[j] * input[j]; s1 += w1[j] * input[j]; s2 += w2[j] * input[j]; s3 += w3[j] * input[j];
+            }
+            output[r3] = bias[r3] + s3; output[r2] = bias[r2] + s2; output[r1] = bias[r1] + s1; output[o] = bias[o] + s0;
+        }
+    }
+
+    /// <summary>Four units' sums of the 16 lanes in 4-lane vectors, one quarter at a time, to lanes [4][16].</summary>
+    private static void Quarters<TS, TV>(float* input, int full, float* w0, float* w1, float* w2, float* w3, float* lanes)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        const int G = CanonicalSum.Lanes;
+        int L = TS.Lanes;
+        for (int v = 0; v < G; v += L)
+        {
             TV a0 = TS.Zero, a1 = a0, a2 = a0, a3 = a0;
-            for (int j = 0; j < full; j += L)
+            for (int j = v; j < full; j += G)
             {
                 TV x = TS.Load(input + j);
                 a0 = TS.Fma(TS.Load(w0 + j), x, a0);
@@ -163,12 +219,7 @@ internal static unsafe class SingleImage
                 a2 = TS.Fma(TS.Load(w2 + j), x, a2);
                 a3 = TS.Fma(TS.Load(w3 + j), x, a3);
             }
-            float s0 = TS.Sum(a0), s1 = TS.Sum(a1), s2 = TS.Sum(a2), s3 = TS.Sum(a3);
-            for (int j = full; j < inUnits; j++)
-            {
-                s0 += w0[j] * input[j]; s1 += w1[j] * input[j]; s2 += w2[j] * input[j]; s3 += w3[j] * input[j];
-            }
-            output[r3] = bias[r3] + s3; output[r2] = bias[r2] + s2; output[r1] = bias[r1] + s1; output[o] = bias[o] + s0;
+            TS.Store(lanes + v, a0); TS.Store(lanes + G + v, a1); TS.Store(lanes + 2 * G + v, a2); TS.Store(lanes + 3 * G + v, a3);
         }
     }
 

@@ -49,9 +49,9 @@ internal static unsafe class SoftmaxTiles
         }
     }
 
-    /// <summary>Writes dLogits for the tile and adds its images' losses (in image order) and hits.</summary>
+    /// <summary>Writes dLogits for the tile, each valid image's loss to <paramref name="losses"/>, and adds its hits.</summary>
     public static void Backward(int lanes, int valid, int count, bool secondOrder, float* probabilities, int* predictions,
-        int* labels, float* dLogits, ref double lossSum, ref int correct)
+        int* labels, float* dLogits, double* losses, ref int correct)
     {
         float scale = 1f / count;
         for (int n = 0; n < lanes; n++)
@@ -67,7 +67,7 @@ internal static unsafe class SoftmaxTiles
                 dLogits[c * lanes + n] = secondOrder
                     ? p[c] * (1f - p[c]) * scale
                     : (p[c] - (c == label ? 1f : 0f)) * scale;
-            lossSum += -MathF.Log(MathF.Max(p[label], 1e-30f));
+            losses[n] = -MathF.Log(MathF.Max(p[label], 1e-30f));
             if (predictions[n] == label) correct++;
         }
     }

@@ -6,14 +6,30 @@ using P = LeNet.Gpu.Model.ParameterLayout;
 namespace LeNet.Gpu.Cpu;
 
 /// <summary>
-/// The batch engine's backward pass: the batch's tiles in chunks of a fixed number of tiles, each chunk run by one
-/// worker into its own <see cref="BackwardWorkspace{TS, TV}"/> and written to <see cref="ChunkSums{TS, TV}"/>, which
-/// adds the chunks in order.
+/// The batch engine's backward pass. The batch is cut into chunks of whole 16-image groups (one 512-bit tile, 2 of 256
+/// bits, 4 of 128), set by the batch size alone, so that every width sums the same images in the same order:
+/// <code>
+/// lane sets    per chunk and set g: its tiles t ≡ g (mod tiles per group) in order, back from the loss, adding into the
+///              chunk's lane set g (per-lane accumulators of the small tensors) and saving each tile's dLogits, dF6 and
+///              dC5 and its images' losses;
+/// dense        per chunk: OUTPUT's, F6's and C5's weight gradients over the chunk's tiles in image order, the lanes
+///              folded (<see cref="CanonicalSum"/>), the sums written to <see cref="ChunkSums{TS, TV}"/>, which adds the
+///              chunks in order.
+/// </code>
+/// With as many chunks as workers each chunk is one work item (its lane sets, then its dense part); with fewer, the
+/// lane sets of narrow tiles run as items of their own first, then the dense parts: the same sums either way.
 /// </summary>
 internal sealed unsafe partial class TileEngine<TS, TV>
 {
+    private static readonly int GroupTiles = BackwardWorkspace<TS, TV>.GroupTiles;
+
     private readonly BackwardWorkspace<TS, TV>[] workspaces;
     private readonly ChunkSums<TS, TV> chunkSums;
+
+    // Per chunk: its lane sets. Per tile: its saved gradients. Per image: its loss. Per tile: its hits.
+    private readonly PinnedBuffer<float> chunkLanes, tileDeltas;
+    private readonly PinnedBuffer<double> imageLosses;
+    private readonly int[] tileCorrect;
 
     // Backward: the squared parameters, which input gradients use in second-order mode.
     private readonly PinnedBuffer<float> squaredWeights;
@@ -24,7 +40,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
     private float mapJ;
     private int backwardCount, chunkTiles;
     private bool secondOrder;
-    private readonly Action<int, int> backwardChunk;
+    private readonly Action<int, int> backwardChunk, backwardLaneSet, backwardDense;
 
     public void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
         out double lossSum, out int correct)
@@ -38,10 +54,19 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         if (looseTile >= 0 && looseTile * L < count) TileLooseImages();
         PrepareWeights();
 
-        int batchTiles = TilesFor(count);
-        chunkTiles = (batchTiles + MaxChunks - 1) / MaxChunks;
-        int chunks = (batchTiles + chunkTiles - 1) / chunkTiles;
-        pool.Run(chunks, backwardChunk);
+        int groups = (count + CanonicalSum.Lanes - 1) / CanonicalSum.Lanes;
+        int chunkGroups = (groups + MaxChunks - 1) / MaxChunks;
+        chunkTiles = chunkGroups * GroupTiles;
+        int chunks = (groups + chunkGroups - 1) / chunkGroups;
+        if (GroupTiles == 1 || chunks >= pool.Threads)
+            pool.Run(chunks, backwardChunk);
+        else
+        {
+            // Every chunk but the last has all its lane sets; the last, those its tiles reach.
+            int lastTiles = TilesFor(count) - (chunks - 1) * chunkTiles;
+            pool.Run((chunks - 1) * GroupTiles + Math.Min(GroupTiles, lastTiles), backwardLaneSet);
+            pool.Run(chunks, backwardDense);
+        }
         chunkSums.Reduce(chunks, gradients, out lossSum, out correct);
         this.labels = null;
     }
@@ -62,23 +87,78 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         weightsForInput = w;
     }
 
+    private (int First, int End) ChunkRange(int chunk)
+    {
+        int first = chunk * chunkTiles;
+        return (first, Math.Min(first + chunkTiles, TilesFor(backwardCount)));
+    }
+
+    private float* LanesOf(int chunk) => chunkLanes.Pointer + (long)chunk * BackwardWorkspace<TS, TV>.ChunkLaneFloats;
+
     private void BackwardChunk(int worker, int chunk)
     {
+        var (first, end) = ChunkRange(chunk);
+        for (int set = 0; set < Math.Min(GroupTiles, end - first); set++) LaneSet(worker, chunk, set);
+        Dense(worker, chunk);
+    }
+
+    /// <summary>Item i: lane set i % GroupTiles of chunk i / GroupTiles.</summary>
+    private void LaneSetItem(int worker, int item) => LaneSet(worker, item / GroupTiles, item % GroupTiles);
+
+    /// <summary>The chunk's tiles of lane set <paramref name="set"/>, in order, into that set (cleared first).</summary>
+    private void LaneSet(int worker, int chunk, int set)
+    {
         var s = workspaces[worker];
-        s.Reset();
+        float* acc = BackwardWorkspace<TS, TV>.LaneSet(LanesOf(chunk), set);
+        new Span<float>(acc, AccVectors * L).Clear();
+        var (first, end) = ChunkRange(chunk);
+        for (int tile = first + set; tile < end; tile += GroupTiles)
+            BackwardTile(s, tile, acc);
+    }
+
+    /// <summary>
+    /// The chunk's dense weight gradients, its tiles in order (the first assigns, the rest add), its lanes folded and
+    /// written with them to the chunk's sums, and its loss (image by image, in order) and hits.
+    /// </summary>
+    private void Dense(int worker, int chunk)
+    {
+        var s = workspaces[worker];
         float* sums = chunkSums.Gradients(chunk);
+        bool so = secondOrder;
+        var (first, end) = ChunkRange(chunk);
         double loss = 0;
         int correct = 0;
-        int first = chunk * chunkTiles, end = Math.Min(first + chunkTiles, TilesFor(backwardCount));
         for (int tile = first; tile < end; tile++)
-            BackwardTile(s, tile, tile == first, sums, ref loss, ref correct);
-        s.WriteSums(sums, output == OutputLayer.Rbf);
+        {
+            bool add = tile != first;
+            float* dLogits = tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
+            float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + TileLayout.F6 * L;
+            if (output != OutputLayer.Rbf)
+            {
+                FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.F6, tile), F6Units, so, s.F6T.Pointer, F6Columns);
+                FullyConnectedTiles.WeightGradient<TS, TV>(dLogits, OutputRows, s.F6T.Pointer, F6Columns, s.OutputWeight.Pointer, add);
+            }
+            FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.C5, tile), C5Units, so, s.C5T.Pointer, C5Columns);
+            FullyConnectedTiles.WeightGradient<TS, TV>(dF6, F6Units, s.C5T.Pointer, C5Columns, s.F6Weight.Pointer, add);
+            FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.S4, tile), TileLayout.S4, so, s.S4T.Pointer, S4Columns);
+            FullyConnectedTiles.WeightGradient<TS, TV>(dC5, C5Units, s.S4T.Pointer, S4Columns, sums + P.C5Weight.Offset, add);
+            int valid = Math.Min(L, backwardCount - tile * L);
+            for (int n = 0; n < valid; n++) loss += imageLosses.Pointer[(long)tile * L + n];
+            correct += tileCorrect[tile];
+        }
+        // Lane sets no tile of the chunk reached (a last group cut short) hold zeros.
+        float* lanes = LanesOf(chunk);
+        for (int set = end - first; set < GroupTiles; set++)
+            new Span<float>(BackwardWorkspace<TS, TV>.LaneSet(lanes, set), AccVectors * L).Clear();
+        s.WriteSums(lanes, sums, output == OutputLayer.Rbf);
         chunkSums.SetScore(chunk, loss, correct);
     }
 
-    /// <param name="first">The chunk's first tile: the dense weight gradients are assigned, not added.</param>
-    /// <param name="sums">The chunk's sums, flat layout: C5's weight gradient accumulates there directly.</param>
-    private void BackwardTile(BackwardWorkspace<TS, TV> s, int tile, bool first, float* sums, ref double loss, ref int correct)
+    /// <summary>
+    /// One tile back from the loss: activation gradients, the per-lane parameter gradients added into
+    /// <paramref name="acc"/>, and the tile's dLogits, dF6 and dC5, losses and hits saved for <see cref="Dense"/>.
+    /// </summary>
+    private void BackwardTile(BackwardWorkspace<TS, TV> s, int tile, float* acc)
     {
         int valid = Math.Min(L, backwardCount - tile * L);
         bool so = secondOrder;
@@ -86,39 +166,37 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         float* w = weightsForInput;
         float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
         float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile);
-        float* acc = s.Lanes.Pointer;
+        float* dLogits = tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
+        float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + TileLayout.F6 * L;
+        double* losses = imageLosses.Pointer + (long)tile * L;
+        int correct = 0;
 
         if (output == OutputLayer.Rbf)
         {
             // OUTPUT: RBF units and the MAP loss; fixed centres, so only F6's gradient.
             RbfTiles.Backward(L, valid, backwardCount, so, mapJ, TileOf(Layer.Output, tile), a6,
-                parameters + P.OutputWeight.Offset, predictions.Pointer + (long)tile * L, labels + tile * L, s.DF6.Pointer, ref loss, ref correct);
+                parameters + P.OutputWeight.Offset, predictions.Pointer + (long)tile * L, labels + tile * L, dF6, losses, ref correct);
         }
         else
         {
             SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
-                predictions.Pointer + (long)tile * L, labels + tile * L, s.DLogits.Pointer, ref loss, ref correct);
+                predictions.Pointer + (long)tile * L, labels + tile * L, dLogits, losses, ref correct);
 
-            // OUTPUT 84 → 10 (identity)
-            FullyConnectedTiles.Transpose<TS, TV>(a6, F6Units, so, s.F6T.Pointer, F6Columns);
-            FullyConnectedTiles.WeightGradient<TS, TV>(s.DLogits.Pointer, OutputRows, s.F6T.Pointer, F6Columns, s.OutputWeight.Pointer, !first);
-            FullyConnectedTiles.Accumulate<TS, TV>(s.DLogits.Pointer, Classes, acc + AccOutputBias * L);
-            FullyConnectedTiles.InputGradient<TS, TV>(s.DLogits.Pointer, Classes, w + P.OutputWeight.Offset, F6Units, s.DF6.Pointer);
+            // OUTPUT 84 → 10 (identity); its weight gradient in Dense.
+            FullyConnectedTiles.Accumulate<TS, TV>(dLogits, Classes, acc + AccOutputBias * L);
+            FullyConnectedTiles.InputGradient<TS, TV>(dLogits, Classes, w + P.OutputWeight.Offset, F6Units, dF6);
         }
+        tileCorrect[tile] = correct;
 
         // F6 120 → 84 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DF6.Pointer, a6, F6Units, sq, so);
-        FullyConnectedTiles.Transpose<TS, TV>(a5, C5Units, so, s.C5T.Pointer, C5Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DF6.Pointer, F6Units, s.C5T.Pointer, C5Columns, s.F6Weight.Pointer, !first);
-        FullyConnectedTiles.Accumulate<TS, TV>(s.DF6.Pointer, F6Units, acc + AccF6Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(s.DF6.Pointer, F6Units, w + P.F6Weight.Offset, C5Units, s.DC5.Pointer);
+        FullyConnectedTiles.SquashBackward<TS, TV>(dF6, a6, F6Units, sq, so);
+        FullyConnectedTiles.Accumulate<TS, TV>(dF6, F6Units, acc + AccF6Bias * L);
+        FullyConnectedTiles.InputGradient<TS, TV>(dF6, F6Units, w + P.F6Weight.Offset, C5Units, dC5);
 
         // C5 16@5x5 → 120 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DC5.Pointer, a5, C5Units, sq, so);
-        FullyConnectedTiles.Transpose<TS, TV>(a4, TileLayout.S4, so, s.S4T.Pointer, S4Columns);
-        FullyConnectedTiles.WeightGradient<TS, TV>(s.DC5.Pointer, C5Units, s.S4T.Pointer, S4Columns, sums + P.C5Weight.Offset, !first);
-        FullyConnectedTiles.Accumulate<TS, TV>(s.DC5.Pointer, C5Units, acc + AccC5Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(s.DC5.Pointer, C5Units, w + P.C5Weight.Offset, TileLayout.S4, s.DS4.Pointer);
+        FullyConnectedTiles.SquashBackward<TS, TV>(dC5, a5, C5Units, sq, so);
+        FullyConnectedTiles.Accumulate<TS, TV>(dC5, C5Units, acc + AccC5Bias * L);
+        FullyConnectedTiles.InputGradient<TS, TV>(dC5, C5Units, w + P.C5Weight.Offset, TileLayout.S4, s.DS4.Pointer);
 
         // S4 16@10x10 → 16@5x5 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, TileLayout.S4, sq, so);

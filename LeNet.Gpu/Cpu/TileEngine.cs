@@ -29,10 +29,10 @@ internal unsafe interface ITileEngine
 /// worked on by <c>threads</c> workers.
 /// <code>
 /// Forward:  one tile at a time per worker, all layers:  input → C1 → S2 → C3 → S4 → C5 → F6 → OUTPUT → softmax
-/// Backward: the tiles in chunks of a fixed number of tiles (set by the batch size only); per chunk, one worker
-///           runs every tile back from the loss and sums parameter gradients over the chunk's images into its
-///           own accumulators, then writes the chunk's sum in the flat parameter layout. The chunk sums are
-///           added in chunk order. The result depends on the batch and the vector width, never on the threads.
+/// Backward: the tiles in chunks of a fixed number of 16-image groups (set by the batch size only); per chunk, its
+///           tiles run back from the loss, summing parameter gradients over the chunk's images into the chunk's own
+///           accumulators in one order, and the chunk's sum is written in the flat parameter layout. The chunk sums
+///           are added in chunk order. The result depends on the batch alone: not on the threads, nor on the width.
 /// </code>
 /// Buffers are allocated once, here; a batch allocates nothing but the thread pool's bookkeeping. This file holds
 /// the buffers and the forward pass; TileEngine.Backward.cs the backward pass, <see cref="ChunkSums{TS, TV}"/> the
@@ -90,8 +90,14 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         for (int w = 0; w < threads; w++) workspaces[w] = new BackwardWorkspace<TS, TV>();
         squaredWeights = new(P.Length);
         chunkSums = new ChunkSums<TS, TV>(tiles, pool);
+        chunkLanes = new((long)Math.Min(MaxChunks, tiles) * BackwardWorkspace<TS, TV>.ChunkLaneFloats);
+        tileDeltas = new((long)tiles * BackwardWorkspace<TS, TV>.TileDeltaFloats);
+        imageLosses = new(t);
+        tileCorrect = new int[tiles];
         forwardItem = ForwardItem;
         backwardChunk = BackwardChunk;
+        backwardLaneSet = LaneSetItem;
+        backwardDense = Dense;
         slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
         imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
         for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();

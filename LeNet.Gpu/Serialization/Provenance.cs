@@ -15,6 +15,15 @@ public static class Provenance
     /// <summary>The dataset a model was trained on: a name from <see cref="DataCatalog.Names"/>, or a <c>--data</c> folder's name.</summary>
     public const string Dataset = "dataset";
 
+    /// <summary>The engine that trained a model: <c>cpu</c> (the CPU engine) or <c>ilgpu</c> (the kernels, on whichever device).</summary>
+    public const string Engine = "engine";
+
+    /// <summary>
+    /// The CPU engine's vector width when it trained a model (128, 256 or 512 bits): for the record only, since every
+    /// width trains the same weights.
+    /// </summary>
+    public const string VectorBits = "vector_bits";
+
     /// <summary>The named dataset <paramref name="metadata"/> says the model was trained on; null when it names none this library knows.</summary>
     public static string? TrainedOn(IReadOnlyDictionary<string, string> metadata) =>
         metadata.TryGetValue(Dataset, out var name) && DataCatalog.Names.Contains(name) ? name : null;
@@ -25,11 +34,12 @@ public static class Provenance
 
     /// <summary>
     /// Writes a finished run's provenance into <paramref name="metadata"/>: the data, the options that shaped the
-    /// weights, the <paramref name="command"/> that ran it, the test accuracy measured once at the end, the device and
-    /// the training time. (The settings a resume must share are <see cref="RunSettings"/>, in checkpoints.)
+    /// weights, the <paramref name="command"/> that ran it, the test accuracy measured once at the end, the device, the
+    /// engine (and the CPU engine's vector width) and the training time. (The settings a resume must share are
+    /// <see cref="RunSettings"/>, in checkpoints.)
     /// </summary>
     public static void Record(IDictionary<string, string> metadata, string dataset, int epochs, TrainingOptions options, OutputLayer output, string command,
-        double testAccuracy, int testImages, DeviceKind device, TimeSpan trainingTime)
+        double testAccuracy, int testImages, DeviceDescription device, TimeSpan trainingTime)
     {
         metadata[Dataset] = dataset;
         metadata["epochs"] = epochs.ToString(CultureInfo.InvariantCulture);
@@ -40,7 +50,10 @@ public static class Provenance
         metadata[CommandKey] = command;
         metadata["test_accuracy"] = testAccuracy.ToString("0.0000", CultureInfo.InvariantCulture);
         metadata["test_images"] = testImages.ToString(CultureInfo.InvariantCulture);
-        metadata["device"] = device.ToName();
+        metadata["device"] = device.Kind.ToName();
+        metadata[Engine] = device.Kind == DeviceKind.Cpu ? "cpu" : "ilgpu";
+        // The CPU engine's description gives its lanes per vector as the warp size (CpuInferenceEngine.Describe).
+        if (device.Kind == DeviceKind.Cpu) metadata[VectorBits] = (device.WarpSize * 32).ToString(CultureInfo.InvariantCulture);
         metadata[SecondsKey] = trainingTime.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
     }
 
