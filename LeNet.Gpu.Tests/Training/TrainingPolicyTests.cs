@@ -89,11 +89,11 @@ public sealed class TrainingPolicyTests
     {
         var options = new TrainingRequest { Recipe = PaperRecipe.Name, Distortion = Distortion.Default }.Resolve().Options;
         var provenance = new Dictionary<string, string>();
-        Provenance.Record(provenance, "mnist", 20, options, OutputLayer.Rbf, "lenet train", 0.99, 10_000, DeviceKind.Cpu, TimeSpan.FromSeconds(1));
+        Provenance.Record(provenance, "mnist", 20, options, OutputLayer.Rbf, "lenet train", 0.99, 10_000, new DeviceDescription(DeviceKind.Cpu, "test", 0, 8, 1), TimeSpan.FromSeconds(1));
         var (images, labels) = TrainerTests.Synthetic(4, seed: 1);
         var checkpoint = RunSettings.Of(options, Squashing.ScaledTanh, OutputLayer.Rbf, images, labels, ConvolutionSquashing.Squashed);
         var shared = provenance.Keys.Where(k => checkpoint.ContainsKey(RunSettings.Prefix + k)).ToList();
-        Assert.Equal(15, shared.Count); // all but dataset, epochs, command, test accuracy and images, device, time
+        Assert.Equal(15, shared.Count); // all but dataset, epochs, command, test accuracy and images, device, engine, vector width, time
         foreach (var key in shared) Assert.Equal(provenance[key], checkpoint[RunSettings.Prefix + key]);
         Assert.Equal(("1", "0.0005", "true"), (provenance["batch_size"], provenance["learning_rate"], provenance["sdlm_mu_follows_rate"]));
     }

@@ -41,14 +41,16 @@ public static class Engines
     }
 
     /// <summary>Why auto did not pick <paramref name="device"/> (one line), or null for the one it picks.</summary>
-    public static string? WhyNotPicked(DeviceDescription device, DeviceDescription auto)
+    public static string? WhyNotPicked(DeviceDescription device, DeviceDescription? auto)
     {
         if (device == auto) return null;
         if (device.Kind == DeviceKind.IlgpuCpu)
             return "never picked by auto: it simulates every GPU thread in .NET, for testing the kernels (ask for it with --device ilgpu-cpu)";
         if (device.Kind == DeviceKind.OpenCL && device.Processor != ProcessorType.Gpu)
             return $"an OpenCL device of {device.Processor.ToName()} type: the CPU engine is far faster on the same cores (ask for it with --device opencl)";
-        return $"auto prefers {auto.Kind.ToName()} ({auto.Name}): CUDA, then an OpenCL GPU, then the CPU engine";
+        return auto is null
+            ? $"auto picks nothing while {DeviceKindExtensions.EnvironmentVariable} is invalid"
+            : $"auto prefers {auto.Kind.ToName()} ({auto.Name}): CUDA, then an OpenCL GPU, then the CPU engine";
     }
 
     /// <summary>Batch inference of <paramref name="model"/> on the chosen engine (which it owns).</summary>
