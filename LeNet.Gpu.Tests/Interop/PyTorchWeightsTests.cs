@@ -27,8 +27,10 @@ public sealed partial class PyTorchWeightsTests : IDisposable
         c1[0] = -0f;
         c1[1] = float.Epsilon;
         c1[2] = -float.Epsilon;
-        c1[3] = float.MaxValue;
-        c1[4] = float.MinValue;
+        // Extremes a forward pass still carries: ±float.MaxValue would overflow C1 and be refused at load
+        // (ModelFile's probe pass), so take the largest float of the exponent below it, 2^127·(2 − 2^−23)/2.
+        c1[3] = BitConverter.Int32BitsToSingle(0x7EFF_FFFF);
+        c1[4] = -BitConverter.Int32BitsToSingle(0x7EFF_FFFF);
         c1[5] = BitConverter.Int32BitsToSingle(0x007F_FFFF); // largest subnormal
         model.Tensor(ParameterLayout.OutputBias)[9] = BitConverter.Int32BitsToSingle(0x3F80_0001); // 1 + 1 ulp
         model.Metadata["dataset"] = "digits";

@@ -56,18 +56,19 @@ public sealed unsafe class CpuNetwork
         VectorWidth = SimdWidth.Resolve(vectorWidth);
         engine = VectorWidth switch
         {
-            CpuVectorWidth.Bits512 => new TileEngine<Simd512, Vector512<float>>(capacity, Threads, SingleImageLimit(512)),
-            CpuVectorWidth.Bits256 => new TileEngine<Simd256, Vector256<float>>(capacity, Threads, SingleImageLimit(256)),
-            _ => new TileEngine<Simd128, Vector128<float>>(capacity, Threads, SingleImageLimit(128)),
+            CpuVectorWidth.Bits512 => new TileEngine<Simd512, Vector512<float>>(capacity, Threads, SingleImageLimit),
+            CpuVectorWidth.Bits256 => new TileEngine<Simd256, Vector256<float>>(capacity, Threads, SingleImageLimit),
+            _ => new TileEngine<Simd128, Vector128<float>>(capacity, Threads, SingleImageLimit),
         };
     }
 
     /// <summary>
-    /// How many images left over after the full tiles run one by one rather than as a partly empty tile. Measured
-    /// on Zen 4 (CPU time per call): one image alone costs 1/10 of a 16-lane tile, 1/5 of an 8-lane tile and 1/3 of
-    /// a 4-lane tile.
+    /// How many images left over after the full 16-image groups run one by one rather than in a partly empty tile.
+    /// Measured on Zen 4 (CPU time per call): one image alone costs 1/10 of a 16-lane tile. The same at every width,
+    /// so that every width runs the same images alone and gives the same outputs (narrower tiles would pay off sooner:
+    /// one image costs 1/5 of an 8-lane tile and 1/3 of a 4-lane one).
     /// </summary>
-    private static int SingleImageLimit(int bits) => bits switch { 512 => 9, 256 => 5, _ => 3 };
+    private const int SingleImageLimit = 9;
 
     /// <summary>Runs every layer on <paramref name="count"/> float images [count][1024] (model input scale).</summary>
     /// <param name="output">An RBF model's OUTPUT is its distances: the Output layer's values are −y.</param>

@@ -51,7 +51,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         this.labels = labels;
         this.secondOrder = secondOrder;
         backwardCount = count;
-        if (looseTile >= 0 && looseTile * L < count) TileLooseImages();
+        if (looseStart >= 0 && looseStart < count) TileLooseImages();
         PrepareWeights();
 
         int groups = (count + CanonicalSum.Lanes - 1) / CanonicalSum.Lanes;

@@ -58,19 +58,23 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private int count;
     private readonly Action<int, int> forwardItem;
 
-    // Images left over after the full tiles, when few, run one by one (SingleImage) into slots of their own.
+    // Images left over after the full groups of CanonicalSum.Lanes (16) images, when few, run one by one
+    // (SingleImage) into slots of their own; the rest run in tiles. Which images run alone is counted in 16-image
+    // groups, as a 512-bit tile holds, not in tiles of this width: a tile's lane computes its image as that image
+    // alone would in any tile, so every width then gives the same outputs bit for bit.
     private readonly PinnedBuffer<float> slots;
     private readonly SingleImage.Scratch[] imageScratch;
     private readonly int singleImageLimit;
-    private int looseTile = -1, tileItems;
+    private int looseStart = -1, tileItems; // the first image run one by one (−1: none), the tiles run before it
     private const int SlotInput = 0, SlotC1 = TileLayout.Input, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
         SlotS4 = SlotC3 + TileLayout.C3, SlotC5 = SlotS4 + TileLayout.S4, SlotF6 = SlotC5 + TileLayout.C5,
         SlotLogits = SlotF6 + TileLayout.F6, SlotFloats = (SlotLogits + TileLayout.Logits + 15) & ~15;
 
-    /// <param name="singleImageLimit">Leftover images up to this many run one by one; more fill a partial tile.</param>
+    /// <param name="singleImageLimit">Images left over after the full 16-image groups up to this many run one by one;
+    /// more run in tiles.</param>
     public TileEngine(int capacity, int threads, int singleImageLimit)
     {
-        this.singleImageLimit = Math.Min(singleImageLimit, L - 1);
+        this.singleImageLimit = Math.Min(singleImageLimit, CanonicalSum.Lanes - 1);
         pool = new WorkerPool(threads);
         int tiles = (capacity + L - 1) / L;
         long t = (long)tiles * L;
@@ -121,21 +125,21 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         this.images = images;
         this.mnist = mnist;
         this.count = count;
-        int full = count / L, left = count - full * L;
+        int left = count % CanonicalSum.Lanes;
         bool single = left > 0 && left <= singleImageLimit && !tilesOnly;
-        looseTile = single ? full : -1;
-        tileItems = single ? full : TilesFor(count);
+        looseStart = single ? count - left : -1;
+        tileItems = single ? looseStart / L : TilesFor(count); // a whole number of tiles: L divides 16
         pool.Run(tileItems + (single ? left : 0), forwardItem);
         this.images = null;
         this.mnist = null;
     }
 
-    /// <summary>Item i: a tile while i &lt; tileItems, else one leftover image of the loose tile.</summary>
+    /// <summary>Item i: a tile while i &lt; tileItems, else one image left over after them.</summary>
     private void ForwardItem(int worker, int item)
     {
         if (item >= tileItems)
         {
-            ForwardImage(worker, looseTile * L + item - tileItems);
+            ForwardImage(worker, looseStart + item - tileItems);
             return;
         }
         int tile = item, valid = Math.Min(L, count - tile * L);
@@ -147,7 +151,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
 
     private void ForwardImage(int worker, int n)
     {
-        float* slot = slots.Pointer + (long)(n - looseTile * L) * SlotFloats;
+        float* slot = slots.Pointer + (long)(n - looseStart) * SlotFloats;
         if (images != null) new ReadOnlySpan<float>(images + (long)n * TileLayout.Input, TileLayout.Input).CopyTo(new Span<float>(slot, TileLayout.Input));
         else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * InputField.MnistLength, InputField.MnistLength), new Span<float>(slot, TileLayout.Input));
         var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
@@ -156,18 +160,21 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     }
 
     /// <summary>
-    /// Brings the loose tile into the tile layout (its inputs from the slots, other lanes zero) and runs the tile
-    /// forward on it, so that the backward pass sees one layout. Its outputs replace the one-by-one results.
+    /// Brings the images run one by one into the tile layout (their inputs from the slots, empty lanes zero) and runs
+    /// their tiles forward, so that the backward pass sees one layout. Their outputs replace the one-by-one results.
     /// </summary>
     private void TileLooseImages()
     {
-        int tile = looseTile, valid = count - tile * L;
-        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
-        for (int e = 0; e < TileLayout.Input; e++)
-            for (int n = 0; n < L; n++)
-                x[e * L + n] = n < valid ? slots.Pointer[(long)n * SlotFloats + SlotInput + e] : 0f;
-        ForwardTile(tile, valid);
-        looseTile = -1;
+        for (int tile = looseStart / L; tile < TilesFor(count); tile++)
+        {
+            int valid = Math.Min(L, count - tile * L);
+            float* x = input.Pointer + (long)tile * TileLayout.Input * L;
+            for (int e = 0; e < TileLayout.Input; e++)
+                for (int n = 0; n < L; n++)
+                    x[e * L + n] = n < valid ? slots.Pointer[(long)(tile * L + n - looseStart) * SlotFloats + SlotInput + e] : 0f;
+            ForwardTile(tile, valid);
+        }
+        looseStart = -1;
     }
 
     private void ForwardTile(int tile, int valid)
@@ -224,9 +231,9 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         float* source = BufferOf(layer);
         for (int n = 0; n < count; n++)
         {
-            if (n / L == looseTile)
+            if (looseStart >= 0 && n >= looseStart)
             {
-                new ReadOnlySpan<float>(slots.Pointer + (long)(n % L) * SlotFloats + slotOffset, elements)
+                new ReadOnlySpan<float>(slots.Pointer + (long)(n - looseStart) * SlotFloats + slotOffset, elements)
                     .CopyTo(new Span<float>(destination + (long)n * elements, elements));
                 continue;
             }
