@@ -2,7 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;

@@ -1,4 +1,5 @@
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;

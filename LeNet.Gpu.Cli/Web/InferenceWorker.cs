@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Cli.Web;
 

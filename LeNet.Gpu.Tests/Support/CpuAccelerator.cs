@@ -1,7 +1,9 @@
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
+using LeNet.Gpu.Kernels;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Support;

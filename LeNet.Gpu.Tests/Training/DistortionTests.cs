@@ -2,7 +2,8 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Training;

@@ -1,6 +1,7 @@
 using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -71,7 +72,7 @@ public sealed class EngineAgreementTests : IDisposable
         var options = new TrainingOptions
         {
             Epochs = 2, BatchSize = 16, Optimizer = optimizer, Seed = 4, ReportEvery = 1,
-            Distortion = LeNet.Gpu.Runtime.Distortion.Default,
+            Distortion = LeNet.Gpu.Engine.Distortion.Default,
         };
         List<double> Curve(DeviceKind engine)
         {

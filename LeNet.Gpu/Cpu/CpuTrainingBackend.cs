@@ -1,6 +1,7 @@
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Cpu;
 

@@ -5,8 +5,9 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using LeNet.Gpu.Kernels;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Which engine to run on. <see cref="Auto"/> takes CUDA, then OpenCL, then the CPU engine.

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Ilgpu;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Engine;
 
 /// <summary>
 /// Where a run stands after a whole number of epochs: enough to continue it to the same weights an

@@ -3,8 +3,9 @@ using ILGPU.Runtime;
 using LeNet.Gpu.Model;
 
 using static LeNet.Gpu.Model.Architecture;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>Class probabilities [Count][10] (image-major) and the predicted class of each image.</summary>
 public sealed record Prediction(float[] Probabilities, int[] Classes)

@@ -3,8 +3,9 @@ using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using P = LeNet.Gpu.Model.ParameterLayout;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Device buffers for every layer's output for up to <see cref="Capacity"/> images, in the batch-innermost

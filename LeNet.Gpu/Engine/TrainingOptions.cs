@@ -1,6 +1,7 @@
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Ilgpu;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Engine;
 
 public enum OptimizerKind
 {
@@ -136,7 +137,7 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// Random affine distortions of every training image, new each epoch (the paper's Section III-C); null for
-    /// none. <see cref="Runtime.Distortion.Default"/> is a moderate setting.
+    /// none. <see cref="Engine.Distortion.Default"/> is a moderate setting.
     /// </summary>
     public Distortion? Distortion { get; init; }
 

@@ -2,8 +2,9 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Training on an ILGPU accelerator: the dataset, its labels and the epoch's order live on the device, and a

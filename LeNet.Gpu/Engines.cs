@@ -1,7 +1,9 @@
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu;
 
 /// <summary>
 /// The one place that turns a <see cref="DeviceKind"/> into an engine: CUDA and OpenCL GPUs and ILGPU's CPU
