@@ -63,7 +63,7 @@ public sealed class CorrectnessCheckTests : IDisposable
     [SkippableFact]
     public void OnCudaEveryBenchmarkedBatchMatchesTheCpuEngine()
     {
-        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Ilgpu.DeviceKind.Cuda), $"no CUDA device here (present: {Support.Devices.List})");
+        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Engine.DeviceKind.Cuda), $"no CUDA device here (present: {Support.Devices.List})");
         string? mnist = MnistTestFolder();
         string[] data = mnist is null ? [] : ["--data", mnist];
         var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), folder.Path,

@@ -192,7 +192,7 @@ public sealed record TrainingOptions
 /// <param name="Mirror">Mirror left–right with probability ½: for classes that look the same mirrored (clothes), not digits.</param>
 public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear, bool Mirror = false)
 {
-    internal Kernels.DistortionArgs Args(int seed, int epoch) =>
+    internal DistortionArgs Args(int seed, int epoch) =>
         new(seed, epoch, MaxShift, MaxScale, MaxSqueeze, MaxShear, Mirror ? 1 : 0);
 
     /// <summary>
