@@ -68,7 +68,8 @@ public static unsafe class LayerProfile
         optionsType.GetProperty("SdlmMu")!.SetValue(options, 0.2f);
         optionsType.GetProperty("SdlmSamples")!.SetValue(options, 64);
         const int Images = 512;
-        var trainer = T("LeNet.Gpu.Engine.Trainer").GetMethod("OnCpu")!.Invoke(null,
+        var trainer = (library.GetType("LeNet.Gpu.Engines")?.GetMethod("CreateCpuTrainer") // Trainer.OnCpu before the factory built trainers
+            ?? T("LeNet.Gpu.Engine.Trainer").GetMethod("OnCpu"))!.Invoke(null,
             [model, options, BenchInputs.Images(Images, seed: 3), BenchInputs.Labels(Images), 1])!;
         var step = (Action)Delegate.CreateDelegate(typeof(Action), trainer, "StepOnce");
         step(); // estimates the Hessian, warms every buffer

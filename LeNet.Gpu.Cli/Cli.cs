@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Cli;

@@ -1,7 +1,6 @@
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using SkiaSharp;
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using Spectre.Console;
 

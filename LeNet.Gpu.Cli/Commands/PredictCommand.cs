@@ -1,7 +1,6 @@
 using System.CommandLine;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using Spectre.Console;
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Training;
 

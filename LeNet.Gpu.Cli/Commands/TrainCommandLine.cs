@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Training;
 
 namespace LeNet.Gpu.Cli.Commands;

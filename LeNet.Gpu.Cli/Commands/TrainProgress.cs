@@ -1,5 +1,4 @@
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Cli.Web;
 

@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -19,7 +19,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
     private (string Path, float[] Images, int[] Labels) OneEpoch()
     {
         var (images, labels) = TrainerTests.Synthetic(32, seed: 1);
-        using var trainer = Trainer.OnCpu(LeNetModel.CreateRandom(3), Options with { Epochs = 1 }, images, labels, threads: 1);
+        using var trainer = Engines.CreateCpuTrainer(LeNetModel.CreateRandom(3), Options with { Epochs = 1 }, images, labels, threads: 1);
         trainer.Run();
         string path = temp.File("run.ckpt");
         CheckpointFile.Save(trainer.Checkpoint(), OptimizerKind.Adam, path);
@@ -69,7 +69,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
         // Saved through the normal path, so the checksum is right and only the content is wrong.
         CheckpointFile.Save(checkpoint with { Steps = 7 }, OptimizerKind.Adam, temp.File("steps.ckpt"));
         var wrong = CheckpointFile.Load(temp.File("steps.ckpt"), OptimizerKind.Adam);
-        var e = Assert.Throws<ArgumentException>(() => Trainer.ResumeOnCpu(wrong, Options, images, labels, threads: 1));
+        var e = Assert.Throws<ArgumentException>(() => Engines.ResumeCpuTrainer(wrong, Options, images, labels, threads: 1));
         Assert.Contains("7 steps", e.Message);
     }
 
@@ -82,19 +82,19 @@ public sealed class CheckpointIntegrityTests : IDisposable
         Assert.Equal("3", checkpoint.Model.Metadata["run.seed"]);
         Assert.StartsWith("32 training images, SHA-256 ", checkpoint.Model.Metadata["run.data"]);
 
-        var e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options with { Seed = 4 }, images, labels, threads: 1));
+        var e = Assert.Throws<ResumeMismatchException>(() => Engines.ResumeCpuTrainer(checkpoint, Options with { Seed = 4 }, images, labels, threads: 1));
         Assert.Equal("the checkpoint was written with seed 3; this run has 4: resume with the same options and data", e.Message);
-        e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options with { LearningRate = 0.01f }, images, labels, threads: 1));
+        e = Assert.Throws<ResumeMismatchException>(() => Engines.ResumeCpuTrainer(checkpoint, Options with { LearningRate = 0.01f }, images, labels, threads: 1));
         Assert.Contains("was written with learning rate 0.002; this run has 0.01", e.Message);
         var otherLabels = (int[])labels.Clone();
         otherLabels[0] = (otherLabels[0] + 1) % 10;
-        e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options, images, otherLabels, threads: 1));
+        e = Assert.Throws<ResumeMismatchException>(() => Engines.ResumeCpuTrainer(checkpoint, Options, images, otherLabels, threads: 1));
         Assert.Contains("was written with data 32 training images, SHA-256", e.Message);
         e = Assert.Throws<ResumeMismatchException>(() => RunSettings.CheckSquashing(checkpoint, Squashing.Sigmoid));
         Assert.Contains("squashing; this run has sigmoid", e.Message);
 
         // The same settings and data continue the run.
-        using var resumed = Trainer.ResumeOnCpu(checkpoint, Options, images, labels, threads: 1);
+        using var resumed = Engines.ResumeCpuTrainer(checkpoint, Options, images, labels, threads: 1);
         Assert.Equal(1, resumed.EpochsCompleted);
     }
 

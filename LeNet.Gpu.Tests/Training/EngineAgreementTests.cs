@@ -17,7 +17,7 @@ public sealed class EngineAgreementTests : IDisposable
     private readonly LeNetAccelerator accelerator = LeNetAccelerator.Create(DeviceKind.IlgpuCpu, CPUDeviceKind.Nvidia);
 
     private Trainer Create(DeviceKind engine, LeNetModel model, TrainingOptions options, float[] images, int[] labels) =>
-        engine == DeviceKind.Cpu ? Trainer.OnCpu(model, options, images, labels) : new Trainer(accelerator, model, options, images, labels);
+        engine == DeviceKind.Cpu ? Engines.CreateCpuTrainer(model, options, images, labels) : Engines.CreateTrainer(accelerator, model, options, images, labels);
 
     [Theory]
     [InlineData(DeviceKind.IlgpuCpu, Squashing.ScaledTanh, OutputLayer.Softmax)]

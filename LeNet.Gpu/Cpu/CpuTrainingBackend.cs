@@ -1,7 +1,5 @@
-using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -24,6 +22,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private long correct, images;
 
     public DeviceDescription Device { get; }
+    public IInferenceEngine CreateInference(LeNetModel model) => new CpuInferenceEngine(model);
 
     /// <param name="stepWidth">The vector width of the training steps' tiles; null: <see cref="StepWidth"/>.</param>
     public CpuTrainingBackend(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int n, int threads,
@@ -85,7 +84,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         }
     }
 
-    /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="InputKernels.GatherDistorted"/> does.</summary>
+    /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="Kernels.InputKernels.GatherDistorted"/> does.</summary>
     private void Gather(int epoch, int first, int count, bool distort)
     {
         var d = distort ? options.Distortion : null;

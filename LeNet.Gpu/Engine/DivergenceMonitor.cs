@@ -1,4 +1,3 @@
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Engine;
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Engine;
 

@@ -1,5 +1,4 @@
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Engine;
 

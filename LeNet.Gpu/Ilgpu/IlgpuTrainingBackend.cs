@@ -22,6 +22,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     private readonly AcceleratorStream stream;
 
     public DeviceDescription Device => accelerator.Description;
+    public IInferenceEngine CreateInference(LeNetModel model) => new IlgpuInferenceEngine(model, accelerator);
 
     // For the per-kernel benchmarks, which time each launch of a step alone.
     internal ForwardPass Forward => forward;

@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using System.Text;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Serialization;
 

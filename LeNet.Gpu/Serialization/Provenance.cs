@@ -2,7 +2,6 @@ using System.Globalization;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Serialization;
 

@@ -1,6 +1,5 @@
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Training;
 

@@ -1,5 +1,4 @@
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Training;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Training;
 
