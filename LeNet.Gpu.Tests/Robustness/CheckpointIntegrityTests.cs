@@ -45,14 +45,47 @@ public sealed class CheckpointIntegrityTests : IDisposable
     }
 
     [Fact]
+    public void A_checkpoint_writes_the_state_named_for_what_it_holds_and_one_with_the_old_names_still_resumes()
+    {
+        var (path, images, labels) = OneEpoch();
+        var content = SafeTensors.Read(path);
+        var state = content.Tensors.Where(t => t.Name.StartsWith("optimizer.", StringComparison.Ordinal)).Select(t => t.Name).Order().ToArray();
+        Assert.Equal(["optimizer.first_moment", "optimizer.second_moment"], state);
+
+        // The same checkpoint as versions before the names wrote it: the two slots called a and b, sealed again.
+        var renamed = content.Tensors.Select(t => t.Name switch
+        {
+            "optimizer.first_moment" => t with { Name = "optimizer.a" },
+            "optimizer.second_moment" => t with { Name = "optimizer.b" },
+            _ => t,
+        }).ToList();
+        var metadata = content.Metadata.ToDictionary();
+        metadata[CheckpointFile.ChecksumKey] = CheckpointFile.Checksum(renamed, metadata);
+        string old = temp.File("old-names.ckpt");
+        File.WriteAllBytes(old, SafeTensors.ToBytes(renamed, metadata));
+
+        var fresh = CheckpointFile.Load(path, OptimizerKind.Adam);
+        var loaded = CheckpointFile.Load(old, OptimizerKind.Adam);
+        Assert.Equal(fresh.OptimizerState.Keys.Order(), loaded.OptimizerState.Keys.Order());
+        foreach (var (name, values) in fresh.OptimizerState) Assert.Equal(values, loaded.OptimizerState[name]);
+
+        // Both resume to the same weights.
+        using var fromFresh = Engines.ResumeCpuTrainer(fresh, Options, images, labels, threads: 1);
+        using var fromOld = Engines.ResumeCpuTrainer(loaded, Options, images, labels, threads: 1);
+        fromFresh.Run();
+        fromOld.Run();
+        Assert.Equal(fromFresh.Model().Parameters, fromOld.Model().Parameters);
+    }
+
+    [Fact]
     public void A_checkpoint_missing_optimizer_state_or_its_checksum_is_refused()
     {
         var (path, _, _) = OneEpoch();
         var content = SafeTensors.Read(path);
         // Adam's second moment dropped, everything else kept as written (checksum included).
-        File.WriteAllBytes(temp.File("no-b.ckpt"), SafeTensors.ToBytes(content.Tensors.Where(t => t.Name != "optimizer.b").ToList(), content.Metadata));
+        File.WriteAllBytes(temp.File("no-b.ckpt"), SafeTensors.ToBytes(content.Tensors.Where(t => t.Name != "optimizer.second_moment").ToList(), content.Metadata));
         var e = Assert.Throws<ModelFormatException>(() => CheckpointFile.Load(temp.File("no-b.ckpt"), OptimizerKind.Adam));
-        Assert.Contains("optimizer.b", e.Message);
+        Assert.Contains("optimizer.second_moment", e.Message);
 
         var metadata = content.Metadata.Where(kv => kv.Key != CheckpointFile.ChecksumKey).ToDictionary();
         File.WriteAllBytes(temp.File("unsigned.ckpt"), SafeTensors.ToBytes(content.Tensors, metadata));

@@ -159,12 +159,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
 
     public void LoadOptimizerState(string name, float[] values) => values.CopyTo(State(name), 0);
 
-    private float[] State(string name) => name switch
-    {
-        OptimizerStateNames.A => stateA,
-        OptimizerStateNames.B => stateB,
-        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
-    };
+    private float[] State(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
 
     public void Dispose() { }
 }

@@ -166,12 +166,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
 
     public void LoadOptimizerState(string name, float[] values) => Buffer(name).CopyFromCPU(values);
 
-    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => name switch
-    {
-        OptimizerStateNames.A => stateA,
-        OptimizerStateNames.B => stateB,
-        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
-    };
+    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
 
     public void Dispose()
     {
