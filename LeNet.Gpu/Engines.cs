@@ -46,7 +46,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? new CpuInferenceEngine(model, batchCapacity)
-            : IlgpuInferenceEngine.Create(model, kind, batchCapacity);
+            : IlgpuInferenceEngine.Owning(Open(kind), model, _ => batchCapacity);
     }
 
     /// <summary>
@@ -59,7 +59,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? new CpuInferenceEngine(model, Math.Min(images, CpuInferenceEngine.DefaultCapacity))
-            : IlgpuInferenceEngine.Owning(LeNetAccelerator.Create(kind), model, d => Math.Min(images, IlgpuInferenceEngine.DefaultCapacity(d)));
+            : IlgpuInferenceEngine.Owning(Open(kind), model, d => Math.Min(images, IlgpuInferenceEngine.DefaultCapacity(d)));
     }
 
     /// <summary>A trainer on the chosen engine; for an ILGPU kind it opens the accelerator and owns it, as an inference engine does.</summary>
@@ -68,7 +68,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? CreateCpuTrainer(model, options, images, labels)
-            : Trainer.Owning(LeNetAccelerator.Create(kind), accelerator => CreateTrainer(accelerator, model, options, images, labels));
+            : Trainer.Owning(Open(kind), accelerator => CreateTrainer(accelerator, model, options, images, labels));
     }
 
     /// <summary>Trains on an open ILGPU accelerator (CUDA, OpenCL or ILGPU's CPU accelerator), which the caller keeps.</summary>
@@ -91,7 +91,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? ResumeCpuTrainer(checkpoint, options, images, labels)
-            : Trainer.Owning(LeNetAccelerator.Create(kind), accelerator => ResumeTrainer(accelerator, checkpoint, options, images, labels));
+            : Trainer.Owning(Open(kind), accelerator => ResumeTrainer(accelerator, checkpoint, options, images, labels));
     }
 
     /// <summary>Continues a run from a checkpoint on an open ILGPU accelerator (same options and data as the original run).</summary>
@@ -108,4 +108,11 @@ public static class Engines
     /// thread, which needs no device and gives the same outputs everywhere.
     /// </summary>
     internal static IInferenceEngine CreateChecking(LeNetModel model, int images) => new CpuInferenceEngine(model, images, threads: 1);
+
+    /// <summary>An ILGPU accelerator of <paramref name="kind"/>; when none is present, the message lists every engine a user could pick instead, the CPU engine included.</summary>
+    private static LeNetAccelerator Open(DeviceKind kind)
+    {
+        try { return LeNetAccelerator.Create(kind); }
+        catch (DeviceNotFoundException e) { throw new DeviceNotFoundException(e.Requested, List(), e.Reason); }
+    }
 }

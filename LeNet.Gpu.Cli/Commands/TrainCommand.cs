@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;

@@ -1,3 +1,4 @@
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using LeNet.Gpu.Tests.Robustness;

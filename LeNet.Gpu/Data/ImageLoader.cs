@@ -48,11 +48,11 @@ public static class ImageLoader
         byte[] data;
         try
         {
-            data = Serialization.InputFile.ReadAllBytes(path, MaxFileBytes, "an image");
+            data = InputFile.ReadAllBytes(path, MaxFileBytes, "an image");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DataNotFoundException(Serialization.InputFile.NotFound(path), e);
+            throw new DataNotFoundException(InputFile.NotFound(path), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

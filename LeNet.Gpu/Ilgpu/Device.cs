@@ -52,9 +52,9 @@ public sealed class LeNetAccelerator : IDisposable
             throw new ArgumentException((requested == DeviceKind.Auto ? $"{DeviceKindExtensions.EnvironmentVariable}=cpu" : "device cpu") +
                 " is the CPU engine, not an ILGPU device: open it through Engines (CreateInference, CreateTrainer), or ask for ILGPU's CPU accelerator as ilgpu-cpu");
         var context = SharedContext(cpuKind);
-        // The message lists every engine a user could pick instead, the CPU engine included.
+        // The message lists the ILGPU devices present; the factory's (Engines) adds the CPU engine.
         var device = Pick(context, kind)
-            ?? throw new DeviceNotFoundException(kind, Engines.List(), DriverDiagnosis.Explain(kind));
+            ?? throw new DeviceNotFoundException(kind, ListDevices(), DriverDiagnosis.Explain(kind));
         return new LeNetAccelerator(context, device.CreateAccelerator(context));
     }
 

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Serialization;
 using Onnx;

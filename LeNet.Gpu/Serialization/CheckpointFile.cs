@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Engine;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Serialization;
