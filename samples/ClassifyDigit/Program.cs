@@ -1,6 +1,5 @@
+using LeNet.Gpu;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Engine;
-using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 
 if (args.Length != 1)
