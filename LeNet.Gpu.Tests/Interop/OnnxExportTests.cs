@@ -61,9 +61,9 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var trace = engine.Trace(images);
 
         float probabilityDiff = OnnxModel.MaxAbsDifference(probabilities, trace.Probabilities);
-        float logitScale = Math.Max(1f, trace.Logits.Max(Math.Abs));
-        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Logits);
-        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Logits.Max(Math.Abs):F3})");
+        float logitScale = Math.Max(1f, trace.Of(Layer.Output).Max(Math.Abs));
+        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Of(Layer.Output));
+        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Of(Layer.Output).Max(Math.Abs):F3})");
 
         Assert.True(probabilityDiff <= ProbabilityBound, $"{what}: probabilities differ by {probabilityDiff:E3} (bound {ProbabilityBound:E0})");
         Assert.True(logitDiff <= LogitBound * logitScale, $"{what}: logits differ by {logitDiff:E3} (bound {LogitBound * logitScale:E2})");
@@ -164,15 +164,15 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var trace = engine.Trace(images);
 
         float probabilityDiff = OnnxModel.MaxAbsDifference(probabilities, trace.Probabilities);
-        float logitScale = Math.Max(1f, trace.Logits.Max(Math.Abs));
-        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Logits);
+        float logitScale = Math.Max(1f, trace.Of(Layer.Output).Max(Math.Abs));
+        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Of(Layer.Output));
 
         var linear = new LeNetModel(squashing, (float[])model.Parameters.Clone(), outputLayer, ConvolutionSquashing.Linear);
         using var linearOnnx = new OnnxModel(OnnxExport.ToBytes(linear));
         var (linearProbabilities, linearLogits) = linearOnnx.Run(images);
         float linearProbabilityDiff = OnnxModel.MaxAbsDifference(linearProbabilities, trace.Probabilities);
-        float linearLogitDiff = OnnxModel.MaxAbsDifference(linearLogits, trace.Logits);
-        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Logits.Max(Math.Abs):F3}); " +
+        float linearLogitDiff = OnnxModel.MaxAbsDifference(linearLogits, trace.Of(Layer.Output));
+        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Of(Layer.Output).Max(Math.Abs):F3}); " +
             $"exported as linear: max |Δp| = {linearProbabilityDiff:E2}, max |Δlogit| = {linearLogitDiff:E2}");
 
         Assert.True(probabilityDiff <= ProbabilityBound, $"{what}: probabilities differ by {probabilityDiff:E3} (bound {ProbabilityBound:E0})");

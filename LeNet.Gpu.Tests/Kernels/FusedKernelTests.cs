@@ -170,7 +170,7 @@ public sealed class FusedKernelTests(CpuAcceleratorFixture gpu)
         using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, 8, InferencePath.Fused);
         var trace = engine.Trace(images);
         var prediction = engine.Predict(images);
-        Assert.Equal(6 * 28 * 28 * 5, trace.C1.Length); // C1 exists only on the per-layer path
+        Assert.Equal(6 * 28 * 28 * 5, trace.Of(Layer.C1).Length); // C1 exists only on the per-layer path
         AssertSameAsPerLayer("trace vs fused predict", new Prediction(trace.Probabilities, trace.Classes), prediction);
     }
 

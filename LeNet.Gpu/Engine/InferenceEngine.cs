@@ -11,17 +11,29 @@ public sealed record Prediction(float[] Probabilities, int[] Classes)
 }
 
 /// <summary>
-/// Every layer's output for a few images, image-major ([image][maps][size][size]), as read back from the device:
-/// for tests against a reference and for pictures of feature maps.
+/// Every layer's output for a few images, image-major ([image][maps][size][size]), as read back from the engine:
+/// for tests against a reference and for pictures of feature maps. <see cref="Layers"/> is indexed by
+/// <see cref="Layer"/>; each holds <see cref="ActivationLayout.LengthOf(Layer, int)"/> values for <see cref="Count"/> images.
 /// </summary>
-public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] S2, float[] C3, float[] S4,
-    float[] C5, float[] F6, float[] Logits, float[] Probabilities, int[] Classes)
+public sealed record LayerOutputs
 {
-    /// <summary>
-    /// Every layer's output, in the order of <see cref="Model.Layer"/>, each holding <see cref="Count"/> ×
-    /// <see cref="Architecture.ElementsOf"/> values.
-    /// </summary>
-    public IReadOnlyList<float[]> Layers => [Input, C1, S2, C3, S4, C5, F6, Logits];
+    public LayerOutputs(int count, IReadOnlyList<float[]> layers, float[] probabilities, int[] classes)
+    {
+        if (layers.Count != Architecture.Layers.Count)
+            throw new ArgumentException($"a trace holds {Architecture.Layers.Count} layers, got {layers.Count}");
+        for (int l = 0; l < layers.Count; l++)
+            if (layers[l].Length != ActivationLayout.LengthOf((Layer)l, count))
+                throw new ArgumentException($"{(Layer)l} holds {layers[l].Length} values, not {count} × {ActivationLayout.LengthOf((Layer)l)}");
+        (Count, Layers, Probabilities, Classes) = (count, layers, probabilities, classes);
+    }
+
+    public int Count { get; }
+
+    /// <summary>Every layer's output for all images, image-major, in the order of <see cref="Model.Layer"/>.</summary>
+    public IReadOnlyList<float[]> Layers { get; }
+
+    public float[] Probabilities { get; }
+    public int[] Classes { get; }
 
     /// <summary>One layer's output for all images, image-major.</summary>
     public float[] Of(Layer layer) => Layers[(int)layer];
@@ -29,19 +41,13 @@ public sealed record LayerOutputs(int Count, float[] Input, float[] C1, float[] 
     /// <summary>One layer's output for image <paramref name="image"/>.</summary>
     public ReadOnlySpan<float> Of(Layer layer, int image)
     {
-        int per = Architecture.ElementsOf(layer);
+        int per = ActivationLayout.LengthOf(layer);
         return Of(layer).AsSpan(image * per, per);
     }
 
     /// <summary>Builds a trace from every layer's output in <see cref="Model.Layer"/> order.</summary>
-    public static LayerOutputs FromLayers(int count, IReadOnlyList<float[]> layers, float[] probabilities, int[] classes)
-    {
-        if (layers.Count != Architecture.Layers.Count)
-            throw new ArgumentException($"a trace holds {Architecture.Layers.Count} layers, got {layers.Count}");
-        return new LayerOutputs(count, layers[(int)Layer.Input], layers[(int)Layer.C1], layers[(int)Layer.S2],
-            layers[(int)Layer.C3], layers[(int)Layer.S4], layers[(int)Layer.C5], layers[(int)Layer.F6],
-            layers[(int)Layer.Output], probabilities, classes);
-    }
+    public static LayerOutputs FromLayers(int count, IReadOnlyList<float[]> layers, float[] probabilities, int[] classes) =>
+        new(count, layers, probabilities, classes);
 }
 
 /// <summary>
