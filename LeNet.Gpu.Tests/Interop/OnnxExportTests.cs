@@ -192,9 +192,9 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var test = DataCatalog.Load(DataCatalog.Digits).Test;
         // 200 images spread over the whole test split: it is ordered by class, so its first 200 are all zeros.
         int n = Math.Min(200, test.Count), step = test.Count / n;
-        var images = new float[n * Dataset.ImageLength];
+        var images = new float[n * Architecture.InputLength];
         for (int i = 0; i < n; i++)
-            test.Images.AsSpan(i * step * Dataset.ImageLength, Dataset.ImageLength).CopyTo(images.AsSpan(i * Dataset.ImageLength));
+            test.Images.AsSpan(i * step * Architecture.InputLength, Architecture.InputLength).CopyTo(images.AsSpan(i * Architecture.InputLength));
         Assert.Equal(10, Enumerable.Range(0, n).Select(i => test.Labels[i * step]).Distinct().Count());
 
         // No trained model ships with the repository, and agreement does not need accuracy: random weights at
