@@ -4,7 +4,8 @@ using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
 using ILGPU;
 using ILGPU.Runtime;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Bench;

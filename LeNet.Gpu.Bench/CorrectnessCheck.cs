@@ -3,7 +3,8 @@ using System.Globalization;
 using System.Text;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Bench;

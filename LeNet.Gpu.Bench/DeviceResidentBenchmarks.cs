@@ -5,7 +5,8 @@ using BenchmarkDotNet.Running;
 using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 

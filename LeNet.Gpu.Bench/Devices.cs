@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 

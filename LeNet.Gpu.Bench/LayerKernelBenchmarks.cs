@@ -6,7 +6,8 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 

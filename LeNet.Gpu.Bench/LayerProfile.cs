@@ -55,19 +55,21 @@ public static unsafe class LayerProfile
     /// </summary>
     private static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions)
     {
-        Type T(string name) => library.GetType(name, true)!;
+        // Builds before the engine-neutral core (issue 24) declared the training types in LeNet.Gpu.Runtime.
+        Type T(string name) => library.GetType(name, false) ?? library.GetType(name.Replace(".Engine.", ".Runtime."), true)!;
         object E(string type, string name) => Enum.Parse(T(type), name);
         var model = T("LeNet.Gpu.Model.LeNetModel").GetMethod("CreateRandom")!.Invoke(null,
             [1, E("LeNet.Gpu.Model.Squashing", "ScaledTanh"), E("LeNet.Gpu.Model.WeightInitialization", "Paper"),
              E("LeNet.Gpu.Model.OutputLayer", output), null, E("LeNet.Gpu.Model.ConvolutionSquashing", convolutions)])!;
-        var optionsType = T("LeNet.Gpu.Runtime.TrainingOptions");
+        var optionsType = T("LeNet.Gpu.Engine.TrainingOptions");
         var options = Activator.CreateInstance(optionsType)!;
         optionsType.GetProperty("BatchSize")!.SetValue(options, 1);
-        optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Runtime.OptimizerKind", "Sdlm"));
+        optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Engine.OptimizerKind", "Sdlm"));
         optionsType.GetProperty("SdlmMu")!.SetValue(options, 0.2f);
         optionsType.GetProperty("SdlmSamples")!.SetValue(options, 64);
         const int Images = 512;
-        var trainer = T("LeNet.Gpu.Runtime.Trainer").GetMethod("OnCpu")!.Invoke(null,
+        var trainer = (library.GetType("LeNet.Gpu.Engines")?.GetMethod("CreateCpuTrainer") // Trainer.OnCpu before the factory built trainers
+            ?? T("LeNet.Gpu.Engine.Trainer").GetMethod("OnCpu"))!.Invoke(null,
             [model, options, BenchInputs.Images(Images, seed: 3), BenchInputs.Labels(Images), 1])!;
         var step = (Action)Delegate.CreateDelegate(typeof(Action), trainer, "StepOnce");
         step(); // estimates the Hessian, warms every buffer

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 
@@ -27,7 +28,7 @@ public class PerPatternTrainingBenchmarks
     {
         const int images = 512;
         var options = new TrainingOptions { BatchSize = BatchSize, Optimizer = OptimizerKind.Sdlm, SdlmMu = 0.2f, SdlmSamples = 64 };
-        trainer = Trainer.OnCpu(LeNetModel.CreateRandom(1, Squashing.ScaledTanh, output: Output, convolutions: Convolutions), options,
+        trainer = Engines.CreateCpuTrainer(LeNetModel.CreateRandom(1, Squashing.ScaledTanh, output: Output, convolutions: Convolutions), options,
             BenchInputs.Images(images, seed: 3), BenchInputs.Labels(images));
         trainer.StepOnce(); // estimates the Hessian, warms every buffer
     }

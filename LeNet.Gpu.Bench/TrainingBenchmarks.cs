@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
 namespace LeNet.Gpu.Bench;
 
@@ -25,7 +26,7 @@ public class TrainingBenchmarks
     public void Setup()
     {
         accelerator = LeNetAccelerator.Create(Device);
-        trainer = new Trainer(accelerator, LeNetModel.CreateRandom(1), new TrainingOptions { BatchSize = BatchSize },
+        trainer = Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(1), new TrainingOptions { BatchSize = BatchSize },
             BenchInputs.Images(BatchSize, seed: 3), BenchInputs.Labels(BatchSize));
         trainer.StepOnce();
     }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Cli;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Serialization;
 using SkiaSharp;

@@ -1,3 +1,4 @@
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Cli;

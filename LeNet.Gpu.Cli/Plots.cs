@@ -1,6 +1,6 @@
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
 using SkiaSharp;
 

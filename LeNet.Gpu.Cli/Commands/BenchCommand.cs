@@ -1,8 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;
@@ -46,12 +45,10 @@ public static class BenchCommand
                     // the forward floor (326,520 multiply-adds an image) is what the load of the neighbours leaves alone.
                     const int Rounds = 5;
                     int calls = 0;
-                    var measured = FmaCeiling.Interleave(
-                        [() => FmaCeiling.ImagesPerSecond(() => { engine.Predict(images); calls++; }, size, budget / (2 * Rounds))],
-                        Rounds, Environment.ProcessorCount, budget / (2 * Rounds));
-                    double median = measured.WorkMedian(0);
-                    ceiling = measured.CeilingMedian;
-                    rows.Add((size, calls, median, size * 1000 / median, measured.Share(0, MultiplyAdds.Forward)));
+                    var (median, measuredCeiling, share) = MachineFloor.Measure(() => { engine.Predict(images); calls++; }, size,
+                        MultiplyAdds.Forward, Rounds, budget / (2 * Rounds));
+                    ceiling = measuredCeiling;
+                    rows.Add((size, calls, median, size * 1000 / median, share));
                     continue;
                 }
                 int n = 0;
@@ -80,7 +77,7 @@ public static class BenchCommand
             }
             AnsiConsole.Write(table);
             if (ceiling is { } c)
-                AnsiConsole.WriteLine($"FMA ceiling ({(int)FmaCeiling.Width}-bit vectors, {FmaCeiling.Chains} chains a thread, {Environment.ProcessorCount} threads, " +
+                AnsiConsole.WriteLine($"FMA ceiling ({MachineFloor.Vectors}, {Environment.ProcessorCount} threads, " +
                     $"median of the rounds interleaved with the last batch size's): {c / 1e9:N1} G multiply-adds/s, a floor of " +
                     $"{c / MultiplyAdds.Forward:N0} images/s at {MultiplyAdds.Forward:N0} multiply-adds an image");
             return ExitCodes.Success;

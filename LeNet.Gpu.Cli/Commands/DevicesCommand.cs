@@ -1,5 +1,5 @@
 using System.CommandLine;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;
@@ -22,7 +22,7 @@ public static class DevicesCommand
             // For each GPU kind with no device: which driver library was looked for and what failed.
             var unavailable = new[] { DeviceKind.Cuda, DeviceKind.OpenCL }
                 .Where(kind => devices.All(d => d.Kind != kind))
-                .Select(kind => (Kind: kind, Reason: DriverDiagnosis.Explain(kind)!))
+                .Select(kind => (Kind: kind, Reason: Engines.WhyNone(kind)!))
                 .ToList();
             if (parse.GetValue(json))
             {

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
 using Spectre.Console;
 

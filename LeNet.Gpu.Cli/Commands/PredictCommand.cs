@@ -1,6 +1,6 @@
 using System.CommandLine;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
 using Spectre.Console;
 

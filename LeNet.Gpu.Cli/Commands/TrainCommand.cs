@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Training;
 

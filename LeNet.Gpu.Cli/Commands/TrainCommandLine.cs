@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Training;
 
 namespace LeNet.Gpu.Cli.Commands;

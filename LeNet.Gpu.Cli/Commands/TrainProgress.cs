@@ -1,4 +1,4 @@
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using Spectre.Console;
 
 namespace LeNet.Gpu.Cli.Commands;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
 
 namespace LeNet.Gpu.Cli.Commands;

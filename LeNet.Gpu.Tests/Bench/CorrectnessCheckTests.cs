@@ -64,7 +64,7 @@ public sealed class CorrectnessCheckTests : IDisposable
     [SkippableFact]
     public void OnCudaEveryBenchmarkedBatchMatchesTheCpuEngine()
     {
-        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Runtime.DeviceKind.Cuda), $"no CUDA device here (present: {Support.Devices.List})");
+        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Engine.DeviceKind.Cuda), $"no CUDA device here (present: {Support.Devices.List})");
         string? mnist = MnistTestFolder();
         string[] data = mnist is null ? [] : ["--data", mnist];
         var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), folder.Path,
@@ -84,7 +84,7 @@ public sealed class CorrectnessCheckTests : IDisposable
     [Trait(OpenCLTier.Trait, OpenCLTier.Value)]
     public void OnOpenCLEveryBenchmarkedBatchUpTo16384MatchesTheCpuEngine()
     {
-        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Runtime.DeviceKind.OpenCL), Support.TestAccelerators.AbsentReason(LeNet.Gpu.Runtime.DeviceKind.OpenCL));
+        Skip.IfNot(Support.Devices.Has(LeNet.Gpu.Engine.DeviceKind.OpenCL), Support.TestAccelerators.AbsentReason(LeNet.Gpu.Engine.DeviceKind.OpenCL));
         string? mnist = MnistTestFolder();
         string[] data = mnist is null ? [] : ["--data", mnist];
         var run = Cli.LenetProcess.RunAssembly(Support.Repository.BuiltAssembly("LeNet.Gpu.Bench", "LeNet.Gpu.Bench.dll"), folder.Path,

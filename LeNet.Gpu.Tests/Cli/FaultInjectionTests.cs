@@ -1,3 +1,4 @@
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using LeNet.Gpu.Tests.Robustness;
@@ -96,7 +97,7 @@ public sealed class FaultInjectionTests : IDisposable
         string last = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
         Assert.Contains("model.safetensors.ckpt", last);
         Assert.Contains("--resume", last);
-        Assert.True(CheckpointFile.Load(temp.File("model.safetensors.ckpt"), Gpu.Runtime.OptimizerKind.Sgd).EpochsCompleted >= 1);
+        Assert.True(CheckpointFile.Load(temp.File("model.safetensors.ckpt"), Gpu.Engine.OptimizerKind.Sgd).EpochsCompleted >= 1);
     }
 
     [Fact]

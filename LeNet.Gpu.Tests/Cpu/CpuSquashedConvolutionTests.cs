@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -247,7 +248,7 @@ public class CpuSquashedConvolutionTests
         using var engine = new CpuInferenceEngine(squashed, batchCapacity: 16, threads: 2);
         Tolerance.AssertClose("squashed, floats", engine.Predict(images).Probabilities, expectedSquashed);
         Tolerance.AssertClose("squashed, MNIST bytes", engine.PredictMnist(bytes).Probabilities, expectedSquashed);
-        Tolerance.AssertClose("squashed, trace C1", engine.Trace(images.AsSpan(0, 3 * CpuNetwork.ImageFloats)).C1,
+        Tolerance.AssertClose("squashed, trace C1", engine.Trace(images.AsSpan(0, 3 * CpuNetwork.ImageFloats)).Of(Layer.C1),
             inputs.Take(3).SelectMany(x => new ReferenceLeNet(squashed).Forward(x).C1).ToArray());
 
         // Load switches with the model, both ways.

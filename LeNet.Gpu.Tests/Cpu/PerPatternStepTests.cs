@@ -1,6 +1,7 @@
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Training;
 using Xunit;
 

@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Training;
 using Xunit;
 

@@ -2,7 +2,8 @@ using Google.Protobuf;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Interop;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using LeNet.Gpu.Tests.Support;
@@ -60,9 +61,9 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var trace = engine.Trace(images);
 
         float probabilityDiff = OnnxModel.MaxAbsDifference(probabilities, trace.Probabilities);
-        float logitScale = Math.Max(1f, trace.Logits.Max(Math.Abs));
-        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Logits);
-        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Logits.Max(Math.Abs):F3})");
+        float logitScale = Math.Max(1f, trace.Of(Layer.Output).Max(Math.Abs));
+        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Of(Layer.Output));
+        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Of(Layer.Output).Max(Math.Abs):F3})");
 
         Assert.True(probabilityDiff <= ProbabilityBound, $"{what}: probabilities differ by {probabilityDiff:E3} (bound {ProbabilityBound:E0})");
         Assert.True(logitDiff <= LogitBound * logitScale, $"{what}: logits differ by {logitDiff:E3} (bound {LogitBound * logitScale:E2})");
@@ -163,15 +164,15 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var trace = engine.Trace(images);
 
         float probabilityDiff = OnnxModel.MaxAbsDifference(probabilities, trace.Probabilities);
-        float logitScale = Math.Max(1f, trace.Logits.Max(Math.Abs));
-        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Logits);
+        float logitScale = Math.Max(1f, trace.Of(Layer.Output).Max(Math.Abs));
+        float logitDiff = OnnxModel.MaxAbsDifference(logits, trace.Of(Layer.Output));
 
         var linear = new LeNetModel(squashing, (float[])model.Parameters.Clone(), outputLayer, ConvolutionSquashing.Linear);
         using var linearOnnx = new OnnxModel(OnnxExport.ToBytes(linear));
         var (linearProbabilities, linearLogits) = linearOnnx.Run(images);
         float linearProbabilityDiff = OnnxModel.MaxAbsDifference(linearProbabilities, trace.Probabilities);
-        float linearLogitDiff = OnnxModel.MaxAbsDifference(linearLogits, trace.Logits);
-        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Logits.Max(Math.Abs):F3}); " +
+        float linearLogitDiff = OnnxModel.MaxAbsDifference(linearLogits, trace.Of(Layer.Output));
+        output.WriteLine($"{what}: max |Δp| = {probabilityDiff:E2}, max |Δlogit| = {logitDiff:E2} (largest |logit| {trace.Of(Layer.Output).Max(Math.Abs):F3}); " +
             $"exported as linear: max |Δp| = {linearProbabilityDiff:E2}, max |Δlogit| = {linearLogitDiff:E2}");
 
         Assert.True(probabilityDiff <= ProbabilityBound, $"{what}: probabilities differ by {probabilityDiff:E3} (bound {ProbabilityBound:E0})");
@@ -191,9 +192,9 @@ public sealed class OnnxExportTests(CpuAcceleratorFixture gpu, ITestOutputHelper
         var test = DataCatalog.Load(DataCatalog.Digits).Test;
         // 200 images spread over the whole test split: it is ordered by class, so its first 200 are all zeros.
         int n = Math.Min(200, test.Count), step = test.Count / n;
-        var images = new float[n * Dataset.ImageLength];
+        var images = new float[n * Architecture.InputLength];
         for (int i = 0; i < n; i++)
-            test.Images.AsSpan(i * step * Dataset.ImageLength, Dataset.ImageLength).CopyTo(images.AsSpan(i * Dataset.ImageLength));
+            test.Images.AsSpan(i * step * Architecture.InputLength, Architecture.InputLength).CopyTo(images.AsSpan(i * Architecture.InputLength));
         Assert.Equal(10, Enumerable.Range(0, n).Select(i => test.Labels[i * step]).Distinct().Count());
 
         // No trained model ships with the repository, and agreement does not need accuracy: random weights at

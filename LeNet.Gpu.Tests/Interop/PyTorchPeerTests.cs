@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using LeNet.Gpu.Tests.Support;
@@ -208,8 +209,8 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
             Momentum = 0.9f, AdamBeta1 = 0.9f, AdamBeta2 = 0.999f, AdamEpsilon = epsilon,
         };
         using var trainer = engine == DeviceKind.Cpu
-            ? Trainer.OnCpu(model, options, images, labels)
-            : new Trainer(gpu.LeNet, model, options, images, labels);
+            ? Engines.CreateCpuTrainer(model, options, images, labels)
+            : Engines.CreateTrainer(gpu.LeNet, model, options, images, labels);
         for (int s = 0; s < steps; s++) trainer.StepOnce();
         var after = trainer.Model().Parameters;
         var actualStep = new float[after.Length];
@@ -270,8 +271,8 @@ public sealed class PyTorchPeerTests(CpuAcceleratorFixture gpu, ITestOutputHelpe
 
         var options = new TrainingOptions { BatchSize = n, LearningRate = rate, WeightDecay = decay, Momentum = 0.9f, MapJ = j };
         using var trainer = engine == DeviceKind.Cpu
-            ? Trainer.OnCpu(model, options, images, labels)
-            : new Trainer(gpu.LeNet, model, options, images, labels);
+            ? Engines.CreateCpuTrainer(model, options, images, labels)
+            : Engines.CreateTrainer(gpu.LeNet, model, options, images, labels);
         trainer.StepOnce();
         var after = trainer.Model().Parameters;
         foreach (var slice in ParameterLayout.Slices.Where(s => s != ParameterLayout.OutputBias))

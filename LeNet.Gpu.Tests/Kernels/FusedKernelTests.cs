@@ -2,7 +2,8 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -177,7 +178,7 @@ public sealed class FusedKernelTests
         using var engine = new IlgpuInferenceEngine(model, gpu.LeNet, 8, InferencePath.Fused);
         var trace = engine.Trace(images);
         var prediction = engine.Predict(images);
-        Assert.Equal(6 * 28 * 28 * 5, trace.C1.Length); // C1 exists only on the per-layer path
+        Assert.Equal(6 * 28 * 28 * 5, trace.Of(Layer.C1).Length); // C1 exists only on the per-layer path
         AssertSameAsPerLayer("trace vs fused predict", new Prediction(trace.Probabilities, trace.Classes), prediction);
     }
 

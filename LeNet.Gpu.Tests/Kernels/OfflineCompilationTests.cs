@@ -8,7 +8,8 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using LeNet.Gpu.Kernels;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Kernels;

@@ -2,7 +2,8 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 

@@ -3,7 +3,8 @@ using System.Reflection;
 using System.Text;
 using ILGPU.Backends.PTX;
 using LeNet.Gpu.Kernels;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using Xunit;

@@ -1,5 +1,6 @@
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using LeNet.Gpu.Tests.Training;
@@ -18,7 +19,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
     private (string Path, float[] Images, int[] Labels) OneEpoch()
     {
         var (images, labels) = TrainerTests.Synthetic(32, seed: 1);
-        using var trainer = Trainer.OnCpu(LeNetModel.CreateRandom(3), Options with { Epochs = 1 }, images, labels, threads: 1);
+        using var trainer = Engines.CreateCpuTrainer(LeNetModel.CreateRandom(3), Options with { Epochs = 1 }, images, labels, threads: 1);
         trainer.Run();
         string path = temp.File("run.ckpt");
         CheckpointFile.Save(trainer.Checkpoint(), OptimizerKind.Adam, path);
@@ -44,14 +45,47 @@ public sealed class CheckpointIntegrityTests : IDisposable
     }
 
     [Fact]
+    public void A_checkpoint_writes_the_state_named_for_what_it_holds_and_one_with_the_old_names_still_resumes()
+    {
+        var (path, images, labels) = OneEpoch();
+        var content = SafeTensors.Read(path);
+        var state = content.Tensors.Where(t => t.Name.StartsWith("optimizer.", StringComparison.Ordinal)).Select(t => t.Name).Order().ToArray();
+        Assert.Equal(["optimizer.first_moment", "optimizer.second_moment"], state);
+
+        // The same checkpoint as versions before the names wrote it: the two slots called a and b, sealed again.
+        var renamed = content.Tensors.Select(t => t.Name switch
+        {
+            "optimizer.first_moment" => t with { Name = "optimizer.a" },
+            "optimizer.second_moment" => t with { Name = "optimizer.b" },
+            _ => t,
+        }).ToList();
+        var metadata = content.Metadata.ToDictionary();
+        metadata[CheckpointFile.ChecksumKey] = CheckpointFile.Checksum(renamed, metadata);
+        string old = temp.File("old-names.ckpt");
+        File.WriteAllBytes(old, SafeTensors.ToBytes(renamed, metadata));
+
+        var fresh = CheckpointFile.Load(path, OptimizerKind.Adam);
+        var loaded = CheckpointFile.Load(old, OptimizerKind.Adam);
+        Assert.Equal(fresh.OptimizerState.Keys.Order(), loaded.OptimizerState.Keys.Order());
+        foreach (var (name, values) in fresh.OptimizerState) Assert.Equal(values, loaded.OptimizerState[name]);
+
+        // Both resume to the same weights.
+        using var fromFresh = Engines.ResumeCpuTrainer(fresh, Options, images, labels, threads: 1);
+        using var fromOld = Engines.ResumeCpuTrainer(loaded, Options, images, labels, threads: 1);
+        fromFresh.Run();
+        fromOld.Run();
+        Assert.Equal(fromFresh.Model().Parameters, fromOld.Model().Parameters);
+    }
+
+    [Fact]
     public void A_checkpoint_missing_optimizer_state_or_its_checksum_is_refused()
     {
         var (path, _, _) = OneEpoch();
         var content = SafeTensors.Read(path);
         // Adam's second moment dropped, everything else kept as written (checksum included).
-        File.WriteAllBytes(temp.File("no-b.ckpt"), SafeTensors.ToBytes(content.Tensors.Where(t => t.Name != "optimizer.b").ToList(), content.Metadata));
+        File.WriteAllBytes(temp.File("no-b.ckpt"), SafeTensors.ToBytes(content.Tensors.Where(t => t.Name != "optimizer.second_moment").ToList(), content.Metadata));
         var e = Assert.Throws<ModelFormatException>(() => CheckpointFile.Load(temp.File("no-b.ckpt"), OptimizerKind.Adam));
-        Assert.Contains("optimizer.b", e.Message);
+        Assert.Contains("optimizer.second_moment", e.Message);
 
         var metadata = content.Metadata.Where(kv => kv.Key != CheckpointFile.ChecksumKey).ToDictionary();
         File.WriteAllBytes(temp.File("unsigned.ckpt"), SafeTensors.ToBytes(content.Tensors, metadata));
@@ -68,7 +102,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
         // Saved through the normal path, so the checksum is right and only the content is wrong.
         CheckpointFile.Save(checkpoint with { Steps = 7 }, OptimizerKind.Adam, temp.File("steps.ckpt"));
         var wrong = CheckpointFile.Load(temp.File("steps.ckpt"), OptimizerKind.Adam);
-        var e = Assert.Throws<ArgumentException>(() => Trainer.ResumeOnCpu(wrong, Options, images, labels, threads: 1));
+        var e = Assert.Throws<ArgumentException>(() => Engines.ResumeCpuTrainer(wrong, Options, images, labels, threads: 1));
         Assert.Contains("7 steps", e.Message);
     }
 
@@ -81,19 +115,19 @@ public sealed class CheckpointIntegrityTests : IDisposable
         Assert.Equal("3", checkpoint.Model.Metadata["run.seed"]);
         Assert.StartsWith("32 training images, SHA-256 ", checkpoint.Model.Metadata["run.data"]);
 
-        var e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options with { Seed = 4 }, images, labels, threads: 1));
+        var e = Assert.Throws<ResumeMismatchException>(() => Engines.ResumeCpuTrainer(checkpoint, Options with { Seed = 4 }, images, labels, threads: 1));
         Assert.Equal("the checkpoint was written with seed 3; this run has 4: resume with the same options and data", e.Message);
-        e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options with { LearningRate = 0.01f }, images, labels, threads: 1));
+        e = Assert.Throws<ResumeMismatchException>(() => Engines.ResumeCpuTrainer(checkpoint, Options with { LearningRate = 0.01f }, images, labels, threads: 1));
         Assert.Contains("was written with learning rate 0.002; this run has 0.01", e.Message);
         var otherLabels = (int[])labels.Clone();
         otherLabels[0] = (otherLabels[0] + 1) % 10;
-        e = Assert.Throws<ResumeMismatchException>(() => Trainer.ResumeOnCpu(checkpoint, Options, images, otherLabels, threads: 1));
+        e = Assert.Throws<ResumeMismatchException>(() => Engines.ResumeCpuTrainer(checkpoint, Options, images, otherLabels, threads: 1));
         Assert.Contains("was written with data 32 training images, SHA-256", e.Message);
         e = Assert.Throws<ResumeMismatchException>(() => RunSettings.CheckSquashing(checkpoint, Squashing.Sigmoid));
         Assert.Contains("squashing; this run has sigmoid", e.Message);
 
         // The same settings and data continue the run.
-        using var resumed = Trainer.ResumeOnCpu(checkpoint, Options, images, labels, threads: 1);
+        using var resumed = Engines.ResumeCpuTrainer(checkpoint, Options, images, labels, threads: 1);
         Assert.Equal(1, resumed.EpochsCompleted);
     }
 

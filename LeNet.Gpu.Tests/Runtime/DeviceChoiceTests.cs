@@ -1,4 +1,6 @@
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
@@ -160,7 +162,8 @@ public sealed class DeviceChoiceTests
     public void AnAbsentDeviceFailsListingThePresentOnes(DeviceKind kind)
     {
         Skip.If(Devices.Has(kind), $"a {kind.ToName()} device is present here");
-        void Check(Func<LeNetAccelerator> open)
+        // Through the factory, which lists every engine a user could pick instead; LeNetAccelerator lists ILGPU's devices.
+        void Check(Func<IDisposable> open)
         {
             var e = Assert.Throws<DeviceNotFoundException>(() => { using var _ = open(); });
             Assert.Equal(kind, e.Requested);
@@ -170,9 +173,12 @@ public sealed class DeviceChoiceTests
             Assert.Matches("(present: |; )cpu: ", e.Message);                 // and so is the CPU engine
             foreach (var device in Devices.Present) Assert.Contains(device.ToString(), e.Message);
         }
-        Check(() => LeNetAccelerator.Create(kind));
+        var model = LeNetModel.CreateRandom(1);
+        Check(() => Engines.CreateInferenceFor(model, 1, kind));
         // The same through LENET_DEVICE.
-        WithEnvironment(kind.ToName(), () => Check(() => LeNetAccelerator.Create()));
+        WithEnvironment(kind.ToName(), () => Check(() => Engines.CreateInferenceFor(model, 1)));
+        var direct = Assert.Throws<DeviceNotFoundException>(() => { using var _ = LeNetAccelerator.Create(kind); });
+        Assert.Contains("ilgpu-cpu: ILGPU CPU accelerator", direct.Message);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using ILGPU.Runtime.OpenCL;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -76,7 +77,7 @@ public sealed class DeviceFailureTests
         var gpu = TestAccelerators.Get(device);
         var (images, labels) = Training.TrainerTests.Synthetic(48, seed: 63);
         var options = new TrainingOptions { Epochs = 1, BatchSize = 16, Seed = 64 };
-        using var trainer = new Trainer(gpu.LeNet, LeNetModel.CreateRandom(65), options, images, labels);
+        using var trainer = Engines.CreateTrainer(gpu.LeNet, LeNetModel.CreateRandom(65), options, images, labels);
         var e = FailAt(gpu, "training step 2 ", () => trainer.Run());
         AssertNamesDeviceAndStep(e, gpu, "training step 2 (epoch 1, 16 images from position 16)");
     }

@@ -1,5 +1,6 @@
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -104,14 +105,14 @@ public sealed class IlgpuInferenceEngineTests
         Assert.Equal(inputs.Count, trace.Count);
         void Check(string layer, float[] actual, Func<ReferenceActivations, double[]> select) =>
             Tolerance.AssertClose($"{what} {layer}", actual, TestData.Concat(expected.Select(select)));
-        Check("input", trace.Input, r => r.Input);
-        Check("C1", trace.C1, r => r.C1);
-        Check("S2", trace.S2, r => r.S2);
-        Check("C3", trace.C3, r => r.C3);
-        Check("S4", trace.S4, r => r.S4);
-        Check("C5", trace.C5, r => r.C5);
-        Check("F6", trace.F6, r => r.F6);
-        Check("logits", trace.Logits, r => r.Logits);
+        Check("input", trace.Of(Layer.Input), r => r.Input);
+        Check("C1", trace.Of(Layer.C1), r => r.C1);
+        Check("S2", trace.Of(Layer.S2), r => r.S2);
+        Check("C3", trace.Of(Layer.C3), r => r.C3);
+        Check("S4", trace.Of(Layer.S4), r => r.S4);
+        Check("C5", trace.Of(Layer.C5), r => r.C5);
+        Check("F6", trace.Of(Layer.F6), r => r.F6);
+        Check("logits", trace.Of(Layer.Output), r => r.Logits);
         Check("probabilities", trace.Probabilities, r => r.Probabilities);
         Tolerance.AssertClasses($"{what} classes", trace.Classes, expected.Select(r => r.Logits).ToList());
     }

@@ -1,6 +1,7 @@
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Data;
 using Xunit;

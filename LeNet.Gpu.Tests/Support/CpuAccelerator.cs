@@ -3,7 +3,9 @@ using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
+using LeNet.Gpu.Kernels;
 using Xunit;
 using Xunit.Sdk;
 

@@ -1,5 +1,6 @@
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -17,8 +18,8 @@ public sealed class EngineAgreementTests
     /// <summary>A trainer on the CPU engine, or on the shared accelerator of an ILGPU kind (skipped where there is none).</summary>
     private static Trainer Create(DeviceKind engine, LeNetModel model, TrainingOptions options, float[] images, int[] labels) =>
         engine == DeviceKind.Cpu
-            ? Trainer.OnCpu(model, options, images, labels)
-            : new Trainer(TestAccelerators.Get(engine).LeNet, model, options, images, labels);
+            ? Engines.CreateCpuTrainer(model, options, images, labels)
+            : Engines.CreateTrainer(TestAccelerators.Get(engine).LeNet, model, options, images, labels);
 
     [SkippableTheory]
     [OnEveryAccelerator(Squashing.ScaledTanh, OutputLayer.Softmax)]
@@ -74,7 +75,7 @@ public sealed class EngineAgreementTests
         var options = new TrainingOptions
         {
             Epochs = 2, BatchSize = 16, Optimizer = optimizer, Seed = 4, ReportEvery = 1,
-            Distortion = LeNet.Gpu.Runtime.Distortion.Default,
+            Distortion = LeNet.Gpu.Engine.Distortion.Default,
         };
         List<double> Curve(DeviceKind engine)
         {

@@ -1,6 +1,7 @@
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Tests.Data;
 using Xunit;
 
@@ -22,7 +23,7 @@ public sealed class SdlmTests
         Skip.If(RealData.DigitsPath is null, RealData.DigitsMissing);
         var (train, test) = OpenCvDigits.Load(RealData.DigitsPath);
         var options = new TrainingOptions { Epochs = 8, BatchSize = batchSize, Optimizer = OptimizerKind.Sdlm, Seed = 2 };
-        using var trainer = Trainer.OnCpu(LeNetModel.CreateRandom(2), options, train.Images, train.Labels);
+        using var trainer = Engines.CreateCpuTrainer(LeNetModel.CreateRandom(2), options, train.Images, train.Labels);
         var results = trainer.Run();
         using var engine = Engines.CreateInference(trainer.Model(), DeviceKind.Cpu);
         var predicted = engine.Predict(test.Images).Classes;
@@ -43,7 +44,7 @@ public sealed class SdlmTests
 
         var (gradient, hessian) = GradientAndHessian(model, images, labels);
 
-        using var trainer = Trainer.OnCpu(model, options, images, labels, threads: 1);
+        using var trainer = Engines.CreateCpuTrainer(model, options, images, labels, threads: 1);
         trainer.StepOnce();
         var after = trainer.Model().Parameters;
         for (int i = ParameterLayout.OutputBias.Offset; i < ParameterLayout.OutputBias.End; i++)
@@ -80,14 +81,14 @@ public sealed class SdlmTests
             Schedule = LearningRateSchedule.Step, StepEpochs = 1, StepGamma = 0.5f, SdlmMuFollowsRate = muFollowsRate, Seed = 6,
         };
         LeNetModel afterFirst;
-        using (var first = Trainer.OnCpu(model, options, images, labels, threads: 1))
+        using (var first = Engines.CreateCpuTrainer(model, options, images, labels, threads: 1))
         {
             first.Run();
             afterFirst = first.Model();
         }
         var (gradient, hessian) = GradientAndHessian(afterFirst, images, labels);
 
-        using var trainer = Trainer.OnCpu(model, options with { Epochs = 2 }, images, labels, threads: 1);
+        using var trainer = Engines.CreateCpuTrainer(model, options with { Epochs = 2 }, images, labels, threads: 1);
         trainer.Run();
         var after = trainer.Model().Parameters;
         double mu = muFollowsRate ? 0.5 : 1.0;

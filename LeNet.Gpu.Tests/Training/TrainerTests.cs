@@ -1,6 +1,7 @@
 using ILGPU.Runtime.CPU;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 using LeNet.Gpu.Serialization;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
@@ -51,7 +52,7 @@ public sealed class TrainerTests : IDisposable
     {
         var (images, labels) = Synthetic(64, seed: 5);
         var options = new TrainingOptions { Epochs = 40, BatchSize = 16, Optimizer = optimizer, LearningRate = rate, Schedule = LearningRateSchedule.Constant, Seed = 3 };
-        using var trainer = new Trainer(accelerator, LeNetModel.CreateRandom(3), options, images, labels);
+        using var trainer = Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(3), options, images, labels);
         EpochResult? reached = null;
         using var stop = new CancellationTokenSource();
         try
@@ -81,7 +82,7 @@ public sealed class TrainerTests : IDisposable
         var options = new TrainingOptions { Epochs = 2, BatchSize = 8, Optimizer = optimizer, SdlmSamples = 16, Seed = 11, ValidationFraction = 0.2 };
         float[] Train()
         {
-            using var trainer = new Trainer(accelerator, LeNetModel.CreateRandom(11), options, images, labels);
+            using var trainer = Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(11), options, images, labels);
             trainer.Run();
             return trainer.Model().Parameters;
         }
@@ -102,7 +103,7 @@ public sealed class TrainerTests : IDisposable
         var initial = LeNetModel.CreateRandom(5);
 
         float[] uninterrupted;
-        using (var trainer = new Trainer(accelerator, initial, options, images, labels))
+        using (var trainer = Engines.CreateTrainer(accelerator, initial, options, images, labels))
         {
             trainer.Run();
             uninterrupted = trainer.Model().Parameters;
@@ -110,7 +111,7 @@ public sealed class TrainerTests : IDisposable
 
         // Stop after the first epoch (as a crash would), keeping its checkpoint; then resume in a new trainer.
         string path = Path.Combine(directory, $"{optimizer}.ckpt");
-        using (var trainer = new Trainer(accelerator, initial, options, images, labels))
+        using (var trainer = Engines.CreateTrainer(accelerator, initial, options, images, labels))
         using (var stop = new CancellationTokenSource())
         {
             Assert.Throws<OperationCanceledException>(() => trainer.Run(r =>
@@ -123,7 +124,7 @@ public sealed class TrainerTests : IDisposable
         var checkpoint = CheckpointFile.Load(path, optimizer);
         Assert.Equal(1, checkpoint.EpochsCompleted);
         Assert.Equal(4, checkpoint.Steps);
-        using (var resumed = Trainer.Resume(accelerator, checkpoint, options, images, labels))
+        using (var resumed = Engines.ResumeTrainer(accelerator, checkpoint, options, images, labels))
         {
             var results = resumed.Run();
             Assert.Equal([2, 3], results.Select(r => r.Epoch));
@@ -137,7 +138,7 @@ public sealed class TrainerTests : IDisposable
         var (images, labels) = Synthetic(48, seed: 4);
         var options = new TrainingOptions { Epochs = 5, BatchSize = 8, Seed = 2, ReportEvery = 1 };
         string path = Path.Combine(directory, "cancel.ckpt");
-        using var trainer = new Trainer(accelerator, LeNetModel.CreateRandom(2), options, images, labels);
+        using var trainer = Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(2), options, images, labels);
         using var stop = new CancellationTokenSource();
         var progress = new Recorder(p => { if (p.Epoch == 1 && p.Batch == 3) stop.Cancel(); });
         Assert.Throws<OperationCanceledException>(() =>
@@ -157,7 +158,7 @@ public sealed class TrainerTests : IDisposable
         foreach (var optimizer in Enum.GetValues<OptimizerKind>())
         {
             var options = new TrainingOptions { Epochs = 1, BatchSize = 8, Optimizer = optimizer, LearningRate = 5f, WeightDecay = 1f, SdlmSamples = 8 };
-            using var trainer = new Trainer(accelerator, LeNetModel.CreateRandom(1), options, images, labels);
+            using var trainer = Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(1), options, images, labels);
             trainer.Run();
             var after = trainer.Model().Parameters;
             var mask = ParameterLayout.TrainableMask();
@@ -170,13 +171,13 @@ public sealed class TrainerTests : IDisposable
     public void Bad_training_input_is_a_clear_error()
     {
         var options = new TrainingOptions();
-        var e = Assert.Throws<ArgumentException>(() => new Trainer(accelerator, LeNetModel.CreateRandom(1), options, new float[1000], [0]));
+        var e = Assert.Throws<ArgumentException>(() => Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(1), options, new float[1000], [0]));
         Assert.Contains("32×32", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new Trainer(accelerator, LeNetModel.CreateRandom(1), options, new float[2048], [0]));
+        e = Assert.Throws<ArgumentException>(() => Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(1), options, new float[2048], [0]));
         Assert.Contains("2 training images but 1 labels", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new Trainer(accelerator, LeNetModel.CreateRandom(1), options, new float[1024], [10]));
+        e = Assert.Throws<ArgumentException>(() => Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(1), options, new float[1024], [10]));
         Assert.Contains("label 10", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new Trainer(accelerator, LeNetModel.CreateRandom(1), options with { BatchSize = 0 }, new float[1024], [1]));
+        e = Assert.Throws<ArgumentException>(() => Engines.CreateTrainer(accelerator, LeNetModel.CreateRandom(1), options with { BatchSize = 0 }, new float[1024], [1]));
         Assert.Contains("batch size", e.Message);
         // NaN fails every comparison: each range check must still refuse it.
         foreach (var (bad, name) in new[]
@@ -187,7 +188,7 @@ public sealed class TrainerTests : IDisposable
             (options with { Distortion = Distortion.Default with { MaxShift = float.NaN } }, "distortion"),
         })
         {
-            e = Assert.Throws<ArgumentException>(() => Trainer.OnCpu(LeNetModel.CreateRandom(1), bad, new float[1024], [1]));
+            e = Assert.Throws<ArgumentException>(() => Engines.CreateCpuTrainer(LeNetModel.CreateRandom(1), bad, new float[1024], [1]));
             Assert.Contains(name, e.Message);
         }
     }
@@ -200,7 +201,7 @@ public sealed class TrainerTests : IDisposable
         var images = TestData.RandomImages(64, seed: 3);
         var labels = Enumerable.Range(0, 64).Select(i => i % 10).ToArray();
         var options = new TrainingOptions { Epochs = 3, BatchSize = 16, WeightDecay = 1e30f, Schedule = LearningRateSchedule.Constant };
-        using var trainer = Trainer.OnCpu(LeNetModel.CreateRandom(1), options, images, labels);
+        using var trainer = Engines.CreateCpuTrainer(LeNetModel.CreateRandom(1), options, images, labels);
         int epochsSeen = 0;
         var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run(_ => epochsSeen++));
         Assert.Equal(1, e.Epoch);

@@ -1,5 +1,5 @@
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -91,9 +91,8 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
         if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
         var prediction = Predict(images);
-        return new LayerOutputs(n, images.ToArray(), network.Activations(Layer.C1), network.Activations(Layer.S2),
-            network.Activations(Layer.C3), network.Activations(Layer.S4), network.Activations(Layer.C5),
-            network.Activations(Layer.F6), network.Activations(Layer.Output), prediction.Probabilities, prediction.Classes);
+        return new LayerOutputs(n, [images.ToArray(), .. Architecture.Layers.Skip(1).Select(l => network.Activations(l.Layer))],
+            prediction.Probabilities, prediction.Classes);
     }
 
     public void Dispose() { } // the network's buffers are managed (pinned) arrays

@@ -1,6 +1,5 @@
-using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -23,6 +22,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private long correct, images;
 
     public DeviceDescription Device { get; }
+    public IInferenceEngine CreateInference(LeNetModel model) => new CpuInferenceEngine(model);
 
     /// <param name="vectorWidth">The engine's vector width (Hessian estimates, evaluations, and steps of more than one image).</param>
     /// <param name="stepWidth">The vector width of the training steps' tiles; null: <see cref="StepWidth"/>.</param>
@@ -86,7 +86,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         }
     }
 
-    /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="InputKernels.GatherDistorted"/> does.</summary>
+    /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="Kernels.InputKernels.GatherDistorted"/> does.</summary>
     private void Gather(int epoch, int first, int count, bool distort)
     {
         var d = distort ? options.Distortion : null;
@@ -161,12 +161,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
 
     public void LoadOptimizerState(string name, float[] values) => values.CopyTo(State(name), 0);
 
-    private float[] State(string name) => name switch
-    {
-        OptimizerStateNames.A => stateA,
-        OptimizerStateNames.B => stateB,
-        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
-    };
+    private float[] State(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
 
     public void Dispose() { }
 }

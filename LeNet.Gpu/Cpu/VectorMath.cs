@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using DeviceSquash = LeNet.Gpu.Kernels.Squash;
 using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Cpu;
@@ -37,7 +36,7 @@ internal static class Exp
 }
 
 /// <summary>
-/// The squashing functions of <see cref="DeviceSquash"/> on vectors, and their derivatives from the output.
+/// The squashing functions of <see cref="Kernels.Squash"/> on vectors, and their derivatives from the output.
 /// <code>
 /// tanh(x):   |x| &lt; 0.4: x·(1 − x²/3 + 2x⁴/15 − …) to x¹³ (Taylor; the next term is below 1e-8 relative)
 ///            else:     (1 − e)/(1 + e), e = e^(−2|x|), sign restored; from 0.4 on, 1 − e loses under one bit
@@ -48,10 +47,10 @@ internal static class Exp
 internal static class VectorMath
 {
     private const float SmallTanh = 0.4f, LargeTanh = 9.1f; // tanh(9.1) rounds to 1 in float
-    public const float TanhScale = DeviceSquash.A, TanhSlope = DeviceSquash.S;
+    public const float TanhScale = ScaledTanh.Amplitude, TanhSlope = ScaledTanh.Slope;
 
     /// <summary>f'(a) = DerivativeScale·(A² − y²) for the scaled tanh, as the device computes it.</summary>
-    public const float DerivativeScale = DeviceSquash.S / DeviceSquash.A, ASquared = DeviceSquash.A * DeviceSquash.A;
+    public const float DerivativeScale = ScaledTanh.Slope / ScaledTanh.Amplitude, ASquared = ScaledTanh.Amplitude * ScaledTanh.Amplitude;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Tanh<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct

@@ -172,7 +172,7 @@ public static class DataCatalog
     /// </summary>
     private static void CheckWritable(string folder)
     {
-        string probe = Serialization.AtomicFile.TemporaryPath(Path.Combine(folder, ".write-check"), Environment.ProcessId);
+        string probe = AtomicFile.TemporaryPath(Path.Combine(folder, ".write-check"), Environment.ProcessId);
         try
         {
             Directory.CreateDirectory(folder);
@@ -210,13 +210,13 @@ public static class DataCatalog
         {
             string deb = getDeb(work.FullName);
             log($"digits: extracting {OpenCvDigits.DebianPath} into {target}");
-            Serialization.AtomicFile.RemoveStaleTemporaries(target);
-            string temporary = Serialization.AtomicFile.TemporaryPath(target, Environment.ProcessId);
+            AtomicFile.RemoveStaleTemporaries(target);
+            string temporary = AtomicFile.TemporaryPath(target, Environment.ProcessId);
             try
             {
                 ExtractFromDeb(deb, "." + OpenCvDigits.DebianPath, temporary);
                 OpenCvDigits.Load(temporary); // a damaged file fails here, before it takes the real name
-                File.Move(temporary, Serialization.AtomicFile.Target(target), overwrite: true); // through a link, as every write
+                File.Move(temporary, AtomicFile.Target(target), overwrite: true); // through a link, as every write
             }
             finally
             {

@@ -23,7 +23,6 @@ public static class ClassNames
 public sealed class Dataset
 {
     public const int Side = Architecture.InputSize;
-    public const int ImageLength = Architecture.InputLength;
 
     /// <summary>Paper scale per ink level (<see cref="InputField.Ink(byte)"/>), looked up once per byte value.</summary>
     private static readonly float[] InkScale = BuildInkScale();
@@ -50,9 +49,9 @@ public sealed class Dataset
     {
         if (classNames.Count < 1)
             throw new ArgumentException("a dataset needs at least one class", nameof(classNames));
-        if (images.Length != (long)labels.Length * ImageLength)
+        if (images.Length != (long)labels.Length * Architecture.InputLength)
             throw new ArgumentException(
-                $"{images.Length} floats do not make {labels.Length} images of {ImageLength}", nameof(images));
+                $"{images.Length} floats do not make {labels.Length} images of {Architecture.InputLength}", nameof(images));
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)classNames.Count)
                 throw new ArgumentException($"label {labels[i]} of image {i} is not a class (0..{classNames.Count - 1})", nameof(labels));
@@ -85,12 +84,12 @@ public sealed class Dataset
         if (pixels.Length != (long)n * width * height)
             throw new ArgumentException($"{pixels.Length} bytes do not make {n} images of {width}×{height}", nameof(pixels));
 
-        var images = new float[(long)n * ImageLength];
+        var images = new float[(long)n * Architecture.InputLength];
         int left = (Side - width) / 2, top = (Side - height) / 2;
         float background = InkScale[0];
         Parallel.For(0, n, i =>
         {
-            var field = images.AsSpan(i * ImageLength, ImageLength);
+            var field = images.AsSpan(i * Architecture.InputLength, Architecture.InputLength);
             field.Fill(background);
             var source = pixels.AsSpan(i * width * height, width * height);
             for (int y = 0; y < height; y++)
@@ -116,14 +115,14 @@ public sealed class Dataset
         Parallel.For(0, labels.Length, i =>
         {
             var cell = new GrayImage(width, height, pixels.AsSpan(i * width * height, width * height).ToArray());
-            try { ImageLoader.Prepare(cell, ImageCentring.CenterOfMass).CopyTo(dataset.Images, (long)i * ImageLength); }
+            try { ImageLoader.Prepare(cell, ImageCentring.CenterOfMass).CopyTo(dataset.Images, (long)i * Architecture.InputLength); }
             catch (DataFormatException) { } // a blank cell keeps its plain centred copy
         });
         return dataset;
     }
 
     /// <summary>The input field of image <paramref name="index"/>.</summary>
-    public ReadOnlySpan<float> Image(int index) => Images.AsSpan(checked(index * ImageLength), ImageLength);
+    public ReadOnlySpan<float> Image(int index) => Images.AsSpan(checked(index * Architecture.InputLength), Architecture.InputLength);
 
     /// <summary>The source pixels of image <paramref name="index"/> (ink = 255); empty without raw pixels.</summary>
     public ReadOnlySpan<byte> RawImage(int index) =>
@@ -141,7 +140,7 @@ public sealed class Dataset
     public Dataset Subset(IReadOnlyList<int> indices, string? name = null)
     {
         int n = indices.Count;
-        var images = new float[(long)n * ImageLength];
+        var images = new float[(long)n * Architecture.InputLength];
         var labels = new int[n];
         int rawLength = RawWidth * RawHeight;
         byte[]? raw = RawPixels is null ? null : new byte[(long)n * rawLength];
@@ -150,7 +149,7 @@ public sealed class Dataset
             int i = indices[k];
             if ((uint)i >= (uint)Count)
                 throw new ArgumentOutOfRangeException(nameof(indices), i, $"index outside the dataset's {Count} images");
-            Array.Copy(Images, (long)i * ImageLength, images, (long)k * ImageLength, ImageLength);
+            Array.Copy(Images, (long)i * Architecture.InputLength, images, (long)k * Architecture.InputLength, Architecture.InputLength);
             labels[k] = Labels[i];
             if (raw is not null) Array.Copy(RawPixels!, (long)i * rawLength, raw, (long)k * rawLength, rawLength);
         }

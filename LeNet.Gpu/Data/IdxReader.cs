@@ -72,9 +72,9 @@ public static class IdxReader
     private static Stream Open(string path)
     {
         // Opening a FIFO waits for a writer, perhaps for ever; a device may never end. Only regular files are data.
-        var kind = Serialization.FileKinds.Of(path);
-        if (Serialization.FileKinds.IsSpecial(kind))
-            throw new DataFormatException(path, $"{Serialization.FileKinds.Describe(kind)}, not a regular file; an IDX file must be a regular file");
+        var kind = FileKinds.Of(path);
+        if (FileKinds.IsSpecial(kind))
+            throw new DataFormatException(path, $"{FileKinds.Describe(kind)}, not a regular file; an IDX file must be a regular file");
         FileStream file;
         try
         {
@@ -82,7 +82,7 @@ public static class IdxReader
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DataNotFoundException(Serialization.InputFile.NotFound(path), e);
+            throw new DataNotFoundException(InputFile.NotFound(path), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -48,11 +48,11 @@ public static class ImageLoader
         byte[] data;
         try
         {
-            data = Serialization.InputFile.ReadAllBytes(path, MaxFileBytes, "an image");
+            data = InputFile.ReadAllBytes(path, MaxFileBytes, "an image");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DataNotFoundException(Serialization.InputFile.NotFound(path), e);
+            throw new DataNotFoundException(InputFile.NotFound(path), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -152,7 +152,7 @@ public static class ImageLoader
     public static float[] Prepare(GrayImage image, ImageCentring centring = ImageCentring.CenterOfMass, string? source = null)
     {
         var ink = PrepareInk(image, centring, source);
-        var field = new float[Dataset.ImageLength];
+        var field = new float[Architecture.InputLength];
         for (int i = 0; i < field.Length; i++)
             field[i] = InputField.Ink(ink[i]);
         return field;
@@ -205,7 +205,7 @@ public static class ImageLoader
         int offsetX = Math.Clamp((int)Math.Round(centre - cx, MidpointRounding.AwayFromZero), 0, Dataset.Side - boxW);
         int offsetY = Math.Clamp((int)Math.Round(centre - cy, MidpointRounding.AwayFromZero), 0, Dataset.Side - boxH);
 
-        var field = new float[Dataset.ImageLength];
+        var field = new float[Architecture.InputLength];
         for (int y = 0; y < boxH; y++)
             for (int x = 0; x < boxW; x++)
                 field[(offsetY + y) * Dataset.Side + offsetX + x] = Math.Clamp(patch[y * boxW + x], 0f, 255f);

@@ -83,7 +83,7 @@ public static class Mnist
         if (verified.All(stamped.Contains)) return;
         try
         {
-            Serialization.AtomicFile.WriteAllBytes(stampPath, System.Text.Encoding.UTF8.GetBytes(string.Join('\n', verified) + "\n"));
+            AtomicFile.WriteAllBytes(stampPath, System.Text.Encoding.UTF8.GetBytes(string.Join('\n', verified) + "\n"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -132,8 +132,8 @@ public static class Mnist
                     if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
                         throw new DataFormatException(tarball, $"{entry.Name} is not a regular file");
                     string final = Path.Combine(directory, name);
-                    Serialization.AtomicFile.RemoveStaleTemporaries(final);
-                    string temporary = Serialization.AtomicFile.TemporaryPath(final, Environment.ProcessId);
+                    AtomicFile.RemoveStaleTemporaries(final);
+                    string temporary = AtomicFile.TemporaryPath(final, Environment.ProcessId);
                     written[name] = temporary;
                     string actual = CopyHashing(entry.DataStream, temporary);
                     if (actual != expected)

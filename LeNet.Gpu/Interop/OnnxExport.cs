@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 using LeNet.Gpu.Serialization;
 using Onnx;
@@ -249,9 +250,9 @@ public static class OnnxExport
         {
             if (squashing == Squashing.Sigmoid)
                 return Node("Sigmoid", $"{name}.sigmoid", [input]);
-            string inner = Node("Mul", $"{name}.tanh_in", [input, Scalar("squash.slope", Kernels.Squash.S)]);
+            string inner = Node("Mul", $"{name}.tanh_in", [input, Scalar("squash.slope", ScaledTanh.Slope)]);
             string tanh = Node("Tanh", $"{name}.tanh", [inner]);
-            return Node("Mul", $"{name}.squashed", [tanh, Scalar("squash.amplitude", Kernels.Squash.A)]);
+            return Node("Mul", $"{name}.squashed", [tanh, Scalar("squash.amplitude", ScaledTanh.Amplitude)]);
         }
     }
 }

@@ -15,7 +15,7 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class Squash
 {
-    public const float A = 1.7159f, S = 2f / 3f;
+    public const float A = Model.ScaledTanh.Amplitude, S = Model.ScaledTanh.Slope;
 
     // The int codes kernels receive: (int) of Model.Activation.
     private const int ScaledTanh = (int)Model.Activation.ScaledTanh, Sigmoid = (int)Model.Activation.Sigmoid;

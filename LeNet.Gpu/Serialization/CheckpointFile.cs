@@ -3,14 +3,17 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 
 namespace LeNet.Gpu.Serialization;
 
 /// <summary>
 /// A training checkpoint: a model file's tensors and metadata (<see cref="ModelFile"/>) plus the optimizer's state
-/// as tensors <c>optimizer.a</c> / <c>optimizer.b</c> [61750] and the position of the run in metadata
+/// as tensors named for what they hold (<see cref="OptimizerStateNames"/>: <c>optimizer.velocity</c>, or
+/// <c>optimizer.first_moment</c> and <c>optimizer.second_moment</c>; [61750] each; checkpoints of older versions
+/// named them <c>optimizer.a</c> / <c>optimizer.b</c>, which still load) and the position of the run in metadata
 /// (<c>checkpoint.epochs_completed</c>, <c>checkpoint.steps</c>, <c>checkpoint.optimizer</c>), sealed by a SHA-256
 /// of all of it (<c>checkpoint.sha256</c>), so a flipped bit, a dropped tensor or an edited count is refused
 /// instead of resuming to other weights. Written atomically. <see cref="ModelFile.Load(string)"/> refuses it and
@@ -51,7 +54,7 @@ public static class CheckpointFile
         // A missing state tensor also breaks the checksum; naming it says more.
         var needed = OptimizerStateNames.For(optimizer);
         foreach (var name in needed)
-            if (!stateTensors.Any(t => t.Name == name) && content.Metadata.GetValueOrDefault(OptimizerKey) == optimizer.ToString().ToLowerInvariant())
+            if (!stateTensors.Any(t => OptimizerStateNames.Current(t.Name, optimizer) == name) && content.Metadata.GetValueOrDefault(OptimizerKey) == optimizer.ToString().ToLowerInvariant())
                 throw new ModelFormatException(path, $"no tensor '{name}': the {optimizer.ToString().ToLowerInvariant()} optimizer's state is incomplete, so the run cannot continue as it was");
         if (recorded != Checksum(content.Tensors, content.Metadata))
             throw new ModelFormatException(path, "the contents do not match the checkpoint's checksum: the file is damaged or was altered; resume from another checkpoint or start again");
@@ -71,17 +74,17 @@ public static class CheckpointFile
         foreach (var t in stateTensors)
             if (t.Shape.Length != 1 || t.Shape[0] != ParameterLayout.Length)
                 throw new ModelFormatException(path, $"tensor '{t.Name}' has shape {t.ShapeText}, expected [{ParameterLayout.Length}]");
-        if (stateTensors.FirstOrDefault(t => !needed.Contains(t.Name)) is { } extra)
+        if (stateTensors.FirstOrDefault(t => !needed.Contains(OptimizerStateNames.Current(t.Name, optimizer))) is { } extra)
             throw new ModelFormatException(path, $"tensor '{extra.Name}' is not state of the {optimizer.ToString().ToLowerInvariant()} optimizer");
         foreach (var key in new[] { EpochsKey, StepsKey, OptimizerKey, ChecksumKey }) model.Metadata.Remove(key);
-        return new TrainingCheckpoint(model, epochs, steps, stateTensors.ToDictionary(t => t.Name, t => t.Data));
+        return new TrainingCheckpoint(model, epochs, steps, stateTensors.ToDictionary(t => OptimizerStateNames.Current(t.Name, optimizer), t => t.Data));
     }
 
     /// <summary>
     /// SHA-256 over every tensor (by name: name, shape, little-endian floats) and every metadata entry but the
     /// checksum itself (by key), as lower-case hex: independent of the order they are stored in.
     /// </summary>
-    private static string Checksum(IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string> metadata)
+    internal static string Checksum(IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> word = stackalloc byte[4];

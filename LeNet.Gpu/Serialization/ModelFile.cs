@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Serialization;
@@ -205,7 +206,7 @@ public static class ModelFile
                 probe[2 * size * size + at] = x is >= 6 and < 26 && y is >= 6 and < 26 ? InputField.Foreground : InputField.Background;
                 probe[3 * size * size + at] = (x + y) % 2 == 0 ? InputField.Foreground : InputField.Background;
             }
-        using var engine = new Cpu.CpuInferenceEngine(model, count, threads: 1);
+        using var engine = Engines.CreateChecking(model, count);
         var outputs = engine.Trace(probe);
         var layers = outputs.Layers.Append(outputs.Probabilities).ToList();
         for (int l = 0; l < layers.Count; l++)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 
 namespace LeNet.Gpu.Serialization;
 

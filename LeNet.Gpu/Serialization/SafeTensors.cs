@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
+using LeNet.Gpu.Data;
+
 namespace LeNet.Gpu.Serialization;
 
 /// <summary>One named F32 tensor: row-major <see cref="Data"/> of <see cref="Shape"/>.</summary>

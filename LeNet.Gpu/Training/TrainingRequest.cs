@@ -1,6 +1,6 @@
 using System.Globalization;
 using LeNet.Gpu.Model;
-using LeNet.Gpu.Runtime;
+using LeNet.Gpu.Engine;
 
 namespace LeNet.Gpu.Training;
 

@@ -1,5 +1,5 @@
+using LeNet.Gpu;
 using LeNet.Gpu.Data;
-using LeNet.Gpu.Runtime;
 using LeNet.Gpu.Serialization;
 
 if (args.Length != 1)

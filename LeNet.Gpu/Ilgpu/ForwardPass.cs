@@ -3,8 +3,9 @@ using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using P = LeNet.Gpu.Model.ParameterLayout;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Device buffers for every layer's output for up to <see cref="Capacity"/> images, in the batch-innermost
@@ -34,13 +35,13 @@ public sealed class ForwardPass : IDisposable
     public MemoryBuffer1D<float, Stride1D.Dense> Logits => OutputOf(Layer.Output);
 
     /// <summary>Floats of device memory one image of capacity costs: every layer's output, the probabilities and the prediction.</summary>
-    public static readonly long FloatsPerImage = Architecture.Layers.Sum(l => (long)l.Elements) + Architecture.Classes + 1;
+    public static readonly long FloatsPerImage = ActivationLayout.PerImage + Architecture.Classes + 1;
 
     public ForwardPass(Accelerator accelerator, int capacity)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "batch capacity must be at least 1");
         Capacity = capacity;
-        outputs = Architecture.Layers.Select(l => accelerator.Allocate1D<float>(ShapeOf(l.Layer, capacity).Length)).ToArray();
+        outputs = Architecture.Layers.Select(l => accelerator.Allocate1D<float>(ActivationLayout.LengthOf(l.Layer, capacity))).ToArray();
         Probabilities = accelerator.Allocate1D<float>((long)Architecture.Classes * capacity);
         Predictions = accelerator.Allocate1D<int>(capacity);
     }

@@ -2,8 +2,9 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Model.Architecture;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// A model's parameters on the device: the flat buffer of <see cref="ParameterLayout"/>, the connection masks

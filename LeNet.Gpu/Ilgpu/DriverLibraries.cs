@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Where the GPU driver libraries are looked for. ILGPU 1.5.3 imports the CUDA driver as "cuda" and OpenCL as

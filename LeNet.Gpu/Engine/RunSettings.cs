@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using LeNet.Gpu.Model;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Engine;
 
 /// <summary>
 /// What a resumed run must share with the run that wrote its checkpoint to reach the same weights: everything but the

@@ -3,8 +3,9 @@ using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
 using P = LeNet.Gpu.Model.ParameterLayout;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Gradient buffers for one batch capacity and the launches of the backward pass, layer by layer from the

@@ -1,4 +1,5 @@
-namespace LeNet.Gpu.Runtime;
+
+namespace LeNet.Gpu.Engine;
 
 /// <summary>
 /// Tells a run that has diverged without overflowing (which <see cref="Trainer"/> catches on its own) from one that

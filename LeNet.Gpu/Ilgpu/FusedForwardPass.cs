@@ -5,8 +5,9 @@ using LeNet.Gpu.Model;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
 using static LeNet.Gpu.Model.Architecture;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>How an <see cref="IlgpuInferenceEngine"/> runs the forward pass.</summary>
 public enum InferencePath

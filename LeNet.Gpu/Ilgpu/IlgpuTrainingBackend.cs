@@ -2,8 +2,9 @@ using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Training on an ILGPU accelerator: the dataset, its labels and the epoch's order live on the device, and a
@@ -21,6 +22,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     private readonly AcceleratorStream stream;
 
     public DeviceDescription Device => accelerator.Description;
+    public IInferenceEngine CreateInference(LeNetModel model) => new IlgpuInferenceEngine(model, accelerator);
 
     // For the per-kernel benchmarks, which time each launch of a step alone.
     internal ForwardPass Forward => forward;
@@ -169,12 +171,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
 
     public void LoadOptimizerState(string name, float[] values) => Buffer(name).CopyFromCPU(values);
 
-    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => name switch
-    {
-        OptimizerStateNames.A => stateA,
-        OptimizerStateNames.B => stateB,
-        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
-    };
+    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
 
     public void Dispose()
     {
@@ -184,20 +181,4 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         forward.Dispose();
         backward.Dispose();
     }
-}
-
-/// <summary>
-/// The optimizer state a checkpoint carries: SGD's velocity (<c>optimizer.a</c>), Adam's first and second moments
-/// (<c>optimizer.a</c>, <c>optimizer.b</c>); SDLM none, since it re-estimates its Hessian before every pass.
-/// </summary>
-internal static class OptimizerStateNames
-{
-    public const string A = "optimizer.a", B = "optimizer.b";
-
-    public static string[] For(OptimizerKind optimizer) => optimizer switch
-    {
-        OptimizerKind.Sgd => [A],
-        OptimizerKind.Adam => [A, B],
-        _ => [],
-    };
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LeNet.Gpu.Serialization;
+namespace LeNet.Gpu.Data;
 
 /// <summary>What a path names, as the file system says (Linux: <c>statx</c>'s file type).</summary>
 public enum FileKind

@@ -1,7 +1,9 @@
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Model;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu;
 
 /// <summary>
 /// The one place that turns a <see cref="DeviceKind"/> into an engine: CUDA and OpenCL devices and ILGPU's CPU
@@ -34,6 +36,9 @@ public static class Engines
         return gpu?.Kind ?? DeviceKind.Cpu;
     }
 
+    /// <summary>Why no device of a GPU kind is present (which driver library was looked for, what failed); null for other kinds.</summary>
+    public static string? WhyNone(DeviceKind kind) => DriverDiagnosis.Explain(kind);
+
     public static DeviceDescription AutoChoice()
     {
         var kind = Resolve(DeviceKind.Auto);
@@ -59,7 +64,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? new CpuInferenceEngine(model, batchCapacity)
-            : IlgpuInferenceEngine.Create(model, kind, batchCapacity);
+            : IlgpuInferenceEngine.Owning(Open(kind), model, _ => batchCapacity);
     }
 
     /// <summary>
@@ -72,7 +77,7 @@ public static class Engines
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
             ? new CpuInferenceEngine(model, Math.Min(images, CpuInferenceEngine.DefaultCapacity))
-            : IlgpuInferenceEngine.Owning(LeNetAccelerator.Create(kind), model, d => Math.Min(images, IlgpuInferenceEngine.DefaultCapacity(d)));
+            : IlgpuInferenceEngine.Owning(Open(kind), model, d => Math.Min(images, IlgpuInferenceEngine.DefaultCapacity(d)));
     }
 
     /// <summary>A trainer on the chosen engine; for an ILGPU kind it opens the accelerator and owns it, as an inference engine does.</summary>
@@ -80,19 +85,52 @@ public static class Engines
     {
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
-            ? Trainer.OnCpu(model, options, images, labels)
-            : Trainer.Owning(LeNetAccelerator.Create(kind), accelerator => new Trainer(accelerator, model, options, images, labels));
+            ? CreateCpuTrainer(model, options, images, labels)
+            : Trainer.Owning(Open(kind), accelerator => CreateTrainer(accelerator, model, options, images, labels));
     }
 
+    /// <summary>Trains on an open ILGPU accelerator (CUDA, OpenCL or ILGPU's CPU accelerator), which the caller keeps.</summary>
+    /// <param name="images">Training images [n][32·32] in the model's input scale.</param>
+    /// <param name="labels">Their classes, 0–9.</param>
+    public static Trainer CreateTrainer(LeNetAccelerator accelerator, LeNetModel model, TrainingOptions options, float[] images, int[] labels) =>
+        new(model, options, images, labels, n => new IlgpuTrainingBackend(accelerator, model, options, images, labels, n));
+
+    /// <summary>Trains on the CPU engine (vectorised, multithreaded; <paramref name="threads"/> 0: one per processor).</summary>
+    public static Trainer CreateCpuTrainer(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
+        new(model, options, images, labels, n => new CpuTrainingBackend(model, options, images, labels, n, threads));
+
     /// <summary>
-    /// A trainer continuing from <paramref name="checkpoint"/> on the chosen engine (see <see cref="CreateTrainer"/>).
+    /// A trainer continuing from <paramref name="checkpoint"/> on the chosen engine (see <see cref="CreateTrainer(DeviceKind, LeNetModel, TrainingOptions, float[], int[])"/>);
+    /// the options and data must be those of the original run.
     /// </summary>
     /// <exception cref="ResumeMismatchException">The checkpoint was written with other settings or data (<see cref="RunSettings"/>).</exception>
     public static Trainer ResumeTrainer(DeviceKind device, TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels)
     {
         var kind = Resolve(device);
         return kind == DeviceKind.Cpu
-            ? Trainer.ResumeOnCpu(checkpoint, options, images, labels)
-            : Trainer.Owning(LeNetAccelerator.Create(kind), accelerator => Trainer.Resume(accelerator, checkpoint, options, images, labels));
+            ? ResumeCpuTrainer(checkpoint, options, images, labels)
+            : Trainer.Owning(Open(kind), accelerator => ResumeTrainer(accelerator, checkpoint, options, images, labels));
+    }
+
+    /// <summary>Continues a run from a checkpoint on an open ILGPU accelerator (same options and data as the original run).</summary>
+    public static Trainer ResumeTrainer(LeNetAccelerator accelerator, TrainingCheckpoint checkpoint, TrainingOptions options,
+        float[] images, int[] labels) =>
+        Trainer.Restored(CreateTrainer(accelerator, checkpoint.Model, options, images, labels), checkpoint);
+
+    /// <summary>Continues on the CPU engine from a checkpoint (same options and data as the original run).</summary>
+    public static Trainer ResumeCpuTrainer(TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
+        Trainer.Restored(CreateCpuTrainer(checkpoint.Model, options, images, labels, threads), checkpoint);
+
+    /// <summary>
+    /// The engine that checks a model file as it loads (<see cref="Serialization.ModelFile"/>): the CPU engine on one
+    /// thread, which needs no device and gives the same outputs everywhere.
+    /// </summary>
+    internal static IInferenceEngine CreateChecking(LeNetModel model, int images) => new CpuInferenceEngine(model, images, threads: 1);
+
+    /// <summary>An ILGPU accelerator of <paramref name="kind"/>; when none is present, the message lists every engine a user could pick instead, the CPU engine included.</summary>
+    private static LeNetAccelerator Open(DeviceKind kind)
+    {
+        try { return LeNetAccelerator.Create(kind); }
+        catch (DeviceNotFoundException e) { throw new DeviceNotFoundException(e.Requested, List(), e.Reason); }
     }
 }

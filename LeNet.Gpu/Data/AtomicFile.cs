@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LeNet.Gpu.Serialization;
+namespace LeNet.Gpu.Data;
 
 /// <summary>
 /// Writes a file so that readers only ever see the old content or the whole new one: the bytes go to a temporary

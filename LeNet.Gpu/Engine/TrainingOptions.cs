@@ -1,6 +1,6 @@
 using LeNet.Gpu.Model;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Engine;
 
 public enum OptimizerKind
 {
@@ -136,7 +136,7 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// Random affine distortions of every training image, new each epoch (the paper's Section III-C); null for
-    /// none. <see cref="Runtime.Distortion.Default"/> is a moderate setting.
+    /// none. <see cref="Engine.Distortion.Default"/> is a moderate setting.
     /// </summary>
     public Distortion? Distortion { get; init; }
 
@@ -191,7 +191,7 @@ public sealed record TrainingOptions
 /// <param name="Mirror">Mirror left–right with probability ½: for classes that look the same mirrored (clothes), not digits.</param>
 public sealed record Distortion(float MaxShift, float MaxScale, float MaxSqueeze, float MaxShear, bool Mirror = false)
 {
-    internal Kernels.DistortionArgs Args(int seed, int epoch) =>
+    internal DistortionArgs Args(int seed, int epoch) =>
         new(seed, epoch, MaxShift, MaxScale, MaxSqueeze, MaxShear, Mirror ? 1 : 0);
 
     /// <summary>

@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using LeNet.Gpu.Engine;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Ilgpu;
 
 /// <summary>
 /// Why ILGPU lists no CUDA or no OpenCL device, in one sentence: which driver library was looked for and what

@@ -1,4 +1,4 @@
-namespace LeNet.Gpu.Serialization;
+namespace LeNet.Gpu.Data;
 
 /// <summary>
 /// Reads a whole input file (a model, a checkpoint, an image) with a size cap, failing in one line that names the

@@ -1,8 +1,10 @@
 using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Gpu.Kernels;
+using LeNet.Gpu.Engine;
+using LeNet.Gpu.Ilgpu;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Kernels;
 
 /// <summary>
 /// Every per-layer LeNet kernel compiled and loaded once for one accelerator (ILGPU's

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using LeNet.Gpu.Model;
 
-namespace LeNet.Gpu.Runtime;
+namespace LeNet.Gpu.Engine;
 
 /// <summary>
 /// Where a run stands after a whole number of epochs: enough to continue it to the same weights an
@@ -33,6 +33,9 @@ internal interface ITrainingBackend : IDisposable
     /// <summary>Loss and accuracy of order[first .. first+count) without training (statistics reset first).</summary>
     Score Evaluate(int first, int count);
 
+    /// <summary>Inference of <paramref name="model"/> on this backend's engine (the same device), for use while it lives.</summary>
+    IInferenceEngine CreateInference(LeNetModel model);
+
     float[] Parameters();
     Dictionary<string, float[]> OptimizerState();
     void LoadOptimizerState(string name, float[] values);
@@ -53,9 +56,8 @@ public sealed class Trainer : IDisposable
     private readonly ConvolutionSquashing convolutions;
     private readonly int[] trainIndices, validationIndices;
     private readonly DivergenceMonitor divergence = new();
-    // ILGPU engines: the accelerator the backend runs on; owned when Engines opened it for this trainer.
-    private readonly LeNetAccelerator? accelerator;
-    private bool ownsAccelerator;
+    // What the factory opened for this trainer alone (an ILGPU accelerator), disposed with it.
+    private IDisposable? owned;
 
     public int EpochsCompleted { get; private set; }
     public long Steps { get; private set; }
@@ -67,36 +69,13 @@ public sealed class Trainer : IDisposable
     /// <summary>This run's settings (<see cref="RunSettings"/>): recorded in every checkpoint, checked on resume.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; }
 
-    /// <summary>Trains on an ILGPU accelerator (CUDA, OpenCL or ILGPU's CPU accelerator).</summary>
+    /// <summary>
+    /// Trains on the backend <paramref name="create"/> builds for the dataset's image count (<see cref="Engines"/> chooses
+    /// the engine: <see cref="Engines.CreateTrainer(DeviceKind, LeNetModel, TrainingOptions, float[], int[])"/>).
+    /// </summary>
     /// <param name="images">Training images [n][32·32] in the model's input scale.</param>
     /// <param name="labels">Their classes, 0–9.</param>
-    public Trainer(LeNetAccelerator accelerator, LeNetModel model, TrainingOptions options, float[] images, int[] labels)
-        : this(model, options, images, labels, n => new IlgpuTrainingBackend(accelerator, model, options, images, labels, n))
-    {
-        this.accelerator = accelerator;
-    }
-
-    /// <summary>Trains on an accelerator opened for it, which it disposes with itself (<see cref="Engines.CreateTrainer"/>).</summary>
-    internal static Trainer Owning(LeNetAccelerator accelerator, Func<LeNetAccelerator, Trainer> create)
-    {
-        try
-        {
-            var trainer = create(accelerator);
-            trainer.ownsAccelerator = true;
-            return trainer;
-        }
-        catch
-        {
-            accelerator.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Trains on the CPU engine (vectorised, multithreaded; <paramref name="threads"/> 0: one per processor).</summary>
-    public static Trainer OnCpu(LeNetModel model, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
-        new(model, options, images, labels, n => new Cpu.CpuTrainingBackend(model, options, images, labels, n, threads));
-
-    private Trainer(LeNetModel model, TrainingOptions options, float[] images, int[] labels, Func<int, ITrainingBackend> create)
+    internal Trainer(LeNetModel model, TrainingOptions options, float[] images, int[] labels, Func<int, ITrainingBackend> create)
     {
         options.Validate();
         int n = CheckData(images, labels);
@@ -123,18 +102,12 @@ public sealed class Trainer : IDisposable
         return n;
     }
 
-    /// <summary>Continues a run from a checkpoint; the options and data must be those of the original run
-    /// (<see cref="RunSettings.CheckResume"/>: <see cref="ResumeMismatchException"/> otherwise).</summary>
-    public static Trainer Resume(LeNetAccelerator accelerator, TrainingCheckpoint checkpoint, TrainingOptions options,
-        float[] images, int[] labels) =>
-        Restored(new Trainer(accelerator, checkpoint.Model, options, images, labels), checkpoint);
-
-    /// <summary>Continues on the CPU engine from a checkpoint (same options and data as the original run).</summary>
-    public static Trainer ResumeOnCpu(TrainingCheckpoint checkpoint, TrainingOptions options, float[] images, int[] labels, int threads = 0) =>
-        Restored(OnCpu(checkpoint.Model, options, images, labels, threads), checkpoint);
-
-    /// <summary>A trainer whose checkpoint is refused is disposed, not left holding its engine's buffers.</summary>
-    private static Trainer Restored(Trainer trainer, TrainingCheckpoint checkpoint)
+    /// <summary>
+    /// Continues a run from a checkpoint on a fresh <paramref name="trainer"/> built on the checkpoint's model; the options
+    /// and data must be those of the original run (<see cref="RunSettings.CheckResume"/>: <see cref="ResumeMismatchException"/>
+    /// otherwise). A trainer whose checkpoint is refused is disposed, not left holding its engine's buffers.
+    /// </summary>
+    internal static Trainer Restored(Trainer trainer, TrainingCheckpoint checkpoint)
     {
         try { return trainer.Restore(checkpoint); }
         catch { trainer.Dispose(); throw; }
@@ -176,8 +149,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Inference of <paramref name="model"/> on this trainer's engine (the same accelerator), for use while the trainer lives.</summary>
-    public IInferenceEngine CreateInference(LeNetModel model) =>
-        accelerator is null ? new Cpu.CpuInferenceEngine(model) : new IlgpuInferenceEngine(model, accelerator);
+    public IInferenceEngine CreateInference(LeNetModel model) => backend.CreateInference(model);
 
     private (float[] Images, int[] Labels)? testSet;
 
@@ -294,10 +266,29 @@ public sealed class Trainer : IDisposable
         return (train, val);
     }
 
+    /// <summary>
+    /// A trainer that <paramref name="create"/> builds on <paramref name="resource"/>, opened for it alone: disposed with
+    /// the trainer, or at once when building it fails.
+    /// </summary>
+    internal static Trainer Owning<T>(T resource, Func<T, Trainer> create) where T : IDisposable
+    {
+        try
+        {
+            var trainer = create(resource);
+            trainer.owned = resource;
+            return trainer;
+        }
+        catch
+        {
+            resource.Dispose();
+            throw;
+        }
+    }
+
     public void Dispose()
     {
         backend.Dispose();
-        if (ownsAccelerator) accelerator?.Dispose();
+        owned?.Dispose();
     }
 }
 
