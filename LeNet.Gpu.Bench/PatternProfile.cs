@@ -25,7 +25,9 @@ public static unsafe class PatternProfile
             var gradients = new float[P.Length];
             network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions);
             string name = $"{output}/{convolutions}";
-            works.Add(($"{name}: forward (4-lane tile, 1 image)", () => network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
+            var tiled = new CpuNetwork(1, 1, CpuVectorWidth.Bits128) { PatternPath = false };
+            works.Add(($"{name}: forward (per-pattern path)", () => network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
+            works.Add(($"{name}: forward (4-lane tile, 1 image)", () => tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: backward (4-lane tile, 1 image)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
         }
         var p = (float[])LeNetModel.CreateRandom(1).Parameters.Clone();
