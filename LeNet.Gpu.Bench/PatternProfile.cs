@@ -35,7 +35,10 @@ public static unsafe class PatternProfile
         var h = new float[P.Length];
         h.AsSpan().Fill(0.01f);
         var trainable = ParameterLayout.TrainableMask(OutputLayer.Softmax);
-        works.Add(("SDLM update, 61,750 parameters", () => CpuOptimizer.Sdlm(1e-9f, 0.02f, 0f, p, g, h, trainable)));
+        var steps = new float[P.Length];
+        CpuOptimizer.SdlmStepSizes(1e-9f, 0.02f, h, steps);
+        works.Add(("SDLM update, dividing (before)", () => CpuOptimizer.Sdlm(1e-9f, 0.02f, 0f, p, g, h, trainable)));
+        works.Add(("SDLM update, step sizes kept (the trainer's)", () => CpuOptimizer.SdlmWithStepSizes(0f, p, g, steps, trainable)));
         var lanes = new float[BackwardWorkspace.AccVectors * CanonicalSum.Lanes];
         works.Add(("clear one chunk's 16-lane accumulators", () => lanes.AsSpan().Clear()));
         var workspace = new BackwardWorkspace<Simd128, Vector128<float>>();

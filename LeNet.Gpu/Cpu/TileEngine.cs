@@ -209,8 +209,21 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         ForwardDense(0, 1);
     }
 
-    private void Convolutions(float* slot) => SingleImage.Convolutions<TS, TV>(parameters, squashing, convolution, imageScratch[0],
-        new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4, null, null, null, null, null));
+    /// <summary>
+    /// C1–S4 of one image at the widest vector the hardware accelerates, whatever the tiles' width (a batch-1 step's
+    /// tiles are narrow, <see cref="CpuTrainingBackend.StepWidth"/>): every output's chain is the same at every width.
+    /// </summary>
+    private void Convolutions(float* slot)
+    {
+        var o = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4, null, null, null, null, null);
+        var s = imageScratch[0];
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            SingleImage.Convolutions<Simd512, System.Runtime.Intrinsics.Vector512<float>>(parameters, squashing, convolution, s, o);
+        else if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            SingleImage.Convolutions<Simd256, System.Runtime.Intrinsics.Vector256<float>>(parameters, squashing, convolution, s, o);
+        else
+            SingleImage.Convolutions<TS, TV>(parameters, squashing, convolution, s, o);
+    }
 
     /// <summary>tile[e] = (image[e], zero[e], zero[e], …): one image in lane 0, the zero input's values in the others.</summary>
     private static void Spread(float* image, float* zero, int elements, float* tile)
