@@ -14,7 +14,7 @@ public static unsafe class PatternProfile
     public static int Run(string[] args)
     {
         int rounds = args.Length >= 2 && args[0] == "--rounds" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 7;
-        var works = new List<(string Name, Action Body)>();
+        var works = new List<(string Name, Action Body)>(); // "4-lane tile" backward: with its forward pass (subtract that row)
         foreach (var (output, convolutions) in new[] { (OutputLayer.Softmax, ConvolutionSquashing.Linear), (OutputLayer.Rbf, ConvolutionSquashing.Squashed) })
         {
             var model = LeNetModel.CreateRandom(1, Squashing.ScaledTanh, WeightInitialization.Paper, output, null, convolutions);
@@ -28,7 +28,12 @@ public static unsafe class PatternProfile
             var tiled = new CpuNetwork(1, 1, CpuVectorWidth.Bits128) { PatternPath = false };
             works.Add(($"{name}: forward (per-pattern path)", () => network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: forward (4-lane tile, 1 image)", () => tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
-            works.Add(($"{name}: backward (4-lane tile, 1 image)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
+            works.Add(($"{name}: backward (per-pattern: C1/C3 weights in the image)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
+            works.Add(($"{name}: backward (4-lane tile, 1 image)", () =>
+            {
+                tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions);
+                tiled.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _);
+            }));
         }
         var p = (float[])LeNetModel.CreateRandom(1).Parameters.Clone();
         var g = new float[P.Length];

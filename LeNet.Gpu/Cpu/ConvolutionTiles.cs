@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Model.Architecture;
@@ -264,6 +265,118 @@ internal static unsafe class ConvolutionTiles
                 }
             }
             TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
+        }
+    }
+
+    /// <summary>
+    /// C1's weight gradients of one image (lane 0 of a tile), vectorised across the six output maps rather than the
+    /// tile's lanes: acc[o][ky·5+kx] (lane 0) += Σ_(y,x) dC1[o,y,x] · in[y+ky, x+kx], each (map, tap) the very chain of
+    /// <see cref="WeightGradient{TS, TV}"/> (pixels row by row, one fused multiply-add each), so the same bits at a sixth
+    /// of the tile's work. <paramref name="dMaps"/>: scratch of C1Size²·8 floats.
+    /// </summary>
+    public static void C1WeightGradientOfOneImage(float* dC1, float* input, int lanes, float* acc, float* dMaps)
+    {
+        const int Maps = 6, Size = 28, InSize = 32, Taps = KernelSize * KernelSize;
+        // dMaps[p] = (dC1[0][p], …, dC1[5][p], 0, 0): one vector per pixel.
+        for (int p = 0; p < Size * Size; p++)
+        {
+            for (int o = 0; o < Maps; o++) dMaps[p * 8 + o] = dC1[((long)o * Size * Size + p) * lanes];
+            dMaps[p * 8 + 6] = dMaps[p * 8 + 7] = 0f;
+        }
+        float* start = stackalloc float[8];
+        for (int ky = 0; ky < KernelSize; ky++)
+        {
+            var s = new Vector256<float>[KernelSize];
+            for (int kx = 0; kx < KernelSize; kx++)
+            {
+                for (int o = 0; o < 8; o++) start[o] = o < Maps ? acc[((long)o * Taps + ky * KernelSize + kx) * lanes] : 0f;
+                s[kx] = Vector256.Load(start);
+            }
+            Vector256<float> s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4];
+            for (int y = 0; y < Size; y++)
+            {
+                float* row = input + (long)(y + ky) * InSize * lanes;
+                float* d = dMaps + y * Size * 8;
+                for (int x = 0; x < Size; x++, d += 8)
+                {
+                    var dv = Vector256.Load(d);
+                    float* q = row + (long)x * lanes;
+                    s0 = Vector256.FusedMultiplyAdd(dv, Vector256.Create(q[0]), s0);
+                    s1 = Vector256.FusedMultiplyAdd(dv, Vector256.Create(q[lanes]), s1);
+                    s2 = Vector256.FusedMultiplyAdd(dv, Vector256.Create(q[2 * lanes]), s2);
+                    s3 = Vector256.FusedMultiplyAdd(dv, Vector256.Create(q[3 * lanes]), s3);
+                    s4 = Vector256.FusedMultiplyAdd(dv, Vector256.Create(q[4 * lanes]), s4);
+                }
+            }
+            s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4;
+            for (int kx = 0; kx < KernelSize; kx++)
+            {
+                s[kx].Store(start);
+                for (int o = 0; o < Maps; o++) acc[((long)o * Taps + ky * KernelSize + kx) * lanes] = start[o];
+            }
+        }
+    }
+
+    /// <summary>
+    /// C3's weight gradients of one image (lane 0 of a tile), vectorised across the ten connections of each S2 map (two
+    /// vectors of 8) rather than the tile's lanes: for pair k = (o, i) of <see cref="C3Connections.Pairs"/>,
+    /// acc[k][ky·5+kx] (lane 0) += Σ_(y,x) dC3[o,y,x] · s2[i, y+ky, x+kx], each the very chain of
+    /// <see cref="WeightGradient{TS, TV}"/>, so the same bits. <paramref name="dPairs"/>: scratch of 100·16 floats.
+    /// </summary>
+    public static void C3WeightGradientOfOneImage(float* dC3, float* s2, int lanes, float* acc, float* dPairs)
+    {
+        const int Size = 10, InSize = 14, Taps = KernelSize * KernelSize, Pixels = Size * Size, InMap = InSize * InSize;
+        var pairs = C3Connections.Pairs;
+        int* pair = stackalloc int[16];
+        float* start = stackalloc float[16];
+        for (int i = 0; i < 6; i++)
+        {
+            int n = 0;
+            for (int k = 0; k < pairs.Length; k++)
+                if (pairs[k].Input == i) pair[n++] = k;
+            if (n > 16) throw new InvalidOperationException("an S2 map feeds more than 16 C3 maps");
+            // dPairs[p] = (dC3[o of pair 0][p], …): sixteen lanes a pixel, the unused ones 0.
+            for (int p = 0; p < Pixels; p++)
+                for (int j = 0; j < 16; j++)
+                    dPairs[p * 16 + j] = j < n ? dC3[((long)pairs[pair[j]].Output * Pixels + p) * lanes] : 0f;
+            float* input = s2 + (long)i * InMap * lanes;
+            for (int ky = 0; ky < KernelSize; ky++)
+            {
+                var lo = new Vector256<float>[KernelSize];
+                var hi = new Vector256<float>[KernelSize];
+                for (int kx = 0; kx < KernelSize; kx++)
+                {
+                    for (int j = 0; j < 16; j++) start[j] = j < n ? acc[((long)pair[j] * Taps + ky * KernelSize + kx) * lanes] : 0f;
+                    lo[kx] = Vector256.Load(start);
+                    hi[kx] = Vector256.Load(start + 8);
+                }
+                Vector256<float> a0 = lo[0], a1 = lo[1], a2 = lo[2], a3 = lo[3], a4 = lo[4];
+                Vector256<float> b0 = hi[0], b1 = hi[1], b2 = hi[2], b3 = hi[3], b4 = hi[4];
+                for (int y = 0; y < Size; y++)
+                {
+                    float* row = input + (long)(y + ky) * InSize * lanes;
+                    float* d = dPairs + y * Size * 16;
+                    for (int x = 0; x < Size; x++, d += 16)
+                    {
+                        var dl = Vector256.Load(d);
+                        var dh = Vector256.Load(d + 8);
+                        float* q = row + (long)x * lanes;
+                        var v0 = Vector256.Create(q[0]); a0 = Vector256.FusedMultiplyAdd(dl, v0, a0); b0 = Vector256.FusedMultiplyAdd(dh, v0, b0);
+                        var v1 = Vector256.Create(q[lanes]); a1 = Vector256.FusedMultiplyAdd(dl, v1, a1); b1 = Vector256.FusedMultiplyAdd(dh, v1, b1);
+                        var v2 = Vector256.Create(q[2 * lanes]); a2 = Vector256.FusedMultiplyAdd(dl, v2, a2); b2 = Vector256.FusedMultiplyAdd(dh, v2, b2);
+                        var v3 = Vector256.Create(q[3 * lanes]); a3 = Vector256.FusedMultiplyAdd(dl, v3, a3); b3 = Vector256.FusedMultiplyAdd(dh, v3, b3);
+                        var v4 = Vector256.Create(q[4 * lanes]); a4 = Vector256.FusedMultiplyAdd(dl, v4, a4); b4 = Vector256.FusedMultiplyAdd(dh, v4, b4);
+                    }
+                }
+                lo[0] = a0; lo[1] = a1; lo[2] = a2; lo[3] = a3; lo[4] = a4;
+                hi[0] = b0; hi[1] = b1; hi[2] = b2; hi[3] = b3; hi[4] = b4;
+                for (int kx = 0; kx < KernelSize; kx++)
+                {
+                    lo[kx].Store(start);
+                    hi[kx].Store(start + 8);
+                    for (int j = 0; j < n; j++) acc[((long)pair[j] * Taps + ky * KernelSize + kx) * lanes] = start[j];
+                }
+            }
         }
     }
 
