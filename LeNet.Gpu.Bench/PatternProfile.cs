@@ -28,7 +28,7 @@ public static unsafe class PatternProfile
             var tiled = new CpuNetwork(1, 1, CpuVectorWidth.Bits128) { PatternPath = false };
             works.Add(($"{name}: forward (per-pattern path)", () => network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: forward (4-lane tile, 1 image)", () => tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
-            works.Add(($"{name}: backward (per-pattern: C1/C3 weights in the image)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
+            works.Add(($"{name}: backward (per-pattern path)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
             works.Add(($"{name}: backward (4-lane tile, 1 image)", () =>
             {
                 tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions);

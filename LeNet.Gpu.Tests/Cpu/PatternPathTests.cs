@@ -30,8 +30,13 @@ public class PatternPathTests
     {
         var model = LeNetModel.CreateRandom(41, squashing, WeightInitialization.Paper, output, convolutions: convolutions);
         var images = CpuTestData.Images(6, seed: 42);
-        var pattern = new CpuNetwork(1, 1, width);
-        var tiled = new CpuNetwork(1, 1, width) { PatternPath = false };
+        var pattern = new CpuNetwork(8, 1, width);
+        var tiled = new CpuNetwork(8, 1, width) { PatternPath = false };
+        // A batch of 8 first, so that tile 0's lanes and the backward buffers hold another batch's values (a trainer's
+        // network also runs Hessian estimates and evaluations): the one-image path must not read them.
+        var warm = CpuTestData.Images(8, seed: 43);
+        pattern.ForwardForBackward(model.Parameters, model.Squashing, warm, 8, output, convolutions);
+        pattern.Backward(model.Parameters, model.Squashing, CpuTestData.Labels(8, 44), 8, new float[P.Length], false, 0.1f, out _, out _);
         for (int n = 0; n < 6; n++)
         {
             var image = images.AsSpan(n * CpuNetwork.ImageFloats, CpuNetwork.ImageFloats);

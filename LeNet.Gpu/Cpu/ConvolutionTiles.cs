@@ -269,6 +269,59 @@ internal static unsafe class ConvolutionTiles
     }
 
     /// <summary>
+    /// C3's input gradient of one image (lane 0 of a tile; the other lanes get +0, what the tile gives them from their
+    /// zero gradients), vectorised across an input row's 14 pixels (two vectors of 8) rather than the tile's lanes: the
+    /// chain of <see cref="InputGradientC3{TS, TV}"/> per pixel (connected outputs, kernel rows, kx), plus fused
+    /// multiply-adds of zero where a term falls outside the map. Those change nothing: a chain started at +0 is never −0
+    /// (round to nearest gives −0 only for −0 + −0), and a + (±0) = a for every other a. <paramref name="rows"/>: scratch
+    /// of 16·10·24 floats (dC3's rows with zeros either side).
+    /// </summary>
+    public static void InputGradientC3OfOneImage(float* dOut, float* weights, int[] start, int[] outputsOf, int lanes, float* rows, float* dIn)
+    {
+        const int Taps = KernelSize * KernelSize, Pad = 4, Stride = 24;
+        for (int o = 0; o < C3Maps; o++)
+            for (int y = 0; y < C3Size; y++)
+            {
+                float* r = rows + (o * C3Size + y) * Stride;
+                for (int j = 0; j < Stride; j++)
+                {
+                    int x = j - Pad;
+                    r[j] = x >= 0 && x < C3Size ? dOut[((long)o * TileLayout.C3Map + y * C3Size + x) * lanes] : 0f;
+                }
+            }
+        float* tail = stackalloc float[16];
+        for (int i = 0; i < C1Maps; i++)
+            for (int y = 0; y < S2Size; y++)
+            {
+                Vector256<float> lo = Vector256<float>.Zero, hi = Vector256<float>.Zero;
+                int kyLo = Math.Max(0, y - (C3Size - 1)), kyHi = Math.Min(KernelSize - 1, y);
+                for (int c = start[i]; c < start[i + 1]; c++)
+                {
+                    int o = outputsOf[c];
+                    for (int ky = kyLo; ky <= kyHi; ky++)
+                    {
+                        float* w = weights + (o * C1Maps + i) * Taps + ky * KernelSize;
+                        float* r = rows + (o * C3Size + (y - ky)) * Stride + Pad; // r[X − kx] for the pixel X of each lane
+                        for (int kx = 0; kx < KernelSize; kx++)
+                        {
+                            var v = Vector256.Create(w[kx]);
+                            lo = Vector256.FusedMultiplyAdd(v, Vector256.Load(r - kx), lo);
+                            hi = Vector256.FusedMultiplyAdd(v, Vector256.Load(r + 8 - kx), hi);
+                        }
+                    }
+                }
+                lo.Store(tail);
+                hi.Store(tail + 8);
+                float* g = dIn + (long)(i * S2Size + y) * S2Size * lanes;
+                for (int x = 0; x < S2Size; x++)
+                {
+                    g[(long)x * lanes] = tail[x];
+                    for (int n = 1; n < lanes; n++) g[(long)x * lanes + n] = 0f;
+                }
+            }
+    }
+
+    /// <summary>
     /// C1's weight gradients of one image (lane 0 of a tile), vectorised across the six output maps rather than the
     /// tile's lanes: acc[o][ky·5+kx] (lane 0) += Σ_(y,x) dC1[o,y,x] · in[y+ky, x+kx], each (map, tap) the very chain of
     /// <see cref="WeightGradient{TS, TV}"/> (pixels row by row, one fused multiply-add each), so the same bits at a sixth

@@ -214,7 +214,11 @@ internal sealed unsafe partial class TileEngine<TS, TV>
                 a2 + C3Connections.Pairs[k].Input * TileLayout.S2Map * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
         for (int o = 0; o < C3Maps; o++)
             ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * TileLayout.C3Map * L, C3Size, C3Size, C3Size, acc + (AccC3Bias + o) * L);
-        ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
+        if (oneImage)
+            ConvolutionTiles.InputGradientC3OfOneImage(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, L,
+                s.DC3Rows.Pointer, s.DS2.Pointer);
+        else
+            ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, TileLayout.S2, sq, so);
