@@ -20,6 +20,8 @@ public static unsafe class LayerProfile
 
     private const int ThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID
 
+    internal static double ThreadSeconds() => CpuSeconds();
+
     private static double CpuSeconds()
     {
         long* t = stackalloc long[2];

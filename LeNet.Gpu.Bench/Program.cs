@@ -15,6 +15,8 @@ if (args.FirstOrDefault() == "--check") return CorrectnessCheck.Run(args[1..]);
 // all interleaved in this process (ShareReport).
 if (args.FirstOrDefault() == "--share") return ShareReport.Run(args[1..]);
 // `--layers [--rounds N]`: one tile's forward pass layer by layer on one thread, each layer's share of the ceiling.
+// `--pattern [--rounds N]`: a per-pattern training step's pieces on one thread, in CPU time.
+if (args.FirstOrDefault() == "--pattern") return PatternProfile.Run(args[1..]);
 if (args.FirstOrDefault() == "--layers") return LayerProfile.Run(args[1..]);
 // `--devices`: the engines found and, for an absent CUDA or OpenCL, which driver library was looked for and what failed.
 if (args.FirstOrDefault() == "--devices") return DeviceReport.Run();

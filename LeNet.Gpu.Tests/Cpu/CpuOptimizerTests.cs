@@ -96,6 +96,19 @@ public class CpuOptimizerTests
     }
 
     [Fact]
+    public void Sdlm_with_precomputed_step_sizes_gives_the_bits_of_the_dividing_step()
+    {
+        float[] g = Random(12, 0.1f), h = Random(13, 0.2f, positive: true);
+        float[] w = Random(14, 0.5f), viaSteps = (float[])w.Clone(), steps = new float[N];
+        const float lr = 0.0005f, mu = 0.02f, wd = 1e-4f;
+        CpuOptimizer.Sdlm(lr, mu, wd, w, g, h, Trainable);
+        CpuOptimizer.SdlmStepSizes(lr, mu, h, steps);
+        CpuOptimizer.SdlmWithStepSizes(wd, viaSteps, g, steps, Trainable);
+        Assert.True(w.AsSpan().SequenceEqual(viaSteps), "the step-size form of SDLM changed a weight's bits");
+        Assert.NotEqual(Random(14, 0.5f), viaSteps); // it stepped
+    }
+
+    [Fact]
     public void Spans_of_different_lengths_are_refused()
     {
         Assert.Throws<ArgumentException>(() => CpuOptimizer.Sgd(0.1f, 0.9f, 0, new float[N], new float[N], new float[N - 1], Trainable));

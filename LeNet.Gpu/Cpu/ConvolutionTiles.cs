@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Model.Architecture;
@@ -91,7 +92,7 @@ internal sealed class ConvolutionTaps
 /// Gradient rule (as on the device): activation gradients are assigned; parameter gradients accumulate (+=) into
 /// per-lane sums that the engine folds over the lanes and over the tiles of a chunk in a fixed order.
 /// </summary>
-internal static unsafe class ConvolutionTiles
+internal static unsafe partial class ConvolutionTiles
 {
     /// <summary>
     /// out[o][y][x] = bias[o] + Σ over kernel rows (i, ky) of Σ_kx w[kx]·in[i, y+ky, x+kx], in strips of ten outputs

@@ -41,6 +41,12 @@ public sealed unsafe class CpuNetwork
     /// <summary>Images per vector (16, 8 or 4): the tile size.</summary>
     public int Lanes => engine.Lanes;
 
+    /// <summary>
+    /// Whether a one-image forward pass for training runs C1–S4 within the image (true, the default) or in a tile;
+    /// the same bits either way (a test compares them).
+    /// </summary>
+    internal bool PatternPath { get => engine.PatternPath; set => engine.PatternPath = value; }
+
     /// <summary>Images in the last <see cref="Forward"/>; 0 before the first.</summary>
     public int Count { get; private set; }
 
@@ -126,6 +132,14 @@ public sealed unsafe class CpuNetwork
             throw new ArgumentException($"{layer} of {Count} images needs {Count * elements} floats; got {destination.Length}", nameof(destination));
         fixed (float* d = destination)
             engine.CopyActivations(layer, Count, d);
+    }
+
+    /// <summary>The first tile of a layer's outputs, every lane (empty ones included), [elements][Lanes]: for tests.</summary>
+    internal float[] FirstTile(Layer layer)
+    {
+        var result = new float[TileLayout.Shape(layer).Elements * Lanes];
+        fixed (float* d = result) engine.CopyFirstTile(layer, d);
+        return result;
     }
 
     /// <summary>A layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>

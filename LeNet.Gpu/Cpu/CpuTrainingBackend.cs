@@ -16,7 +16,10 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private readonly OutputLayer output;
     private readonly ConvolutionSquashing convolutions;
     private readonly CpuNetwork network, stepNetwork;
-    private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch, logits;
+    private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch, logits, sdlmStepSizes;
+    // What sdlmStepSizes were computed from (bit patterns of ε and μ); stale after the Hessian estimate changes.
+    private int stepSizesRate, stepSizesMu;
+    private bool stepSizesStale = true;
     private readonly int[] labels, order, batchLabels;
     private double lossSum;
     private long correct, images;
@@ -45,6 +48,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         gradients = new float[ParameterLayout.Length];
         stateA = new float[ParameterLayout.Length];
         stateB = new float[ParameterLayout.Length];
+        sdlmStepSizes = options.Optimizer == OptimizerKind.Sdlm ? new float[ParameterLayout.Length] : [];
         trainable = ParameterLayout.TrainableMask(output);
         logits = new float[capacity * Architecture.Classes];
         order = new int[n];
@@ -81,7 +85,13 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     c1, c2, parameters, gradients, stateA, stateB, trainable);
                 break;
             case OptimizerKind.Sdlm:
-                CpuOptimizer.Sdlm(rate * count, options.MuAt(rate), options.WeightDecay, parameters, gradients, stateA, trainable);
+                float epsilon = rate * count, mu = options.MuAt(rate);
+                if (stepSizesStale || BitConverter.SingleToInt32Bits(epsilon) != stepSizesRate || BitConverter.SingleToInt32Bits(mu) != stepSizesMu)
+                {
+                    CpuOptimizer.SdlmStepSizes(epsilon, mu, stateA, sdlmStepSizes);
+                    (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
+                }
+                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainable);
                 break;
         }
     }
@@ -114,6 +124,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
 
     public void EstimateHessian(int first, int samples)
     {
+        stepSizesStale = true;
         Array.Clear(stateA);
         for (int done = 0; done < samples; done += network.Capacity)
         {
@@ -159,7 +170,11 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     public Dictionary<string, float[]> OptimizerState() =>
         OptimizerStateNames.For(options.Optimizer).ToDictionary(name => name, name => (float[])State(name).Clone());
 
-    public void LoadOptimizerState(string name, float[] values) => values.CopyTo(State(name), 0);
+    public void LoadOptimizerState(string name, float[] values)
+    {
+        values.CopyTo(State(name), 0);
+        stepSizesStale = true;
+    }
 
     private float[] State(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
 

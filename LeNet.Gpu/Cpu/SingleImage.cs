@@ -48,6 +48,25 @@ internal static unsafe class SingleImage
     public static void Forward<TS, TV>(float* p, Squashing squashing, Activation convolution, OutputLayer output, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
     {
+        Convolutions<TS, TV>(p, squashing, convolution, s, o);
+
+        Dense<TS, TV>(o.S4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, o.C5);
+        Squash<TS, TV>(o.C5, C5Units, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(o.C5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, o.F6);
+        Squash<TS, TV>(o.F6, F6Units, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(o.F6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, o.Logits);
+        if (output == OutputLayer.Rbf) RbfTiles.Distances(o.F6, o.Logits);
+        Softmax<TS, TV>(o.Logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
+    }
+
+    /// <summary>
+    /// C1, S2, C3 and S4 of one image whose input is already in <c>o.Input</c> (<c>o.C5</c> onwards untouched): each output
+    /// the same chain of float operations as a tile lane's (<see cref="ConvolutionTiles"/>, <see cref="SubsamplingTiles"/>),
+    /// so a per-pattern training step takes them from here into its tile (<c>TileEngine.ForwardPattern</c>).
+    /// </summary>
+    public static void Convolutions<TS, TV>(float* p, Squashing squashing, Activation convolution, Scratch s, in Outputs o)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
         // C1: five shifted copies of the input, then 6 maps of 784 outputs.
         ShiftPlanes(o.Input, 1, InputSize, C1Size, s.C1Planes.Pointer, C1Plane);
         FlatConvolution<TS, TV>(s.C1Planes.Pointer, o.C1, C1Maps, TileLayout.C1Map, TileLayout.C1Map, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
@@ -63,14 +82,6 @@ internal static unsafe class SingleImage
             new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, TileLayout.C3Map).CopyTo(new Span<float>(o.C3 + m * TileLayout.C3Map, TileLayout.C3Map));
         Subsample(s.C3.Pointer, C3Maps, S4Size, C3Size, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, o.S4);
         Squash<TS, TV>(o.S4, TileLayout.S4, squashing, s.Vector.Pointer);
-
-        Dense<TS, TV>(o.S4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, o.C5);
-        Squash<TS, TV>(o.C5, C5Units, squashing, s.Vector.Pointer);
-        Dense<TS, TV>(o.C5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, o.F6);
-        Squash<TS, TV>(o.F6, F6Units, squashing, s.Vector.Pointer);
-        Dense<TS, TV>(o.F6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, o.Logits);
-        if (output == OutputLayer.Rbf) RbfTiles.Distances(o.F6, o.Logits);
-        Softmax<TS, TV>(o.Logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
     }
 
     /// <summary>plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width: the input seen by tap column kx.</summary>

@@ -22,6 +22,12 @@ internal unsafe interface ITileEngine
         out double lossSum, out int correct);
 
     void CopyActivations(Layer layer, int count, float* destination);
+
+    /// <summary>Tile 0 of a layer's outputs as the backward pass reads them, every lane, [elements][Lanes] (for tests).</summary>
+    void CopyFirstTile(Layer layer, float* destination);
+
+    /// <summary>Whether a lone image with a backward pass to follow takes the per-pattern path (tests turn it off to compare).</summary>
+    bool PatternPath { get; set; }
 }
 
 /// <summary>
@@ -64,6 +70,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     // alone would in any tile, so every width then gives the same outputs bit for bit.
     private readonly PinnedBuffer<float> slots;
     private readonly SingleImage.Scratch[] imageScratch;
+    private readonly PinnedBuffer<float>? patternSlots; // a per-pattern step's image and zero input (ForwardPattern)
     private readonly int singleImageLimit;
     private int looseStart = -1, tileItems; // the first image run one by one (−1: none), the tiles run before it
     private const int SlotInput = 0, SlotC1 = TileLayout.Input, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
@@ -105,9 +112,11 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
         imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
         for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();
+        if (imageScratch.Length > 0) patternSlots = new(2L * SlotFloats);
     }
 
     public int Lanes => L;
+    public bool PatternPath { get; set; } = true;
     public float* Probabilities => probabilities.Pointer;
     public int* Predictions => predictions.Pointer;
 
@@ -125,6 +134,12 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         this.images = images;
         this.mnist = mnist;
         this.count = count;
+        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath)
+        {
+            ForwardPattern();
+            this.images = null;
+            return;
+        }
         int left = count % CanonicalSum.Lanes;
         bool single = left > 0 && left <= singleImageLimit && !tilesOnly;
         looseStart = single ? count - left : -1;
@@ -177,11 +192,61 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         looseStart = -1;
     }
 
+    /// <summary>
+    /// A per-pattern training step's forward pass (one image, a backward pass to follow): the tile the tiled pass would
+    /// give, bit for bit, with less work. C1 to S4 run vectorised within the image (<see cref="SingleImage.Convolutions{TS, TV}"/>,
+    /// each output the tile lane's chain of operations) for the image and for an all-zero input, and go into tile 0: the
+    /// image in lane 0, the zero input's outputs in the empty lanes, which is what staging zeros there gives. The
+    /// empty lanes matter: their activations meet zero gradients in the backward pass, and the signs of those zero
+    /// products can decide the sign of a zero sum. C5 onwards run on the tile as always.
+    /// </summary>
+    private void ForwardPattern()
+    {
+        float* image = patternSlots!.Pointer, zero = image + SlotFloats;
+        new ReadOnlySpan<float>(images, TileLayout.Input).CopyTo(new Span<float>(image + SlotInput, TileLayout.Input));
+        Convolutions(image);
+        Convolutions(zero); // its input stays zero: nothing writes there
+        looseStart = -1;
+        tileItems = 1;
+        Spread(image + SlotInput, zero + SlotInput, TileLayout.Input, TileOf(Layer.Input, 0));
+        Spread(image + SlotC1, zero + SlotC1, TileLayout.C1, TileOf(Layer.C1, 0));
+        Spread(image + SlotS2, zero + SlotS2, TileLayout.S2, TileOf(Layer.S2, 0));
+        Spread(image + SlotC3, zero + SlotC3, TileLayout.C3, TileOf(Layer.C3, 0));
+        Spread(image + SlotS4, zero + SlotS4, TileLayout.S4, TileOf(Layer.S4, 0));
+        ForwardDense(0, 1);
+    }
+
+    /// <summary>
+    /// C1–S4 of one image at the widest vector the hardware accelerates, whatever the tiles' width (a batch-1 step's
+    /// tiles are narrow, <see cref="CpuTrainingBackend.StepWidth"/>): every output's chain is the same at every width.
+    /// </summary>
+    private void Convolutions(float* slot)
+    {
+        var o = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4, null, null, null, null, null);
+        var s = imageScratch[0];
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            SingleImage.Convolutions<Simd512, System.Runtime.Intrinsics.Vector512<float>>(parameters, squashing, convolution, s, o);
+        else if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            SingleImage.Convolutions<Simd256, System.Runtime.Intrinsics.Vector256<float>>(parameters, squashing, convolution, s, o);
+        else
+            SingleImage.Convolutions<TS, TV>(parameters, squashing, convolution, s, o);
+    }
+
+    /// <summary>tile[e] = (image[e], zero[e], zero[e], …): one image in lane 0, the zero input's values in the others.</summary>
+    private static void Spread(float* image, float* zero, int elements, float* tile)
+    {
+        for (int e = 0; e < elements; e++)
+        {
+            TS.Store(tile + (long)e * L, TS.Broadcast(zero[e]));
+            tile[(long)e * L] = image[e];
+        }
+    }
+
     private void ForwardTile(int tile, int valid)
     {
         float* p = parameters;
         float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
-        float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
+        float* a4 = TileOf(Layer.S4, tile);
 
         ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, TileLayout.C1, squashing);
@@ -189,6 +254,14 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a3, TileLayout.C3, squashing);
         SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
+        ForwardDense(tile, valid);
+    }
+
+    /// <summary>C5, F6, OUTPUT and the softmax of a tile whose S4 is in place.</summary>
+    private void ForwardDense(int tile, int valid)
+    {
+        float* p = parameters;
+        float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
         FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, a6);
         FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, a7);
@@ -213,6 +286,9 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
 
     /// <summary>Tile <paramref name="tile"/> of a layer's outputs, [elements][L].</summary>
     private float* TileOf(Layer layer, int tile) => BufferOf(layer) + (long)tile * Architecture.ElementsOf(layer) * L;
+
+    public void CopyFirstTile(Layer layer, float* destination) =>
+        new ReadOnlySpan<float>(TileOf(layer, 0), Architecture.ElementsOf(layer) * L).CopyTo(new Span<float>(destination, Architecture.ElementsOf(layer) * L));
 
     public void CopyActivations(Layer layer, int count, float* destination)
     {
