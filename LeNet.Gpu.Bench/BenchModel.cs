@@ -30,7 +30,7 @@ public static class BenchInputs
     /// <summary>Raw 28×28 byte images [count][784] (MNIST layout), uniform.</summary>
     public static byte[] Bytes(long count, int seed)
     {
-        var bytes = new byte[count * IInferenceEngine.MnistPixels];
+        var bytes = new byte[count * InputField.MnistLength];
         new Random(seed).NextBytes(bytes);
         return bytes;
     }

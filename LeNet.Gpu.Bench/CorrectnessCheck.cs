@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Cpu;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
@@ -63,8 +64,8 @@ public static class CorrectnessCheck
             if (test.RawPixels is not null && test.RawWidth == 28 && test.RawHeight == 28)
             {
                 int n = Math.Min(count, test.Count);
-                return (test.Images.AsSpan(0, n * IInferenceEngine.ImageFloats).ToArray(),
-                        test.RawPixels.AsSpan(0, n * IInferenceEngine.MnistPixels).ToArray(),
+                return (test.Images.AsSpan(0, n * Architecture.InputLength).ToArray(),
+                        test.RawPixels.AsSpan(0, n * InputField.MnistLength).ToArray(),
                         test.Labels.AsSpan(0, n).ToArray(), $"{test.Name} from {data}, first {n:N0} images");
             }
         }
@@ -134,8 +135,8 @@ public static class CorrectnessCheck
                     var watch = Stopwatch.StartNew();
                     using var engine = new IlgpuInferenceEngine(model, accelerator, batch, path);
                     var prediction = input == ImageFormat.Floats
-                        ? engine.Predict(Repeat(floats, IInferenceEngine.ImageFloats, n))
-                        : engine.PredictMnist(Repeat(bytes, IInferenceEngine.MnistPixels, n));
+                        ? engine.Predict(Repeat(floats, Architecture.InputLength, n))
+                        : engine.PredictMnist(Repeat(bytes, InputField.MnistLength, n));
                     double seconds = watch.Elapsed.TotalSeconds;
                     var row = Compare(path, input, batch, n, prediction, input == ImageFormat.Floats ? referenceFloats : referenceBytes, count, labels, o.Tolerance, seconds);
                     log($"check: {Format(row)}");

@@ -105,7 +105,7 @@ public class DeviceResidentBenchmarks
         private static bool Runs(BenchmarkCase c)
         {
             if (CaseFilter.Value(c, nameof(Device)) is not DeviceKind kind || CaseFilter.Value(c, nameof(BatchSize)) is not int batch) return true;
-            long perImage = Math.Max((ForwardPass.FloatsPerImage + IInferenceEngine.ImageFloats) * sizeof(float), FusedForwardPass.BytesPerImage);
+            long perImage = Math.Max((ForwardPass.FloatsPerImage + Architecture.InputLength) * sizeof(float), FusedForwardPass.BytesPerImage);
             return CaseFilter.BatchRuns(kind, batch, cpuBatch: 64, minGpuBatch: 1, perImage);
         }
     }

@@ -60,7 +60,7 @@ public class FusedInferenceBenchmarks
         private static bool Runs(BenchmarkCase c)
         {
             if (CaseFilter.Value(c, nameof(Device)) is not DeviceKind kind || CaseFilter.Value(c, nameof(BatchSize)) is not int batch) return true;
-            long perImage = (ForwardPass.FloatsPerImage + IInferenceEngine.ImageFloats) * sizeof(float) + IInferenceEngine.MnistPixels
+            long perImage = (ForwardPass.FloatsPerImage + Architecture.InputLength) * sizeof(float) + InputField.MnistLength
                 + 2 * FusedForwardPass.BytesPerImage;
             return CaseFilter.BatchRuns(kind, batch, cpuBatch: 1024, minGpuBatch: 1, perImage, cpuUpTo: true);
         }

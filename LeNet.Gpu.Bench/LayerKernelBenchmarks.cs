@@ -62,7 +62,7 @@ public class LayerKernelBenchmarks
         pass.LoadInput(k, stream, floats.View, BatchSize);
         pass.Run(k, stream, p, BatchSize); // compiles every kernel and fills every buffer
         fused.Run(fk, stream, p, BatchSize);
-        fused.Launch(FusedForwardPass.Stage.C1S2, fk, stream, p, BatchSize, ImageFormat.MnistBytes);
+        fused.Launch(Layer.C1, fk, stream, p, BatchSize, ImageFormat.MnistBytes);
         stream.Synchronize();
     }
 
@@ -72,9 +72,10 @@ public class LayerKernelBenchmarks
         stream.Synchronize();
     }
 
-    private void Time(FusedForwardPass.Stage stage, ImageFormat format = ImageFormat.Floats)
+    /// <summary>The fused kernel that starts at <paramref name="first"/>.</summary>
+    private void TimeFused(Layer first, ImageFormat format = ImageFormat.Floats)
     {
-        fused.Launch(stage, fk, stream, p, BatchSize, format);
+        fused.Launch(first, fk, stream, p, BatchSize, format);
         stream.Synchronize();
     }
 
@@ -88,10 +89,10 @@ public class LayerKernelBenchmarks
     [Benchmark] public void F6() => Time(Layer.F6);
     [Benchmark] public void Output() => Time(Layer.Output);
     [Benchmark] public void Softmax() { pass.LaunchSoftmax(k, stream, BatchSize); stream.Synchronize(); }
-    [Benchmark] public void FusedC1S2FromFloats() => Time(FusedForwardPass.Stage.C1S2);
-    [Benchmark] public void FusedC1S2FromBytes() => Time(FusedForwardPass.Stage.C1S2, ImageFormat.MnistBytes);
-    [Benchmark] public void FusedC3S4() => Time(FusedForwardPass.Stage.C3S4);
-    [Benchmark] public void FusedC5F6Output() => Time(FusedForwardPass.Stage.C5F6Output);
+    [Benchmark] public void FusedC1S2FromFloats() => TimeFused(Layer.C1);
+    [Benchmark] public void FusedC1S2FromBytes() => TimeFused(Layer.C1, ImageFormat.MnistBytes);
+    [Benchmark] public void FusedC3S4() => TimeFused(Layer.C3);
+    [Benchmark] public void FusedC5F6Output() => TimeFused(Layer.C5);
 
     [GlobalCleanup]
     public void Cleanup()

@@ -23,9 +23,9 @@ namespace LeNet.Gpu.Bench;
 [Config(typeof(Cases))]
 public class TrainingKernelBenchmarks
 {
-    /// <summary>What is timed, in the order of a step: the gathers, every <see cref="BackwardPass.Step"/>, then the rest.</summary>
+    /// <summary>What is timed, in the order of a step: the gathers, every one of <see cref="BackwardPass.Steps"/>, then the rest.</summary>
     public static IEnumerable<string> Launches() =>
-        ["Gather", "GatherDistorted", .. Enum.GetNames<BackwardPass.Step>(), "Statistics", "Sgd", "Adam", "Sdlm", "HessianAccumulate"];
+        ["Gather", "GatherDistorted", .. BackwardPass.Steps.Select(s => s.ToString()), "Statistics", "Sgd", "Adam", "Sdlm", "HessianAccumulate"];
 
     [ParamsSource(nameof(DeviceKinds))]
     public DeviceKind Device { get; set; }
@@ -52,7 +52,7 @@ public class TrainingKernelBenchmarks
             _ => OptimizerKind.Sgd,
         };
         var options = new TrainingOptions { BatchSize = BatchSize, Optimizer = optimizer, Distortion = Distortion.Default };
-        var convolutions = Kernel is nameof(BackwardPass.Step.C1Squash) or nameof(BackwardPass.Step.C3Squash)
+        var convolutions = BackwardPass.Steps.Any(s => s.ToString() == Kernel && s is { Part: BackwardPart.Squash, Layer: Layer.C1 or Layer.C3 })
             ? ConvolutionSquashing.Squashed : ConvolutionSquashing.Linear;
         backend = new IlgpuTrainingBackend(accelerator, LeNetModel.CreateRandom(1, convolutions: convolutions), options,
             BenchInputs.Images(BatchSize, seed: 3), BenchInputs.Labels(BatchSize), BatchSize);
@@ -74,7 +74,7 @@ public class TrainingKernelBenchmarks
             case "Sgd" or "Adam" or "Sdlm": backend.Update(0.001f, 1, BatchSize); break;
             case "HessianAccumulate": backend.AccumulateHessian(1f / 8); break;
             default:
-                var step = Enum.Parse<BackwardPass.Step>(Kernel);
+                var step = BackwardPass.Steps.Single(s => s.ToString() == Kernel);
                 backend.Backward.Launch(step, k, s, backend.DeviceParameters, backend.Forward, BatchSize);
                 break;
         }

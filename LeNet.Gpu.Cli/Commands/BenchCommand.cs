@@ -34,7 +34,7 @@ public static class BenchCommand
             double? ceiling = null;
             foreach (int size in sizes)
             {
-                var images = new float[(long)size * IInferenceEngine.ImageFloats];
+                var images = new float[(long)size * Architecture.InputLength];
                 for (long i = 0; i < images.Length; i++) images[i] = (float)InputField.FromInkFraction(random.NextDouble());
                 using var engine = Engines.CreateInference(model, kind, size);
                 description = engine.Device;

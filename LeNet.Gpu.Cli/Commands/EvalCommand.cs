@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
@@ -33,7 +34,7 @@ public static class EvalCommand
             var (test, dataName) = Common.LoadTestData(parse.GetValue(dataset), parse.GetValue(data), fallback);
 
             using var engine = Engines.CreateInferenceFor(network, test.Count, deviceKind);
-            engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * IInferenceEngine.ImageFloats)); // first launches
+            engine.Predict(test.Images.AsSpan(0, Math.Min(test.Count, 16) * Architecture.InputLength)); // first launches
             var clock = Stopwatch.StartNew();
             var prediction = engine.Predict(test.Images);
             double seconds = clock.Elapsed.TotalSeconds;

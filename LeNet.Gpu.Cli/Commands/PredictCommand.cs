@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LeNet.Gpu.Model;
 using LeNet.Gpu.Data;
 using LeNet.Gpu.Engine;
 using LeNet.Gpu.Serialization;
@@ -65,8 +66,8 @@ public static class PredictCommand
                         }
                     }
                     if (readable.Count == 0) continue;
-                    var images = new float[readable.Count * IInferenceEngine.ImageFloats];
-                    for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * IInferenceEngine.ImageFloats));
+                    var images = new float[readable.Count * Architecture.InputLength];
+                    for (int i = 0; i < readable.Count; i++) readable[i].Image.CopyTo(images.AsSpan(i * Architecture.InputLength));
                     engine ??= Engines.CreateInferenceFor(network, Math.Min(files.Count, Chunk), deviceKind);
                     var prediction = engine.Predict(images);
                     var table = new Table().AddColumns("File", "Class", "Probability");

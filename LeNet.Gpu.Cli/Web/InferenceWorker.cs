@@ -44,8 +44,8 @@ public sealed class InferenceWorker : IDisposable
     /// <exception cref="ServerBusyException">The queue is full.</exception>
     public Task<FeatureMaps> TraceAsync(float[] input, CancellationToken cancellation = default)
     {
-        if (input.Length != IInferenceEngine.ImageFloats)
-            throw new ArgumentException($"expected one 32×32 image ({IInferenceEngine.ImageFloats} values), got {input.Length}");
+        if (input.Length != Architecture.InputLength)
+            throw new ArgumentException($"expected one 32×32 image ({Architecture.InputLength} values), got {input.Length}");
         var job = new Job(input, new TaskCompletionSource<FeatureMaps>(TaskCreationOptions.RunContinuationsAsynchronously), cancellation);
         try
         {

@@ -235,9 +235,9 @@ public class CpuSquashedConvolutionTests
         var squashed = CpuTestData.Model(3, Squashing.ScaledTanh, Squashed);
         var linear = new LeNetModel(squashed.Squashing, (float[])squashed.Parameters.Clone());
         var random = new Random(21);
-        var bytes = new byte[count * CpuNetwork.MnistPixels];
+        var bytes = new byte[count * InputField.MnistLength];
         random.NextBytes(bytes);
-        var images = new float[count * CpuNetwork.ImageFloats];
+        var images = new float[count * Architecture.InputLength];
         CpuNetwork.ConvertMnist(bytes, images);
         var inputs = CpuTestData.Inputs(images, count);
         double[] Expected(LeNetModel model) => inputs.SelectMany(x => new ReferenceLeNet(model).Forward(x).Probabilities).ToArray();
@@ -248,7 +248,7 @@ public class CpuSquashedConvolutionTests
         using var engine = new CpuInferenceEngine(squashed, batchCapacity: 16, threads: 2);
         Tolerance.AssertClose("squashed, floats", engine.Predict(images).Probabilities, expectedSquashed);
         Tolerance.AssertClose("squashed, MNIST bytes", engine.PredictMnist(bytes).Probabilities, expectedSquashed);
-        Tolerance.AssertClose("squashed, trace C1", engine.Trace(images.AsSpan(0, 3 * CpuNetwork.ImageFloats)).Of(Layer.C1),
+        Tolerance.AssertClose("squashed, trace C1", engine.Trace(images.AsSpan(0, 3 * Architecture.InputLength)).Of(Layer.C1),
             inputs.Take(3).SelectMany(x => new ReferenceLeNet(squashed).Forward(x).C1).ToArray());
 
         // Load switches with the model, both ways.

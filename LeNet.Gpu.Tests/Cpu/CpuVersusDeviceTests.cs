@@ -37,7 +37,7 @@ public class CpuVersusDeviceTests
         using var forward = new ForwardPass(a.Accelerator, Count);
         using var backward = new BackwardPass(a.Accelerator, Count);
         using var staging = a.Accelerator.Allocate1D(images);
-        k.Input.FromFloatImages(stream, forward.InputShape(Count), staging.View, forward.Input.View);
+        k.Input.FromFloatImages(stream, forward.ShapeOf(Layer.Input, Count), staging.View, forward.OutputOf(Layer.Input).View);
         forward.Run(k, stream, parameters, Count);
         backward.Labels.CopyFromCPU(labels);
 
@@ -46,8 +46,8 @@ public class CpuVersusDeviceTests
 
         var buffers = new (Layer, MemoryBuffer1D<float, Stride1D.Dense>)[]
         {
-            (Layer.Input, forward.Input), (Layer.C1, forward.C1), (Layer.S2, forward.S2), (Layer.C3, forward.C3),
-            (Layer.S4, forward.S4), (Layer.C5, forward.C5), (Layer.F6, forward.F6), (Layer.Output, forward.Logits),
+            (Layer.Input, forward.OutputOf(Layer.Input)), (Layer.C1, forward.OutputOf(Layer.C1)), (Layer.S2, forward.OutputOf(Layer.S2)), (Layer.C3, forward.OutputOf(Layer.C3)),
+            (Layer.S4, forward.OutputOf(Layer.S4)), (Layer.C5, forward.OutputOf(Layer.C5)), (Layer.F6, forward.OutputOf(Layer.F6)), (Layer.Output, forward.OutputOf(Layer.Output)),
         };
         foreach (var (layer, buffer) in buffers)
         {
@@ -87,12 +87,12 @@ public class CpuVersusDeviceTests
         using var parameters = new DeviceParameters(a.Accelerator, model);
         using var forward = new ForwardPass(a.Accelerator, Count);
         using var staging = a.Accelerator.Allocate1D(bytes);
-        a.Kernels.Input.FromMnistBytes(stream, forward.InputShape(Count), staging.View, forward.Input.View);
+        a.Kernels.Input.FromMnistBytes(stream, forward.ShapeOf(Layer.Input, Count), staging.View, forward.OutputOf(Layer.Input).View);
         forward.Run(a.Kernels, stream, parameters, Count);
 
         var net = new CpuNetwork(Count, 2);
         net.ForwardMnist(model.Parameters, model.Squashing, bytes, Count);
-        Assert.Equal(TestData.FromBatchLayout(forward.Input.GetAsArray1D(), Count, Count), net.Activations(Layer.Input));
+        Assert.Equal(TestData.FromBatchLayout(forward.OutputOf(Layer.Input).GetAsArray1D(), Count, Count), net.Activations(Layer.Input));
         Assert.True(Tolerance.NormwiseError(net.Probabilities, forward.Probabilities.GetAsArray1D()) <= 1e-5);
     }
 }

@@ -39,7 +39,7 @@ public class PatternPathTests
         pattern.Backward(model.Parameters, model.Squashing, CpuTestData.Labels(8, 44), 8, new float[P.Length], false, 0.1f, out _, out _);
         for (int n = 0; n < 6; n++)
         {
-            var image = images.AsSpan(n * CpuNetwork.ImageFloats, CpuNetwork.ImageFloats);
+            var image = images.AsSpan(n * Architecture.InputLength, Architecture.InputLength);
             int[] label = [n % 10];
             foreach (bool secondOrder in new[] { false, true })
             {

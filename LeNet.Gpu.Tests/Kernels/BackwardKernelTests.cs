@@ -43,7 +43,7 @@ public sealed class BackwardKernelTests(ITestOutputHelper output)
 
         using var parameters = new DeviceParameters(a, model);
         using var pass = new ForwardPass(a, capacity);
-        pass.Input.CopyFromCPU(TestData.ToBatchLayout(images, count, capacity));
+        pass.OutputOf(Layer.Input).CopyFromCPU(TestData.ToBatchLayout(images, count, capacity));
         pass.Run(k, s, parameters, count);
 
         using var labelBuffer = gpu.Upload(labels.Concat(Enumerable.Repeat(0, capacity - count)).ToArray());
@@ -70,27 +70,27 @@ public sealed class BackwardKernelTests(ITestOutputHelper output)
         // Loss → OUTPUT (identity) → F6.
         k.Softmax.CrossEntropyBackward(s, Shape(10, 1), First, pass.Probabilities.View, pass.Predictions.View, labelBuffer.View,
             dLogits.View, losses.View, correct.View);
-        k.FullyConnected.BackwardParameters(s, Shape(84, 1), Shape(10, 1), First, dLogits.View, pass.F6.View, G2(P.OutputWeight, P.OutputBias), Threads);
+        k.FullyConnected.BackwardParameters(s, Shape(84, 1), Shape(10, 1), First, dLogits.View, pass.OutputOf(Layer.F6).View, G2(P.OutputWeight, P.OutputBias), Threads);
         k.FullyConnected.BackwardInput(s, Shape(84, 1), Shape(10, 1), First, dLogits.View, W(P.OutputWeight), dF6.View);
         // F6 (squashed) → C5.
-        k.Squashing.Backward(s, Shape(84, 1), squash, First, pass.F6.View, dF6.View);
-        k.FullyConnected.BackwardParameters(s, Shape(120, 1), Shape(84, 1), First, dF6.View, pass.C5.View, G2(P.F6Weight, P.F6Bias), Threads);
+        k.Squashing.Backward(s, Shape(84, 1), squash, First, pass.OutputOf(Layer.F6).View, dF6.View);
+        k.FullyConnected.BackwardParameters(s, Shape(120, 1), Shape(84, 1), First, dF6.View, pass.OutputOf(Layer.C5).View, G2(P.F6Weight, P.F6Bias), Threads);
         k.FullyConnected.BackwardInput(s, Shape(120, 1), Shape(84, 1), First, dF6.View, W(P.F6Weight), dC5.View);
         // C5 (squashed) → S4.
-        k.Squashing.Backward(s, Shape(120, 1), squash, First, pass.C5.View, dC5.View);
-        k.Convolution.BackwardParameters(s, Shape(16, 5), Shape(120, 1), First, dC5.View, pass.S4.View, parameters.C5Mask, G2(P.C5Weight, P.C5Bias), Threads);
+        k.Squashing.Backward(s, Shape(120, 1), squash, First, pass.OutputOf(Layer.C5).View, dC5.View);
+        k.Convolution.BackwardParameters(s, Shape(16, 5), Shape(120, 1), First, dC5.View, pass.OutputOf(Layer.S4).View, parameters.C5Mask, G2(P.C5Weight, P.C5Bias), Threads);
         k.Convolution.BackwardInput(s, Shape(16, 5), Shape(120, 1), First, dC5.View, new(W(P.C5Weight), W(P.C5Bias), parameters.C5Mask), dS4.View);
         // S4 (squashed) → C3 (identity) → S2.
-        k.Squashing.Backward(s, Shape(16, 5), squash, First, pass.S4.View, dS4.View);
-        k.Subsampling.BackwardParameters(s, Shape(16, 10), Shape(16, 5), First, dS4.View, pass.C3.View, new(G(P.S4Coefficient), G(P.S4Bias)));
+        k.Squashing.Backward(s, Shape(16, 5), squash, First, pass.OutputOf(Layer.S4).View, dS4.View);
+        k.Subsampling.BackwardParameters(s, Shape(16, 10), Shape(16, 5), First, dS4.View, pass.OutputOf(Layer.C3).View, new(G(P.S4Coefficient), G(P.S4Bias)));
         k.Subsampling.BackwardInput(s, Shape(16, 10), Shape(16, 5), First, dS4.View, W(P.S4Coefficient), dC3.View);
-        k.Convolution.BackwardParameters(s, Shape(6, 14), Shape(16, 10), First, dC3.View, pass.S2.View, parameters.C3Mask, G2(P.C3Weight, P.C3Bias), Threads);
+        k.Convolution.BackwardParameters(s, Shape(6, 14), Shape(16, 10), First, dC3.View, pass.OutputOf(Layer.S2).View, parameters.C3Mask, G2(P.C3Weight, P.C3Bias), Threads);
         k.Convolution.BackwardInput(s, Shape(6, 14), Shape(16, 10), First, dC3.View, new(W(P.C3Weight), W(P.C3Bias), parameters.C3Mask), dS2.View);
         // S2 (squashed) → C1 (identity).
-        k.Squashing.Backward(s, Shape(6, 14), squash, First, pass.S2.View, dS2.View);
-        k.Subsampling.BackwardParameters(s, Shape(6, 28), Shape(6, 14), First, dS2.View, pass.C1.View, new(G(P.S2Coefficient), G(P.S2Bias)));
+        k.Squashing.Backward(s, Shape(6, 14), squash, First, pass.OutputOf(Layer.S2).View, dS2.View);
+        k.Subsampling.BackwardParameters(s, Shape(6, 28), Shape(6, 14), First, dS2.View, pass.OutputOf(Layer.C1).View, new(G(P.S2Coefficient), G(P.S2Bias)));
         k.Subsampling.BackwardInput(s, Shape(6, 28), Shape(6, 14), First, dS2.View, W(P.S2Coefficient), dC1.View);
-        k.Convolution.BackwardParameters(s, Shape(1, 32), Shape(6, 28), First, dC1.View, pass.Input.View, parameters.C1Mask, G2(P.C1Weight, P.C1Bias), Threads);
+        k.Convolution.BackwardParameters(s, Shape(1, 32), Shape(6, 28), First, dC1.View, pass.OutputOf(Layer.Input).View, parameters.C1Mask, G2(P.C1Weight, P.C1Bias), Threads);
         s.Synchronize();
 
         var reference = new ReferenceLeNet(model);

@@ -44,10 +44,10 @@ public sealed class ForwardPassTests
         var images = TestData.RandomImages(count, seed: 200 + count);
         using var parameters = new DeviceParameters(gpu.Accelerator, model);
         using var pass = new ForwardPass(gpu.Accelerator, capacity);
-        foreach (var b in new[] { pass.Input, pass.C1, pass.S2, pass.C3, pass.S4, pass.C5, pass.F6, pass.Logits, pass.Probabilities })
+        foreach (var b in new[] { pass.OutputOf(Layer.Input), pass.OutputOf(Layer.C1), pass.OutputOf(Layer.S2), pass.OutputOf(Layer.C3), pass.OutputOf(Layer.S4), pass.OutputOf(Layer.C5), pass.OutputOf(Layer.F6), pass.OutputOf(Layer.Output), pass.Probabilities })
             Poison(b);
         pass.Predictions.CopyFromCPU(Enumerable.Repeat(-1, capacity).ToArray());
-        pass.Input.CopyFromCPU(TestData.ToBatchLayout(images, count, capacity));
+        pass.OutputOf(Layer.Input).CopyFromCPU(TestData.ToBatchLayout(images, count, capacity));
 
         pass.Run(gpu.Kernels, gpu.Stream, parameters, count);
         gpu.Stream.Synchronize();
@@ -61,13 +61,13 @@ public sealed class ForwardPassTests
             Tolerance.AssertClose($"{layer} ({squashing}, {count} of {capacity})",
                 TestData.FromBatchLayout(device, count, capacity), TestData.Concat(expected.Select(select)));
         }
-        Check("C1", pass.C1, r => r.C1);
-        Check("S2", pass.S2, r => r.S2);
-        Check("C3", pass.C3, r => r.C3);
-        Check("S4", pass.S4, r => r.S4);
-        Check("C5", pass.C5, r => r.C5);
-        Check("F6", pass.F6, r => r.F6);
-        Check("logits", pass.Logits, r => r.Logits);
+        Check("C1", pass.OutputOf(Layer.C1), r => r.C1);
+        Check("S2", pass.OutputOf(Layer.S2), r => r.S2);
+        Check("C3", pass.OutputOf(Layer.C3), r => r.C3);
+        Check("S4", pass.OutputOf(Layer.S4), r => r.S4);
+        Check("C5", pass.OutputOf(Layer.C5), r => r.C5);
+        Check("F6", pass.OutputOf(Layer.F6), r => r.F6);
+        Check("logits", pass.OutputOf(Layer.Output), r => r.Logits);
 
         // Probabilities are image-major [capacity][10]; predictions [capacity].
         var probabilities = pass.Probabilities.GetAsArray1D();
@@ -92,14 +92,14 @@ public sealed class ForwardPassTests
         var images = TestData.RandomImages(count, seed: 8);
         using var parameters = new DeviceParameters(gpu.Accelerator, model);
         using var pass = new ForwardPass(gpu.Accelerator, count);
-        Poison(pass.C3);
-        pass.Input.CopyFromCPU(TestData.ToBatchLayout(images, count, count));
+        Poison(pass.OutputOf(Layer.C3));
+        pass.OutputOf(Layer.Input).CopyFromCPU(TestData.ToBatchLayout(images, count, count));
         pass.Run(gpu.Kernels, gpu.Stream, parameters, count);
         gpu.Stream.Synchronize();
 
         var reference = new ReferenceLeNet(model); // skips the masked entries by its own copy of Table I
         var expected = TestData.Concat(Enumerable.Range(0, count).Select(n => reference.Forward(TestData.Image(images, n, 1024)).C3));
-        Tolerance.AssertClose("C3 with 1e3 in masked weights", TestData.FromBatchLayout(pass.C3.GetAsArray1D(), count, count), expected);
+        Tolerance.AssertClose("C3 with 1e3 in masked weights", TestData.FromBatchLayout(pass.OutputOf(Layer.C3).GetAsArray1D(), count, count), expected);
         var probabilities = pass.Probabilities.GetAsArray1D();
         var expectedP = TestData.Concat(Enumerable.Range(0, count).Select(n => reference.Forward(TestData.Image(images, n, 1024)).Probabilities));
         Tolerance.AssertClose("probabilities with 1e3 in masked weights", probabilities, expectedP);

@@ -82,8 +82,8 @@ public sealed class FusedKernelTests
             Assert.True(device.Skip(count * per).All(float.IsNaN), $"{layer} ({what}): an element past the batch was written");
             Tolerance.AssertClose($"{layer} ({what})", device.AsSpan(0, count * per), TestData.Concat(expected.Select(select)));
         }
-        Check("S2", pass.S2, FusedKernels.S2Floats, r => r.S2);
-        Check("S4", pass.S4, FusedKernels.S4Floats, r => r.S4);
+        Check("S2", pass.S2, Architecture.S2Length, r => r.S2);
+        Check("S4", pass.S4, Architecture.S4Length, r => r.S4);
         Check("probabilities", pass.Probabilities, 10, r => r.Probabilities);
         var classes = pass.Predictions.GetAsArray1D();
         Assert.True(classes.Skip(count).All(c => c == -1), $"predictions ({what}): past the batch were written");

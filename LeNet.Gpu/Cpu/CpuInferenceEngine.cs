@@ -56,12 +56,12 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public Prediction Predict(ReadOnlySpan<float> images)
     {
-        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
-        var result = new Prediction(new float[(long)n * CpuNetwork.Classes], new int[n]);
+        int n = IInferenceEngine.CountImages(images.Length, Architecture.InputLength, "float 32×32 images");
+        var result = new Prediction(new float[(long)n * Architecture.Classes], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count, output, convolutions);
+            network.Forward(parameters, Squashing, images.Slice(first * Architecture.InputLength, count * Architecture.InputLength), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -69,12 +69,12 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     public Prediction PredictMnist(ReadOnlySpan<byte> images)
     {
-        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.MnistPixels, "28×28 byte images");
-        var result = new Prediction(new float[(long)n * CpuNetwork.Classes], new int[n]);
+        int n = IInferenceEngine.CountImages(images.Length, InputField.MnistLength, "28×28 byte images");
+        var result = new Prediction(new float[(long)n * Architecture.Classes], new int[n]);
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count, output, convolutions);
+            network.ForwardMnist(parameters, Squashing, images.Slice(first * InputField.MnistLength, count * InputField.MnistLength), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -82,13 +82,13 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     private void Collect(Prediction result, int first, int count)
     {
-        network.Probabilities.CopyTo(result.Probabilities.AsSpan(first * CpuNetwork.Classes, count * CpuNetwork.Classes));
+        network.Probabilities.CopyTo(result.Probabilities.AsSpan(first * Architecture.Classes, count * Architecture.Classes));
         network.Predictions.CopyTo(result.Classes.AsSpan(first, count));
     }
 
     public LayerOutputs Trace(ReadOnlySpan<float> images)
     {
-        int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, Architecture.InputLength, "float 32×32 images");
         if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
         var prediction = Predict(images);
         return new LayerOutputs(n, [images.ToArray(), .. Architecture.Layers.Skip(1).Select(l => network.Activations(l.Layer))],

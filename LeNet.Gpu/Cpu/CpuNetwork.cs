@@ -21,8 +21,6 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 public sealed unsafe class CpuNetwork
 {
-    public const int ImageFloats = TileLayout.Input, MnistPixels = InputField.MnistLength, Classes = Architecture.Classes;
-
     private readonly ITileEngine engine;
     private Squashing forwardSquashing;
 
@@ -95,8 +93,8 @@ public sealed unsafe class CpuNetwork
         OutputLayer output, ConvolutionSquashing convolutions, bool tilesOnly)
     {
         CheckForward(parameters, squashing, convolutions, count);
-        if (images.Length < (long)count * ImageFloats)
-            throw new ArgumentException($"{count} images need {count * ImageFloats} floats; got {images.Length}", nameof(images));
+        if (images.Length < (long)count * Architecture.InputLength)
+            throw new ArgumentException($"{count} images need {count * Architecture.InputLength} floats; got {images.Length}", nameof(images));
         fixed (float* p = parameters, x = images)
             engine.Forward(p, squashing, convolutions, output, x, null, count, tilesOnly);
         Finish(squashing, output, count);
@@ -110,8 +108,8 @@ public sealed unsafe class CpuNetwork
         OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
     {
         CheckForward(parameters, squashing, convolutions, count);
-        if (images.Length < (long)count * MnistPixels)
-            throw new ArgumentException($"{count} images need {count * MnistPixels} bytes; got {images.Length}", nameof(images));
+        if (images.Length < (long)count * InputField.MnistLength)
+            throw new ArgumentException($"{count} images need {count * InputField.MnistLength} bytes; got {images.Length}", nameof(images));
         fixed (float* p = parameters)
         fixed (byte* b = images)
             engine.Forward(p, squashing, convolutions, output, null, b, count);
@@ -119,7 +117,7 @@ public sealed unsafe class CpuNetwork
     }
 
     /// <summary>Class probabilities of the last forward pass, [Count][10].</summary>
-    public ReadOnlySpan<float> Probabilities => new(engine.Probabilities, Count * Classes);
+    public ReadOnlySpan<float> Probabilities => new(engine.Probabilities, Count * Architecture.Classes);
 
     /// <summary>The most probable class of each image of the last forward pass (the first of equal maxima).</summary>
     public ReadOnlySpan<int> Predictions => new(engine.Predictions, Count);
@@ -177,7 +175,7 @@ public sealed unsafe class CpuNetwork
         CheckParameters(parameters);
         if (labels.Length < count) throw new ArgumentException($"{count} images need {count} labels; got {labels.Length}", nameof(labels));
         for (int n = 0; n < count; n++)
-            if ((uint)labels[n] >= Classes)
+            if ((uint)labels[n] >= Architecture.Classes)
                 throw new ArgumentException($"label {labels[n]} of image {n} is not a class 0–9", nameof(labels));
         if (gradients.Length != ParameterLayout.Length)
             throw new ArgumentException($"gradients need {ParameterLayout.Length} floats; got {gradients.Length}", nameof(gradients));
@@ -189,16 +187,16 @@ public sealed unsafe class CpuNetwork
     /// <summary>MNIST bytes [count][784] → float images [count][1024], the preparation <see cref="ForwardMnist"/> applies.</summary>
     public static void ConvertMnist(ReadOnlySpan<byte> mnist, Span<float> images)
     {
-        int count = mnist.Length / MnistPixels;
-        if (mnist.Length % MnistPixels != 0) throw new ArgumentException("not a whole number of 28×28 images", nameof(mnist));
-        if (images.Length < count * ImageFloats) throw new ArgumentException($"{count} images need {count * ImageFloats} floats", nameof(images));
+        int count = mnist.Length / InputField.MnistLength;
+        if (mnist.Length % InputField.MnistLength != 0) throw new ArgumentException("not a whole number of 28×28 images", nameof(mnist));
+        if (images.Length < count * Architecture.InputLength) throw new ArgumentException($"{count} images need {count * Architecture.InputLength} floats", nameof(images));
         fixed (byte* source = mnist)
         {
             var bytes = new HostInkBytes(source);
             for (int n = 0; n < count; n++)
                 for (int y = 0; y < InputField.Size; y++)
                     for (int x = 0; x < InputField.Size; x++)
-                        images[n * ImageFloats + y * InputField.Size + x] = InputField.Mnist(bytes, n * MnistPixels, x, y);
+                        images[n * Architecture.InputLength + y * InputField.Size + x] = InputField.Mnist(bytes, n * InputField.MnistLength, x, y);
         }
     }
 

@@ -44,11 +44,11 @@ public static class CpuOptimizer
     /// </summary>
     public static void Adam(float learningRate, float beta1, float beta2, float epsilon, float weightDecay,
         float correction1, float correction2,
-        Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> m, Span<float> v, ReadOnlySpan<float> trainable)
+        Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment, ReadOnlySpan<float> trainable)
     {
-        Check(parameters.Length, gradients.Length, m.Length, trainable.Length);
-        Check(parameters.Length, v.Length, v.Length, v.Length);
-        var w = Cast(parameters); var gr = Cast(gradients); var mv = Cast(m); var vv = Cast(v); var t = Cast(trainable);
+        Check(parameters.Length, gradients.Length, firstMoment.Length, trainable.Length);
+        Check(parameters.Length, secondMoment.Length, secondMoment.Length, secondMoment.Length);
+        var w = Cast(parameters); var gr = Cast(gradients); var mv = Cast(firstMoment); var vv = Cast(secondMoment); var t = Cast(trainable);
         var lr = new Vector<float>(learningRate); var b1 = new Vector<float>(beta1); var b2 = new Vector<float>(beta2);
         var c1 = new Vector<float>(1f - beta1); var c2 = new Vector<float>(1f - beta2);
         var eps = new Vector<float>(epsilon); var wd = new Vector<float>(weightDecay);
@@ -68,10 +68,10 @@ public static class CpuOptimizer
         {
             if (trainable[i] == 0f) continue;
             float g = gradients[i] + weightDecay * parameters[i];
-            float mi = beta1 * m[i] + (1f - beta1) * g;
-            float vi = beta2 * v[i] + (1f - beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
+            float mi = beta1 * firstMoment[i] + (1f - beta1) * g;
+            float vi = beta2 * secondMoment[i] + (1f - beta2) * g * g;
+            firstMoment[i] = mi;
+            secondMoment[i] = vi;
             parameters[i] -= learningRate * (mi / correction1) / (MathF.Sqrt(vi / correction2) + epsilon);
         }
     }

@@ -9,14 +9,17 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal sealed class CpuTrainingBackend : ITrainingBackend
 {
-    private const int Field = InputField.Size, Pixels = Field * Field;
+    private const int Field = InputField.Size;
 
     private readonly TrainingOptions options;
     private readonly Squashing squashing;
     private readonly OutputLayer output;
     private readonly ConvolutionSquashing convolutions;
     private readonly CpuNetwork network, stepNetwork;
-    private readonly float[] dataset, parameters, gradients, stateA, stateB, trainable, batch, logits, sdlmStepSizes;
+    private readonly float[] dataset, parameters, gradients, trainable, batch, logits, sdlmStepSizes;
+    // The optimizer's state, each the parameters' length where the optimizer keeps it (else empty): SGD's velocity,
+    // Adam's first and second moments, SDLM's Hessian diagonal (estimated before every pass, so no checkpoint holds it).
+    private readonly float[] velocity, firstMoment, secondMoment, hessian;
     // What sdlmStepSizes were computed from (bit patterns of ε and μ); stale after the Hessian estimate changes.
     private int stepSizesRate, stepSizesMu;
     private bool stepSizesStale = true;
@@ -46,13 +49,16 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         this.labels = labels;
         parameters = (float[])model.Parameters.Clone();
         gradients = new float[ParameterLayout.Length];
-        stateA = new float[ParameterLayout.Length];
-        stateB = new float[ParameterLayout.Length];
-        sdlmStepSizes = options.Optimizer == OptimizerKind.Sdlm ? new float[ParameterLayout.Length] : [];
+        float[] Kept(params OptimizerKind[] by) => by.Contains(options.Optimizer) ? new float[ParameterLayout.Length] : [];
+        velocity = Kept(OptimizerKind.Sgd);
+        firstMoment = Kept(OptimizerKind.Adam);
+        secondMoment = Kept(OptimizerKind.Adam);
+        hessian = Kept(OptimizerKind.Sdlm);
+        sdlmStepSizes = Kept(OptimizerKind.Sdlm);
         trainable = ParameterLayout.TrainableMask(output);
         logits = new float[capacity * Architecture.Classes];
         order = new int[n];
-        batch = new float[capacity * Pixels];
+        batch = new float[capacity * Architecture.InputLength];
         batchLabels = new int[capacity];
     }
 
@@ -77,18 +83,18 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         switch (options.Optimizer)
         {
             case OptimizerKind.Sgd:
-                CpuOptimizer.Sgd(rate, options.Momentum, options.WeightDecay, parameters, gradients, stateA, trainable);
+                CpuOptimizer.Sgd(rate, options.Momentum, options.WeightDecay, parameters, gradients, velocity, trainable);
                 break;
             case OptimizerKind.Adam:
                 var (c1, c2) = options.AdamCorrections(step);
                 CpuOptimizer.Adam(rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay,
-                    c1, c2, parameters, gradients, stateA, stateB, trainable);
+                    c1, c2, parameters, gradients, firstMoment, secondMoment, trainable);
                 break;
             case OptimizerKind.Sdlm:
                 float epsilon = rate * count, mu = options.MuAt(rate);
                 if (stepSizesStale || BitConverter.SingleToInt32Bits(epsilon) != stepSizesRate || BitConverter.SingleToInt32Bits(mu) != stepSizesMu)
                 {
-                    CpuOptimizer.SdlmStepSizes(epsilon, mu, stateA, sdlmStepSizes);
+                    CpuOptimizer.SdlmStepSizes(epsilon, mu, hessian, sdlmStepSizes);
                     (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
                 }
                 CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainable);
@@ -104,15 +110,15 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         {
             int source = order[first + n];
             batchLabels[n] = labels[source];
-            var to = batch.AsSpan(n * Pixels, Pixels);
+            var to = batch.AsSpan(n * Architecture.InputLength, Architecture.InputLength);
             if (d is null)
             {
-                dataset.AsSpan(source * Pixels, Pixels).CopyTo(to);
+                dataset.AsSpan(source * Architecture.InputLength, Architecture.InputLength).CopyTo(to);
                 continue;
             }
             var t = AffineDistortion.For(d.Args(options.Seed, epoch), source);
             var images = new HostFieldFloats(dataset);
-            long from = (long)source * Pixels;
+            long from = (long)source * Architecture.InputLength;
             for (int y = 0; y < Field; y++)
                 for (int x = 0; x < Field; x++)
                 {
@@ -125,7 +131,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     public void EstimateHessian(int first, int samples)
     {
         stepSizesStale = true;
-        Array.Clear(stateA);
+        Array.Clear(hessian);
         for (int done = 0; done < samples; done += network.Capacity)
         {
             int count = Math.Min(network.Capacity, samples - done);
@@ -133,7 +139,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
             network.ForwardForBackward(parameters, squashing, batch, count, output, convolutions);
             network.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: true, options.MapJ, out _, out _);
             // Each batch's diagonal is its mean; weighting by its share of the samples makes the estimate their mean.
-            CpuOptimizer.Accumulate((float)count / samples, gradients, stateA);
+            CpuOptimizer.Accumulate((float)count / samples, gradients, hessian);
         }
     }
 
@@ -157,7 +163,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
             {
                 lossSum += output == OutputLayer.Rbf
                     ? RbfTiles.Loss(logits.AsSpan(n * Architecture.Classes, Architecture.Classes), batchLabels[n], options.MapJ, q)
-                    : -Math.Log(Math.Max(p[n * CpuNetwork.Classes + batchLabels[n]], 1e-30f));
+                    : -Math.Log(Math.Max(p[n * Architecture.Classes + batchLabels[n]], 1e-30f));
                 if (predicted[n] == batchLabels[n]) correct++;
             }
             images += c;
@@ -176,7 +182,14 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         stepSizesStale = true;
     }
 
-    private float[] State(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
+    private float[] State(string name) => name switch
+    {
+        OptimizerStateNames.Velocity => velocity,
+        OptimizerStateNames.FirstMoment => firstMoment,
+        OptimizerStateNames.SecondMoment => secondMoment,
+        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
+    } is { Length: > 0 } state ? state
+        : throw new ArgumentException($"checkpoint holds optimizer state '{name}', which {options.Optimizer.ToString().ToLowerInvariant()} does not keep");
 
     public void Dispose() { }
 }

@@ -56,9 +56,6 @@ public sealed record LayerOutputs
 /// </summary>
 public interface IInferenceEngine : IDisposable
 {
-    /// <summary>Floats per 32×32 input image, and bytes per raw 28×28 MNIST image.</summary>
-    public const int ImageFloats = Architecture.InputLength, MnistPixels = InputField.MnistLength;
-
     DeviceDescription Device { get; }
     int BatchCapacity { get; }
     Squashing Squashing { get; }

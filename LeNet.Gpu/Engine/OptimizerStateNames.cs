@@ -2,9 +2,9 @@ namespace LeNet.Gpu.Engine;
 
 /// <summary>
 /// The optimizer state a checkpoint carries, named for what it holds: SGD's velocity, Adam's first and second
-/// moments; SDLM none, since it re-estimates its Hessian before every pass. Each engine keeps the state in two
-/// slots of the parameters' length (<see cref="Slot"/>). Checkpoints written before these names called the slots
-/// <c>optimizer.a</c> and <c>optimizer.b</c>; <see cref="Current"/> reads them.
+/// moments; SDLM none, since it re-estimates its Hessian before every pass. Each engine keeps each of these in a
+/// buffer of the parameters' length named the same. Checkpoints written before these names called the first and
+/// second buffers <c>optimizer.a</c> and <c>optimizer.b</c>; <see cref="Current"/> reads them.
 /// </summary>
 internal static class OptimizerStateNames
 {
@@ -26,13 +26,5 @@ internal static class OptimizerStateNames
         OldFirstSlot => optimizer == OptimizerKind.Adam ? FirstMoment : Velocity,
         OldSecondSlot => SecondMoment,
         _ => name,
-    };
-
-    /// <summary>Which of an engine's two state slots holds <paramref name="name"/>.</summary>
-    public static int Slot(string name) => name switch
-    {
-        Velocity or FirstMoment => 0,
-        SecondMoment => 1,
-        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
     };
 }

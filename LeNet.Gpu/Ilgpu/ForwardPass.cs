@@ -25,15 +25,6 @@ public sealed class ForwardPass : IDisposable
     /// <summary>The buffer holding <paramref name="layer"/>'s output for the whole capacity.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> OutputOf(Layer layer) => outputs[(int)layer];
 
-    public MemoryBuffer1D<float, Stride1D.Dense> Input => OutputOf(Layer.Input);
-    public MemoryBuffer1D<float, Stride1D.Dense> C1 => OutputOf(Layer.C1);
-    public MemoryBuffer1D<float, Stride1D.Dense> S2 => OutputOf(Layer.S2);
-    public MemoryBuffer1D<float, Stride1D.Dense> C3 => OutputOf(Layer.C3);
-    public MemoryBuffer1D<float, Stride1D.Dense> S4 => OutputOf(Layer.S4);
-    public MemoryBuffer1D<float, Stride1D.Dense> C5 => OutputOf(Layer.C5);
-    public MemoryBuffer1D<float, Stride1D.Dense> F6 => OutputOf(Layer.F6);
-    public MemoryBuffer1D<float, Stride1D.Dense> Logits => OutputOf(Layer.Output);
-
     /// <summary>Floats of device memory one image of capacity costs: every layer's output, the probabilities and the prediction.</summary>
     public static readonly long FloatsPerImage = ActivationLayout.PerImage + Architecture.Classes + 1;
 
@@ -57,24 +48,16 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>The shapes of one batch of <paramref name="count"/> images in buffers of this capacity.</summary>
     public BatchShape ShapeOf(Layer layer, int count) => ShapeOf(layer, Capacity, count);
-    public BatchShape InputShape(int count) => ShapeOf(Layer.Input, count);
-    public BatchShape C1Shape(int count) => ShapeOf(Layer.C1, count);
-    public BatchShape S2Shape(int count) => ShapeOf(Layer.S2, count);
-    public BatchShape C3Shape(int count) => ShapeOf(Layer.C3, count);
-    public BatchShape S4Shape(int count) => ShapeOf(Layer.S4, count);
-    public BatchShape C5Shape(int count) => ShapeOf(Layer.C5, count);
-    public BatchShape F6Shape(int count) => ShapeOf(Layer.F6, count);
-    public BatchShape OutputShape(int count) => ShapeOf(Layer.Output, count);
 
-    /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
+    /// <summary>Fills the input field from <paramref name="count"/> image-major float images [n][32·32] on the device.</summary>
     public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<float> images, int count) =>
-        kernels.Input.FromFloatImages(stream, InputShape(count), images, Input.View);
+        kernels.Input.FromFloatImages(stream, ShapeOf(Layer.Input, count), images, OutputOf(Layer.Input).View);
 
-    /// <summary>Fills <see cref="Input"/> from <paramref name="count"/> raw 28×28 byte images [n][784] on the device.</summary>
+    /// <summary>Fills the input field from <paramref name="count"/> raw 28×28 byte images [n][784] on the device.</summary>
     public void LoadInput(LeNetKernels kernels, AcceleratorStream stream, ArrayView<byte> images, int count) =>
-        kernels.Input.FromMnistBytes(stream, InputShape(count), images, Input.View);
+        kernels.Input.FromMnistBytes(stream, ShapeOf(Layer.Input, count), images, OutputOf(Layer.Input).View);
 
-    /// <summary>Runs every layer after the input, then the softmax, on the <paramref name="count"/> images already in <see cref="Input"/>.</summary>
+    /// <summary>Runs every layer after the input, then the softmax, on the <paramref name="count"/> images already in the input field.</summary>
     public void Run(LeNetKernels kernels, AcceleratorStream stream, DeviceParameters parameters, int count)
     {
         if (count < 1 || count > Capacity)
@@ -93,38 +76,40 @@ public sealed class ForwardPass : IDisposable
         var squash = parameters.Squashing.ToActivation();
         var convolution = parameters.ConvolutionActivation; // C1 and C3: identity, or squashed
         const Activation identity = Activation.Identity;
+        BatchShape Shape(Layer l) => ShapeOf(l, count);
+        ArrayView<float> Of(Layer l) => OutputOf(l).View;
         switch (layer)
         {
             case Layer.C1:
-                kernels.Convolution.Forward(stream, InputShape(count), C1Shape(count), convolution,
-                    Input.View, parameters.Convolution(P.C1Weight, P.C1Bias, parameters.C1Mask), C1.View);
+                kernels.Convolution.Forward(stream, Shape(Layer.Input), Shape(Layer.C1), convolution,
+                    Of(Layer.Input), parameters.Convolution(P.C1Weight, P.C1Bias, parameters.C1Mask), Of(Layer.C1));
                 break;
             case Layer.S2:
-                kernels.Subsampling.Forward(stream, C1Shape(count), S2Shape(count), squash,
-                    C1.View, parameters.Subsampling(P.S2Coefficient, P.S2Bias), S2.View);
+                kernels.Subsampling.Forward(stream, Shape(Layer.C1), Shape(Layer.S2), squash,
+                    Of(Layer.C1), parameters.Subsampling(P.S2Coefficient, P.S2Bias), Of(Layer.S2));
                 break;
             case Layer.C3:
-                kernels.Convolution.Forward(stream, S2Shape(count), C3Shape(count), convolution,
-                    S2.View, parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), C3.View);
+                kernels.Convolution.Forward(stream, Shape(Layer.S2), Shape(Layer.C3), convolution,
+                    Of(Layer.S2), parameters.Convolution(P.C3Weight, P.C3Bias, parameters.C3Mask), Of(Layer.C3));
                 break;
             case Layer.S4:
-                kernels.Subsampling.Forward(stream, C3Shape(count), S4Shape(count), squash,
-                    C3.View, parameters.Subsampling(P.S4Coefficient, P.S4Bias), S4.View);
+                kernels.Subsampling.Forward(stream, Shape(Layer.C3), Shape(Layer.S4), squash,
+                    Of(Layer.C3), parameters.Subsampling(P.S4Coefficient, P.S4Bias), Of(Layer.S4));
                 break;
             case Layer.C5:
-                kernels.Convolution.Forward(stream, S4Shape(count), C5Shape(count), squash,
-                    S4.View, parameters.Convolution(P.C5Weight, P.C5Bias, parameters.C5Mask), C5.View);
+                kernels.Convolution.Forward(stream, Shape(Layer.S4), Shape(Layer.C5), squash,
+                    Of(Layer.S4), parameters.Convolution(P.C5Weight, P.C5Bias, parameters.C5Mask), Of(Layer.C5));
                 break;
             case Layer.F6:
-                kernels.FullyConnected.Forward(stream, C5Shape(count), F6Shape(count), squash,
-                    C5.View, parameters.Dense(P.F6Weight, P.F6Bias), F6.View);
+                kernels.FullyConnected.Forward(stream, Shape(Layer.C5), Shape(Layer.F6), squash,
+                    Of(Layer.C5), parameters.Dense(P.F6Weight, P.F6Bias), Of(Layer.F6));
                 break;
             case Layer.Output when parameters.Output == OutputLayer.Rbf:
-                kernels.Rbf.Forward(stream, OutputShape(count), F6.View, parameters.View(P.OutputWeight), Logits.View);
+                kernels.Rbf.Forward(stream, Shape(Layer.Output), Of(Layer.F6), parameters.View(P.OutputWeight), Of(Layer.Output));
                 break;
             case Layer.Output:
-                kernels.FullyConnected.Forward(stream, F6Shape(count), OutputShape(count), identity,
-                    F6.View, parameters.Dense(P.OutputWeight, P.OutputBias), Logits.View);
+                kernels.FullyConnected.Forward(stream, Shape(Layer.F6), Shape(Layer.Output), identity,
+                    Of(Layer.F6), parameters.Dense(P.OutputWeight, P.OutputBias), Of(Layer.Output));
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(layer), layer, "not a computed layer");
@@ -133,7 +118,7 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>The softmax over the output layer's values: probabilities and predicted classes.</summary>
     public void LaunchSoftmax(LeNetKernels kernels, AcceleratorStream stream, int count) =>
-        kernels.Softmax.Forward(stream, OutputShape(count), Logits.View, Probabilities.View, Predictions.View);
+        kernels.Softmax.Forward(stream, ShapeOf(Layer.Output, count), OutputOf(Layer.Output).View, Probabilities.View, Predictions.View);
 
     public void Dispose()
     {

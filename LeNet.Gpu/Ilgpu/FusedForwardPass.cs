@@ -46,11 +46,11 @@ public sealed class FusedForwardPass : IDisposable
     public int DenseGroup { get; }
 
     /// <summary>Device bytes one image of capacity costs: both input forms, S2, S4, probabilities, prediction.</summary>
-    public const long BytesPerImage = (FusedKernels.InputFloats + FusedKernels.S2Floats + FusedKernels.S4Floats + Classes) * sizeof(float)
-        + FusedKernels.MnistBytes + sizeof(int);
+    public const long BytesPerImage = (Architecture.InputLength + Architecture.S2Length + Architecture.S4Length + Classes) * sizeof(float)
+        + InputField.MnistLength + sizeof(int);
 
     /// <summary>Kernels index with int: the largest S2 offset must fit.</summary>
-    public const int MaxCapacity = int.MaxValue / FusedKernels.S2Floats;
+    public const int MaxCapacity = int.MaxValue / Architecture.S2Length;
 
     /// <param name="maxGroupSize">0: the kernels' preferred group sizes (capped by the device); else at most this
     /// many threads per group (tests use small groups on the CPU accelerator, where every barrier is expensive).</param>
@@ -64,16 +64,19 @@ public sealed class FusedForwardPass : IDisposable
         C1S2Group = Math.Min(FusedKernels.C1S2Group, cap);
         C3S4Group = Math.Min(FusedKernels.C3S4Group, cap);
         DenseGroup = Math.Min(FusedKernels.DenseGroup, cap);
-        Images = accelerator.Allocate1D<float>((long)capacity * FusedKernels.InputFloats);
-        Bytes = accelerator.Allocate1D<byte>((long)capacity * FusedKernels.MnistBytes);
-        S2 = accelerator.Allocate1D<float>((long)capacity * FusedKernels.S2Floats);
-        S4 = accelerator.Allocate1D<float>((long)capacity * FusedKernels.S4Floats);
+        Images = accelerator.Allocate1D<float>((long)capacity * Architecture.InputLength);
+        Bytes = accelerator.Allocate1D<byte>((long)capacity * InputField.MnistLength);
+        S2 = accelerator.Allocate1D<float>((long)capacity * Architecture.S2Length);
+        S4 = accelerator.Allocate1D<float>((long)capacity * Architecture.S4Length);
         Probabilities = accelerator.Allocate1D<float>((long)Classes * capacity);
         Predictions = accelerator.Allocate1D<int>(capacity);
     }
 
-    /// <summary>The three fused kernels in order; <see cref="Launch"/> runs one of them.</summary>
-    public enum Stage { C1S2, C3S4, C5F6Output }
+    /// <summary>
+    /// The three fused kernels in order, each named by the first layer it computes: C1 (C1 and S2), C3 (C3 and S4), C5
+    /// (C5, F6, OUTPUT and the softmax). <see cref="Launch"/> runs one of them.
+    /// </summary>
+    public static readonly IReadOnlyList<Layer> FirstLayers = [Layer.C1, Layer.C3, Layer.C5];
 
     /// <summary>
     /// Enqueues the three kernels on <paramref name="stream"/> for the <paramref name="count"/> images already in
@@ -82,39 +85,41 @@ public sealed class FusedForwardPass : IDisposable
     /// </summary>
     public void Run(FusedLaunches k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
     {
-        foreach (var stage in Enum.GetValues<Stage>()) Launch(stage, k, stream, p, count, format);
+        foreach (var first in FirstLayers) Launch(first, k, stream, p, count, format);
     }
 
-    /// <summary>One stage's launch, the only place its arguments are written (the benchmarks time each alone).</summary>
-    public void Launch(Stage stage, FusedLaunches k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
+    /// <summary>
+    /// The launch of the fused kernel that starts at <paramref name="first"/> (one of <see cref="FirstLayers"/>), the only
+    /// place its arguments are written (the benchmarks time each alone).
+    /// </summary>
+    public void Launch(Layer first, FusedLaunches k, AcceleratorStream stream, DeviceParameters p, int count, ImageFormat format = ImageFormat.Floats)
     {
         if (count < 1 || count > Capacity)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"batch must hold 1 to {Capacity} images");
         var squash = p.Squashing.ToActivation();
         bool squashed = p.Convolutions == ConvolutionSquashing.Squashed; // C1 and C3 through the squashing function too
-        switch (stage)
+        switch (first)
         {
-            case Stage.C1S2:
+            case Layer.C1:
                 var c1s2 = new C1S2Weights(p.View(P.C1Weight), p.View(P.C1Bias), p.View(P.S2Coefficient), p.View(P.S2Bias));
                 if (format == ImageFormat.MnistBytes)
                     k.C1S2(stream, C1S2Group, count, squash, squashed, Bytes.View, c1s2, S2.View);
                 else
                     k.C1S2(stream, C1S2Group, count, squash, squashed, Images.View, c1s2, S2.View);
                 break;
-            case Stage.C3S4:
+            case Layer.C3:
                 k.C3S4(stream, C3S4Group, count, squash, squashed, S2.View,
                     new C3S4Weights(p.View(P.C3Weight), p.View(P.C3Bias), p.C3Mask, p.View(P.S4Coefficient), p.View(P.S4Bias)), S4.View);
                 break;
-            case Stage.C5F6Output:
+            case Layer.C5:
                 k.C5F6Output(stream, DenseGroup, count, squash, S4.View,
                     new DenseLayersWeights(p.Dense(P.C5Weight, P.C5Bias), p.Dense(P.F6Weight, P.F6Bias), p.Dense(P.OutputWeight, P.OutputBias)),
                     Probabilities.View, Predictions.View);
                 break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a stage of the fused pass");
+                throw new ArgumentOutOfRangeException(nameof(first), first, "no fused kernel starts at this layer");
         }
     }
-
 
     public void Dispose()
     {
@@ -148,8 +153,8 @@ public sealed class FusedPipeline : IDisposable
         public int First, Count;
 
         // Pinned input buffers are allocated on first use of each form: a caller that only sends bytes never pins 4 KB per image.
-        public PageLockedArray1D<float> Floats => floats ??= accelerator.AllocatePageLocked1D<float>((long)capacity * FusedKernels.InputFloats, uninitialized: true);
-        public PageLockedArray1D<byte> Bytes => bytes ??= accelerator.AllocatePageLocked1D<byte>((long)capacity * FusedKernels.MnistBytes, uninitialized: true);
+        public PageLockedArray1D<float> Floats => floats ??= accelerator.AllocatePageLocked1D<float>((long)capacity * Architecture.InputLength, uninitialized: true);
+        public PageLockedArray1D<byte> Bytes => bytes ??= accelerator.AllocatePageLocked1D<byte>((long)capacity * InputField.MnistLength, uninitialized: true);
 
         public void Dispose()
         {
@@ -206,15 +211,15 @@ public sealed class FusedPipeline : IDisposable
                 int count = Math.Min(Capacity, n - first);
                 if (bytes.IsEmpty)
                 {
-                    int length = count * FusedKernels.InputFloats;
-                    floats.Slice(first * FusedKernels.InputFloats, length).CopyTo(slot.Floats.Span);
+                    int length = count * Architecture.InputLength;
+                    floats.Slice(first * Architecture.InputLength, length).CopyTo(slot.Floats.Span);
                     slot.Pass.Images.View.BaseView.SubView(0, length).CopyFromCPUUnsafeAsync(slot.Stream, ref slot.Floats[0], length);
                     slot.Pass.Run(k, slot.Stream, p, count, ImageFormat.Floats);
                 }
                 else
                 {
-                    int length = count * FusedKernels.MnistBytes;
-                    bytes.Slice(first * FusedKernels.MnistBytes, length).CopyTo(slot.Bytes.Span);
+                    int length = count * InputField.MnistLength;
+                    bytes.Slice(first * InputField.MnistLength, length).CopyTo(slot.Bytes.Span);
                     slot.Pass.Bytes.View.BaseView.SubView(0, length).CopyFromCPUUnsafeAsync(slot.Stream, ref slot.Bytes[0], length);
                     slot.Pass.Run(k, slot.Stream, p, count, ImageFormat.MnistBytes);
                 }

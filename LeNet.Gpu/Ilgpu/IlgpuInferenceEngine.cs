@@ -23,8 +23,6 @@ namespace LeNet.Gpu.Ilgpu;
 /// </summary>
 public sealed class IlgpuInferenceEngine : IInferenceEngine
 {
-    private const int ImageFloats = IInferenceEngine.ImageFloats, MnistPixels = IInferenceEngine.MnistPixels;
-
     private readonly LeNetAccelerator accelerator;
     private readonly bool ownsAccelerator;
     private readonly DeviceParameters parameters;
@@ -106,7 +104,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
         if (device.Kind == DeviceKind.IlgpuCpu) return 1024;
         // Sized for the per-layer path, the larger of the two (the fused path's two slots need about 2 × 11 KB per
         // image, the per-layer path about 40 KB), so a fused engine can still trace a full batch.
-        long bytesPerImage = (ForwardPass.FloatsPerImage + ImageFloats) * sizeof(float) + MnistPixels;
+        long bytesPerImage = (ForwardPass.FloatsPerImage + Architecture.InputLength) * sizeof(float) + InputField.MnistLength;
         return (int)Math.Clamp(device.MemoryBytes / 4 / bytesPerImage, 1, 65536);
     }
 
@@ -114,8 +112,8 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     {
         if (pass is not null) return pass;
         var a = accelerator.Accelerator;
-        floatStaging = a.Allocate1D<float>((long)capacity * ImageFloats);
-        byteStaging = a.Allocate1D<byte>((long)capacity * MnistPixels);
+        floatStaging = a.Allocate1D<float>((long)capacity * Architecture.InputLength);
+        byteStaging = a.Allocate1D<byte>((long)capacity * InputField.MnistLength);
         return pass = new ForwardPass(a, capacity);
     }
 
@@ -129,11 +127,11 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
 
     /// <summary>Classifies float images [n][32·32], row-major, already in the model's input scale.</summary>
     public Prediction Predict(ReadOnlySpan<float> images) =>
-        Run(images, [], IInferenceEngine.CountImages(images.Length, ImageFloats, "float 32×32 images"));
+        Run(images, [], IInferenceEngine.CountImages(images.Length, Architecture.InputLength, "float 32×32 images"));
 
     /// <summary>Classifies raw 28×28 bytes [n][784] (MNIST layout, 0 = background), padded and scaled on the device.</summary>
     public Prediction PredictMnist(ReadOnlySpan<byte> images) =>
-        Run([], images, IInferenceEngine.CountImages(images.Length, MnistPixels, "28×28 byte images"));
+        Run([], images, IInferenceEngine.CountImages(images.Length, InputField.MnistLength, "28×28 byte images"));
 
     /// <summary>One of <paramref name="floats"/> and <paramref name="bytes"/> holds the n images.</summary>
     private Prediction Run(ReadOnlySpan<float> floats, ReadOnlySpan<byte> bytes, int n)
@@ -162,14 +160,14 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
             int count = Math.Min(pass.Capacity, n - first);
             if (bytes.IsEmpty)
             {
-                floatStaging!.View.SubView(0, (long)count * ImageFloats)
-                    .CopyFromCPU(stream, floats.Slice(first * ImageFloats, count * ImageFloats));
+                floatStaging!.View.SubView(0, (long)count * Architecture.InputLength)
+                    .CopyFromCPU(stream, floats.Slice(first * Architecture.InputLength, count * Architecture.InputLength));
                 pass.LoadInput(k, stream, floatStaging.View, count);
             }
             else
             {
-                byteStaging!.View.SubView(0, (long)count * MnistPixels)
-                    .CopyFromCPU(stream, bytes.Slice(first * MnistPixels, count * MnistPixels));
+                byteStaging!.View.SubView(0, (long)count * InputField.MnistLength)
+                    .CopyFromCPU(stream, bytes.Slice(first * InputField.MnistLength, count * InputField.MnistLength));
                 pass.LoadInput(k, stream, byteStaging.View, count);
             }
             pass.Run(k, stream, parameters, count);
@@ -183,7 +181,7 @@ public sealed class IlgpuInferenceEngine : IInferenceEngine
     /// <summary>Every layer's output for up to <see cref="BatchCapacity"/> float images, read back image-major (per-layer path).</summary>
     public LayerOutputs Trace(ReadOnlySpan<float> images)
     {
-        int n = IInferenceEngine.CountImages(images.Length, ImageFloats, "float 32×32 images");
+        int n = IInferenceEngine.CountImages(images.Length, Architecture.InputLength, "float 32×32 images");
         if (n > capacity) throw new ArgumentException($"trace takes at most {capacity} images, got {n}");
         string step = $"tracing every layer of {n} images";
         try

@@ -17,7 +17,10 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     private readonly DeviceParameters parameters;
     private readonly ForwardPass forward;
     private readonly BackwardPass backward;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> dataset, stateA, stateB, statistics;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> dataset, statistics;
+    // The optimizer's state, each the parameters' length where the optimizer keeps it (else null): SGD's velocity,
+    // Adam's first and second moments, SDLM's Hessian diagonal (estimated before every pass, so no checkpoint holds it).
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>? velocity, firstMoment, secondMoment, hessian;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> datasetLabels, order;
     private readonly AcceleratorStream stream;
 
@@ -44,11 +47,17 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         dataset = a.Allocate1D(images);
         datasetLabels = a.Allocate1D(labels);
         order = a.Allocate1D<int>(n);
-        // SGD: velocity; Adam: first and second moments; SDLM: the Hessian diagonal (stateA).
-        stateA = a.Allocate1D<float>(ParameterLayout.Length);
-        stateB = a.Allocate1D<float>(ParameterLayout.Length);
-        stateA.MemSetToZero(stream);
-        stateB.MemSetToZero(stream);
+        MemoryBuffer1D<float, Stride1D.Dense>? Kept(OptimizerKind by)
+        {
+            if (options.Optimizer != by) return null;
+            var state = a.Allocate1D<float>(ParameterLayout.Length);
+            state.MemSetToZero(stream);
+            return state;
+        }
+        velocity = Kept(OptimizerKind.Sgd);
+        firstMoment = Kept(OptimizerKind.Adam);
+        secondMoment = Kept(OptimizerKind.Adam);
+        hessian = Kept(OptimizerKind.Sdlm);
         statistics = a.Allocate1D<float>(3);
         _ = accelerator.Kernels;
     }
@@ -73,9 +82,9 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     internal void Gather(int epoch, int first, int count, bool distort)
     {
         var input = accelerator.Kernels.Input;
-        var shape = forward.InputShape(count);
+        var shape = forward.ShapeOf(Layer.Input, count);
         var source = new GatherSource(order.View, dataset.View, datasetLabels.View);
-        var target = new GatherTarget(forward.Input.View, backward.Labels.View);
+        var target = new GatherTarget(forward.OutputOf(Layer.Input).View, backward.Labels.View);
         if (distort && options.Distortion is { } d)
             input.GatherDistorted(stream, shape, first, d.Args(options.Seed, epoch), source, target);
         else
@@ -91,15 +100,15 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         switch (options.Optimizer)
         {
             case OptimizerKind.Sgd:
-                optimizer.Sgd(stream, new SgdStep(rate, options.Momentum, options.WeightDecay), p, g, stateA.View, parameters.Trainable.View);
+                optimizer.Sgd(stream, new SgdStep(rate, options.Momentum, options.WeightDecay), p, g, velocity!.View, parameters.Trainable.View);
                 break;
             case OptimizerKind.Adam:
                 var (c1, c2) = options.AdamCorrections(step);
                 optimizer.Adam(stream, new AdamStep(rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay, c1, c2),
-                    p, g, stateA.View, stateB.View, parameters.Trainable.View);
+                    p, g, firstMoment!.View, secondMoment!.View, parameters.Trainable.View);
                 break;
             case OptimizerKind.Sdlm:
-                optimizer.Sdlm(stream, new SdlmStep(rate * count, options.MuAt(rate), options.WeightDecay), p, g, stateA.View, parameters.Trainable.View);
+                optimizer.Sdlm(stream, new SdlmStep(rate * count, options.MuAt(rate), options.WeightDecay), p, g, hessian!.View, parameters.Trainable.View);
                 break;
         }
     }
@@ -108,7 +117,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
         accelerator.Step($"estimating SDLM's Hessian ({samples} samples from position {first})", () =>
         {
             var k = accelerator.Kernels;
-            stateA.MemSetToZero(stream);
+            hessian!.MemSetToZero(stream);
             for (int done = 0; done < samples; done += forward.Capacity)
             {
                 int count = Math.Min(forward.Capacity, samples - done);
@@ -123,7 +132,7 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
     /// <summary>Adds <paramref name="scale"/> × this batch's Hessian diagonal (in the gradient buffer) to the estimate.</summary>
     internal void AccumulateHessian(float scale)
     {
-        accelerator.Kernels.Optimizer.Accumulate(stream, scale, backward.Gradients.View, stateA.View);
+        accelerator.Kernels.Optimizer.Accumulate(stream, scale, backward.Gradients.View, hessian!.View);
     }
 
     public void ResetStatistics() => statistics.MemSetToZero(stream);
@@ -147,10 +156,10 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
             Gather(0, first + offset, c, distort: false);
             forward.Run(k, stream, parameters, c);
             if (parameters.Output == OutputLayer.Rbf)
-                backward.Launch(BackwardPass.Step.Loss, k, stream, parameters, forward, c); // losses (and a dF6 not used)
+                backward.Launch(BackwardPass.Loss, k, stream, parameters, forward, c); // losses (and a dF6 not used)
             else
-                k.Softmax.CrossEntropyBackward(stream, forward.OutputShape(c), GradientOrder.First, forward.Probabilities.View,
-                    forward.Predictions.View, backward.Labels.View, forward.Logits.View /* scratch: the logits are not read again */,
+                k.Softmax.CrossEntropyBackward(stream, forward.ShapeOf(Layer.Output, c), GradientOrder.First, forward.Probabilities.View,
+                    forward.Predictions.View, backward.Labels.View, forward.OutputOf(Layer.Output).View /* scratch: the logits are not read again */,
                     backward.Losses.View, backward.Correct.View);
             AccumulateStatistics(c);
         }
@@ -171,12 +180,18 @@ internal sealed class IlgpuTrainingBackend : ITrainingBackend
 
     public void LoadOptimizerState(string name, float[] values) => Buffer(name).CopyFromCPU(values);
 
-    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => OptimizerStateNames.Slot(name) == 0 ? stateA : stateB;
+    private MemoryBuffer1D<float, Stride1D.Dense> Buffer(string name) => (name switch
+    {
+        OptimizerStateNames.Velocity => velocity,
+        OptimizerStateNames.FirstMoment => firstMoment,
+        OptimizerStateNames.SecondMoment => secondMoment,
+        _ => throw new ArgumentException($"checkpoint holds unknown optimizer state '{name}'"),
+    }) ?? throw new ArgumentException($"checkpoint holds optimizer state '{name}', which {options.Optimizer.ToString().ToLowerInvariant()} does not keep");
 
     public void Dispose()
     {
-        foreach (var b in new MemoryBuffer[] { dataset, datasetLabels, order, stateA, stateB, statistics })
-            b.Dispose();
+        foreach (var b in new MemoryBuffer?[] { dataset, datasetLabels, order, velocity, firstMoment, secondMoment, hessian, statistics })
+            b?.Dispose();
         parameters.Dispose();
         forward.Dispose();
         backward.Dispose();

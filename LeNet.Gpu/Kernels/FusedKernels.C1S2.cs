@@ -34,11 +34,11 @@ public static partial class FusedKernels
         ArrayView<float> c1Weight, ArrayView<float> c1Bias, ArrayView<float> s2Coefficient, ArrayView<float> s2Bias,
         ArrayView<float> s2)
     {
-        var tile = SharedMemory.Allocate<float>(C1S2Tile * InputFloats);
+        var tile = SharedMemory.Allocate<float>(C1S2Tile * InputLength);
         var p = SharedMemory.Allocate<float>(C1S2Parameters);
         int first = Grid.IdxX * C1S2Tile, valid = Valid(count, first, C1S2Tile);
-        for (int e = Group.IdxX; e < valid * InputFloats; e += Group.DimX)
-            tile[e] = images[first * InputFloats + e];
+        for (int e = Group.IdxX; e < valid * InputLength; e += Group.DimX)
+            tile[e] = images[first * InputLength + e];
         StageC1S2Parameters(p, c1Weight, c1Bias, s2Coefficient, s2Bias);
         Group.Barrier();
         C1S2Compute(tile, p, first, valid, activation, convolution, s2);
@@ -67,13 +67,13 @@ public static partial class FusedKernels
         ArrayView<float> s2)
     {
         var bytes = new DeviceInkBytes(images);
-        var tile = SharedMemory.Allocate<float>(C1S2Tile * InputFloats);
+        var tile = SharedMemory.Allocate<float>(C1S2Tile * InputLength);
         var p = SharedMemory.Allocate<float>(C1S2Parameters);
         int first = Grid.IdxX * C1S2Tile, valid = Valid(count, first, C1S2Tile);
-        for (int e = Group.IdxX; e < valid * InputFloats; e += Group.DimX)
+        for (int e = Group.IdxX; e < valid * InputLength; e += Group.DimX)
         {
-            int n = e / InputFloats, pixel = e - n * InputFloats;
-            float v = InputField.Mnist(bytes, (first + n) * MnistBytes, pixel % InputField.Size, pixel / InputField.Size);
+            int n = e / InputLength, pixel = e - n * InputLength;
+            float v = InputField.Mnist(bytes, (first + n) * InputField.MnistLength, pixel % InputField.Size, pixel / InputField.Size);
             tile[e] = v;
         }
         StageC1S2Parameters(p, c1Weight, c1Bias, s2Coefficient, s2Bias);
@@ -111,7 +111,7 @@ public static partial class FusedKernels
             Quad q3 = new(p[C1Bias + 3]), q4 = new(p[C1Bias + 4]), q5 = new(p[C1Bias + 5]);
             for (int ky = 0; ky < KernelSize; ky++)
             {
-                int row = n * InputFloats + (2 * y + ky) * InputSize + 2 * x, taps = ky * KernelSize;
+                int row = n * InputLength + (2 * y + ky) * InputSize + 2 * x, taps = ky * KernelSize;
                 var top = Row6.Load(tile, row);
                 var bottom = Row6.Load(tile, row + InputSize);
                 q0 = q0.Add(Taps5.Load(p, taps), top, bottom);
@@ -122,7 +122,7 @@ public static partial class FusedKernels
                 q5 = q5.Add(Taps5.Load(p, 5 * KernelArea + taps), top, bottom);
             }
             // Consecutive threads take consecutive positions of one map: the writes are coalesced.
-            int at = (first + n) * S2Floats + position;
+            int at = (first + n) * S2Length + position;
             s2[at] = Squash.Apply(p[S2Coefficient] * q0.Sum(convolution) + p[S2Bias], activation);
             s2[at + 1 * S2Pixels] = Squash.Apply(p[S2Coefficient + 1] * q1.Sum(convolution) + p[S2Bias + 1], activation);
             s2[at + 2 * S2Pixels] = Squash.Apply(p[S2Coefficient + 2] * q2.Sum(convolution) + p[S2Bias + 2], activation);

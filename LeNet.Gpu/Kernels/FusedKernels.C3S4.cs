@@ -32,12 +32,12 @@ public static partial class FusedKernels
         ArrayView<float> c3Weight, ArrayView<float> c3Bias, ArrayView<int> c3Mask,
         ArrayView<float> s4Coefficient, ArrayView<float> s4Bias, ArrayView<float> s4)
     {
-        var tile = SharedMemory.Allocate<float>(C3S4Tile * S2Floats);
+        var tile = SharedMemory.Allocate<float>(C3S4Tile * S2Length);
         var p = SharedMemory.Allocate<float>(C3S4Parameters);
         var mask = SharedMemory.Allocate<int>(C3Mask);
         int first = Grid.IdxX * C3S4Tile, valid = Valid(count, first, C3S4Tile);
-        for (int e = Group.IdxX; e < valid * S2Floats; e += Group.DimX)
-            tile[e] = s2[first * S2Floats + e];
+        for (int e = Group.IdxX; e < valid * S2Length; e += Group.DimX)
+            tile[e] = s2[first * S2Length + e];
         for (int e = Group.IdxX; e < C3S4Parameters; e += Group.DimX)
         {
             if (e < C3Bias) p[e] = c3Weight[e];
@@ -80,7 +80,7 @@ public static partial class FusedKernels
                     q14 = C3Taps(q14, 14, i, ky, p, mask, top, bottom);
                     q15 = C3Taps(q15, 15, i, ky, p, mask, top, bottom);
                 }
-            int at = (first + n) * S4Floats + position;
+            int at = (first + n) * S4Length + position;
             S4Out(s4, at, 0, q0, p, activation, convolution); S4Out(s4, at, 1, q1, p, activation, convolution);
             S4Out(s4, at, 2, q2, p, activation, convolution); S4Out(s4, at, 3, q3, p, activation, convolution);
             S4Out(s4, at, 4, q4, p, activation, convolution); S4Out(s4, at, 5, q5, p, activation, convolution);

@@ -26,16 +26,16 @@ public static partial class FusedKernels
         var y = SharedMemory.Allocate<float>(DenseTile * C5Stride);   // C5 rows, then logits
         var w = SharedMemory.Allocate<float>(Chunk * ChunkStride);    // one chunk of weights, [input][unit]
         int first = Grid.IdxX * DenseTile, valid = Valid(count, first, DenseTile);
-        for (int e = Group.IdxX; e < DenseTile * S4Floats; e += Group.DimX)
+        for (int e = Group.IdxX; e < DenseTile * S4Length; e += Group.DimX)
         {
-            int n = e / S4Floats, k = e - n * S4Floats;
+            int n = e / S4Length, k = e - n * S4Length;
             // Rows past the batch hold zeros: they are computed (a 4-image block may straddle the end) but never written.
             float v = 0f;
-            if (n < valid) v = s4[first * S4Floats + e];
+            if (n < valid) v = s4[first * S4Length + e];
             x[n * S4Stride + k] = v;
         }
         // Dense's first barrier (after staging its first weight chunk) also publishes these rows.
-        Dense(S4Floats, C5Units, activation, x, S4Stride, c5Weight, c5Bias, w, y, C5Stride);
+        Dense(S4Length, C5Units, activation, x, S4Stride, c5Weight, c5Bias, w, y, C5Stride);
         Dense(C5Units, F6Units, activation, y, C5Stride, f6Weight, f6Bias, w, x, F6Stride);
         Dense(F6Units, Classes, 0, x, F6Stride, outputWeight, outputBias, w, y, LogitStride);
         Group.Barrier();

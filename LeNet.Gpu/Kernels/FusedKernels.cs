@@ -29,8 +29,6 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static partial class FusedKernels
 {
-    public const int InputFloats = InputLength, MnistBytes = InputField.MnistLength;
-    public const int S2Floats = S2Length, S4Floats = S4Length;
     private const int S2Pixels = S2Size * S2Size, S4Pixels = S4Size * S4Size;
 
     /// <summary>Images per group and preferred threads per group (on a GPU) of <see cref="C1S2FromFloats"/> / <see cref="C1S2FromBytes"/>.</summary>

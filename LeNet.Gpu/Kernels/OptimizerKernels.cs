@@ -31,17 +31,17 @@ public static class OptimizerKernels
     /// <summary>Adam (Kingma &amp; Ba) with L2 weight decay; correction1/2 = 1 − β1^t, 1 − β2^t from the host.</summary>
     public static void Adam(Index1D index, int length, int threads, float learningRate, float beta1, float beta2, float epsilon, float weightDecay,
         float correction1, float correction2,
-        ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v,
+        ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
         ArrayView<float> trainable)
     {
         for (int i = index; i < length; i += threads)
         {
             if (trainable[i] == 0f) continue;
             float g = gradients[i] + weightDecay * parameters[i];
-            float mi = beta1 * m[i] + (1f - beta1) * g;
-            float vi = beta2 * v[i] + (1f - beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
+            float mi = beta1 * firstMoment[i] + (1f - beta1) * g;
+            float vi = beta2 * secondMoment[i] + (1f - beta2) * g * g;
+            firstMoment[i] = mi;
+            secondMoment[i] = vi;
             parameters[i] -= learningRate * (mi / correction1) / (XMath.Sqrt(vi / correction2) + epsilon);
         }
     }
@@ -117,12 +117,12 @@ public sealed class OptimizerLaunches
     }
 
     public void Adam(AcceleratorStream stream, AdamStep step, ArrayView<float> parameters, ArrayView<float> gradients,
-        ArrayView<float> m, ArrayView<float> v, ArrayView<float> trainable, int threads = 0)
+        ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> trainable, int threads = 0)
     {
         int length = (int)parameters.Length;
         threads = threads > 0 ? threads : grid.ThreadsFor(length);
         adam(stream, threads, length, threads, step.LearningRate, step.Beta1, step.Beta2, step.Epsilon, step.WeightDecay,
-            step.Correction1, step.Correction2, parameters, gradients, m, v, trainable);
+            step.Correction1, step.Correction2, parameters, gradients, firstMoment, secondMoment, trainable);
     }
 
     public void Sdlm(AcceleratorStream stream, SdlmStep step, ArrayView<float> parameters, ArrayView<float> gradients,

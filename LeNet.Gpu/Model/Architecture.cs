@@ -77,20 +77,18 @@ public static class Architecture
     /// <summary>Weights of one 5×5 kernel.</summary>
     public const int KernelArea = KernelSize * KernelSize;
 
-    /// <summary>Values per image of each layer's output.</summary>
+    /// <summary>
+    /// Values per image of the input field (the one name of the input's length) and of the two layers the fused kernels
+    /// pass through device memory, as constants for the kernels' shared memory; every other layer's length is
+    /// <see cref="ActivationLayout.LengthOf(Layer)"/>.
+    /// </summary>
     public const int InputLength = InputSize * InputSize;
-    public const int C1Length = C1Maps * C1Size * C1Size;
     public const int S2Length = S2Maps * S2Size * S2Size;
-    public const int C3Length = C3Maps * C3Size * C3Size;
     public const int S4Length = S4Maps * S4Size * S4Size;
-    public const int C5Length = C5Units, F6Length = F6Units, OutputLength = Classes;
 
-    /// <summary>Lengths of the parameter tensors (the order of <see cref="ParameterLayout"/>); C3's weights dense.</summary>
+    /// <summary>Lengths of C1's and C3's weight tensors (C3's dense), which the fused kernels stage in shared memory.</summary>
     public const int C1WeightLength = C1Maps * KernelArea;
     public const int C3WeightLength = C3Maps * S2Maps * KernelArea;
-    public const int C5WeightLength = C5Units * S4Maps * KernelArea;
-    public const int F6WeightLength = F6Units * C5Units;
-    public const int OutputWeightLength = Classes * F6Units;
 
     /// <summary>Connection masks [out maps][in maps] of the three convolutions (C1 and C5 all-connected, C3 Table I).</summary>
     public const int C1MaskLength = C1Maps * 1, C3MaskLength = C3Maps * S2Maps, C5MaskLength = C5Units * S4Maps;

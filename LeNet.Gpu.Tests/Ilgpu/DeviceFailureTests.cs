@@ -6,7 +6,7 @@ using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>
 /// A driver error in the middle of a run (an ILGPU accelerator exception injected at a launch, with other batches in

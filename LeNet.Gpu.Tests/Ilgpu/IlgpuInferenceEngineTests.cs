@@ -5,7 +5,7 @@ using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>
 /// <see cref="IlgpuInferenceEngine"/> end to end on every accelerator against the float64 reference: probabilities

@@ -7,7 +7,7 @@ using LeNet.Gpu.Tests.Cli;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>
 /// Finding the GPU drivers under the names a driver-only machine has (libcuda.so.1, libOpenCL.so.1), and saying

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>
 /// .ci/opencl-root.sh (the PoCL root of the OpenCL tier): where the root cannot be made it says why in one line and

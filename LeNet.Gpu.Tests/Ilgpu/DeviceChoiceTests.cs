@@ -4,7 +4,7 @@ using LeNet.Gpu.Model;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>Tests that set LENET_DEVICE run alone: xunit runs this collection after all parallel ones.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
@@ -126,7 +126,7 @@ public sealed class DeviceChoiceTests
         using (var three = Engines.CreateInferenceFor(model, 3, kind))
         {
             Assert.Equal(3, three.BatchCapacity);
-            Assert.Equal(3, three.Predict(new float[3 * IInferenceEngine.ImageFloats]).Count);
+            Assert.Equal(3, three.Predict(new float[3 * Architecture.InputLength]).Count);
         }
         using (var many = Engines.CreateInferenceFor(model, 100_000, kind))
             Assert.Equal(1024, many.BatchCapacity); // the default batch of both CPU kinds

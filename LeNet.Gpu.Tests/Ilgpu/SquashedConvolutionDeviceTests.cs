@@ -9,7 +9,7 @@ using LeNet.Gpu.Tests.Support;
 using Xunit;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>
 /// Models whose C1 and C3 squash their sums (<see cref="ConvolutionSquashing.Squashed"/>) on the device kernels, run on
@@ -49,7 +49,7 @@ public class SquashedConvolutionDeviceTests
         using var forward = new ForwardPass(a.Accelerator, Count);
         using var backward = new BackwardPass(a.Accelerator, Count) { MapJ = 10f };
         using var staging = a.Accelerator.Allocate1D(images);
-        k.Input.FromFloatImages(stream, forward.InputShape(Count), staging.View, forward.Input.View);
+        k.Input.FromFloatImages(stream, forward.ShapeOf(Layer.Input, Count), staging.View, forward.OutputOf(Layer.Input).View);
         forward.Run(k, stream, parameters, Count);
         backward.Labels.CopyFromCPU(labels);
 
@@ -58,7 +58,7 @@ public class SquashedConvolutionDeviceTests
         var linear = new CpuNetwork(Count, 2);
         linear.Forward(model.Parameters, squashing, images, Count, output);
 
-        foreach (var (layer, buffer) in new[] { (Layer.C1, forward.C1), (Layer.C3, forward.C3), (Layer.S4, forward.S4), (Layer.F6, forward.F6) })
+        foreach (var (layer, buffer) in new[] { (Layer.C1, forward.OutputOf(Layer.C1)), (Layer.C3, forward.OutputOf(Layer.C3)), (Layer.S4, forward.OutputOf(Layer.S4)), (Layer.F6, forward.OutputOf(Layer.F6)) })
         {
             var device = TestData.FromBatchLayout(buffer.GetAsArray1D(), Count, Count);
             double error = Tolerance.NormwiseError(net.Activations(layer), device);

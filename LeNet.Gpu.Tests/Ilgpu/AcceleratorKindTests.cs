@@ -5,7 +5,7 @@ using LeNet.Gpu.Tests.Reference;
 using LeNet.Gpu.Tests.Support;
 using Xunit;
 
-namespace LeNet.Gpu.Tests.Runtime;
+namespace LeNet.Gpu.Tests.Ilgpu;
 
 /// <summary>
 /// One end-to-end body run on every accelerator kind: the CPU accelerator always, CUDA and OpenCL when ILGPU
