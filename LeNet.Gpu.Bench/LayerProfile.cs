@@ -83,9 +83,11 @@ public static unsafe class LayerProfile
         int L = TS.Lanes;
         var model = BenchModel.Load();
         var sq = model.Squashing;
-        var buffers = new PinnedBuffer<float>((long)L * (TileLayout.Input + TileLayout.C1 + TileLayout.S2 + TileLayout.C3 + TileLayout.S4 + 256 * 4) + P.Length);
-        float* x = buffers.Pointer, a1 = x + TileLayout.Input * L, a2 = a1 + TileLayout.C1 * L, a3 = a2 + TileLayout.S2 * L,
-            a4 = a3 + TileLayout.C3 * L, a5 = a4 + TileLayout.S4 * L, a6 = a5 + 256 * L, a7 = a6 + 256 * L, p = a7 + 256 * L;
+        var buffers = new PinnedBuffer<float>(TileLayout.Floats(L) + P.Length); // one tile as the engine lays it out, then the parameters
+        float* tile = buffers.Pointer, p = tile + TileLayout.Floats(L);
+        float* x = tile + TileLayout.OffsetOf(Layer.Input, 0, L), a1 = tile + TileLayout.OffsetOf(Layer.C1, 0, L),
+            a2 = tile + TileLayout.OffsetOf(Layer.S2, 0, L), a3 = tile + TileLayout.OffsetOf(Layer.C3, 0, L), a4 = tile + TileLayout.OffsetOf(Layer.S4, 0, L),
+            a5 = tile + TileLayout.OffsetOf(Layer.C5, 0, L), a6 = tile + TileLayout.OffsetOf(Layer.F6, 0, L), a7 = tile + TileLayout.OffsetOf(Layer.Output, 0, L);
         var images = BenchInputs.Images(L, 2);
         fixed (float* source = images) TileStaging<TS, TV>.Floats(source, L, x);
         model.Parameters.AsSpan().CopyTo(new Span<float>(p, P.Length));
@@ -99,7 +101,7 @@ public static unsafe class LayerProfile
             ("S2", 0, () => SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, sq, a2)),
             ("C3", 150_000, () => ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset)),
             ("S4", 0, () => SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, sq, a4)),
-            ("C5", 48_000, () => FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, sq, a5)),
+            ("C5", 48_000, () => FullyConnectedTiles.Forward<TS, TV>(a4, ActivationLayout.LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, sq, a5)),
             ("F6", 10_080, () => FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, sq, a6)),
             ("OUT", 840, () => FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, sq, a7)),
         };

@@ -1,4 +1,6 @@
 using static LeNet.Gpu.Cpu.BackwardWorkspace;
+using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.ActivationLayout;
 using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
@@ -12,7 +14,8 @@ internal static class BackwardWorkspace
 
     public const int OutputRows = (Classes + 3) & ~3;     // OUTPUT's 10 rows padded to a multiple of 4: 12
     // Image-major rows, padded to 16: 96, 128, 400.
-    public const int F6Columns = (F6Units + 15) & ~15, C5Columns = (C5Units + 15) & ~15, S4Columns = (TileLayout.S4 + 15) & ~15;
+    public const int F6Columns = (F6Units + 15) & ~15, C5Columns = (C5Units + 15) & ~15;
+    public static readonly int S4Columns = (LengthOf(Layer.S4) + 15) & ~15;
 
     // Offsets (in vectors) of the per-lane accumulators: 0, 150, 156, 162, 168, 1668, …
     // C3's weights by connection: pair k of C3Connections.Pairs (Table I's 60 connections) at AccC3Weight + 25·k.
@@ -37,9 +40,10 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
     public const int ChunkLaneFloats = AccVectors * CanonicalSum.Lanes;
 
     /// <summary>Floats of one tile's saved gradients: dLogits, dF6, dC5 (after the squashing), which the dense weight gradients read.</summary>
-    public static readonly int TileDeltaFloats = (OutputRows + TileLayout.F6 + TileLayout.C5) * L;
+    public static readonly int TileDeltaFloats = (OutputRows + LengthOf(Layer.F6) + LengthOf(Layer.C5)) * L;
 
-    public readonly PinnedBuffer<float> DS4 = new(TileLayout.S4 * L), DC3 = new(TileLayout.C3 * L), DS2 = new(TileLayout.S2 * L), DC1 = new(TileLayout.C1 * L);
+    public readonly PinnedBuffer<float> DS4 = new(LengthOf(Layer.S4, L)), DC3 = new(LengthOf(Layer.C3, L)), DS2 = new(LengthOf(Layer.S2, L)),
+        DC1 = new(LengthOf(Layer.C1, L));
     // A one-image step's dC1, pixel-major with the six maps in a vector of 8 (ConvolutionTiles.C1WeightGradientOfOneImage).
     public readonly PinnedBuffer<float> DC1ByPixel = new(C1Size * C1Size * 8);
     public readonly PinnedBuffer<float> DC3ByPixel = new(C3Size * C3Size * 16); // the same for C3, ten connections in 16 lanes

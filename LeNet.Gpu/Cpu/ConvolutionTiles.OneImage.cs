@@ -30,7 +30,7 @@ internal static unsafe partial class ConvolutionTiles
                 for (int j = 0; j < Stride; j++)
                 {
                     int x = j - Pad;
-                    r[j] = x >= 0 && x < C3Size ? dOut[((long)o * TileLayout.C3Map + y * C3Size + x) * lanes] : 0f;
+                    r[j] = x >= 0 && x < C3Size ? dOut[((long)o * C3Size * C3Size + y * C3Size + x) * lanes] : 0f;
                 }
             }
         float* tail = stackalloc float[16];

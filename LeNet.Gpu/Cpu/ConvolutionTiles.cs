@@ -182,7 +182,7 @@ internal static unsafe partial class ConvolutionTiles
                     for (int ky = kyLo; ky <= kyHi; ky++)
                     {
                         float* w = weights + (o * C1Maps + i) * Taps + ky * KernelSize;
-                        float* d = dOut + (o * TileLayout.C3Map + (y - ky) * C3Size) * L;
+                        float* d = dOut + (o * C3Size * C3Size + (y - ky) * C3Size) * L;
                         TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
                         TV d5 = TS.Load(d + 5 * L), d6 = TS.Load(d + 6 * L), d7 = TS.Load(d + 7 * L), d8 = TS.Load(d + 8 * L), d9 = TS.Load(d + 9 * L);
                         TV v = TS.Broadcast(w[0]);

@@ -18,7 +18,8 @@ public sealed class CpuInferenceEngine : IInferenceEngine
 
     /// <summary>
     /// Largest batch held at once; larger requests stream in batches of this size. Throughput is flat well below it
-    /// (tiles of 16 images), and it keeps every activation buffer far under the 2 GB a .NET array may hold.
+    /// (tiles of 16 images), and it keeps the activation buffer (every layer's output, 9,118 floats an image) well under
+    /// the 2^31 elements a .NET array may hold.
     /// </summary>
     public const int MaxCapacity = 65536;
 

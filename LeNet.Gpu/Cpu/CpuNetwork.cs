@@ -125,7 +125,7 @@ public sealed unsafe class CpuNetwork
     /// <summary>Copies a layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>
     public void CopyActivations(Layer layer, Span<float> destination)
     {
-        var (elements, _, _) = TileLayout.Shape(layer);
+        int elements = ActivationLayout.LengthOf(layer);
         if (destination.Length < Count * elements)
             throw new ArgumentException($"{layer} of {Count} images needs {Count * elements} floats; got {destination.Length}", nameof(destination));
         fixed (float* d = destination)
@@ -135,7 +135,7 @@ public sealed unsafe class CpuNetwork
     /// <summary>The first tile of a layer's outputs, every lane (empty ones included), [elements][Lanes]: for tests.</summary>
     internal float[] FirstTile(Layer layer)
     {
-        var result = new float[TileLayout.Shape(layer).Elements * Lanes];
+        var result = new float[ActivationLayout.LengthOf(layer) * Lanes];
         fixed (float* d = result) engine.CopyFirstTile(layer, d);
         return result;
     }
@@ -143,7 +143,7 @@ public sealed unsafe class CpuNetwork
     /// <summary>A layer's output for the last forward pass, image-major [Count][maps][size][size].</summary>
     public float[] Activations(Layer layer)
     {
-        var result = new float[Count * TileLayout.Shape(layer).Elements];
+        var result = new float[Count * ActivationLayout.LengthOf(layer)];
         CopyActivations(layer, result);
         return result;
     }

@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.ActivationLayout;
 using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
@@ -7,7 +8,7 @@ namespace LeNet.Gpu.Cpu;
 /// <summary>
 /// The forward pass of one image, vectorised <b>within</b> the image: what a tile does for L images at once costs
 /// the same for one, so a batch of 1 (or the few images left over after the full tiles) goes here instead.
-/// Layouts are image-major, the accessors' own:
+/// The activations lie where <see cref="ActivationLayout"/> puts one image's, each layer image-major, the accessors' own:
 /// <code>
 /// input [32][32]  C1 [6][28·28]  S2 [6][14·14]  C3 [16][10·10]  S4 [16·5·5]  C5 [120]  F6 [84]  logits [10]
 /// </code>
@@ -35,53 +36,62 @@ internal static unsafe class SingleImage
             C3 = new(C3Maps * C3Padded), Vector = new(16);
     }
 
-    /// <summary>Where one image's activations go (each at least its layer's elements long, image-major).</summary>
-    public readonly struct Outputs(float* input, float* c1, float* s2, float* c3, float* s4, float* c5, float* f6,
-        float* logits, float* probabilities, int* prediction)
+    /// <summary>
+    /// Where one image's results go: its activations (<see cref="ActivationLayout.PerImage"/> floats, each layer at its
+    /// <see cref="ActivationLayout.OffsetOf(Layer)"/>), its probabilities and its prediction.
+    /// </summary>
+    public readonly struct Outputs(float* activations, float* probabilities, int* prediction)
     {
-        public readonly float* Input = input, C1 = c1, S2 = s2, C3 = c3, S4 = s4, C5 = c5, F6 = f6, Logits = logits, Probabilities = probabilities;
+        private readonly float* activations = activations;
+        public readonly float* Probabilities = probabilities;
         public readonly int* Prediction = prediction;
+
+        /// <summary>The image's output of <paramref name="layer"/>, image-major.</summary>
+        public float* this[Layer layer] => activations + OffsetOf(layer);
     }
 
-    /// <summary>Runs one image whose input is already in <c>o.Input</c>.</summary>
+    /// <summary>Runs one image whose input is already in <c>o[Layer.Input]</c>.</summary>
     /// <param name="convolution">What C1 and C3 apply to their sums: the identity, or the squashing function.</param>
     public static void Forward<TS, TV>(float* p, Squashing squashing, Activation convolution, OutputLayer output, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
     {
         Convolutions<TS, TV>(p, squashing, convolution, s, o);
+        float* s4 = o[Layer.S4], c5 = o[Layer.C5], f6 = o[Layer.F6], logits = o[Layer.Output];
 
-        Dense<TS, TV>(o.S4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, o.C5);
-        Squash<TS, TV>(o.C5, C5Units, squashing, s.Vector.Pointer);
-        Dense<TS, TV>(o.C5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, o.F6);
-        Squash<TS, TV>(o.F6, F6Units, squashing, s.Vector.Pointer);
-        Dense<TS, TV>(o.F6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, o.Logits);
-        if (output == OutputLayer.Rbf) RbfTiles.Distances(o.F6, o.Logits);
-        Softmax<TS, TV>(o.Logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
+        Dense<TS, TV>(s4, LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, c5);
+        Squash<TS, TV>(c5, C5Units, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(c5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, f6);
+        Squash<TS, TV>(f6, F6Units, squashing, s.Vector.Pointer);
+        Dense<TS, TV>(f6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, logits);
+        if (output == OutputLayer.Rbf) RbfTiles.Distances(f6, logits);
+        Softmax<TS, TV>(logits, o.Probabilities, o.Prediction, s.Vector.Pointer);
     }
 
     /// <summary>
-    /// C1, S2, C3 and S4 of one image whose input is already in <c>o.Input</c> (<c>o.C5</c> onwards untouched): each output
+    /// C1, S2, C3 and S4 of one image whose input is already in <c>o[Layer.Input]</c> (C5 onwards untouched): each output
     /// the same chain of float operations as a tile lane's (<see cref="ConvolutionTiles"/>, <see cref="SubsamplingTiles"/>),
     /// so a per-pattern training step takes them from here into its tile (<c>TileEngine.ForwardPattern</c>).
     /// </summary>
     public static void Convolutions<TS, TV>(float* p, Squashing squashing, Activation convolution, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
     {
+        float* input = o[Layer.Input], c1 = o[Layer.C1], s2 = o[Layer.S2], c3 = o[Layer.C3], s4 = o[Layer.S4];
+
         // C1: five shifted copies of the input, then 6 maps of 784 outputs.
-        ShiftPlanes(o.Input, 1, InputSize, C1Size, s.C1Planes.Pointer, C1Plane);
-        FlatConvolution<TS, TV>(s.C1Planes.Pointer, o.C1, C1Maps, TileLayout.C1Map, TileLayout.C1Map, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
-        if (convolution != Activation.Identity) Squash<TS, TV>(o.C1, TileLayout.C1, squashing, s.Vector.Pointer);
-        Subsample(o.C1, C1Maps, S2Size, C1Size, TileLayout.C1Map, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, o.S2);
-        Squash<TS, TV>(o.S2, TileLayout.S2, squashing, s.Vector.Pointer);
+        ShiftPlanes(input, 1, InputSize, C1Size, s.C1Planes.Pointer, C1Plane);
+        FlatConvolution<TS, TV>(s.C1Planes.Pointer, c1, C1Maps, C1Size * C1Size, C1Size * C1Size, C1Taps, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        if (convolution != Activation.Identity) Squash<TS, TV>(c1, LengthOf(Layer.C1), squashing, s.Vector.Pointer);
+        Subsample(c1, C1Maps, S2Size, C1Size, C1Size * C1Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, s2);
+        Squash<TS, TV>(s2, LengthOf(Layer.S2), squashing, s.Vector.Pointer);
 
         // C3: five shifted copies of each S2 map, 16 maps of 112 (100 used) outputs.
-        ShiftPlanes(o.S2, C1Maps, S2Size, C3Size, s.C3Planes.Pointer, C3Plane);
+        ShiftPlanes(s2, C1Maps, S2Size, C3Size, s.C3Planes.Pointer, C3Plane);
         FlatConvolution<TS, TV>(s.C3Planes.Pointer, s.C3.Pointer, C3Maps, C3Padded, C3Padded, C3Taps, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
         if (convolution != Activation.Identity) Squash<TS, TV>(s.C3.Pointer, C3Maps * C3Padded, squashing, s.Vector.Pointer);
         for (int m = 0; m < C3Maps; m++)
-            new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, TileLayout.C3Map).CopyTo(new Span<float>(o.C3 + m * TileLayout.C3Map, TileLayout.C3Map));
-        Subsample(s.C3.Pointer, C3Maps, S4Size, C3Size, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, o.S4);
-        Squash<TS, TV>(o.S4, TileLayout.S4, squashing, s.Vector.Pointer);
+            new ReadOnlySpan<float>(s.C3.Pointer + m * C3Padded, C3Size * C3Size).CopyTo(new Span<float>(c3 + m * C3Size * C3Size, C3Size * C3Size));
+        Subsample(s.C3.Pointer, C3Maps, S4Size, C3Size, C3Padded, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, s4);
+        Squash<TS, TV>(s4, LengthOf(Layer.S4), squashing, s.Vector.Pointer);
     }
 
     /// <summary>plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width: the input seen by tap column kx.</summary>

@@ -1,5 +1,6 @@
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Cpu.BackwardWorkspace;
+using static LeNet.Gpu.Model.ActivationLayout;
 using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
@@ -132,7 +133,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         {
             bool add = tile != first;
             float* dLogits = tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
-            float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + TileLayout.F6 * L;
+            float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + LengthOf(Layer.F6) * L;
             if (output != OutputLayer.Rbf)
             {
                 FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.F6, tile), F6Units, so, s.F6T.Pointer, F6Columns);
@@ -140,7 +141,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
             }
             FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.C5, tile), C5Units, so, s.C5T.Pointer, C5Columns);
             FullyConnectedTiles.WeightGradient<TS, TV>(dF6, F6Units, s.C5T.Pointer, C5Columns, s.F6Weight.Pointer, add);
-            FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.S4, tile), TileLayout.S4, so, s.S4T.Pointer, S4Columns);
+            FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.S4, tile), LengthOf(Layer.S4), so, s.S4T.Pointer, S4Columns);
             FullyConnectedTiles.WeightGradient<TS, TV>(dC5, C5Units, s.S4T.Pointer, S4Columns, sums + P.C5Weight.Offset, add);
             int valid = Math.Min(L, backwardCount - tile * L);
             for (int n = 0; n < valid; n++) loss += imageLosses.Pointer[(long)tile * L + n];
@@ -167,7 +168,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
         float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile);
         float* dLogits = tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
-        float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + TileLayout.F6 * L;
+        float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + LengthOf(Layer.F6) * L;
         double* losses = imageLosses.Pointer + (long)tile * L;
         int correct = 0;
 
@@ -196,24 +197,24 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         // C5 16@5x5 → 120 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(dC5, a5, C5Units, sq, so);
         FullyConnectedTiles.Accumulate<TS, TV>(dC5, C5Units, acc + AccC5Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(dC5, C5Units, w + P.C5Weight.Offset, TileLayout.S4, s.DS4.Pointer);
+        FullyConnectedTiles.InputGradient<TS, TV>(dC5, C5Units, w + P.C5Weight.Offset, LengthOf(Layer.S4), s.DS4.Pointer);
 
         // S4 16@10x10 → 16@5x5 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, TileLayout.S4, sq, so);
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, LengthOf(Layer.S4), sq, so);
         float* dC3 = s.DC3.Pointer;
         SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, C3Maps, S4Size, w + P.S4Coefficient.Offset, so,
-            acc + AccS4Coefficient * L, acc + AccS4Bias * L, dC3, C3Size, TileLayout.C3Map);
+            acc + AccS4Coefficient * L, acc + AccS4Bias * L, dC3, C3Size, C3Size * C3Size);
 
         // C3 6@14x14 → 16@10x10 (Table I; identity, or squashed)
-        if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(dC3, a3, TileLayout.C3, sq, so);
+        if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(dC3, a3, LengthOf(Layer.C3), sq, so);
         // One image (a per-pattern step): its C3 weight gradients across the connections, the same chains.
         bool oneImage = PatternPath && backwardCount == 1 && !so && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
         if (oneImage) ConvolutionTiles.C3WeightGradientOfOneImage(dC3, a2, L, acc + AccC3Weight * L, s.DC3ByPixel.Pointer);
         else for (int k = 0; k < C3Connections.Pairs.Length; k++)
-            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * TileLayout.C3Map * L, C3Size, C3Size, C3Size,
-                a2 + C3Connections.Pairs[k].Input * TileLayout.S2Map * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
+            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * C3Size * C3Size * L, C3Size, C3Size, C3Size,
+                a2 + C3Connections.Pairs[k].Input * S2Size * S2Size * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
         for (int o = 0; o < C3Maps; o++)
-            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * TileLayout.C3Map * L, C3Size, C3Size, C3Size, acc + (AccC3Bias + o) * L);
+            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * C3Size * C3Size * L, C3Size, C3Size, C3Size, acc + (AccC3Bias + o) * L);
         if (oneImage)
             ConvolutionTiles.InputGradientC3OfOneImage(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, L,
                 s.DC3Rows.Pointer, s.DS2.Pointer);
@@ -221,17 +222,17 @@ internal sealed unsafe partial class TileEngine<TS, TV>
             ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, TileLayout.S2, sq, so);
+        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, LengthOf(Layer.S2), sq, so);
         SubsamplingTiles.Backward<TS, TV>(s.DS2.Pointer, a1, C1Maps, S2Size, w + P.S2Coefficient.Offset, so,
-            acc + AccS2Coefficient * L, acc + AccS2Bias * L, s.DC1.Pointer, C1Size, TileLayout.C1Map);
+            acc + AccS2Coefficient * L, acc + AccS2Bias * L, s.DC1.Pointer, C1Size, C1Size * C1Size);
 
         // C1 1@32x32 → 6@28x28 (identity, or squashed); the input needs no gradient.
-        if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(s.DC1.Pointer, a1, TileLayout.C1, sq, so);
+        if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(s.DC1.Pointer, a1, LengthOf(Layer.C1), sq, so);
         // Its C1 weight gradients across the maps likewise; the empty lanes' sums stay +0 either way.
         if (oneImage) ConvolutionTiles.C1WeightGradientOfOneImage(s.DC1.Pointer, x, L, acc + AccC1Weight * L, s.DC1ByPixel.Pointer);
         for (int o = 0; o < C1Maps; o++)
         {
-            float* dOut = s.DC1.Pointer + o * TileLayout.C1Map * L;
+            float* dOut = s.DC1.Pointer + o * C1Size * C1Size * L;
             if (!oneImage) ConvolutionTiles.WeightGradient<TS, TV>(dOut, C1Size, C1Size, C1Size, x, InputSize, so, acc + (AccC1Weight + o * Taps) * L);
             ConvolutionTiles.SumPixels<TS, TV>(dOut, C1Size, C1Size, C1Size, acc + (AccC1Bias + o) * L);
         }

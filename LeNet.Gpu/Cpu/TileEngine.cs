@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.ActivationLayout;
 using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
 
@@ -51,7 +52,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
 
     private static readonly int L = TS.Lanes;
     private readonly WorkerPool pool;
-    private readonly PinnedBuffer<float> input, c1, s2, c3, s4, c5, f6, logits, probabilities;
+    private readonly PinnedBuffer<float> activations, probabilities; // activations: every layer's output, tile after tile
     private readonly PinnedBuffer<int> predictions;
     private readonly ConvolutionTaps c1Rows, c3Rows;
 
@@ -73,9 +74,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private readonly PinnedBuffer<float>? patternSlots; // a per-pattern step's image and zero input (ForwardPattern)
     private readonly int singleImageLimit;
     private int looseStart = -1, tileItems; // the first image run one by one (−1: none), the tiles run before it
-    private const int SlotInput = 0, SlotC1 = TileLayout.Input, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
-        SlotS4 = SlotC3 + TileLayout.C3, SlotC5 = SlotS4 + TileLayout.S4, SlotF6 = SlotC5 + TileLayout.C5,
-        SlotLogits = SlotF6 + TileLayout.F6, SlotFloats = (SlotLogits + TileLayout.Logits + 15) & ~15;
+    // A slot holds one image's activations where ActivationLayout puts them, every slot starting on 16 floats.
+    private static readonly int SlotFloats = PerImageAligned(16);
 
     /// <param name="singleImageLimit">Images left over after the full 16-image groups up to this many run one by one;
     /// more run in tiles.</param>
@@ -85,14 +85,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         pool = new WorkerPool(threads);
         int tiles = (capacity + L - 1) / L;
         long t = (long)tiles * L;
-        input = new(t * TileLayout.Input);
-        c1 = new(t * TileLayout.C1);
-        s2 = new(t * TileLayout.S2);
-        c3 = new(t * TileLayout.C3);
-        s4 = new(t * TileLayout.S4);
-        c5 = new(t * TileLayout.C5);
-        f6 = new(t * TileLayout.F6);
-        logits = new(t * TileLayout.Logits);
+        activations = new(tiles * TileLayout.Floats(L));
         probabilities = new(t * SoftmaxTiles.Classes);
         predictions = new(t);
         c1Rows = ConvolutionTaps.Rows(C1Maps, 1, InputSize, ConvolutionTaps.AllConnected, L);
@@ -158,8 +151,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             return;
         }
         int tile = item, valid = Math.Min(L, count - tile * L);
-        float* x = input.Pointer + (long)tile * TileLayout.Input * L;
-        if (images != null) TileStaging<TS, TV>.Floats(images + (long)tile * L * TileLayout.Input, valid, x);
+        float* x = TileOf(Layer.Input, tile);
+        if (images != null) TileStaging<TS, TV>.Floats(images + (long)tile * L * InputLength, valid, x);
         else TileStaging<TS, TV>.Mnist(mnist + (long)tile * L * InputField.MnistLength, valid, x);
         ForwardTile(tile, valid);
     }
@@ -167,10 +160,10 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private void ForwardImage(int worker, int n)
     {
         float* slot = slots.Pointer + (long)(n - looseStart) * SlotFloats;
-        if (images != null) new ReadOnlySpan<float>(images + (long)n * TileLayout.Input, TileLayout.Input).CopyTo(new Span<float>(slot, TileLayout.Input));
-        else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * InputField.MnistLength, InputField.MnistLength), new Span<float>(slot, TileLayout.Input));
-        var outputs = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4,
-            slot + SlotC5, slot + SlotF6, slot + SlotLogits, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
+        var outputs = new SingleImage.Outputs(slot, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
+        var input = new Span<float>(outputs[Layer.Input], InputLength);
+        if (images != null) new ReadOnlySpan<float>(images + (long)n * InputLength, InputLength).CopyTo(input);
+        else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * InputField.MnistLength, InputField.MnistLength), input);
         SingleImage.Forward<TS, TV>(parameters, squashing, convolution, output, imageScratch[worker], outputs);
     }
 
@@ -183,10 +176,10 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         for (int tile = looseStart / L; tile < TilesFor(count); tile++)
         {
             int valid = Math.Min(L, count - tile * L);
-            float* x = input.Pointer + (long)tile * TileLayout.Input * L;
-            for (int e = 0; e < TileLayout.Input; e++)
+            float* x = TileOf(Layer.Input, tile), slotInputs = slots.Pointer + OffsetOf(Layer.Input);
+            for (int e = 0; e < InputLength; e++)
                 for (int n = 0; n < L; n++)
-                    x[e * L + n] = n < valid ? slots.Pointer[(long)(tile * L + n - looseStart) * SlotFloats + SlotInput + e] : 0f;
+                    x[e * L + n] = n < valid ? slotInputs[(long)(tile * L + n - looseStart) * SlotFloats + e] : 0f;
             ForwardTile(tile, valid);
         }
         looseStart = -1;
@@ -203,16 +196,13 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private void ForwardPattern()
     {
         float* image = patternSlots!.Pointer, zero = image + SlotFloats;
-        new ReadOnlySpan<float>(images, TileLayout.Input).CopyTo(new Span<float>(image + SlotInput, TileLayout.Input));
+        new ReadOnlySpan<float>(images, InputLength).CopyTo(new Span<float>(image + OffsetOf(Layer.Input), InputLength));
         Convolutions(image);
         Convolutions(zero); // its input stays zero: nothing writes there
         looseStart = -1;
         tileItems = 1;
-        Spread(image + SlotInput, zero + SlotInput, TileLayout.Input, TileOf(Layer.Input, 0));
-        Spread(image + SlotC1, zero + SlotC1, TileLayout.C1, TileOf(Layer.C1, 0));
-        Spread(image + SlotS2, zero + SlotS2, TileLayout.S2, TileOf(Layer.S2, 0));
-        Spread(image + SlotC3, zero + SlotC3, TileLayout.C3, TileOf(Layer.C3, 0));
-        Spread(image + SlotS4, zero + SlotS4, TileLayout.S4, TileOf(Layer.S4, 0));
+        for (var layer = Layer.Input; layer <= Layer.S4; layer++)
+            Spread(image + OffsetOf(layer), zero + OffsetOf(layer), LengthOf(layer), TileOf(layer, 0));
         ForwardDense(0, 1);
     }
 
@@ -222,7 +212,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     /// </summary>
     private void Convolutions(float* slot)
     {
-        var o = new SingleImage.Outputs(slot + SlotInput, slot + SlotC1, slot + SlotS2, slot + SlotC3, slot + SlotS4, null, null, null, null, null);
+        var o = new SingleImage.Outputs(slot, null, null);
         var s = imageScratch[0];
         if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
             SingleImage.Convolutions<Simd512, System.Runtime.Intrinsics.Vector512<float>>(parameters, squashing, convolution, s, o);
@@ -249,10 +239,10 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         float* a4 = TileOf(Layer.S4, tile);
 
         ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
-        if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, TileLayout.C1, squashing);
+        if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, LengthOf(Layer.C1), squashing);
         SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
         ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
-        if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a3, TileLayout.C3, squashing);
+        if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a3, LengthOf(Layer.C3), squashing);
         SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
         ForwardDense(tile, valid);
     }
@@ -262,7 +252,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     {
         float* p = parameters;
         float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
-        FullyConnectedTiles.Forward<TS, TV>(a4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);
+        FullyConnectedTiles.Forward<TS, TV>(a4, LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, a6);
         FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, a7);
         if (output == OutputLayer.Rbf) RbfTiles.Distances<TS, TV>(a6, a7);
@@ -271,49 +261,24 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             predictions.Pointer + (long)tile * L, scratch);
     }
 
-    /// <summary>A layer's outputs for the whole batch, [tiles][elements][L].</summary>
-    private float* BufferOf(Layer layer) => layer switch
-    {
-        Layer.Input => input.Pointer,
-        Layer.C1 => c1.Pointer,
-        Layer.S2 => s2.Pointer,
-        Layer.C3 => c3.Pointer,
-        Layer.S4 => s4.Pointer,
-        Layer.C5 => c5.Pointer,
-        Layer.F6 => f6.Pointer,
-        _ => logits.Pointer,
-    };
-
     /// <summary>Tile <paramref name="tile"/> of a layer's outputs, [elements][L].</summary>
-    private float* TileOf(Layer layer, int tile) => BufferOf(layer) + (long)tile * Architecture.ElementsOf(layer) * L;
+    private float* TileOf(Layer layer, int tile) => activations.Pointer + TileLayout.OffsetOf(layer, tile, L);
 
     public void CopyFirstTile(Layer layer, float* destination) =>
-        new ReadOnlySpan<float>(TileOf(layer, 0), Architecture.ElementsOf(layer) * L).CopyTo(new Span<float>(destination, Architecture.ElementsOf(layer) * L));
+        new ReadOnlySpan<float>(TileOf(layer, 0), LengthOf(layer) * L).CopyTo(new Span<float>(destination, LengthOf(layer) * L));
 
     public void CopyActivations(Layer layer, int count, float* destination)
     {
-        var (elements, _, _) = TileLayout.Shape(layer);
-        int slotOffset = layer switch
-        {
-            Layer.Input => SlotInput,
-            Layer.C1 => SlotC1,
-            Layer.S2 => SlotS2,
-            Layer.C3 => SlotC3,
-            Layer.S4 => SlotS4,
-            Layer.C5 => SlotC5,
-            Layer.F6 => SlotF6,
-            _ => SlotLogits,
-        };
-        float* source = BufferOf(layer);
+        int elements = LengthOf(layer);
         for (int n = 0; n < count; n++)
         {
             if (looseStart >= 0 && n >= looseStart)
             {
-                new ReadOnlySpan<float>(slots.Pointer + (long)(n - looseStart) * SlotFloats + slotOffset, elements)
+                new ReadOnlySpan<float>(slots.Pointer + (long)(n - looseStart) * SlotFloats + OffsetOf(layer), elements)
                     .CopyTo(new Span<float>(destination + (long)n * elements, elements));
                 continue;
             }
-            float* tile = source + (long)(n / L) * elements * L + n % L;
+            float* tile = TileOf(layer, n / L) + n % L;
             float* d = destination + (long)n * elements;
             for (int e = 0; e < elements; e++) d[e] = tile[e * L];
         }

@@ -28,13 +28,13 @@ internal static unsafe class TileStaging<TS, TV> where TS : struct, ISimd<TV> wh
         for (int n = 0; n < L; n += 4)
         {
             // Images n..n+3; those past the batch read the same four zeros over and over.
-            float* s0 = n < valid ? source + n * TileLayout.Input : zero;
-            float* s1 = n + 1 < valid ? source + (n + 1) * TileLayout.Input : zero;
-            float* s2 = n + 2 < valid ? source + (n + 2) * TileLayout.Input : zero;
-            float* s3 = n + 3 < valid ? source + (n + 3) * TileLayout.Input : zero;
+            float* s0 = n < valid ? source + n * Architecture.InputLength : zero;
+            float* s1 = n + 1 < valid ? source + (n + 1) * Architecture.InputLength : zero;
+            float* s2 = n + 2 < valid ? source + (n + 2) * Architecture.InputLength : zero;
+            float* s3 = n + 3 < valid ? source + (n + 3) * Architecture.InputLength : zero;
             int step0 = n < valid ? 4 : 0, step1 = n + 1 < valid ? 4 : 0, step2 = n + 2 < valid ? 4 : 0, step3 = n + 3 < valid ? 4 : 0;
             float* d = tile + n;
-            for (int e = 0; e < TileLayout.Input; e += 4, s0 += step0, s1 += step1, s2 += step2, s3 += step3, d += 4 * L)
+            for (int e = 0; e < Architecture.InputLength; e += 4, s0 += step0, s1 += step1, s2 += step2, s3 += step3, d += 4 * L)
             {
                 Vector128<float> r0 = Sse.LoadVector128(s0), r1 = Sse.LoadVector128(s1), r2 = Sse.LoadVector128(s2), r3 = Sse.LoadVector128(s3);
                 Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3), t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3);
@@ -57,11 +57,11 @@ internal static unsafe class TileStaging<TS, TV> where TS : struct, ISimd<TV> wh
             float* d = tile + n;
             if (n >= valid)
             {
-                for (int e = 0; e < TileLayout.Input; e++) d[e * L] = 0f;
+                for (int e = 0; e < Architecture.InputLength; e++) d[e * L] = 0f;
                 continue;
             }
-            float* s = source + n * TileLayout.Input;
-            for (int e = 0; e < TileLayout.Input; e += 4)
+            float* s = source + n * Architecture.InputLength;
+            for (int e = 0; e < Architecture.InputLength; e += 4)
             {
                 d[e * L] = s[e];
                 d[(e + 1) * L] = s[e + 1];

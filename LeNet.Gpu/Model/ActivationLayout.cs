@@ -14,6 +14,12 @@ public static class ActivationLayout
     /// <summary>Values of every layer's output for one image (the input field included).</summary>
     public static readonly int PerImage = Architecture.Layers.Sum(l => l.Elements);
 
+    /// <summary>
+    /// <see cref="PerImage"/> rounded up to a multiple of <paramref name="alignment"/> values: the stride of one-image
+    /// records that must each start aligned (the CPU engine's one-image slots start on 16 floats, a 512-bit vector).
+    /// </summary>
+    public static int PerImageAligned(int alignment) => (PerImage + alignment - 1) / alignment * alignment;
+
     /// <summary>Values of <paramref name="layer"/>'s output for one image.</summary>
     public static int LengthOf(Layer layer) => Architecture.ElementsOf(layer);
 
