@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -17,19 +18,17 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class RbfTiles
 {
-    public const int Classes = Architecture.Classes, Units = Architecture.F6Units;
-
     /// <summary>dot [10][L] holds c_i·x; x [84][L]. Writes z = 2·dot − |x|² − 84 over dot.</summary>
     public static void Distances<TS, TV>(float* x, float* dot) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
         TV squares = TS.Zero;
-        for (int k = 0; k < Units; k++)
+        for (int k = 0; k < F6Units; k++)
         {
             TV v = TS.Load(x + k * L);
             squares = TS.Fma(v, v, squares);
         }
-        TV offset = TS.Add(squares, TS.Broadcast(Units));
+        TV offset = TS.Add(squares, TS.Broadcast(F6Units));
         TV two = TS.Broadcast(2f);
         for (int i = 0; i < Classes; i++)
             TS.Store(dot + i * L, TS.Subtract(TS.Multiply(two, TS.Load(dot + i * L)), offset));
@@ -39,8 +38,8 @@ internal static unsafe class RbfTiles
     public static void Distances(float* x, float* dot)
     {
         float squares = 0f;
-        for (int k = 0; k < Units; k++) squares += x[k] * x[k];
-        for (int i = 0; i < Classes; i++) dot[i] = 2f * dot[i] - (squares + Units);
+        for (int k = 0; k < F6Units; k++) squares += x[k] * x[k];
+        for (int i = 0; i < Classes; i++) dot[i] = 2f * dot[i] - (squares + F6Units);
     }
 
     /// <summary>
@@ -74,7 +73,7 @@ internal static unsafe class RbfTiles
         {
             if (n >= valid)
             {
-                for (int k = 0; k < Units; k++) dF6[k * lanes + n] = 0f;
+                for (int k = 0; k < F6Units; k++) dF6[k * lanes + n] = 0f;
                 continue;
             }
             int label = labels[n];
@@ -84,12 +83,12 @@ internal static unsafe class RbfTiles
             if (secondOrder)
             {
                 for (int i = 0; i < Classes; i++) d[i] = 4f * q[i] * (1f - q[i]);
-                for (int k = 0; k < Units; k++)
+                for (int k = 0; k < F6Units; k++)
                 {
                     float xk = x[k * lanes + n], h = 2f;
                     for (int i = 0; i < Classes; i++)
                     {
-                        float r = xk - centres[i * Units + k];
+                        float r = xk - centres[i * F6Units + k];
                         h += d[i] * r * r;
                     }
                     dF6[k * lanes + n] = h * scale;
@@ -98,10 +97,10 @@ internal static unsafe class RbfTiles
             else
             {
                 for (int i = 0; i < Classes; i++) d[i] = 2f * (q[i] - (i == label ? 1f : 0f));
-                for (int k = 0; k < Units; k++)
+                for (int k = 0; k < F6Units; k++)
                 {
                     float xk = x[k * lanes + n], g = 0f;
-                    for (int i = 0; i < Classes; i++) g += d[i] * (centres[i * Units + k] - xk);
+                    for (int i = 0; i < Classes; i++) g += d[i] * (centres[i * F6Units + k] - xk);
                     dF6[k * lanes + n] = g * scale;
                 }
             }

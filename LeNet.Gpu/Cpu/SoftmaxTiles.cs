@@ -1,4 +1,5 @@
 using LeNet.Gpu.Model;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Cpu;
 
@@ -13,8 +14,6 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class SoftmaxTiles
 {
-    public const int Classes = Architecture.Classes;
-
     /// <param name="scratch">10 vectors.</param>
     public static void Forward<TS, TV>(float* logits, int valid, float* probabilities, int* predictions, float* scratch)
         where TS : struct, ISimd<TV> where TV : struct

@@ -180,7 +180,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         }
         else
         {
-            SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
+            SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * Classes,
                 predictions.Pointer + (long)tile * L, labels + tile * L, dLogits, losses, ref correct);
 
             // OUTPUT 84 → 10 (identity); its weight gradient in Dense.

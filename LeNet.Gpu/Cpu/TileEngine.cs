@@ -86,7 +86,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         int tiles = (capacity + L - 1) / L;
         long t = (long)tiles * L;
         activations = new(tiles * TileLayout.Floats(L));
-        probabilities = new(t * SoftmaxTiles.Classes);
+        probabilities = new(t * Classes);
         predictions = new(t);
         c1Rows = ConvolutionTaps.Rows(C1Maps, 1, InputSize, ConvolutionTaps.AllConnected, L);
         c3Rows = ConvolutionTaps.Rows(C3Maps, C1Maps, S2Size, ConvolutionTaps.TableI, L);
@@ -160,7 +160,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private void ForwardImage(int worker, int n)
     {
         float* slot = slots.Pointer + (long)(n - looseStart) * SlotFloats;
-        var outputs = new SingleImage.Outputs(slot, probabilities.Pointer + (long)n * SoftmaxTiles.Classes, predictions.Pointer + n);
+        var outputs = new SingleImage.Outputs(slot, probabilities.Pointer + (long)n * Classes, predictions.Pointer + n);
         var input = new Span<float>(outputs[Layer.Input], InputLength);
         if (images != null) new ReadOnlySpan<float>(images + (long)n * InputLength, InputLength).CopyTo(input);
         else CpuNetwork.ConvertMnist(new ReadOnlySpan<byte>(mnist + (long)n * InputField.MnistLength, InputField.MnistLength), input);
@@ -256,8 +256,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, a6);
         FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, a7);
         if (output == OutputLayer.Rbf) RbfTiles.Distances<TS, TV>(a6, a7);
-        float* scratch = stackalloc float[SoftmaxTiles.Classes * L];
-        SoftmaxTiles.Forward<TS, TV>(a7, valid, probabilities.Pointer + (long)tile * L * SoftmaxTiles.Classes,
+        float* scratch = stackalloc float[Classes * L];
+        SoftmaxTiles.Forward<TS, TV>(a7, valid, probabilities.Pointer + (long)tile * L * Classes,
             predictions.Pointer + (long)tile * L, scratch);
     }
 

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Kernels;
 
@@ -18,16 +19,14 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class RbfKernels
 {
-    public const int Classes = Model.Architecture.Classes, Units = Model.Architecture.F6Units;
-
     public static void Forward(Index1D n, int stride, ArrayView<float> f6, ArrayView<float> centres, ArrayView<float> logits)
     {
         for (int i = 0; i < Classes; i++)
         {
             float y = 0f;
-            for (int k = 0; k < Units; k++)
+            for (int k = 0; k < F6Units; k++)
             {
-                float r = f6[k * stride + n] - centres[i * Units + k];
+                float r = f6[k * stride + n] - centres[i * F6Units + k];
                 y += r * r;
             }
             logits[i * stride + n] = -y;
@@ -48,14 +47,14 @@ public static class RbfKernels
         float sum = XMath.Exp(-j - m);
         for (int i = 0; i < Classes; i++) sum += XMath.Exp(logits[i * stride + n] - m);
         float inverse = 1f / sum, scale = 1f / count;
-        for (int k = 0; k < Units; k++)
+        for (int k = 0; k < F6Units; k++)
         {
             float x = f6[k * stride + n];
             float g = secondOrder != 0 ? 2f : 0f;
             for (int i = 0; i < Classes; i++)
             {
                 float q = XMath.Exp(logits[i * stride + n] - m) * inverse;
-                float c = centres[i * Units + k];
+                float c = centres[i * F6Units + k];
                 g += secondOrder != 0
                     ? 4f * q * (1f - q) * (x - c) * (x - c)
                     : 2f * (q - (i == label ? 1f : 0f)) * (c - x);

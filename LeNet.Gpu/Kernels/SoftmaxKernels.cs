@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using static LeNet.Gpu.Model.Architecture;
 
 namespace LeNet.Gpu.Kernels;
 
@@ -13,8 +14,6 @@ namespace LeNet.Gpu.Kernels;
 /// </summary>
 public static class SoftmaxKernels
 {
-    public const int Classes = Model.Architecture.Classes;
-
     /// <summary>One thread per image. Subtracts the largest logit first so exp never overflows.</summary>
     public static void Forward(Index1D n, int stride, ArrayView<float> logits,
         ArrayView<float> probabilities, ArrayView<int> predictions)
