@@ -13,7 +13,15 @@ public static unsafe class PatternProfile
 {
     public static int Run(string[] args)
     {
-        int rounds = args.Length >= 2 && args[0] == "--rounds" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 7;
+        int rounds = 7;
+        string? only = null; // --only TEXT: time the pieces whose names contain TEXT (for a profiler)
+        for (int i = 0; i + 1 < args.Length; i += 2)
+            switch (args[i])
+            {
+                case "--rounds": rounds = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--only": only = args[i + 1]; break;
+                default: throw new ArgumentException($"unknown option '{args[i]}' (--rounds N, --only TEXT)");
+            }
         var works = new List<(string Name, Action Body)>(); // "4-lane tile" backward: with its forward pass (subtract that row)
         foreach (var (output, convolutions) in new[] { (OutputLayer.Softmax, ConvolutionSquashing.Linear), (OutputLayer.Rbf, ConvolutionSquashing.Squashed) })
         {
@@ -51,6 +59,7 @@ public static unsafe class PatternProfile
         works.Add(("fold 16 lanes + write sums (WriteSums)", () => { fixed (float* a = lanes, s = sums) workspace.WriteSums(a, s, false); }));
         works.Add(("copy 61,750 floats (chunk reduce)", () => sums.AsSpan().CopyTo(g)));
 
+        if (only is not null) works.RemoveAll(w => !w.Name.Contains(only, StringComparison.Ordinal));
         var timed = works.Select(w => (Func<double>)(() =>
         {
             const int Calls = 200;

@@ -70,7 +70,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     // alone would in any tile, so every width then gives the same outputs bit for bit.
     private readonly PinnedBuffer<float> slots;
     private readonly SingleImage.Scratch[] imageScratch;
-    private readonly PinnedBuffer<float>? patternSlots; // a per-pattern step's image and zero input (ForwardPattern)
+    private readonly PinnedBuffer<float>? patternSlots; // a per-pattern step's activations (TileEngine.Pattern.cs)
     private readonly int singleImageLimit;
     private int looseStart = -1, tileItems; // the first image run one by one (−1: none), the tiles run before it
     private const int SlotInput = 0, SlotC1 = TileLayout.Input, SlotS2 = SlotC1 + TileLayout.C1, SlotC3 = SlotS2 + TileLayout.S2,
@@ -112,7 +112,11 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
         imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
         for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();
-        if (imageScratch.Length > 0) patternSlots = new(2L * SlotFloats);
+        if (imageScratch.Length > 0)
+        {
+            patternSlots = new(SlotFloats);
+            oneImage = new();
+        }
     }
 
     public int Lanes => L;
@@ -134,7 +138,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         this.images = images;
         this.mnist = mnist;
         this.count = count;
-        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath)
+        patternForward = false;
+        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
         {
             ForwardPattern();
             this.images = null;
@@ -193,30 +198,6 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     }
 
     /// <summary>
-    /// A per-pattern training step's forward pass (one image, a backward pass to follow): the tile the tiled pass would
-    /// give, bit for bit, with less work. C1 to S4 run vectorised within the image (<see cref="SingleImage.Convolutions{TS, TV}"/>,
-    /// each output the tile lane's chain of operations) for the image and for an all-zero input, and go into tile 0: the
-    /// image in lane 0, the zero input's outputs in the empty lanes, which is what staging zeros there gives. The
-    /// empty lanes matter: their activations meet zero gradients in the backward pass, and the signs of those zero
-    /// products can decide the sign of a zero sum. C5 onwards run on the tile as always.
-    /// </summary>
-    private void ForwardPattern()
-    {
-        float* image = patternSlots!.Pointer, zero = image + SlotFloats;
-        new ReadOnlySpan<float>(images, TileLayout.Input).CopyTo(new Span<float>(image + SlotInput, TileLayout.Input));
-        Convolutions(image);
-        Convolutions(zero); // its input stays zero: nothing writes there
-        looseStart = -1;
-        tileItems = 1;
-        Spread(image + SlotInput, zero + SlotInput, TileLayout.Input, TileOf(Layer.Input, 0));
-        Spread(image + SlotC1, zero + SlotC1, TileLayout.C1, TileOf(Layer.C1, 0));
-        Spread(image + SlotS2, zero + SlotS2, TileLayout.S2, TileOf(Layer.S2, 0));
-        Spread(image + SlotC3, zero + SlotC3, TileLayout.C3, TileOf(Layer.C3, 0));
-        Spread(image + SlotS4, zero + SlotS4, TileLayout.S4, TileOf(Layer.S4, 0));
-        ForwardDense(0, 1);
-    }
-
-    /// <summary>
     /// C1–S4 of one image at the widest vector the hardware accelerates, whatever the tiles' width (a batch-1 step's
     /// tiles are narrow, <see cref="CpuTrainingBackend.StepWidth"/>): every output's chain is the same at every width.
     /// </summary>
@@ -230,16 +211,6 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             SingleImage.Convolutions<Simd256, System.Runtime.Intrinsics.Vector256<float>>(parameters, squashing, convolution, s, o);
         else
             SingleImage.Convolutions<TS, TV>(parameters, squashing, convolution, s, o);
-    }
-
-    /// <summary>tile[e] = (image[e], zero[e], zero[e], …): one image in lane 0, the zero input's values in the others.</summary>
-    private static void Spread(float* image, float* zero, int elements, float* tile)
-    {
-        for (int e = 0; e < elements; e++)
-        {
-            TS.Store(tile + (long)e * L, TS.Broadcast(zero[e]));
-            tile[(long)e * L] = image[e];
-        }
     }
 
     private void ForwardTile(int tile, int valid)
@@ -287,8 +258,11 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     /// <summary>Tile <paramref name="tile"/> of a layer's outputs, [elements][L].</summary>
     private float* TileOf(Layer layer, int tile) => BufferOf(layer) + (long)tile * Architecture.ElementsOf(layer) * L;
 
-    public void CopyFirstTile(Layer layer, float* destination) =>
+    public void CopyFirstTile(Layer layer, float* destination)
+    {
+        if (patternForward) TilePattern();
         new ReadOnlySpan<float>(TileOf(layer, 0), Architecture.ElementsOf(layer) * L).CopyTo(new Span<float>(destination, Architecture.ElementsOf(layer) * L));
+    }
 
     public void CopyActivations(Layer layer, int count, float* destination)
     {
@@ -305,6 +279,11 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             _ => SlotLogits,
         };
         float* source = BufferOf(layer);
+        if (patternForward)
+        {
+            new ReadOnlySpan<float>(patternSlots!.Pointer + slotOffset, elements).CopyTo(new Span<float>(destination, elements));
+            return;
+        }
         for (int n = 0; n < count; n++)
         {
             if (looseStart >= 0 && n >= looseStart)

@@ -1,0 +1,165 @@
+using System.Runtime.Intrinsics;
+using LeNet.Gpu.Model;
+using static LeNet.Gpu.Cpu.BackwardWorkspace;
+using static LeNet.Gpu.Model.Architecture;
+using P = LeNet.Gpu.Model.ParameterLayout;
+
+namespace LeNet.Gpu.Cpu;
+
+/// <summary>
+/// A per-pattern training step (one image, a backward pass to follow) within the image, never in a tile, on the
+/// calling thread. It gives the bits of the tiled step for a batch of 1 (PatternPathTests), because in a tile the
+/// image's lane never meets another lane until the 16 lanes of each gradient sum are added
+/// (<see cref="CanonicalSum"/>), and there the empty lanes add nothing: their loss gradients are 0, so every product
+/// they add is ±0 (their activations are finite), and a sum started at +0 stays +0; the image's own sum, also started
+/// at +0, is never −0 (round to nearest gives −0 only for −0 + −0), so adding +0 leaves it as it is. Each of the image's
+/// values is therefore its lane's chain of operations:
+/// <code>
+/// C1–S4        SingleImage.Convolutions (the tile's chains, vectorised within the image)
+/// C5–softmax   the tile kernels on one lane (SimdScalar), the same chains
+/// backward     one lane of TileEngine.BackwardTile: input gradients of the dense layers across their inputs (the chain
+///              over units is the tile's), weight gradients d·x + 0 (the tile's first image), the convolutions'
+///              gradients within the image (ConvolutionTiles.*OfOneImage), the rest on one lane
+/// </code>
+/// The second-order mode (Hessian estimates) runs the image through the tiles instead.
+/// </summary>
+internal sealed unsafe partial class TileEngine<TS, TV>
+{
+    private bool patternForward; // the last forward pass was a per-pattern step's: its activations are in patternSlots
+    private readonly ConvolutionTiles.OneImageScratch? oneImage; // the one-image convolution kernels' scratch
+
+    private void ForwardPattern()
+    {
+        float* slot = patternSlots!.Pointer, p = parameters;
+        new ReadOnlySpan<float>(images, TileLayout.Input).CopyTo(new Span<float>(slot + SlotInput, TileLayout.Input));
+        Convolutions(slot);
+        FullyConnectedTiles.Forward<SimdScalar, float>(slot + SlotS4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, slot + SlotC5);
+        FullyConnectedTiles.Forward<SimdScalar, float>(slot + SlotC5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, slot + SlotF6);
+        FullyConnectedTiles.Forward<SimdScalar, float>(slot + SlotF6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, slot + SlotLogits);
+        if (output == OutputLayer.Rbf) RbfTiles.Distances<SimdScalar, float>(slot + SlotF6, slot + SlotLogits);
+        float* scratch = stackalloc float[SoftmaxTiles.Classes];
+        SoftmaxTiles.Forward<SimdScalar, float>(slot + SlotLogits, 1, probabilities.Pointer, predictions.Pointer, scratch);
+        looseStart = -1;
+        patternForward = true;
+    }
+
+    /// <summary>The per-pattern step's image through tile 0 as the tiled pass runs it (for a backward pass the step cannot take).</summary>
+    private void TilePattern()
+    {
+        TileStaging<TS, TV>.Floats(patternSlots!.Pointer + SlotInput, 1, TileOf(Layer.Input, 0));
+        ForwardTile(0, 1);
+        patternForward = false;
+    }
+
+    /// <summary>The backward pass of a per-pattern step (first order): the gradients of the one image in the flat layout.</summary>
+    private void BackwardPattern(float* g, out double lossSum, out int correct)
+    {
+        var s = workspaces[0];
+        var sq = squashing;
+        float* w = parameters, slot = patternSlots!.Pointer;
+        float* x = slot + SlotInput, a1 = slot + SlotC1, a2 = slot + SlotS2, a3 = slot + SlotC3, a4 = slot + SlotS4;
+        float* a5 = slot + SlotC5, a6 = slot + SlotF6;
+        float* dLogits = tileDeltas.Pointer, dF6 = dLogits + OutputRows, dC5 = dF6 + TileLayout.F6;
+        float* dS4 = s.DS4.Pointer, dC3 = s.DC3.Pointer, dS2 = s.DS2.Pointer, dC1 = s.DC1.Pointer;
+        correct = 0;
+
+        if (output == OutputLayer.Rbf)
+        {
+            RbfTiles.Backward(1, 1, 1, false, mapJ, slot + SlotLogits, a6, w + P.OutputWeight.Offset, predictions.Pointer, labels, dF6,
+                imageLosses.Pointer, ref correct);
+            new Span<float>(g + P.OutputWeight.Offset, P.OutputWeight.Length + P.OutputBias.Length).Clear();
+        }
+        else
+        {
+            SoftmaxTiles.Backward(1, 1, 1, false, probabilities.Pointer, predictions.Pointer, labels, dLogits, imageLosses.Pointer, ref correct);
+            DenseOfOneImage(dLogits, Classes, a6, F6Units, w + P.OutputWeight.Offset, g + P.OutputWeight.Offset, g + P.OutputBias.Offset, dF6);
+        }
+        lossSum = 0;
+        lossSum += imageLosses.Pointer[0];
+
+        SquashBackward(dF6, a6, F6Units, sq);
+        DenseOfOneImage(dF6, F6Units, a5, C5Units, w + P.F6Weight.Offset, g + P.F6Weight.Offset, g + P.F6Bias.Offset, dC5);
+        SquashBackward(dC5, a5, C5Units, sq);
+        DenseOfOneImage(dC5, C5Units, a4, TileLayout.S4, w + P.C5Weight.Offset, g + P.C5Weight.Offset, g + P.C5Bias.Offset, dS4);
+
+        // S4, then C3 (its masked weights exactly 0).
+        SquashBackward(dS4, a4, TileLayout.S4, sq);
+        Subsampling(dS4, a3, C3Maps, S4Size, w + P.S4Coefficient.Offset, g + P.S4Coefficient.Offset, g + P.S4Bias.Offset, dC3, C3Size, TileLayout.C3Map);
+        if (convolution != Activation.Identity) SquashBackward(dC3, a3, TileLayout.C3, sq);
+        new Span<float>(g + P.C3Weight.Offset, P.C3Weight.Length).Clear();
+        ConvolutionTiles.C3WeightGradientOfOneImage(dC3, a2, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs,
+            g + P.C3Weight.Offset, g + P.C3Bias.Offset, oneImage!);
+        ConvolutionTiles.InputGradientC3OfOneImage(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs,
+            oneImage!, dS2);
+
+        // S2, then C1 (the input needs no gradient).
+        SquashBackward(dS2, a2, TileLayout.S2, sq);
+        Subsampling(dS2, a1, C1Maps, S2Size, w + P.S2Coefficient.Offset, g + P.S2Coefficient.Offset, g + P.S2Bias.Offset, dC1, C1Size, TileLayout.C1Map);
+        if (convolution != Activation.Identity) SquashBackward(dC1, a1, TileLayout.C1, sq);
+        ConvolutionTiles.C1WeightGradientOfOneImage(dC1, x, g + P.C1Weight.Offset, g + P.C1Bias.Offset, oneImage!);
+    }
+
+    /// <summary>
+    /// A dense layer's gradients for one image, given dA (after the squashing) and its input x: bias[o] = +0 + dA[o],
+    /// weight[o][j] = dA[o]·x[j] + 0 (the tile's first image into a sum of zeros), and the input gradient
+    /// dIn[j] = Σ_o W[o][j]·dA[o], the tile's chain over o from +0, across j in vectors of 8 (the rest one by one).
+    /// </summary>
+    private static void DenseOfOneImage(float* dA, int outUnits, float* input, int inUnits, float* weights, float* weightGradient, float* biasGradient, float* dIn)
+    {
+        int full = inUnits & ~7;
+        for (int o = 0; o < outUnits; o++)
+        {
+            biasGradient[o] = 0f + dA[o];
+            var d = Vector256.Create(dA[o]);
+            float* gRow = weightGradient + (long)o * inUnits;
+            int j = 0;
+            for (; j < full; j += 8) Vector256.FusedMultiplyAdd(d, Vector256.Load(input + j), Vector256<float>.Zero).Store(gRow + j);
+            for (; j < inUnits; j++) gRow[j] = MathF.FusedMultiplyAdd(dA[o], input[j], 0f);
+        }
+        int at = 0;
+        for (; at + 40 <= full; at += 40)
+        {
+            Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0, s4 = s0;
+            float* q = weights + at;
+            for (int o = 0; o < outUnits; o++, q += inUnits)
+            {
+                var d = Vector256.Create(dA[o]);
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(q), d, s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(q + 8), d, s1);
+                s2 = Vector256.FusedMultiplyAdd(Vector256.Load(q + 16), d, s2);
+                s3 = Vector256.FusedMultiplyAdd(Vector256.Load(q + 24), d, s3);
+                s4 = Vector256.FusedMultiplyAdd(Vector256.Load(q + 32), d, s4);
+            }
+            s0.Store(dIn + at); s1.Store(dIn + at + 8); s2.Store(dIn + at + 16); s3.Store(dIn + at + 24); s4.Store(dIn + at + 32);
+        }
+        for (; at < full; at += 8)
+        {
+            var s0 = Vector256<float>.Zero;
+            for (int o = 0; o < outUnits; o++) s0 = Vector256.FusedMultiplyAdd(Vector256.Load(weights + (long)o * inUnits + at), Vector256.Create(dA[o]), s0);
+            s0.Store(dIn + at);
+        }
+        for (; at < inUnits; at++)
+        {
+            float s0 = 0f;
+            for (int o = 0; o < outUnits; o++) s0 = MathF.FusedMultiplyAdd(weights[(long)o * inUnits + at], dA[o], s0);
+            dIn[at] = s0;
+        }
+    }
+
+    /// <summary>dA ← dA·f'(y) over one image's count values (elementwise: any width gives the same bits).</summary>
+    private static void SquashBackward(float* gradient, float* output, int count, Squashing squashing)
+    {
+        int full = count & ~7;
+        FullyConnectedTiles.SquashBackward<Simd256, Vector256<float>>(gradient, output, full / 8, squashing, false);
+        FullyConnectedTiles.SquashBackward<SimdScalar, float>(gradient + full, output + full, count - full, squashing, false);
+    }
+
+    /// <summary>A subsampling layer's backward pass on one image; its coefficient and bias gradients from +0, written to the flat layout.</summary>
+    private static void Subsampling(float* dA, float* input, int maps, int size, float* coefficient, float* coefficientGradient, float* biasGradient,
+        float* dIn, int dInRow, int dInMap)
+    {
+        new Span<float>(coefficientGradient, maps).Clear();
+        new Span<float>(biasGradient, maps).Clear();
+        SubsamplingTiles.Backward<SimdScalar, float>(dA, input, maps, size, coefficient, false, coefficientGradient, biasGradient, dIn, dInRow, dInMap);
+    }
+}
