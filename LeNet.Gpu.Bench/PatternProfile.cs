@@ -37,6 +37,7 @@ public static unsafe class PatternProfile
             works.Add(($"{name}: forward (per-pattern path)", () => network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: forward (4-lane tile, 1 image)", () => tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: backward (per-pattern path)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
+            works.Add(($"{name}: whole step (trainer, SDLM)", LayerProfile.PerPatternStep(typeof(CpuNetwork).Assembly, output.ToString(), convolutions.ToString())));
             works.Add(($"{name}: backward (4-lane tile, 1 image)", () =>
             {
                 tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions);

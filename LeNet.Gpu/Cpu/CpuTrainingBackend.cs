@@ -20,7 +20,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     // What sdlmStepSizes were computed from (bit patterns of ε and μ); stale after the Hessian estimate changes.
     private int stepSizesRate, stepSizesMu;
     private bool stepSizesStale = true;
-    private readonly int[] labels, order, batchLabels;
+    private readonly int[] labels, order, batchLabels, trainableRuns;
     private double lossSum;
     private long correct, images;
 
@@ -50,6 +50,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         stateB = new float[ParameterLayout.Length];
         sdlmStepSizes = options.Optimizer == OptimizerKind.Sdlm ? new float[ParameterLayout.Length] : [];
         trainable = ParameterLayout.TrainableMask(output);
+        trainableRuns = CpuOptimizer.TrainableRuns(trainable);
         logits = new float[capacity * Architecture.Classes];
         order = new int[n];
         batch = new float[capacity * Pixels];
@@ -91,7 +92,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     CpuOptimizer.SdlmStepSizes(epsilon, mu, stateA, sdlmStepSizes);
                     (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
                 }
-                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainable);
+                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainableRuns);
                 break;
         }
     }

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Cpu.BackwardWorkspace;
 using static LeNet.Gpu.Model.Architecture;
@@ -16,7 +17,7 @@ namespace LeNet.Gpu.Cpu;
 /// values is therefore its lane's chain of operations:
 /// <code>
 /// C1–S4        SingleImage.Convolutions (the tile's chains, vectorised within the image)
-/// C5–softmax   the tile kernels on one lane (SimdScalar), the same chains
+/// C5–softmax   each unit the tile's chain, eight units to a vector; the softmax on one lane (SimdScalar)
 /// backward     one lane of TileEngine.BackwardTile: input gradients of the dense layers across their inputs (the chain
 ///              over units is the tile's), weight gradients d·x + 0 (the tile's first image), the convolutions'
 ///              gradients within the image (ConvolutionTiles.*OfOneImage), the rest on one lane
@@ -33,14 +34,101 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         float* slot = patternSlots!.Pointer, p = parameters;
         new ReadOnlySpan<float>(images, TileLayout.Input).CopyTo(new Span<float>(slot + SlotInput, TileLayout.Input));
         Convolutions(slot);
-        FullyConnectedTiles.Forward<SimdScalar, float>(slot + SlotS4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, slot + SlotC5);
-        FullyConnectedTiles.Forward<SimdScalar, float>(slot + SlotC5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, slot + SlotF6);
-        FullyConnectedTiles.Forward<SimdScalar, float>(slot + SlotF6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, slot + SlotLogits);
+        DenseForwardOfOneImage(slot + SlotS4, TileLayout.S4, p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, slot + SlotC5);
+        Squash(slot + SlotC5, C5Units, squashing);
+        DenseForwardOfOneImage(slot + SlotC5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, slot + SlotF6);
+        Squash(slot + SlotF6, F6Units, squashing);
+        DenseForwardOfOneImage(slot + SlotF6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, slot + SlotLogits);
         if (output == OutputLayer.Rbf) RbfTiles.Distances<SimdScalar, float>(slot + SlotF6, slot + SlotLogits);
         float* scratch = stackalloc float[SoftmaxTiles.Classes];
         SoftmaxTiles.Forward<SimdScalar, float>(slot + SlotLogits, 1, probabilities.Pointer, predictions.Pointer, scratch);
         looseStart = -1;
         patternForward = true;
+    }
+
+    /// <summary>
+    /// out[o] = bias[o] + Σ_j W[o][j]·in[j] for one image, each unit the tile's chain (FullyConnectedTiles.Forward:
+    /// from the bias, one fused multiply-add per input in order), eight units to a vector: an 8×8 block of W turned
+    /// in registers gives the eight units' weights of one input. Two groups of eight at a time (independent chains);
+    /// a last group short of eight repeats the last unit and keeps only its own lanes.
+    /// </summary>
+    private static void DenseForwardOfOneImage(float* input, int inUnits, float* weights, float* bias, int outUnits, float* output)
+    {
+        int full = inUnits & ~7, last = outUnits - 1;
+        float* lanes = stackalloc float[16];
+        float** rows = stackalloc float*[16];
+        for (int o = 0; o < outUnits; o += 16)
+        {
+            bool two = o + 8 < outUnits; // a second group (possibly short)
+            for (int r = 0; r < 16; r++)
+            {
+                int unit = Math.Min(o + r, last);
+                rows[r] = weights + (long)unit * inUnits;
+                lanes[r] = bias[unit];
+            }
+            Vector256<float> a = Vector256.Load(lanes), b = Vector256.Load(lanes + 8);
+            for (int j = 0; j < full; j += 8)
+            {
+                Transpose8(rows, j, out var c0, out var c1, out var c2, out var c3, out var c4, out var c5, out var c6, out var c7);
+                a = Vector256.FusedMultiplyAdd(c0, Vector256.Create(input[j]), a);
+                a = Vector256.FusedMultiplyAdd(c1, Vector256.Create(input[j + 1]), a);
+                a = Vector256.FusedMultiplyAdd(c2, Vector256.Create(input[j + 2]), a);
+                a = Vector256.FusedMultiplyAdd(c3, Vector256.Create(input[j + 3]), a);
+                a = Vector256.FusedMultiplyAdd(c4, Vector256.Create(input[j + 4]), a);
+                a = Vector256.FusedMultiplyAdd(c5, Vector256.Create(input[j + 5]), a);
+                a = Vector256.FusedMultiplyAdd(c6, Vector256.Create(input[j + 6]), a);
+                a = Vector256.FusedMultiplyAdd(c7, Vector256.Create(input[j + 7]), a);
+                if (!two) continue;
+                Transpose8(rows + 8, j, out c0, out c1, out c2, out c3, out c4, out c5, out c6, out c7);
+                b = Vector256.FusedMultiplyAdd(c0, Vector256.Create(input[j]), b);
+                b = Vector256.FusedMultiplyAdd(c1, Vector256.Create(input[j + 1]), b);
+                b = Vector256.FusedMultiplyAdd(c2, Vector256.Create(input[j + 2]), b);
+                b = Vector256.FusedMultiplyAdd(c3, Vector256.Create(input[j + 3]), b);
+                b = Vector256.FusedMultiplyAdd(c4, Vector256.Create(input[j + 4]), b);
+                b = Vector256.FusedMultiplyAdd(c5, Vector256.Create(input[j + 5]), b);
+                b = Vector256.FusedMultiplyAdd(c6, Vector256.Create(input[j + 6]), b);
+                b = Vector256.FusedMultiplyAdd(c7, Vector256.Create(input[j + 7]), b);
+            }
+            a.Store(lanes);
+            b.Store(lanes + 8);
+            for (int r = 0; r < 16 && o + r < outUnits; r++)
+            {
+                float sum = lanes[r];
+                for (int j = full; j < inUnits; j++) sum = MathF.FusedMultiplyAdd(rows[r][j], input[j], sum);
+                output[o + r] = sum;
+            }
+        }
+    }
+
+    /// <summary>c_k = (rows[0][j + k], …, rows[7][j + k]): eight rows' floats j … j+7 turned into eight columns.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(float** rows, int j, out Vector256<float> c0, out Vector256<float> c1, out Vector256<float> c2, out Vector256<float> c3,
+        out Vector256<float> c4, out Vector256<float> c5, out Vector256<float> c6, out Vector256<float> c7)
+    {
+        var t0 = Avx.UnpackLow(Vector256.Load(rows[0] + j), Vector256.Load(rows[1] + j));
+        var t1 = Avx.UnpackHigh(Vector256.Load(rows[0] + j), Vector256.Load(rows[1] + j));
+        var t2 = Avx.UnpackLow(Vector256.Load(rows[2] + j), Vector256.Load(rows[3] + j));
+        var t3 = Avx.UnpackHigh(Vector256.Load(rows[2] + j), Vector256.Load(rows[3] + j));
+        var t4 = Avx.UnpackLow(Vector256.Load(rows[4] + j), Vector256.Load(rows[5] + j));
+        var t5 = Avx.UnpackHigh(Vector256.Load(rows[4] + j), Vector256.Load(rows[5] + j));
+        var t6 = Avx.UnpackLow(Vector256.Load(rows[6] + j), Vector256.Load(rows[7] + j));
+        var t7 = Avx.UnpackHigh(Vector256.Load(rows[6] + j), Vector256.Load(rows[7] + j));
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        c0 = Avx.Permute2x128(u0, u4, 0x20); c1 = Avx.Permute2x128(u1, u5, 0x20);
+        c2 = Avx.Permute2x128(u2, u6, 0x20); c3 = Avx.Permute2x128(u3, u7, 0x20);
+        c4 = Avx.Permute2x128(u0, u4, 0x31); c5 = Avx.Permute2x128(u1, u5, 0x31);
+        c6 = Avx.Permute2x128(u2, u6, 0x31); c7 = Avx.Permute2x128(u3, u7, 0x31);
+    }
+
+    /// <summary>v ← f(v) for one image's count values (elementwise: any width gives the same bits).</summary>
+    private static void Squash(float* v, int count, Squashing squashing)
+    {
+        int full = count & ~7;
+        VectorMath.SquashInPlace<Simd256, Vector256<float>>(v, full / 8, squashing);
+        VectorMath.SquashInPlace<SimdScalar, float>(v + full, count - full, squashing);
     }
 
     /// <summary>The per-pattern step's image through tile 0 as the tiled pass runs it (for a backward pass the step cannot take).</summary>

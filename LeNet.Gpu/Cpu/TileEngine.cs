@@ -139,7 +139,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         this.mnist = mnist;
         this.count = count;
         patternForward = false;
-        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath && System.Runtime.Intrinsics.X86.Avx2.IsSupported)
         {
             ForwardPattern();
             this.images = null;
