@@ -41,10 +41,12 @@ internal static unsafe partial class ConvolutionTiles
             for (int y0 = 0; y0 < S2Size; y0 += 4)
             {
                 Vector256<float> l0 = Vector256<float>.Zero, h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+                // Kernel rows whose terms fall outside the map for all four rows are left out: they would add zeros only.
+                int kyLo = Math.Max(0, y0 - (C3Size - 1)), kyHi = Math.Min(KernelSize - 1, y0 + 3);
                 for (int c = start[i]; c < start[i + 1]; c++)
                 {
                     int o = outputsOf[c];
-                    for (int ky = 0; ky < KernelSize; ky++)
+                    for (int ky = kyLo; ky <= kyHi; ky++)
                     {
                         float* w = weights + (o * C1Maps + i) * Taps + ky * KernelSize;
                         // r[X − kx] for the pixel X of each lane, output row y − ky of the padded map.

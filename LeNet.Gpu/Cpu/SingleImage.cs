@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Model.Architecture;
 using P = LeNet.Gpu.Model.ParameterLayout;
@@ -84,14 +85,20 @@ internal static unsafe class SingleImage
         Squash<TS, TV>(o.S4, TileLayout.S4, squashing, s.Vector.Pointer);
     }
 
-    /// <summary>plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width: the input seen by tap column kx.</summary>
+    /// <summary>
+    /// plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width (8 or more): the input seen by tap column kx. Rows of 28 or
+    /// 10 floats, copied by vectors of 8, the last one overlapping the one before (a call to copy each costs more).
+    /// </summary>
     private static void ShiftPlanes(float* input, int maps, int size, int width, float* planes, int planeStride)
     {
         for (int m = 0; m < maps; m++)
             for (int kx = 0; kx < KernelSize; kx++)
                 for (int r = 0; r < size; r++)
-                    new ReadOnlySpan<float>(input + (m * size + r) * size + kx, width)
-                        .CopyTo(new Span<float>(planes + (m * KernelSize + kx) * planeStride + r * width, width));
+                {
+                    float* from = input + (m * size + r) * size + kx, to = planes + (m * KernelSize + kx) * planeStride + r * width;
+                    for (int c = 0; c < width - 8; c += 8) Vector256.Store(Vector256.Load(from + c), to + c);
+                    Vector256.Store(Vector256.Load(from + width - 8), to + width - 8);
+                }
     }
 
     /// <summary>
