@@ -20,7 +20,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     // What sdlmStepSizes were computed from (bit patterns of ε and μ); stale after the Hessian estimate changes.
     private int stepSizesRate, stepSizesMu;
     private bool stepSizesStale = true;
-    private readonly int[] labels, order, batchLabels, trainableRuns;
+    private readonly int[] labels, order, batchLabels, trainableRuns, unfusedRuns;
     private double lossSum;
     private long correct, images;
 
@@ -51,6 +51,11 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         sdlmStepSizes = options.Optimizer == OptimizerKind.Sdlm ? new float[ParameterLayout.Length] : [];
         trainable = ParameterLayout.TrainableMask(output);
         trainableRuns = CpuOptimizer.TrainableRuns(trainable);
+        // What a per-pattern SDLM step leaves to the update after its backward pass: all but the dense layers' weights.
+        var unfused = (float[])trainable.Clone();
+        foreach (var dense in new[] { ParameterLayout.C5Weight, ParameterLayout.F6Weight, ParameterLayout.OutputWeight })
+            Array.Clear(unfused, dense.Offset, dense.Length);
+        unfusedRuns = CpuOptimizer.TrainableRuns(unfused);
         logits = new float[capacity * Architecture.Classes];
         order = new int[n];
         batch = new float[capacity * Pixels];
@@ -71,6 +76,18 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     {
         Gather(epoch, first, count, distort: true);
         stepNetwork.ForwardForBackward(parameters, squashing, batch, count, output, convolutions);
+        if (options.Optimizer == OptimizerKind.Sdlm && count == 1 && PatternPath)
+        {
+            // A per-pattern step within the image updates the dense weights as it forms their gradients.
+            PrepareSdlmStepSizes(rate * count, options.MuAt(rate));
+            if (stepNetwork.BackwardSdlmPattern(parameters, squashing, batchLabels, gradients, options.MapJ, sdlmStepSizes, options.WeightDecay,
+                out double patternLoss, out int patternRight))
+            {
+                (lossSum, correct, images) = (lossSum + patternLoss, correct + patternRight, images + count);
+                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, unfusedRuns);
+                return;
+            }
+        }
         stepNetwork.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
         lossSum += loss;
         correct += right;
@@ -86,15 +103,25 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     c1, c2, parameters, gradients, stateA, stateB, trainable);
                 break;
             case OptimizerKind.Sdlm:
-                float epsilon = rate * count, mu = options.MuAt(rate);
-                if (stepSizesStale || BitConverter.SingleToInt32Bits(epsilon) != stepSizesRate || BitConverter.SingleToInt32Bits(mu) != stepSizesMu)
-                {
-                    CpuOptimizer.SdlmStepSizes(epsilon, mu, stateA, sdlmStepSizes);
-                    (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
-                }
+                PrepareSdlmStepSizes(rate * count, options.MuAt(rate));
                 CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainableRuns);
                 break;
         }
+    }
+
+    /// <summary>The SDLM step sizes ε/(μ + h), computed again only when ε, μ or the Hessian estimate changed.</summary>
+    private void PrepareSdlmStepSizes(float epsilon, float mu)
+    {
+        if (!stepSizesStale && BitConverter.SingleToInt32Bits(epsilon) == stepSizesRate && BitConverter.SingleToInt32Bits(mu) == stepSizesMu) return;
+        CpuOptimizer.SdlmStepSizes(epsilon, mu, stateA, sdlmStepSizes);
+        (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
+    }
+
+    /// <summary>Whether a one-image step may run within the image (tests turn it off to compare with the tiled step).</summary>
+    internal bool PatternPath
+    {
+        get => stepNetwork.PatternPath;
+        set => stepNetwork.PatternPath = value;
     }
 
     /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="Kernels.InputKernels.GatherDistorted"/> does.</summary>

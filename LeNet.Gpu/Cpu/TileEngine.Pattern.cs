@@ -139,7 +139,36 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         patternForward = false;
     }
 
-    /// <summary>The backward pass of a per-pattern step (first order): the gradients of the one image in the flat layout.</summary>
+    // A fused SDLM update (BackwardPatternSdlm): the step sizes, null when gradients are only written, and the weight decay.
+    private float* sdlmSteps;
+    private float sdlmDecay;
+
+    public bool BackwardPatternSdlm(float* parameters, Squashing squashing, int* labels, float* gradients, float mapJ, float* stepSizes, float weightDecay,
+        out double lossSum, out int correct)
+    {
+        if (!patternForward)
+        {
+            (lossSum, correct) = (0, 0);
+            return false;
+        }
+        this.parameters = parameters;
+        this.squashing = squashing;
+        this.labels = labels;
+        this.mapJ = mapJ;
+        secondOrder = false;
+        backwardCount = 1;
+        sdlmSteps = stepSizes;
+        sdlmDecay = weightDecay;
+        BackwardPattern(gradients, out lossSum, out correct);
+        sdlmSteps = null;
+        this.labels = null;
+        return true;
+    }
+
+    /// <summary>
+    /// The backward pass of a per-pattern step (first order): the gradients of the one image in the flat layout, or with
+    /// <see cref="sdlmSteps"/> set, the dense layers' weights stepped in place instead of their gradients written.
+    /// </summary>
     private void BackwardPattern(float* g, out double lossSum, out int correct)
     {
         var s = workspaces[0];
@@ -160,15 +189,18 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         else
         {
             SoftmaxTiles.Backward(1, 1, 1, false, probabilities.Pointer, predictions.Pointer, labels, dLogits, imageLosses.Pointer, ref correct);
-            DenseOfOneImage(dLogits, Classes, a6, F6Units, w + P.OutputWeight.Offset, g + P.OutputWeight.Offset, g + P.OutputBias.Offset, dF6);
+            DenseOfOneImage(dLogits, Classes, a6, F6Units, w + P.OutputWeight.Offset, g + P.OutputWeight.Offset, g + P.OutputBias.Offset, dF6,
+                StepsOf(P.OutputWeight.Offset), sdlmDecay);
         }
         lossSum = 0;
         lossSum += imageLosses.Pointer[0];
 
         SquashBackward(dF6, a6, F6Units, sq);
-        DenseOfOneImage(dF6, F6Units, a5, C5Units, w + P.F6Weight.Offset, g + P.F6Weight.Offset, g + P.F6Bias.Offset, dC5);
+        DenseOfOneImage(dF6, F6Units, a5, C5Units, w + P.F6Weight.Offset, g + P.F6Weight.Offset, g + P.F6Bias.Offset, dC5,
+            StepsOf(P.F6Weight.Offset), sdlmDecay);
         SquashBackward(dC5, a5, C5Units, sq);
-        DenseOfOneImage(dC5, C5Units, a4, TileLayout.S4, w + P.C5Weight.Offset, g + P.C5Weight.Offset, g + P.C5Bias.Offset, dS4);
+        DenseOfOneImage(dC5, C5Units, a4, TileLayout.S4, w + P.C5Weight.Offset, g + P.C5Weight.Offset, g + P.C5Bias.Offset, dS4,
+            StepsOf(P.C5Weight.Offset), sdlmDecay);
 
         // S4, then C3 (its masked weights exactly 0).
         SquashBackward(dS4, a4, TileLayout.S4, sq);
@@ -187,24 +219,56 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         ConvolutionTiles.C1WeightGradientOfOneImage(dC1, x, g + P.C1Weight.Offset, g + P.C1Bias.Offset, oneImage!);
     }
 
+    private float* StepsOf(int offset) => sdlmSteps == null ? null : sdlmSteps + offset;
+
     /// <summary>
     /// A dense layer's gradients for one image, given dA (after the squashing) and its input x: bias[o] = +0 + dA[o],
     /// weight[o][j] = dA[o]·x[j] + 0 (the tile's first image into a sum of zeros), and the input gradient
     /// dIn[j] = Σ_o W[o][j]·dA[o], the tile's chain over o from +0, across j in vectors of 8 (the rest one by one).
+    /// With <paramref name="steps"/> the weights take their SDLM step w ← w − s·(g + λw) once dIn is formed, in
+    /// <see cref="CpuOptimizer"/>'s float operations, and their gradients are not written: the update then reads
+    /// the weights once and writes them once, where a separate update would read the gradients back.
     /// </summary>
-    private static void DenseOfOneImage(float* dA, int outUnits, float* input, int inUnits, float* weights, float* weightGradient, float* biasGradient, float* dIn)
+    private static void DenseOfOneImage(float* dA, int outUnits, float* input, int inUnits, float* weights, float* weightGradient, float* biasGradient,
+        float* dIn, float* steps, float decay)
     {
         int full = inUnits & ~7;
+        for (int o = 0; o < outUnits; o++) biasGradient[o] = 0f + dA[o];
+        if (steps == null)
+            for (int o = 0; o < outUnits; o++)
+            {
+                var d = Vector256.Create(dA[o]);
+                float* gRow = weightGradient + (long)o * inUnits;
+                int j = 0;
+                for (; j < full; j += 8) Vector256.FusedMultiplyAdd(d, Vector256.Load(input + j), Vector256<float>.Zero).Store(gRow + j);
+                for (; j < inUnits; j++) gRow[j] = MathF.FusedMultiplyAdd(dA[o], input[j], 0f);
+            }
+        InputGradientOfOneImage(dA, outUnits, weights, inUnits, dIn);
+        if (steps == null) return;
+        var lambda = Vector256.Create(decay);
         for (int o = 0; o < outUnits; o++)
         {
-            biasGradient[o] = 0f + dA[o];
             var d = Vector256.Create(dA[o]);
-            float* gRow = weightGradient + (long)o * inUnits;
+            float* wRow = weights + (long)o * inUnits, sRow = steps + (long)o * inUnits;
             int j = 0;
-            for (; j < full; j += 8) Vector256.FusedMultiplyAdd(d, Vector256.Load(input + j), Vector256<float>.Zero).Store(gRow + j);
-            for (; j < inUnits; j++) gRow[j] = MathF.FusedMultiplyAdd(dA[o], input[j], 0f);
+            for (; j < full; j += 8)
+            {
+                var w = Vector256.Load(wRow + j);
+                var g = Vector256.FusedMultiplyAdd(d, Vector256.Load(input + j), Vector256<float>.Zero) + lambda * w;
+                (w - Vector256.Load(sRow + j) * g).Store(wRow + j);
+            }
+            for (; j < inUnits; j++)
+            {
+                float g = MathF.FusedMultiplyAdd(dA[o], input[j], 0f) + decay * wRow[j];
+                wRow[j] -= sRow[j] * g;
+            }
         }
-        int at = 0;
+    }
+
+    /// <summary>dIn[j] = Σ_o W[o][j]·dA[o] for one image: the tile's chain over o from +0, across j in vectors of 8 (the rest one by one).</summary>
+    private static void InputGradientOfOneImage(float* dA, int outUnits, float* weights, int inUnits, float* dIn)
+    {
+        int full = inUnits & ~7, at = 0;
         for (; at + 40 <= full; at += 40)
         {
             Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0, s4 = s0;

@@ -21,6 +21,14 @@ internal unsafe interface ITileEngine
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
         out double lossSum, out int correct);
 
+    /// <summary>
+    /// The backward pass of a per-pattern SDLM step with the update of the dense layers' weights fused in (their
+    /// gradients then not written; TileEngine.Pattern.cs); false, with nothing done, where the step does not run
+    /// within the image.
+    /// </summary>
+    bool BackwardPatternSdlm(float* parameters, Squashing squashing, int* labels, float* gradients, float mapJ, float* stepSizes, float weightDecay,
+        out double lossSum, out int correct);
+
     void CopyActivations(Layer layer, int count, float* destination);
 
     /// <summary>Tile 0 of a layer's outputs as the backward pass reads them, every lane, [elements][Lanes] (for tests).</summary>
