@@ -42,8 +42,8 @@ public sealed unsafe class CpuNetwork
     public int Lanes => engine.Lanes;
 
     /// <summary>
-    /// Whether a one-image forward pass for training runs C1–S4 within the image (true, the default) or in a tile;
-    /// the same bits either way (a test compares them).
+    /// Whether a one-image training step (forward for backward, first-order backward) runs within the image (true, the
+    /// default) or in a tile; the same bits either way (tests compare them).
     /// </summary>
     internal bool PatternPath { get => engine.PatternPath; set => engine.PatternPath = value; }
 

@@ -66,7 +66,9 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     /// The tiles a training step runs in (Auto: the engine's). A per-pattern step (batch 1) fills one lane of a tile
     /// whatever its width, so it runs in 4-lane tiles rather than the widest: the same bits (every width sums in the same
     /// order; a test checks it), 40% more images/s on a machine with 512-bit vectors (the recipe's first MNIST pass,
-    /// 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the engine's tiles.
+    /// 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the engine's tiles. Where AVX2 is
+    /// present a per-pattern step now runs within the image (TileEngine.Pattern.cs) and these tiles serve only the
+    /// steps that cannot (without AVX2, or with the pattern path turned off).
     /// </summary>
     public static CpuVectorWidth StepWidth(int batchSize) => batchSize == 1 ? CpuVectorWidth.Bits128 : CpuVectorWidth.Auto;
 

@@ -63,7 +63,7 @@ internal static unsafe class SingleImage
     /// <summary>
     /// C1, S2, C3 and S4 of one image whose input is already in <c>o.Input</c> (<c>o.C5</c> onwards untouched): each output
     /// the same chain of float operations as a tile lane's (<see cref="ConvolutionTiles"/>, <see cref="SubsamplingTiles"/>),
-    /// so a per-pattern training step takes them from here into its tile (<c>TileEngine.ForwardPattern</c>).
+    /// so a per-pattern training step takes them from here (<c>TileEngine.ForwardPattern</c>).
     /// </summary>
     public static void Convolutions<TS, TV>(float* p, Squashing squashing, Activation convolution, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
