@@ -44,6 +44,23 @@ public static unsafe class PatternProfile
                 tiled.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _);
             }));
         }
+        {
+            // The batch-64 step of ShareReport's training case on one thread, for comparison (and a profiler: --only "batch 64").
+            var model = LeNetModel.CreateRandom(1);
+            var parameters = (float[])model.Parameters.Clone();
+            var images = BenchInputs.Images(64, 3);
+            var labels = BenchInputs.Labels(64);
+            var gradients = new float[P.Length];
+            var velocity = new float[P.Length];
+            var mask = ParameterLayout.TrainableMask();
+            var network = new CpuNetwork(64, 1);
+            works.Add(("batch 64 training step, 1 thread (per image)", () =>
+            {
+                network.Forward(parameters, model.Squashing, images, 64);
+                network.Backward(parameters, model.Squashing, labels, 64, gradients, false, out _, out _);
+                CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters, gradients, velocity, mask);
+            }));
+        }
         var p = (float[])LeNetModel.CreateRandom(1).Parameters.Clone();
         var g = new float[P.Length];
         var h = new float[P.Length];
