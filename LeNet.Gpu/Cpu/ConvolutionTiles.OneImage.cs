@@ -12,7 +12,9 @@ namespace LeNet.Gpu.Cpu;
 internal static unsafe partial class ConvolutionTiles
 {
     private const int Taps = KernelSize * KernelSize;
-    private const int RowPad = 4, RowStride = 24, PaddedRows = 20; // dC3's rows with 4 zeros either side, 4 zero rows above and 6 below
+    // dC3's rows padded for a kernel's reach (KernelSize − 1 zeros before, more after): 4 + 10 + 10 floats, and 4 zero
+    // rows above and 6 below, so that blocks of four S2 rows (up to row 15) read only inside the scratch.
+    private const int RowPad = KernelSize - 1, RowStride = RowPad + C3Size + 10, PaddedRows = RowPad + C3Size + 6;
 
     /// <summary>Scratch of the one-image kernels: the gradients pixel-major (maps in a vector) and dC3's padded rows.</summary>
     public sealed class OneImageScratch
@@ -81,7 +83,7 @@ internal static unsafe partial class ConvolutionTiles
     /// </summary>
     public static void C1WeightGradientOfOneImage(float* dC1, float* input, float* weightGradient, float* biasGradient, OneImageScratch scratch)
     {
-        const int Maps = 6, Size = 28, Pixels = Size * Size, InSize = 32;
+        const int Maps = C1Maps, Size = C1Size, Pixels = Size * Size, InSize = InputSize;
         float* dMaps = scratch.C1ByPixel.Pointer, lanes = scratch.Rows.Pointer;
         // dMaps[p] = (dC1[0][p], …, dC1[5][p], 0, 0): one vector per pixel.
         for (int p = 0; p < Pixels; p++)
@@ -133,7 +135,7 @@ internal static unsafe partial class ConvolutionTiles
     public static void C3WeightGradientOfOneImage(float* dC3, float* s2, int[] start, int[] outputsOf, float* weightGradient, float* biasGradient,
         OneImageScratch scratch)
     {
-        const int Size = 10, InSize = 14, Pixels = Size * Size, InMap = InSize * InSize;
+        const int Size = C3Size, InSize = S2Size, Pixels = Size * Size, InMap = InSize * InSize;
         float* dMaps = scratch.C3ByPixel.Pointer, lanes = scratch.Rows.Pointer;
         for (int p = 0; p < Pixels; p++)
             for (int o = 0; o < C3Maps; o++) dMaps[p * 16 + o] = dC3[o * Pixels + p];
