@@ -55,7 +55,7 @@ public static unsafe class LayerProfile
     /// A per-pattern training step of <paramref name="library"/> (this build's LeNet.Gpu or another's): SDLM, batch 1,
     /// one thread, as PerPatternTrainingBenchmarks runs it, reached by reflection so that any build can be timed.
     /// </summary>
-    private static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions)
+    internal static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions)
     {
         // Builds before the engine-neutral core (issue 24) declared the training types in LeNet.Gpu.Runtime.
         Type T(string name) => library.GetType(name, false) ?? library.GetType(name.Replace(".Engine.", ".Runtime."), true)!;

@@ -13,7 +13,15 @@ public static unsafe class PatternProfile
 {
     public static int Run(string[] args)
     {
-        int rounds = args.Length >= 2 && args[0] == "--rounds" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 7;
+        int rounds = 7;
+        string? only = null; // --only TEXT: time the pieces whose names contain TEXT (for a profiler)
+        for (int i = 0; i + 1 < args.Length; i += 2)
+            switch (args[i])
+            {
+                case "--rounds": rounds = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--only": only = args[i + 1]; break;
+                default: throw new ArgumentException($"unknown option '{args[i]}' (--rounds N, --only TEXT)");
+            }
         var works = new List<(string Name, Action Body)>(); // "4-lane tile" backward: with its forward pass (subtract that row)
         foreach (var (output, convolutions) in new[] { (OutputLayer.Softmax, ConvolutionSquashing.Linear), (OutputLayer.Rbf, ConvolutionSquashing.Squashed) })
         {
@@ -29,10 +37,28 @@ public static unsafe class PatternProfile
             works.Add(($"{name}: forward (per-pattern path)", () => network.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: forward (4-lane tile, 1 image)", () => tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions)));
             works.Add(($"{name}: backward (per-pattern path)", () => network.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _)));
+            works.Add(($"{name}: whole step (trainer, SDLM)", LayerProfile.PerPatternStep(typeof(CpuNetwork).Assembly, output.ToString(), convolutions.ToString())));
             works.Add(($"{name}: backward (4-lane tile, 1 image)", () =>
             {
                 tiled.ForwardForBackward(parameters, Squashing.ScaledTanh, image, 1, output, convolutions);
                 tiled.Backward(parameters, Squashing.ScaledTanh, label, 1, gradients, false, 0.1f, out _, out _);
+            }));
+        }
+        {
+            // The batch-64 step of ShareReport's training case on one thread, for comparison (and a profiler: --only "batch 64").
+            var model = LeNetModel.CreateRandom(1);
+            var parameters = (float[])model.Parameters.Clone();
+            var images = BenchInputs.Images(64, 3);
+            var labels = BenchInputs.Labels(64);
+            var gradients = new float[P.Length];
+            var velocity = new float[P.Length];
+            var mask = ParameterLayout.TrainableMask();
+            var network = new CpuNetwork(64, 1);
+            works.Add(("batch 64 training step, 1 thread (per image)", () =>
+            {
+                network.Forward(parameters, model.Squashing, images, 64);
+                network.Backward(parameters, model.Squashing, labels, 64, gradients, false, out _, out _);
+                CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters, gradients, velocity, mask);
             }));
         }
         var p = (float[])LeNetModel.CreateRandom(1).Parameters.Clone();
@@ -51,6 +77,7 @@ public static unsafe class PatternProfile
         works.Add(("fold 16 lanes + write sums (WriteSums)", () => { fixed (float* a = lanes, s = sums) workspace.WriteSums(a, s, false); }));
         works.Add(("copy 61,750 floats (chunk reduce)", () => sums.AsSpan().CopyTo(g)));
 
+        if (only is not null) works.RemoveAll(w => !w.Name.Contains(only, StringComparison.Ordinal));
         var timed = works.Select(w => (Func<double>)(() =>
         {
             const int Calls = 200;

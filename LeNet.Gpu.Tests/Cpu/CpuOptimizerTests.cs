@@ -108,6 +108,24 @@ public class CpuOptimizerTests
         Assert.NotEqual(Random(14, 0.5f), viaSteps); // it stepped
     }
 
+    [Theory]
+    [InlineData(OutputLayer.Softmax)]
+    [InlineData(OutputLayer.Rbf)]
+    public void Sdlm_over_the_trainable_runs_gives_the_bits_of_the_masked_step(OutputLayer output)
+    {
+        var mask = ParameterLayout.TrainableMask(output);
+        float[] g = Random(15, 0.1f), steps = Random(16, 0.01f, positive: true);
+        float[] w0 = Random(17, 0.5f), w = (float[])w0.Clone(), viaRuns = (float[])w0.Clone();
+        const float wd = 1e-4f;
+        CpuOptimizer.SdlmWithStepSizes(wd, w, g, steps, mask);
+        CpuOptimizer.SdlmWithStepSizes(wd, viaRuns, g, steps, CpuOptimizer.TrainableRuns(mask));
+        for (int i = 0; i < N; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(w[i]) == BitConverter.SingleToInt32Bits(viaRuns[i]), $"parameter {i}: the runs' step differs from the masked step");
+        for (int i = 0; i < N; i++)
+            if (mask[i] == 0f) Assert.Equal(w0[i], viaRuns[i]); // kept, whatever their (nonzero) gradient
+        Assert.NotEqual(w0, viaRuns); // it stepped
+    }
+
     [Fact]
     public void Spans_of_different_lengths_are_refused()
     {

@@ -44,10 +44,6 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
 
     public readonly PinnedBuffer<float> DS4 = new(LengthOf(Layer.S4, L)), DC3 = new(LengthOf(Layer.C3, L)), DS2 = new(LengthOf(Layer.S2, L)),
         DC1 = new(LengthOf(Layer.C1, L));
-    // A one-image step's dC1, pixel-major with the six maps in a vector of 8 (ConvolutionTiles.C1WeightGradientOfOneImage).
-    public readonly PinnedBuffer<float> DC1ByPixel = new(C1Size * C1Size * 8);
-    public readonly PinnedBuffer<float> DC3ByPixel = new(C3Size * C3Size * 16); // the same for C3, ten connections in 16 lanes
-    public readonly PinnedBuffer<float> DC3Rows = new(C3Maps * C3Size * 24); // a one-image step's dC3 rows, zeros either side
     public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
     // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
     public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(F6Units * C5Columns);

@@ -40,8 +40,8 @@ public sealed unsafe class CpuNetwork
     public int Lanes => engine.Lanes;
 
     /// <summary>
-    /// Whether a one-image forward pass for training runs C1–S4 within the image (true, the default) or in a tile;
-    /// the same bits either way (a test compares them).
+    /// Whether a one-image training step (forward for backward, first-order backward) runs within the image (true, the
+    /// default) or in a tile; the same bits either way (tests compare them).
     /// </summary>
     internal bool PatternPath { get => engine.PatternPath; set => engine.PatternPath = value; }
 
@@ -182,6 +182,27 @@ public sealed unsafe class CpuNetwork
         fixed (float* p = parameters, g = gradients)
         fixed (int* y = labels)
             engine.Backward(p, squashing, y, count, g, secondOrder, mapJ, out lossSum, out correct);
+    }
+
+    /// <summary>
+    /// A per-pattern SDLM step's backward pass (one image, first order, after <see cref="ForwardForBackward"/>) where it
+    /// runs within the image: the dense layers' weights take their step w ← w − s·(g + λw) in place as soon as their
+    /// gradients are formed (those gradients are not written), every other gradient goes to <paramref name="gradients"/>
+    /// for the caller to step. Returns false, having done nothing, where the step does not run within the image
+    /// (then <see cref="Backward(ReadOnlySpan{float}, Squashing, ReadOnlySpan{int}, int, Span{float}, bool, float, out double, out int)"/> and a whole update follow).
+    /// </summary>
+    internal bool BackwardSdlmPattern(Span<float> parameters, Squashing squashing, ReadOnlySpan<int> labels, Span<float> gradients, float mapJ,
+        ReadOnlySpan<float> stepSizes, float weightDecay, out double lossSum, out int correct)
+    {
+        if (Count != 1 || squashing != forwardSquashing || labels.Length < 1 || (uint)labels[0] >= Architecture.Classes
+            || parameters.Length != ParameterLayout.Length || gradients.Length != ParameterLayout.Length || stepSizes.Length != ParameterLayout.Length)
+        {
+            (lossSum, correct) = (0, 0);
+            return false;
+        }
+        fixed (float* p = parameters, g = gradients, s = stepSizes)
+        fixed (int* y = labels)
+            return engine.BackwardPatternSdlm(p, squashing, y, g, mapJ, s, weightDecay, out lossSum, out correct);
     }
 
     /// <summary>MNIST bytes [count][784] → float images [count][1024], the preparation <see cref="ForwardMnist"/> applies.</summary>

@@ -137,6 +137,49 @@ public static class CpuOptimizer
         }
     }
 
+    /// <summary>The runs of trainable entries of a mask (1 trainable, 0 kept), as pairs start, end.</summary>
+    internal static int[] TrainableRuns(ReadOnlySpan<float> trainable)
+    {
+        var runs = new List<int>();
+        for (int i = 0; i < trainable.Length; i++)
+        {
+            if (trainable[i] == 0f) continue;
+            int start = i;
+            while (i < trainable.Length && trainable[i] != 0f) i++;
+            runs.Add(start);
+            runs.Add(i);
+        }
+        return runs.ToArray();
+    }
+
+    /// <summary>
+    /// <see cref="SdlmWithStepSizes(float, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float})"/> over the
+    /// trainable runs of the mask (<see cref="TrainableRuns"/>) alone: the same float operations on the same entries, so the
+    /// same bits, without streaming the mask. A per-pattern step's update is memory-bound: without the mask its arrays
+    /// (parameters, gradients, step sizes) stay in a Zen 4 core's 1 MB L2 cache beside the step's activations.
+    /// </summary>
+    internal static void SdlmWithStepSizes(float weightDecay, Span<float> parameters, ReadOnlySpan<float> gradients, ReadOnlySpan<float> stepSizes,
+        int[] runs)
+    {
+        Check(parameters.Length, gradients.Length, stepSizes.Length, parameters.Length);
+        var wd = new Vector<float>(weightDecay);
+        for (int r = 0; r < runs.Length; r += 2)
+        {
+            int start = runs[r], length = runs[r + 1] - start;
+            var w = Cast(parameters.Slice(start, length)); var gr = Cast(gradients.Slice(start, length)); var s = Cast(stepSizes.Slice(start, length));
+            for (int k = 0; k < w.Length; k++)
+            {
+                var g = gr[k] + wd * w[k];
+                w[k] = w[k] - s[k] * g;
+            }
+            for (int i = start + w.Length * Vector<float>.Count; i < start + length; i++)
+            {
+                float g = gradients[i] + weightDecay * parameters[i];
+                parameters[i] -= stepSizes[i] * g;
+            }
+        }
+    }
+
     /// <summary>target ← target + scale·source (the Hessian estimate as a mean of per-batch diagonals).</summary>
     public static void Accumulate(float scale, ReadOnlySpan<float> source, Span<float> target)
     {

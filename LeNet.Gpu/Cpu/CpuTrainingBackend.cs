@@ -23,7 +23,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     // What sdlmStepSizes were computed from (bit patterns of ε and μ); stale after the Hessian estimate changes.
     private int stepSizesRate, stepSizesMu;
     private bool stepSizesStale = true;
-    private readonly int[] labels, order, batchLabels;
+    private readonly int[] labels, order, batchLabels, trainableRuns, unfusedRuns;
     private double lossSum;
     private long correct, images;
 
@@ -56,6 +56,12 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         hessian = Kept(OptimizerKind.Sdlm);
         sdlmStepSizes = Kept(OptimizerKind.Sdlm);
         trainable = ParameterLayout.TrainableMask(output);
+        trainableRuns = CpuOptimizer.TrainableRuns(trainable);
+        // What a per-pattern SDLM step leaves to the update after its backward pass: all but the dense layers' weights.
+        var unfused = (float[])trainable.Clone();
+        foreach (var dense in new[] { ParameterLayout.C5Weight, ParameterLayout.F6Weight, ParameterLayout.OutputWeight })
+            Array.Clear(unfused, dense.Offset, dense.Length);
+        unfusedRuns = CpuOptimizer.TrainableRuns(unfused);
         logits = new float[capacity * Architecture.Classes];
         order = new int[n];
         batch = new float[capacity * Architecture.InputLength];
@@ -66,7 +72,9 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     /// The tiles a training step runs in (Auto: the engine's). A per-pattern step (batch 1) fills one lane of a tile
     /// whatever its width, so it runs in 4-lane tiles rather than the widest: the same bits (every width sums in the same
     /// order; a test checks it), 40% more images/s on a machine with 512-bit vectors (the recipe's first MNIST pass,
-    /// 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the engine's tiles.
+    /// 2026-11-30: 2,181 → 3,079; README). The Hessian estimates and evaluations keep the engine's tiles. Where AVX2 is
+    /// present a per-pattern step now runs within the image (TileEngine.Pattern.cs) and these tiles serve only the
+    /// steps that cannot (without AVX2, or with the pattern path turned off).
     /// </summary>
     public static CpuVectorWidth StepWidth(int batchSize) => batchSize == 1 ? CpuVectorWidth.Bits128 : CpuVectorWidth.Auto;
 
@@ -76,6 +84,18 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     {
         Gather(epoch, first, count, distort: true);
         stepNetwork.ForwardForBackward(parameters, squashing, batch, count, output, convolutions);
+        if (options.Optimizer == OptimizerKind.Sdlm && count == 1 && PatternPath)
+        {
+            // A per-pattern step within the image updates the dense weights as it forms their gradients.
+            PrepareSdlmStepSizes(rate * count, options.MuAt(rate));
+            if (stepNetwork.BackwardSdlmPattern(parameters, squashing, batchLabels, gradients, options.MapJ, sdlmStepSizes, options.WeightDecay,
+                out double patternLoss, out int patternRight))
+            {
+                (lossSum, correct, images) = (lossSum + patternLoss, correct + patternRight, images + count);
+                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, unfusedRuns);
+                return;
+            }
+        }
         stepNetwork.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
         lossSum += loss;
         correct += right;
@@ -91,15 +111,25 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                     c1, c2, parameters, gradients, firstMoment, secondMoment, trainable);
                 break;
             case OptimizerKind.Sdlm:
-                float epsilon = rate * count, mu = options.MuAt(rate);
-                if (stepSizesStale || BitConverter.SingleToInt32Bits(epsilon) != stepSizesRate || BitConverter.SingleToInt32Bits(mu) != stepSizesMu)
-                {
-                    CpuOptimizer.SdlmStepSizes(epsilon, mu, hessian, sdlmStepSizes);
-                    (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
-                }
-                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainable);
+                PrepareSdlmStepSizes(rate * count, options.MuAt(rate));
+                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainableRuns);
                 break;
         }
+    }
+
+    /// <summary>The SDLM step sizes ε/(μ + h), computed again only when ε, μ or the Hessian estimate changed.</summary>
+    private void PrepareSdlmStepSizes(float epsilon, float mu)
+    {
+        if (!stepSizesStale && BitConverter.SingleToInt32Bits(epsilon) == stepSizesRate && BitConverter.SingleToInt32Bits(mu) == stepSizesMu) return;
+        CpuOptimizer.SdlmStepSizes(epsilon, mu, hessian, sdlmStepSizes);
+        (stepSizesRate, stepSizesMu, stepSizesStale) = (BitConverter.SingleToInt32Bits(epsilon), BitConverter.SingleToInt32Bits(mu), false);
+    }
+
+    /// <summary>Whether a one-image step may run within the image (tests turn it off to compare with the tiled step).</summary>
+    internal bool PatternPath
+    {
+        get => stepNetwork.PatternPath;
+        set => stepNetwork.PatternPath = value;
     }
 
     /// <summary>Images order[first ..] into the batch buffer, distorted as <see cref="Kernels.InputKernels.GatherDistorted"/> does.</summary>

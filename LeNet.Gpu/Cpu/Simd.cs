@@ -148,6 +148,39 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
 }
 
 /// <summary>
+/// One lane: a tile of one image (a per-pattern step's, <c>TileEngine.BackwardPattern</c>). Each operation is the one
+/// a vector applies to each of its lanes — the hardware's min and max, bitwise select and sign — so a kernel written
+/// against <see cref="ISimd{TV}"/> computes an image here with exactly the bits a wider tile gives its lane.
+/// </summary>
+internal unsafe struct SimdScalar : ISimd<float>
+{
+    private const int AllBits = -1;
+    public static int Lanes => 1;
+    public static float Zero => 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* p) => *p;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, float v) => *p = v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float x) => x;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Subtract(float a, float b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Divide(float a, float b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+    // x86's minps / maxps: the first operand where it compares less (greater), else the second.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Min(float a, float b) => a < b ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float a, float b) => a > b ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Abs(float a) => Bits(Bits(a) & int.MaxValue);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float a) => MathF.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThan(float a, float b) => Bits(a > b ? AllBits : 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float NonZero(float a) => Bits(a == 0f ? 0 : AllBits);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Select(float mask, float a, float b) => Bits((Bits(mask) & Bits(a)) | (~Bits(mask) & Bits(b)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float magnitude, float sign) => Bits(Bits(magnitude) | (Bits(sign) & int.MinValue));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2FromShifted(float j) => Bits((Bits(j) - (Exp.ShiftedBits - 127)) << 23);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float a) => a;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static int Bits(float x) => BitConverter.SingleToInt32Bits(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static float Bits(int x) => BitConverter.Int32BitsToSingle(x);
+}
+
+/// <summary>
 /// The one order in which the CPU engine adds values across lanes (and so across the images of a tile), whatever the
 /// vector width: as 16 lanes, the lanes of one 512-bit vector, summed pairwise — adjacent pairs, then pairs of pairs, the
 /// two halves last. That is how .NET's JIT lowers <c>Vector512.Sum</c> on x86 (and its software fallback adds), so the

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LeNet.Gpu.Model;
 using static LeNet.Gpu.Model.ActivationLayout;
 using static LeNet.Gpu.Model.Architecture;
@@ -70,7 +71,7 @@ internal static unsafe class SingleImage
     /// <summary>
     /// C1, S2, C3 and S4 of one image whose input is already in <c>o[Layer.Input]</c> (C5 onwards untouched): each output
     /// the same chain of float operations as a tile lane's (<see cref="ConvolutionTiles"/>, <see cref="SubsamplingTiles"/>),
-    /// so a per-pattern training step takes them from here into its tile (<c>TileEngine.ForwardPattern</c>).
+    /// so a per-pattern training step takes them from here (<c>TileEngine.ForwardPattern</c>).
     /// </summary>
     public static void Convolutions<TS, TV>(float* p, Squashing squashing, Activation convolution, Scratch s, in Outputs o)
         where TS : struct, ISimd<TV> where TV : struct
@@ -94,14 +95,20 @@ internal static unsafe class SingleImage
         Squash<TS, TV>(s4, LengthOf(Layer.S4), squashing, s.Vector.Pointer);
     }
 
-    /// <summary>plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width: the input seen by tap column kx.</summary>
+    /// <summary>
+    /// plane[m][kx][r][c] = in[m][r][c + kx] for c &lt; width (8 or more): the input seen by tap column kx. Rows of 28 or
+    /// 10 floats, copied by vectors of 8, the last one overlapping the one before (a call to copy each costs more).
+    /// </summary>
     private static void ShiftPlanes(float* input, int maps, int size, int width, float* planes, int planeStride)
     {
         for (int m = 0; m < maps; m++)
             for (int kx = 0; kx < KernelSize; kx++)
                 for (int r = 0; r < size; r++)
-                    new ReadOnlySpan<float>(input + (m * size + r) * size + kx, width)
-                        .CopyTo(new Span<float>(planes + (m * KernelSize + kx) * planeStride + r * width, width));
+                {
+                    float* from = input + (m * size + r) * size + kx, to = planes + (m * KernelSize + kx) * planeStride + r * width;
+                    for (int c = 0; c < width - 8; c += 8) Vector256.Store(Vector256.Load(from + c), to + c);
+                    Vector256.Store(Vector256.Load(from + width - 8), to + width - 8);
+                }
     }
 
     /// <summary>

@@ -52,6 +52,16 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         this.labels = labels;
         this.secondOrder = secondOrder;
         backwardCount = count;
+        if (patternForward)
+        {
+            if (count == 1 && !secondOrder)
+            {
+                BackwardPattern(gradients, out lossSum, out correct);
+                this.labels = null;
+                return;
+            }
+            TilePattern();
+        }
         if (looseStart >= 0 && looseStart < count) TileLooseImages();
         PrepareWeights();
 
@@ -207,19 +217,12 @@ internal sealed unsafe partial class TileEngine<TS, TV>
 
         // C3 6@14x14 → 16@10x10 (Table I; identity, or squashed)
         if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(dC3, a3, LengthOf(Layer.C3), sq, so);
-        // One image (a per-pattern step): its C3 weight gradients across the connections, the same chains.
-        bool oneImage = PatternPath && backwardCount == 1 && !so && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
-        if (oneImage) ConvolutionTiles.C3WeightGradientOfOneImage(dC3, a2, L, acc + AccC3Weight * L, s.DC3ByPixel.Pointer);
-        else for (int k = 0; k < C3Connections.Pairs.Length; k++)
+        for (int k = 0; k < C3Connections.Pairs.Length; k++)
             ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * C3Size * C3Size * L, C3Size, C3Size, C3Size,
                 a2 + C3Connections.Pairs[k].Input * S2Size * S2Size * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
         for (int o = 0; o < C3Maps; o++)
             ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * C3Size * C3Size * L, C3Size, C3Size, C3Size, acc + (AccC3Bias + o) * L);
-        if (oneImage)
-            ConvolutionTiles.InputGradientC3OfOneImage(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, L,
-                s.DC3Rows.Pointer, s.DS2.Pointer);
-        else
-            ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
+        ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
         FullyConnectedTiles.SquashBackward<TS, TV>(s.DS2.Pointer, a2, LengthOf(Layer.S2), sq, so);
@@ -228,12 +231,10 @@ internal sealed unsafe partial class TileEngine<TS, TV>
 
         // C1 1@32x32 → 6@28x28 (identity, or squashed); the input needs no gradient.
         if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(s.DC1.Pointer, a1, LengthOf(Layer.C1), sq, so);
-        // Its C1 weight gradients across the maps likewise; the empty lanes' sums stay +0 either way.
-        if (oneImage) ConvolutionTiles.C1WeightGradientOfOneImage(s.DC1.Pointer, x, L, acc + AccC1Weight * L, s.DC1ByPixel.Pointer);
         for (int o = 0; o < C1Maps; o++)
         {
             float* dOut = s.DC1.Pointer + o * C1Size * C1Size * L;
-            if (!oneImage) ConvolutionTiles.WeightGradient<TS, TV>(dOut, C1Size, C1Size, C1Size, x, InputSize, so, acc + (AccC1Weight + o * Taps) * L);
+            ConvolutionTiles.WeightGradient<TS, TV>(dOut, C1Size, C1Size, C1Size, x, InputSize, so, acc + (AccC1Weight + o * Taps) * L);
             ConvolutionTiles.SumPixels<TS, TV>(dOut, C1Size, C1Size, C1Size, acc + (AccC1Bias + o) * L);
         }
     }

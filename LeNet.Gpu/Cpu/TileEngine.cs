@@ -22,6 +22,14 @@ internal unsafe interface ITileEngine
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
         out double lossSum, out int correct);
 
+    /// <summary>
+    /// The backward pass of a per-pattern SDLM step with the update of the dense layers' weights fused in (their
+    /// gradients then not written; TileEngine.Pattern.cs); false, with nothing done, where the step does not run
+    /// within the image.
+    /// </summary>
+    bool BackwardPatternSdlm(float* parameters, Squashing squashing, int* labels, float* gradients, float mapJ, float* stepSizes, float weightDecay,
+        out double lossSum, out int correct);
+
     void CopyActivations(Layer layer, int count, float* destination);
 
     /// <summary>Tile 0 of a layer's outputs as the backward pass reads them, every lane, [elements][Lanes] (for tests).</summary>
@@ -71,7 +79,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     // alone would in any tile, so every width then gives the same outputs bit for bit.
     private readonly PinnedBuffer<float> slots;
     private readonly SingleImage.Scratch[] imageScratch;
-    private readonly PinnedBuffer<float>? patternSlots; // a per-pattern step's image and zero input (ForwardPattern)
+    private readonly PinnedBuffer<float>? patternSlots; // a per-pattern step's activations (TileEngine.Pattern.cs)
     private readonly int singleImageLimit;
     private int looseStart = -1, tileItems; // the first image run one by one (−1: none), the tiles run before it
     // A slot holds one image's activations where ActivationLayout puts them, every slot starting on 16 floats.
@@ -105,7 +113,11 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         slots = new((long)Math.Min(this.singleImageLimit, capacity) * SlotFloats);
         imageScratch = new SingleImage.Scratch[this.singleImageLimit > 0 ? threads : 0];
         for (int w = 0; w < imageScratch.Length; w++) imageScratch[w] = new SingleImage.Scratch();
-        if (imageScratch.Length > 0) patternSlots = new(2L * SlotFloats);
+        if (imageScratch.Length > 0)
+        {
+            patternSlots = new(SlotFloats);
+            oneImage = new();
+        }
     }
 
     public int Lanes => L;
@@ -127,7 +139,8 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         this.images = images;
         this.mnist = mnist;
         this.count = count;
-        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath)
+        patternForward = false;
+        if (tilesOnly && count == 1 && images != null && patternSlots is not null && PatternPath && System.Runtime.Intrinsics.X86.Avx2.IsSupported)
         {
             ForwardPattern();
             this.images = null;
@@ -186,27 +199,6 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     }
 
     /// <summary>
-    /// A per-pattern training step's forward pass (one image, a backward pass to follow): the tile the tiled pass would
-    /// give, bit for bit, with less work. C1 to S4 run vectorised within the image (<see cref="SingleImage.Convolutions{TS, TV}"/>,
-    /// each output the tile lane's chain of operations) for the image and for an all-zero input, and go into tile 0: the
-    /// image in lane 0, the zero input's outputs in the empty lanes, which is what staging zeros there gives. The
-    /// empty lanes matter: their activations meet zero gradients in the backward pass, and the signs of those zero
-    /// products can decide the sign of a zero sum. C5 onwards run on the tile as always.
-    /// </summary>
-    private void ForwardPattern()
-    {
-        float* image = patternSlots!.Pointer, zero = image + SlotFloats;
-        new ReadOnlySpan<float>(images, InputLength).CopyTo(new Span<float>(image + OffsetOf(Layer.Input), InputLength));
-        Convolutions(image);
-        Convolutions(zero); // its input stays zero: nothing writes there
-        looseStart = -1;
-        tileItems = 1;
-        for (var layer = Layer.Input; layer <= Layer.S4; layer++)
-            Spread(image + OffsetOf(layer), zero + OffsetOf(layer), LengthOf(layer), TileOf(layer, 0));
-        ForwardDense(0, 1);
-    }
-
-    /// <summary>
     /// C1–S4 of one image at the widest vector the hardware accelerates, whatever the tiles' width (a batch-1 step's
     /// tiles are narrow, <see cref="CpuTrainingBackend.StepWidth"/>): every output's chain is the same at every width.
     /// </summary>
@@ -220,16 +212,6 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             SingleImage.Convolutions<Simd256, System.Runtime.Intrinsics.Vector256<float>>(parameters, squashing, convolution, s, o);
         else
             SingleImage.Convolutions<TS, TV>(parameters, squashing, convolution, s, o);
-    }
-
-    /// <summary>tile[e] = (image[e], zero[e], zero[e], …): one image in lane 0, the zero input's values in the others.</summary>
-    private static void Spread(float* image, float* zero, int elements, float* tile)
-    {
-        for (int e = 0; e < elements; e++)
-        {
-            TS.Store(tile + (long)e * L, TS.Broadcast(zero[e]));
-            tile[(long)e * L] = image[e];
-        }
     }
 
     private void ForwardTile(int tile, int valid)
@@ -264,12 +246,20 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     /// <summary>Tile <paramref name="tile"/> of a layer's outputs, [elements][L].</summary>
     private float* TileOf(Layer layer, int tile) => activations.Pointer + TileLayout.OffsetOf(layer, tile, L);
 
-    public void CopyFirstTile(Layer layer, float* destination) =>
+    public void CopyFirstTile(Layer layer, float* destination)
+    {
+        if (patternForward) TilePattern();
         new ReadOnlySpan<float>(TileOf(layer, 0), LengthOf(layer) * L).CopyTo(new Span<float>(destination, LengthOf(layer) * L));
+    }
 
     public void CopyActivations(Layer layer, int count, float* destination)
     {
         int elements = LengthOf(layer);
+        if (patternForward)
+        {
+            new ReadOnlySpan<float>(patternSlots!.Pointer + OffsetOf(layer), elements).CopyTo(new Span<float>(destination, elements));
+            return;
+        }
         for (int n = 0; n < count; n++)
         {
             if (looseStart >= 0 && n >= looseStart)
