@@ -61,7 +61,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.Forward(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count, output, convolutions);
+            network.Predict(parameters, Squashing, images.Slice(first * CpuNetwork.ImageFloats, count * CpuNetwork.ImageFloats), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -74,7 +74,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.ForwardMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count, output, convolutions);
+            network.PredictMnist(parameters, Squashing, images.Slice(first * CpuNetwork.MnistPixels, count * CpuNetwork.MnistPixels), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -90,7 +90,9 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     {
         int n = IInferenceEngine.CountImages(images.Length, CpuNetwork.ImageFloats, "float 32×32 images");
         if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
-        var prediction = Predict(images);
+        network.Forward(parameters, Squashing, images, n, output, convolutions); // keeps every layer, unlike Predict
+        var prediction = new Prediction(new float[(long)n * CpuNetwork.Classes], new int[n]);
+        Collect(prediction, 0, n);
         return new LayerOutputs(n, [images.ToArray(), .. Architecture.Layers.Skip(1).Select(l => network.Activations(l.Layer))],
             prediction.Probabilities, prediction.Classes);
     }
