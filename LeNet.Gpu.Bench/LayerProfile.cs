@@ -120,6 +120,13 @@ public static unsafe class LayerProfile
             network.Forward(model.Parameters, sq, engineImages, 1024);
             return (CpuSeconds() - start) * 1e9 / (1024 / L);
         });
+        // The same through Predict: every layer of a tile in the worker's own buffers, none kept.
+        works.Add(() =>
+        {
+            double start = CpuSeconds();
+            network.Predict(model.Parameters, sq, engineImages, 1024);
+            return (CpuSeconds() - start) * 1e9 / (1024 / L);
+        });
         // Per-pattern training steps (µs per step), this build's and, with --versus, another's, in the same rounds.
         var steps = new List<(string Name, Action Step)>();
         var libraries = new List<(string Build, System.Reflection.Assembly Library)> { ("this", typeof(CpuNetwork).Assembly) };
@@ -147,7 +154,7 @@ public static unsafe class LayerProfile
         var measured = FmaCeiling.Interleave(works, rounds, 1, 0.001);
         int n = layers.Length;
         var result = new Interleaved(measured.Work[..n], measured.Work[^1]); // the CPU-time ceiling
-        double engineNs = Interleaved.Median(measured.Work[n]);
+        double engineNs = Interleaved.Median(measured.Work[n]), predictNs = Interleaved.Median(measured.Work[n + 1]);
         double total = 0;
         Console.WriteLine($"{L} lanes; one-thread ceiling {result.CeilingMedian / 1e9:N1} G multiply-adds/s");
         for (int i = 0; i < layers.Length; i++)
@@ -161,9 +168,10 @@ public static unsafe class LayerProfile
         }
         Console.WriteLine($"total  {total,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (total * 1e-9) / result.CeilingMedian:0.00}");
         Console.WriteLine($"engine {engineNs,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (engineNs * 1e-9) / result.CeilingMedian:0.00}  (CpuNetwork, batch 1,024, 1 thread: every layer, softmax, buffers of the batch)");
+        Console.WriteLine($"predict {predictNs,9:N0} ns/tile  share {MultiplyAdds.Forward * L / (predictNs * 1e-9) / result.CeilingMedian:0.00}  (the same through Predict: a tile's layers in the worker's own buffers)");
         for (int k = 0; k < steps.Count; k++)
         {
-            double us = Interleaved.Median(measured.Work[n + 1 + k]);
+            double us = Interleaved.Median(measured.Work[n + 2 + k]);
             Console.WriteLine($"{steps[k].Name}: {us:N1} µs CPU time ({1e6 / us:N0} patterns/s on one core)");
         }
         return 0;
