@@ -37,7 +37,8 @@ internal unsafe interface ITileEngine
 /// The batch engine: every activation of up to <c>capacity</c> images in tiles of L images (<see cref="TileLayout"/>),
 /// worked on by <c>threads</c> workers.
 /// <code>
-/// Forward:  one tile at a time per worker, all layers:  input → C1 → S2 → C3 → S4 → C5 → F6 → OUTPUT → softmax
+/// Forward:  one tile at a time per worker, all layers:  input → C1 → S2 → C3 → S4 → C5 → F6 → OUTPUT → softmax;
+///           two at a time where the batch has 4 tiles a worker (C5 and F6 then run both tiles at once)
 /// Backward: the tiles in chunks of a fixed number of 16-image groups (set by the batch size only); per chunk, its
 ///           tiles run back from the loss, summing parameter gradients over the chunk's images into the chunk's own
 ///           accumulators in one order, and the chunk's sum is written in the flat parameter layout. The chunk sums
@@ -62,7 +63,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     // core's L2 cache (a kept batch writes every layer of every image to memory, 36 KB an image, and reads it back).
     // Up to S2, each layer reads the other buffer than the one it writes: the layers at odd places in
     // Architecture.Layers (C1, C3) in the first, at even places (INPUT, S2) in the second. From S4 on (S4, C5, F6,
-    // OUTPUT: the dense layers' inputs and outputs) each of the item's two tiles has its own: 226 KB a worker at 8 lanes,
+    // OUTPUT: the dense layers' inputs and outputs) each of the item's two tiles has its own: 227 KB a worker at 8 lanes,
     // beside C5's 192 KB of weights.
     private readonly PinnedBuffer<float> workerTiles;
     private static readonly long OddLayers = L * Before(Layer.S4).Where(l => (int)l.Layer % 2 == 1).Max(l => (long)l.Elements),
