@@ -78,6 +78,19 @@ public static unsafe class LayerProfile
         return step;
     }
 
+    private delegate object PredictCall(ReadOnlySpan<float> images);
+
+    /// <summary>A batch of <paramref name="images"/> through <paramref name="library"/>'s CpuInferenceEngine (any build), one thread.</summary>
+    private static Action InferenceBatch(System.Reflection.Assembly library, float[] images)
+    {
+        object model = library.GetType("LeNet.Gpu.Serialization.ShippedModels", true)!.GetMethod("Load", [typeof(string)])!.Invoke(null, ["lenet5-digits"])!;
+        var engineType = library.GetType("LeNet.Gpu.Cpu.CpuInferenceEngine", true)!;
+        object engine = Activator.CreateInstance(engineType, model, images.Length / LeNet.Gpu.Model.Architecture.InputLength, 1)!;
+        var predict = (PredictCall)Delegate.CreateDelegate(typeof(PredictCall), engine, engineType.GetMethod("Predict", [typeof(ReadOnlySpan<float>)])!);
+        predict(images);
+        return () => predict(images);
+    }
+
     private static int Run<TS, TV>(int rounds, string? versus) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
@@ -122,6 +135,13 @@ public static unsafe class LayerProfile
             network.Forward(model.Parameters, sq, engineImages, 1024);
             return (CpuSeconds() - start) * 1e9 / (1024 / L);
         });
+        // The same through Predict: every layer of a tile in the worker's own buffers, none kept.
+        works.Add(() =>
+        {
+            double start = CpuSeconds();
+            network.Predict(model.Parameters, sq, engineImages, 1024);
+            return (CpuSeconds() - start) * 1e9 / (1024 / L);
+        });
         // Per-pattern training steps (µs per step), this build's and, with --versus, another's, in the same rounds.
         var steps = new List<(string Name, Action Step)>();
         var libraries = new List<(string Build, System.Reflection.Assembly Library)> { ("this", typeof(CpuNetwork).Assembly) };
@@ -130,13 +150,24 @@ public static unsafe class LayerProfile
         foreach (var (build, library) in libraries)
             foreach (var (output, convolutions) in new[] { ("Softmax", "Linear"), ("Rbf", "Squashed") })
                 steps.Add(($"{build}: per-pattern step, {output}, {convolutions}", PerPatternStep(library, output, convolutions)));
-        foreach (var (_, step) in steps)
+        // Each build's CpuInferenceEngine.Predict, batch 1,024, one thread, in CPU time (µs an image), in the same rounds.
+        int firstInference = steps.Count;
+        foreach (var (build, library) in libraries)
+            steps.Add(($"{build}: CpuInferenceEngine.Predict, batch 1,024, 1 thread", InferenceBatch(library, engineImages)));
+        foreach (var (_, step) in steps.Take(firstInference))
             works.Add(() =>
             {
                 const int Calls = 100;
                 double start = CpuSeconds();
                 for (int i = 0; i < Calls; i++) step();
                 return (CpuSeconds() - start) * 1e6 / Calls; // µs per step
+            });
+        foreach (var (_, call) in steps.Skip(firstInference))
+            works.Add(() =>
+            {
+                double start = CpuSeconds();
+                call();
+                return (CpuSeconds() - start) * 1e6 / 1024; // µs per image
             });
         long iterations = FmaCeiling.Calibrate(1, 0.02);
         works.Add(() =>
@@ -145,11 +176,18 @@ public static unsafe class LayerProfile
             FmaCeiling.Round(1, iterations);
             return (double)FmaCeiling.Lanes * FmaCeiling.Chains * iterations / (CpuSeconds() - start);
         });
-        foreach (var w in works) w();
+        // Past tier-0 and instrumented code: passes count the calls, pauses let the JIT install the optimised code in
+        // two steps (rounds of a millisecond would otherwise time part of the run in tier-0 code: a single tile's C5
+        // took 120–300 µs there against 11 µs optimised).
+        for (int pass = 0; pass < 6; pass++)
+        {
+            foreach (var w in works) w();
+            Thread.Sleep(300);
+        }
         var measured = FmaCeiling.Interleave(works, rounds, 1, 0.001);
         int n = layers.Length;
         var result = new Interleaved(measured.Work[..n], measured.Work[^1]); // the CPU-time ceiling
-        double engineNs = Interleaved.Median(measured.Work[n]);
+        double engineNs = Interleaved.Median(measured.Work[n]), predictNs = Interleaved.Median(measured.Work[n + 1]);
         double total = 0;
         Console.WriteLine($"{L} lanes; one-thread ceiling {result.CeilingMedian / 1e9:N1} G multiply-adds/s");
         for (int i = 0; i < layers.Length; i++)
@@ -163,10 +201,22 @@ public static unsafe class LayerProfile
         }
         Console.WriteLine($"total  {total,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (total * 1e-9) / result.CeilingMedian:0.00}");
         Console.WriteLine($"engine {engineNs,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (engineNs * 1e-9) / result.CeilingMedian:0.00}  (CpuNetwork, batch 1,024, 1 thread: every layer, softmax, buffers of the batch)");
-        for (int k = 0; k < steps.Count; k++)
+        Console.WriteLine($"predict {predictNs,9:N0} ns/tile  share {MultiplyAdds.Forward * L / (predictNs * 1e-9) / result.CeilingMedian:0.00}  (the same through Predict: a tile's layers in the worker's own buffers)");
+        for (int k = 0; k < firstInference; k++)
         {
-            double us = Interleaved.Median(measured.Work[n + 1 + k]);
+            double us = Interleaved.Median(measured.Work[n + 2 + k]);
             Console.WriteLine($"{steps[k].Name}: {us:N1} µs CPU time ({1e6 / us:N0} patterns/s on one core)");
+        }
+        for (int k = firstInference; k < steps.Count; k++)
+        {
+            double us = Interleaved.Median(measured.Work[n + 2 + k]);
+            Console.WriteLine($"{steps[k].Name}: {us:N2} µs CPU time an image, share {MultiplyAdds.Forward / (us * 1e-6) / result.CeilingMedian:0.00}");
+        }
+        if (versus is not null)
+        {
+            var ratios = measured.Work[n + 2 + firstInference + 1].Zip(measured.Work[n + 2 + firstInference], (v, t) => v / t).ToArray();
+            Console.WriteLine($"CpuInferenceEngine.Predict, versus ÷ this, CPU time: median of the rounds' ratios {Interleaved.Median(ratios):0.000} " +
+                $"(rounds {ratios.Min():0.000}–{ratios.Max():0.000})");
         }
         return 0;
     }

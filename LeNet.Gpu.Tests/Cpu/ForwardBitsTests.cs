@@ -58,6 +58,35 @@ public class ForwardBitsTests
         Assert.Equal(Frozen[name], Hash(net));
     }
 
+    /// <summary>
+    /// Predict (each tile's layers in its worker's own buffers, none kept) gives Forward's probabilities and predictions
+    /// bit for bit, and then refuses to hand out activations it did not keep.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Predict_gives_the_forward_pass_bits(string name, CpuVectorWidth width, int threads)
+    {
+        string[] parts = name.Split(' ');
+        var squashing = Enum.Parse<Squashing>(parts[0]);
+        var convolutions = Enum.Parse<ConvolutionSquashing>(parts[1]);
+        var output = Enum.Parse<OutputLayer>(parts[2]);
+        int count = int.Parse(parts[3]);
+        var model = CpuTestData.Model(3, squashing, convolutions);
+        var images = CpuTestData.Images(count, 4);
+
+        var net = new CpuNetwork(count, threads, width);
+        net.Forward(model.Parameters, squashing, images, count, output, convolutions);
+        float[] probabilities = net.Probabilities.ToArray();
+        int[] predictions = net.Predictions.ToArray();
+        net.Predict(model.Parameters, squashing, images, count, output, convolutions);
+
+        Assert.Equal(Bits(probabilities), Bits(net.Probabilities.ToArray()));
+        Assert.Equal(predictions, net.Predictions.ToArray());
+        Assert.Throws<InvalidOperationException>(() => net.Activations(Layer.C1));
+    }
+
+    private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
+
     private static string Hash(CpuNetwork net)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using LeNet.Gpu.Cpu;
+using LeNet.Gpu.Model;
 using Xunit;
 
 namespace LeNet.Gpu.Tests.Cpu;
@@ -46,6 +47,38 @@ public unsafe class VectorMathTests
         double sigmoid = MaxError<TS, TV>(VectorMath.Sigmoid<TS, TV>, a => 1 / (1 + Math.Exp(-a)), sigmoidArgs);
         Assert.True(sigmoid <= Tolerance, $"sigmoid relative error {sigmoid:E2}");
     }
+
+    /// <summary>
+    /// SquashInPlace (pairs of vectors, each pair skipping a branch none of its lanes takes) gives <see cref="VectorMath.Squash"/>'s
+    /// bits lane by lane: on the arguments in order (pairs all on one side of 0.4) and shuffled (pairs mixed), an odd
+    /// number of vectors so that the last goes alone.
+    /// </summary>
+    private static void CheckSquashInPlace<TS, TV>() where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        var sorted = Arguments();
+        var shuffled = (float[])sorted.Clone();
+        new Random(5).Shuffle(shuffled);
+        foreach (var squashing in new[] { Squashing.ScaledTanh, Squashing.Sigmoid })
+            foreach (var xs in new[] { sorted, shuffled })
+            {
+                int vectors = xs.Length / L / 2 * 2 - 1;
+                var actual = xs[..(vectors * L)];
+                var expected = new float[vectors * L];
+                fixed (float* a = actual, e = expected, x = xs)
+                {
+                    VectorMath.SquashInPlace<TS, TV>(a, vectors, squashing);
+                    for (int k = 0; k < vectors; k++) TS.Store(e + k * L, VectorMath.Squash<TS, TV>(TS.Load(x + k * L), squashing));
+                }
+                for (int i = 0; i < expected.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]),
+                        $"{squashing} of {xs[i]:R}: {actual[i]:R} in place, {expected[i]:R} alone");
+            }
+    }
+
+    [Fact] public void Squashing_in_place_gives_the_bits_of_one_vector_at_a_time_at_512_bits() => CheckSquashInPlace<Simd512, Vector512<float>>();
+    [Fact] public void Squashing_in_place_gives_the_bits_of_one_vector_at_a_time_at_256_bits() => CheckSquashInPlace<Simd256, Vector256<float>>();
+    [Fact] public void Squashing_in_place_gives_the_bits_of_one_vector_at_a_time_at_128_bits() => CheckSquashInPlace<Simd128, Vector128<float>>();
 
     [Fact] public void Tanh_and_sigmoid_are_accurate_at_512_bits() => Check<Simd512, Vector512<float>>();
     [Fact] public void Tanh_and_sigmoid_are_accurate_at_256_bits() => Check<Simd256, Vector256<float>>();

@@ -62,7 +62,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.Forward(parameters, Squashing, images.Slice(first * Architecture.InputLength, count * Architecture.InputLength), count, output, convolutions);
+            network.Predict(parameters, Squashing, images.Slice(first * Architecture.InputLength, count * Architecture.InputLength), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -75,7 +75,7 @@ public sealed class CpuInferenceEngine : IInferenceEngine
         for (int first = 0; first < n; first += BatchCapacity)
         {
             int count = Math.Min(BatchCapacity, n - first);
-            network.ForwardMnist(parameters, Squashing, images.Slice(first * InputField.MnistLength, count * InputField.MnistLength), count, output, convolutions);
+            network.PredictMnist(parameters, Squashing, images.Slice(first * InputField.MnistLength, count * InputField.MnistLength), count, output, convolutions);
             Collect(result, first, count);
         }
         return result;
@@ -91,7 +91,9 @@ public sealed class CpuInferenceEngine : IInferenceEngine
     {
         int n = IInferenceEngine.CountImages(images.Length, Architecture.InputLength, "float 32×32 images");
         if (n > BatchCapacity) throw new ArgumentException($"trace takes at most {BatchCapacity} images, got {n}");
-        var prediction = Predict(images);
+        network.Forward(parameters, Squashing, images, n, output, convolutions); // keeps every layer, unlike Predict
+        var prediction = new Prediction(new float[(long)n * Architecture.Classes], new int[n]);
+        Collect(prediction, 0, n);
         return new LayerOutputs(n, [images.ToArray(), .. Architecture.Layers.Skip(1).Select(l => network.Activations(l.Layer))],
             prediction.Probabilities, prediction.Classes);
     }

@@ -23,6 +23,7 @@ public sealed unsafe class CpuNetwork
 {
     private readonly ITileEngine engine;
     private Squashing forwardSquashing;
+    private bool activationsKept; // false after Predict: only probabilities and predictions
 
     /// <summary>The output layer of the last forward pass (an RBF model's probabilities are softmax(−y)).</summary>
     public OutputLayer Output { get; private set; }
@@ -79,7 +80,17 @@ public sealed unsafe class CpuNetwork
     /// <param name="convolutions">Whether C1 and C3 squash their sums (the backward pass follows the forward's).</param>
     public void Forward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
         OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear) =>
-        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: false);
+        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: false, keep: true);
+
+    /// <summary>
+    /// <see cref="Forward"/> for the probabilities and predictions alone, the same bits: no layer is kept, so each tile's
+    /// layers stay in its worker's own buffers (in cache) instead of going to memory. <see cref="CopyActivations"/> and
+    /// <see cref="Backward(ReadOnlySpan{float}, Squashing, ReadOnlySpan{int}, int, Span{float}, bool, out double, out int)"/>
+    /// need a <see cref="Forward"/>.
+    /// </summary>
+    public void Predict(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
+        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear) =>
+        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: false, keep: false);
 
     /// <summary>
     /// <see cref="Forward"/> for a batch whose backward pass follows: every image runs in tiles, none one by one (the
@@ -87,17 +98,17 @@ public sealed unsafe class CpuNetwork
     /// </summary>
     internal void ForwardForBackward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
         OutputLayer output, ConvolutionSquashing convolutions) =>
-        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: true);
+        RunForward(parameters, squashing, images, count, output, convolutions, tilesOnly: true, keep: true);
 
     private void RunForward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<float> images, int count,
-        OutputLayer output, ConvolutionSquashing convolutions, bool tilesOnly)
+        OutputLayer output, ConvolutionSquashing convolutions, bool tilesOnly, bool keep)
     {
         CheckForward(parameters, squashing, convolutions, count);
         if (images.Length < (long)count * Architecture.InputLength)
             throw new ArgumentException($"{count} images need {count * Architecture.InputLength} floats; got {images.Length}", nameof(images));
         fixed (float* p = parameters, x = images)
-            engine.Forward(p, squashing, convolutions, output, x, null, count, tilesOnly);
-        Finish(squashing, output, count);
+            engine.Forward(p, squashing, convolutions, output, x, null, count, tilesOnly, keep);
+        Finish(squashing, output, count, keep);
     }
 
     /// <summary>
@@ -105,15 +116,24 @@ public sealed unsafe class CpuNetwork
     /// prepared as the paper prepares MNIST: a 2-pixel border of −0.1 around the field, ink v → −0.1 + 1.275·v/255.
     /// </summary>
     public void ForwardMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count,
-        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear)
+        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear) =>
+        RunForwardMnist(parameters, squashing, images, count, output, convolutions, keep: true);
+
+    /// <summary><see cref="ForwardMnist"/> for the probabilities and predictions alone, as <see cref="Predict"/>.</summary>
+    public void PredictMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count,
+        OutputLayer output = OutputLayer.Softmax, ConvolutionSquashing convolutions = ConvolutionSquashing.Linear) =>
+        RunForwardMnist(parameters, squashing, images, count, output, convolutions, keep: false);
+
+    private void RunForwardMnist(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<byte> images, int count,
+        OutputLayer output, ConvolutionSquashing convolutions, bool keep)
     {
         CheckForward(parameters, squashing, convolutions, count);
         if (images.Length < (long)count * InputField.MnistLength)
             throw new ArgumentException($"{count} images need {count * InputField.MnistLength} bytes; got {images.Length}", nameof(images));
         fixed (float* p = parameters)
         fixed (byte* b = images)
-            engine.Forward(p, squashing, convolutions, output, null, b, count);
-        Finish(squashing, output, count);
+            engine.Forward(p, squashing, convolutions, output, null, b, count, keep: keep);
+        Finish(squashing, output, count, keep);
     }
 
     /// <summary>Class probabilities of the last forward pass, [Count][10].</summary>
@@ -126,6 +146,7 @@ public sealed unsafe class CpuNetwork
     public void CopyActivations(Layer layer, Span<float> destination)
     {
         int elements = ActivationLayout.LengthOf(layer);
+        RequireActivations();
         if (destination.Length < Count * elements)
             throw new ArgumentException($"{layer} of {Count} images needs {Count * elements} floats; got {destination.Length}", nameof(destination));
         fixed (float* d = destination)
@@ -136,6 +157,7 @@ public sealed unsafe class CpuNetwork
     internal float[] FirstTile(Layer layer)
     {
         var result = new float[ActivationLayout.LengthOf(layer) * Lanes];
+        RequireActivations();
         fixed (float* d = result) engine.CopyFirstTile(layer, d);
         return result;
     }
@@ -168,6 +190,7 @@ public sealed unsafe class CpuNetwork
         Span<float> gradients, bool secondOrder, float mapJ, out double lossSum, out int correct)
     {
         if (Count == 0) throw new InvalidOperationException("Backward needs a Forward first");
+        RequireActivations();
         if (squashing != forwardSquashing)
             throw new ArgumentException($"the forward pass used {forwardSquashing.ToName()}, not {squashing.ToName()}", nameof(squashing));
         if (count < 1 || count > Count)
@@ -237,8 +260,15 @@ public sealed unsafe class CpuNetwork
             throw new ArgumentException($"parameters hold {parameters.Length} floats; LeNet-5 needs {ParameterLayout.Length}", nameof(parameters));
     }
 
-    private void Finish(Squashing squashing, OutputLayer output, int count)
+    private void RequireActivations()
     {
+        if (!activationsKept)
+            throw new InvalidOperationException("the last forward pass was a Predict, which keeps no layer's outputs: run Forward first");
+    }
+
+    private void Finish(Squashing squashing, OutputLayer output, int count, bool keep)
+    {
+        activationsKept = keep;
         forwardSquashing = squashing;
         Output = output;
         Count = count;

@@ -100,6 +100,50 @@ internal static unsafe class FullyConnectedTiles
     }
 
     /// <summary>
+    /// <see cref="Forward{TS, TV}(float*, int, float*, float*, int, bool, Squashing, float*)"/> for two tiles at once
+    /// (in0 → out0, in1 → out1), each output the same chain of terms. Six units a step, each weight broadcast once for
+    /// both tiles: a multiply-add then costs one and a half instructions, not two (a broadcast and an FMA; AVX2 cannot
+    /// broadcast inside the FMA), and C5's 192 KB of weights are read once for sixteen images, not eight. Twelve sums,
+    /// the two inputs and the weight fill 15 of the 16 vector registers. Units past the last group of six go through
+    /// the one-tile kernel, tile by tile.
+    /// </summary>
+    public static void ForwardPair<TS, TV>(float* in0, float* in1, int inUnits, float* weights, float* bias, int outUnits,
+        bool squash, Squashing squashing, float* out0, float* out1) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes, o = 0;
+        long s1 = inUnits, s2 = 2L * inUnits;
+        for (; o + 6 <= outUnits; o += 6)
+        {
+            float* q0 = weights + (long)o * inUnits, q1 = q0 + 3 * s1;
+            TV a0 = TS.Broadcast(bias[o]), a1 = TS.Broadcast(bias[o + 1]), a2 = TS.Broadcast(bias[o + 2]);
+            TV a3 = TS.Broadcast(bias[o + 3]), a4 = TS.Broadcast(bias[o + 4]), a5 = TS.Broadcast(bias[o + 5]);
+            TV b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4, b5 = a5;
+            float* x = in0, y = in1;
+            for (int j = 0; j < inUnits; j++, x += L, y += L, q0++, q1++)
+            {
+                TV v = TS.Load(x), u = TS.Load(y), w;
+                w = TS.Broadcast(q0[0]); a0 = TS.Fma(w, v, a0); b0 = TS.Fma(w, u, b0);
+                w = TS.Broadcast(q0[s1]); a1 = TS.Fma(w, v, a1); b1 = TS.Fma(w, u, b1);
+                w = TS.Broadcast(q0[s2]); a2 = TS.Fma(w, v, a2); b2 = TS.Fma(w, u, b2);
+                w = TS.Broadcast(q1[0]); a3 = TS.Fma(w, v, a3); b3 = TS.Fma(w, u, b3);
+                w = TS.Broadcast(q1[s1]); a4 = TS.Fma(w, v, a4); b4 = TS.Fma(w, u, b4);
+                w = TS.Broadcast(q1[s2]); a5 = TS.Fma(w, v, a5); b5 = TS.Fma(w, u, b5);
+            }
+            float* d = out0 + (long)o * L, e = out1 + (long)o * L;
+            TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3); TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5);
+            TS.Store(e, b0); TS.Store(e + L, b1); TS.Store(e + 2 * L, b2); TS.Store(e + 3 * L, b3); TS.Store(e + 4 * L, b4); TS.Store(e + 5 * L, b5);
+        }
+        if (squash)
+        {
+            VectorMath.SquashInPlace<TS, TV>(out0, o, squashing);
+            VectorMath.SquashInPlace<TS, TV>(out1, o, squashing);
+        }
+        if (o == outUnits) return;
+        Forward<TS, TV>(in0, inUnits, weights + (long)o * inUnits, inUnits, 1, bias + o, outUnits - o, squash, squashing, out0 + (long)o * L);
+        Forward<TS, TV>(in1, inUnits, weights + (long)o * inUnits, inUnits, 1, bias + o, outUnits - o, squash, squashing, out1 + (long)o * L);
+    }
+
+    /// <summary>
     /// G[o,j] += Σ_n dA[o·L + n]·xT[n·J + j] for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L); with
     /// <paramref name="accumulate"/> false, G = Σ (the first tile of a chunk: no zeroing needed beforehand).
     /// Blocks of 4 rows × 4 vectors (16 accumulators) where J allows, else 4 rows × 1 vector.

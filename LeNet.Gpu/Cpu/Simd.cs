@@ -51,6 +51,10 @@ internal unsafe interface ISimd<TV> where TV : struct
     /// <summary>mask ? a : b, lane by lane.</summary>
     static abstract TV Select(TV mask, TV a, TV b);
 
+    /// <summary>Whether any lane of a mask (all bits set or none, lane by lane) is set, and whether all are.</summary>
+    static abstract bool Any(TV mask);
+    static abstract bool All(TV mask);
+
     /// <summary>Copies the sign bit of <paramref name="sign"/> onto the non-negative <paramref name="magnitude"/>.</summary>
     static abstract TV CopySign(TV magnitude, TV sign);
 
@@ -83,6 +87,8 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> NonZero(Vector512<float> a) => ~Vector512.Equals(a, Vector512<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool Any(Vector512<float> mask) => Vector512.ExtractMostSignificantBits(mask) != 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector512<float> mask) => Vector512.ExtractMostSignificantBits(mask) == 0xFFFFUL;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> CopySign(Vector512<float> magnitude, Vector512<float> sign) => magnitude | (sign & Vector512.Create(-0f));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2FromShifted(Vector512<float> j) =>
@@ -109,6 +115,8 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> NonZero(Vector256<float> a) => ~Vector256.Equals(a, Vector256<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool Any(Vector256<float> mask) => Vector256.ExtractMostSignificantBits(mask) != 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector256<float> mask) => Vector256.ExtractMostSignificantBits(mask) == 0xFFUL;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> CopySign(Vector256<float> magnitude, Vector256<float> sign) => magnitude | (sign & Vector256.Create(-0f));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2FromShifted(Vector256<float> j) =>
@@ -135,6 +143,8 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThan(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> NonZero(Vector128<float> a) => ~Vector128.Equals(a, Vector128<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool Any(Vector128<float> mask) => Vector128.ExtractMostSignificantBits(mask) != 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector128<float> mask) => Vector128.ExtractMostSignificantBits(mask) == 0xFUL;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> CopySign(Vector128<float> magnitude, Vector128<float> sign) => magnitude | (sign & Vector128.Create(-0f));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2FromShifted(Vector128<float> j) =>
@@ -173,6 +183,9 @@ internal unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThan(float a, float b) => Bits(a > b ? AllBits : 0);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float NonZero(float a) => Bits(a == 0f ? 0 : AllBits);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Select(float mask, float a, float b) => Bits((Bits(mask) & Bits(a)) | (~Bits(mask) & Bits(b)));
+    // A lane's mask is all ones or all zeros: its sign bit says which, as ExtractMostSignificantBits reads it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool Any(float mask) => Bits(mask) < 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(float mask) => Bits(mask) < 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float magnitude, float sign) => Bits(Bits(magnitude) | (Bits(sign) & int.MinValue));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2FromShifted(float j) => Bits((Bits(j) - (Exp.ShiftedBits - 127)) << 23);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float a) => a;

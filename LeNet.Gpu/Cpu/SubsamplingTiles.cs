@@ -31,9 +31,10 @@ internal static unsafe class SubsamplingTiles
                     int at = 2 * x * L;
                     TV sum = TS.Add(TS.Add(TS.Load(top + at), TS.Load(top + at + L)),
                         TS.Add(TS.Load(bottom + at), TS.Load(bottom + at + L)));
-                    TS.Store(d + x * L, VectorMath.Squash<TS, TV>(TS.Fma(c, sum, b), squashing));
+                    TS.Store(d + x * L, TS.Fma(c, sum, b));
                 }
             }
+            VectorMath.SquashInPlace<TS, TV>(output + m * size * size * L, size * size, squashing); // the map while in L1
         }
     }
 

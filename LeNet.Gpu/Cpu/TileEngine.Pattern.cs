@@ -136,7 +136,8 @@ internal sealed unsafe partial class TileEngine<TS, TV>
     private void TilePattern()
     {
         TileStaging<TS, TV>.Floats(patternSlots!.Pointer + OffsetOf(Layer.Input), 1, TileOf(Layer.Input, 0));
-        ForwardTile(0, 1);
+        kept = true; // the backward pass and the copies read the batch's buffers
+        ForwardTile(0, 1, 0);
         patternForward = false;
     }
 

@@ -15,8 +15,11 @@ internal unsafe interface ITileEngine
     /// <summary>Runs the network on count images given as floats [count][1024] or MNIST bytes [count][784] (one is null).</summary>
     /// <param name="tilesOnly">Run leftover images as a partial tile too (a backward pass follows, which needs them
     /// in tiles: running them one by one first would be work thrown away).</param>
+    /// <param name="keep">Keep every layer of every image (for <see cref="CopyActivations"/> and a backward pass); when
+    /// false, only the probabilities and predictions are written, each tile's layers passing through its worker's own
+    /// buffers.</param>
     void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count,
-        bool tilesOnly = false);
+        bool tilesOnly = false, bool keep = true);
 
     /// <param name="mapJ">The MAP loss's j, for an RBF output (see <see cref="RbfTiles"/>).</param>
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
@@ -43,7 +46,8 @@ internal unsafe interface ITileEngine
 /// The batch engine: every activation of up to <c>capacity</c> images in tiles of L images (<see cref="TileLayout"/>),
 /// worked on by <c>threads</c> workers.
 /// <code>
-/// Forward:  one tile at a time per worker, all layers:  input → C1 → S2 → C3 → S4 → C5 → F6 → OUTPUT → softmax
+/// Forward:  one tile at a time per worker, all layers:  input → C1 → S2 → C3 → S4 → C5 → F6 → OUTPUT → softmax;
+///           two at a time where the batch has 4 tiles a worker (C5 and F6 then run both tiles at once)
 /// Backward: the tiles in chunks of a fixed number of 16-image groups (set by the batch size only); per chunk, its
 ///           tiles run back from the loss, summing parameter gradients over the chunk's images into the chunk's own
 ///           accumulators in one order, and the chunk's sum is written in the flat parameter layout. The chunk sums
@@ -63,6 +67,25 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private readonly PinnedBuffer<float> activations, probabilities; // activations: every layer's output, tile after tile
     private readonly PinnedBuffer<int> predictions;
     private readonly ConvolutionTaps c1Rows, c3Rows;
+
+    // A forward pass that keeps no activations runs each tile through buffers of its worker's own, which stay in the
+    // core's L2 cache (a kept batch writes every layer of every image to memory, 36 KB an image, and reads it back).
+    // Up to S2, each layer reads the other buffer than the one it writes: the layers at odd places in
+    // Architecture.Layers (C1, C3) in the first, at even places (INPUT, S2) in the second. From S4 on (S4, C5, F6,
+    // OUTPUT: the dense layers' inputs and outputs) each of the item's two tiles has its own: 227 KB a worker at 8 lanes,
+    // beside C5's 192 KB of weights.
+    private readonly PinnedBuffer<float> workerTiles;
+    private static readonly long OddLayers = L * Before(Layer.S4).Where(l => (int)l.Layer % 2 == 1).Max(l => (long)l.Elements),
+        EvenLayers = L * Before(Layer.S4).Where(l => (int)l.Layer % 2 == 0).Max(l => (long)l.Elements),
+        DenseFloats = L * (long)(ActivationLayout.PerImage - ActivationLayout.OffsetOf(Layer.S4)),
+        WorkerFloats = OddLayers + EvenLayers + 2 * DenseFloats;
+    private bool kept = true; // whether the last forward pass kept every layer
+
+    private static IEnumerable<LayerInfo> Before(Layer layer) => Architecture.Layers.Where(l => l.Layer < layer);
+
+    // Tiles an item of the forward pass runs: two when there are enough for every worker to get at least two such
+    // items (the dense layers then run both tiles at once, FullyConnectedTiles.ForwardPair), else one.
+    private int tilesPerItem = 1, tileCount;
 
     // The batch in flight (set by Forward / Backward, read by the workers).
     private float* parameters, images;
@@ -96,6 +119,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         activations = new(tiles * TileLayout.Floats(L));
         probabilities = new(t * Classes);
         predictions = new(t);
+        workerTiles = new(threads * WorkerFloats);
         c1Rows = ConvolutionTaps.Rows(C1Maps, 1, InputSize, ConvolutionTaps.AllConnected, L);
         c3Rows = ConvolutionTaps.Rows(C3Maps, C1Maps, S2Size, ConvolutionTaps.TableI, L);
         workspaces = new BackwardWorkspace<TS, TV>[threads];
@@ -130,8 +154,9 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     // ---------------------------------------------------------------- forward
 
     public void Forward(float* parameters, Squashing squashing, ConvolutionSquashing convolutions, OutputLayer output, float* images, byte* mnist, int count,
-        bool tilesOnly = false)
+        bool tilesOnly = false, bool keep = true)
     {
+        kept = keep || tilesOnly;
         this.parameters = parameters;
         this.squashing = squashing;
         convolution = squashing.ConvolutionActivation(convolutions);
@@ -149,13 +174,15 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         int left = count % CanonicalSum.Lanes;
         bool single = left > 0 && left <= singleImageLimit && !tilesOnly;
         looseStart = single ? count - left : -1;
-        tileItems = single ? looseStart / L : TilesFor(count); // a whole number of tiles: L divides 16
+        tileCount = single ? looseStart / L : TilesFor(count); // a whole number of tiles: L divides 16
+        tilesPerItem = tileCount >= 4 * pool.Threads ? 2 : 1;
+        tileItems = (tileCount + tilesPerItem - 1) / tilesPerItem;
         pool.Run(tileItems + (single ? left : 0), forwardItem);
         this.images = null;
         this.mnist = null;
     }
 
-    /// <summary>Item i: a tile while i &lt; tileItems, else one image left over after them.</summary>
+    /// <summary>Item i: tilesPerItem tiles (fewer at the end) while i &lt; tileItems, else one image left over after them.</summary>
     private void ForwardItem(int worker, int item)
     {
         if (item >= tileItems)
@@ -163,11 +190,28 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             ForwardImage(worker, looseStart + item - tileItems);
             return;
         }
-        int tile = item, valid = Math.Min(L, count - tile * L);
-        float* x = TileOf(Layer.Input, tile);
-        if (images != null) TileStaging<TS, TV>.Floats(images + (long)tile * L * InputLength, valid, x);
-        else TileStaging<TS, TV>.Mnist(mnist + (long)tile * L * InputField.MnistLength, valid, x);
-        ForwardTile(tile, valid);
+        int first = item * tilesPerItem, tiles = Math.Min(tilesPerItem, tileCount - first);
+        for (int slot = 0; slot < tiles; slot++)
+        {
+            int tile = first + slot, valid = Math.Min(L, count - tile * L);
+            float* x = Place(Layer.Input, tile, worker, slot);
+            if (images != null) TileStaging<TS, TV>.Floats(images + (long)tile * L * InputLength, valid, x);
+            else TileStaging<TS, TV>.Mnist(mnist + (long)tile * L * InputField.MnistLength, valid, x);
+            ForwardConvolutions(tile, worker, slot);
+        }
+        if (tiles == 1)
+        {
+            ForwardDense(first, Math.Min(L, count - first * L), worker);
+            return;
+        }
+        float* p = parameters;
+        int second = first + 1;
+        FullyConnectedTiles.ForwardPair<TS, TV>(Place(Layer.S4, first, worker, 0), Place(Layer.S4, second, worker, 1), LengthOf(Layer.S4),
+            p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, Place(Layer.C5, first, worker, 0), Place(Layer.C5, second, worker, 1));
+        FullyConnectedTiles.ForwardPair<TS, TV>(Place(Layer.C5, first, worker, 0), Place(Layer.C5, second, worker, 1), C5Units,
+            p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, Place(Layer.F6, first, worker, 0), Place(Layer.F6, second, worker, 1));
+        ForwardOutput(first, Math.Min(L, count - first * L), worker, 0);
+        ForwardOutput(second, Math.Min(L, count - second * L), worker, 1);
     }
 
     private void ForwardImage(int worker, int n)
@@ -193,7 +237,7 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             for (int e = 0; e < InputLength; e++)
                 for (int n = 0; n < L; n++)
                     x[e * L + n] = n < valid ? slotInputs[(long)(tile * L + n - looseStart) * SlotFloats + e] : 0f;
-            ForwardTile(tile, valid);
+            ForwardTile(tile, valid, 0);
         }
         looseStart = -1;
     }
@@ -214,11 +258,18 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             SingleImage.Convolutions<TS, TV>(parameters, squashing, convolution, s, o);
     }
 
-    private void ForwardTile(int tile, int valid)
+    private void ForwardTile(int tile, int valid, int worker)
+    {
+        ForwardConvolutions(tile, worker, 0);
+        ForwardDense(tile, valid, worker);
+    }
+
+    /// <summary>C1 to S4 of a tile whose input is in place.</summary>
+    private void ForwardConvolutions(int tile, int worker, int slot)
     {
         float* p = parameters;
-        float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
-        float* a4 = TileOf(Layer.S4, tile);
+        float* x = Place(Layer.Input, tile, worker, slot), a1 = Place(Layer.C1, tile, worker, slot), a2 = Place(Layer.S2, tile, worker, slot);
+        float* a3 = Place(Layer.C3, tile, worker, slot), a4 = Place(Layer.S4, tile, worker, slot);
 
         ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, LengthOf(Layer.C1), squashing);
@@ -226,16 +277,23 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a3, LengthOf(Layer.C3), squashing);
         SubsamplingTiles.Forward<TS, TV>(a3, C3Maps, S4Size, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, squashing, a4);
-        ForwardDense(tile, valid);
     }
 
     /// <summary>C5, F6, OUTPUT and the softmax of a tile whose S4 is in place.</summary>
-    private void ForwardDense(int tile, int valid)
+    private void ForwardDense(int tile, int valid, int worker)
     {
         float* p = parameters;
-        float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile), a7 = TileOf(Layer.Output, tile);
+        float* a4 = Place(Layer.S4, tile, worker), a5 = Place(Layer.C5, tile, worker), a6 = Place(Layer.F6, tile, worker);
         FullyConnectedTiles.Forward<TS, TV>(a4, LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, squashing, a5);
         FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, squashing, a6);
+        ForwardOutput(tile, valid, worker, 0);
+    }
+
+    /// <summary>OUTPUT and the softmax of a tile whose F6 is in place.</summary>
+    private void ForwardOutput(int tile, int valid, int worker, int slot)
+    {
+        float* p = parameters;
+        float* a6 = Place(Layer.F6, tile, worker, slot), a7 = Place(Layer.Output, tile, worker, slot);
         FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, squashing, a7);
         if (output == OutputLayer.Rbf) RbfTiles.Distances<TS, TV>(a6, a7);
         float* scratch = stackalloc float[Classes * L];
@@ -245,6 +303,16 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
 
     /// <summary>Tile <paramref name="tile"/> of a layer's outputs, [elements][L].</summary>
     private float* TileOf(Layer layer, int tile) => activations.Pointer + TileLayout.OffsetOf(layer, tile, L);
+
+    /// <summary>Where this forward pass puts tile <paramref name="tile"/> of a layer, the item's tile number
+    /// <paramref name="slot"/> (0 or 1): in the batch's buffers when it keeps them, else in the worker's own.</summary>
+    private float* Place(Layer layer, int tile, int worker, int slot = 0)
+    {
+        if (kept) return TileOf(layer, tile);
+        float* own = workerTiles.Pointer + worker * WorkerFloats;
+        if (layer < Layer.S4) return own + ((int)layer % 2 == 1 ? 0 : OddLayers);
+        return own + OddLayers + EvenLayers + slot * DenseFloats + (long)(ActivationLayout.OffsetOf(layer) - ActivationLayout.OffsetOf(Layer.S4)) * L;
+    }
 
     public void CopyFirstTile(Layer layer, float* destination)
     {
