@@ -42,7 +42,8 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
     /// <summary>Floats of one tile's saved gradients: dLogits, dF6, dC5 (after the squashing), which the dense weight gradients read.</summary>
     public static readonly int TileDeltaFloats = (OutputRows + LengthOf(Layer.F6) + LengthOf(Layer.C5)) * L;
 
-    public readonly PinnedBuffer<float> DS4 = new(LengthOf(Layer.S4, L)), DC3 = new(LengthOf(Layer.C3, L)), DS2 = new(LengthOf(Layer.S2, L)),
+    // DS4B: the second tile's S4 gradient when two go back together.
+    public readonly PinnedBuffer<float> DS4 = new(LengthOf(Layer.S4, L)), DS4B = new(LengthOf(Layer.S4, L)), DC3 = new(LengthOf(Layer.C3, L)), DS2 = new(LengthOf(Layer.S2, L)),
         DC1 = new(LengthOf(Layer.C1, L));
     public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
     // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).

@@ -12,6 +12,9 @@ internal static class C3Connections
     /// <summary>The connections (C3 map, S2 map), C3 map by C3 map.</summary>
     public static readonly (int Output, int Input)[] Pairs = BuildPairs();
 
+    /// <summary>Per connection of <see cref="Pairs"/>: whether it is its C3 map's first (where the map's bias gradient is summed).</summary>
+    public static readonly bool[] FirstOfOutput = Pairs.Select((p, k) => k == 0 || Pairs[k - 1].Output != p.Output).ToArray();
+
     /// <summary>Per S2 map, the C3 maps it feeds (compressed rows).</summary>
     public static readonly (int[] Start, int[] Outputs) OutputsOf = BuildOutputsOf();
 

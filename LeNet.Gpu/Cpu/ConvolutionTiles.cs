@@ -214,42 +214,54 @@ internal static unsafe partial class ConvolutionTiles
     /// <paramref name="squareInput"/>), per lane; acc holds 25 vectors, dOut rows are <paramref name="dRow"/> elements
     /// apart, input rows <paramref name="inRow"/>. One kernel row ky at a time in five accumulators, the output row
     /// in strips of W (5 for C3's rows of 10, 7 for C1's rows of 28): the strip's W gradients stay in registers while
-    /// its W + 4 inputs stream past, each loaded once for up to five multiply-adds.
+    /// its W + 4 inputs stream past, each loaded once for up to five multiply-adds. With <paramref name="biasAcc"/> it
+    /// also adds every dOut[y,x] into that vector in row-major order (the bias gradient, as <see cref="SumPixels"/>),
+    /// a fifth of the rows in each kernel row's pass: the one chain of dependent adds then hides under the
+    /// multiply-adds instead of running alone at the add latency.
     /// </summary>
     public static void WeightGradient<TS, TV>(float* dOut, int dRow, int outH, int outW, float* input, int inRow,
-        bool squareInput, float* acc) where TS : struct, ISimd<TV> where TV : struct
+        bool squareInput, float* acc, float* biasAcc = null) where TS : struct, ISimd<TV> where TV : struct
     {
         if (outW % 7 == 0)
         {
-            if (squareInput) WeightGradient<TS, TV, Squared, Width7>(dOut, dRow, outH, outW, input, inRow, acc);
-            else WeightGradient<TS, TV, AsIs, Width7>(dOut, dRow, outH, outW, input, inRow, acc);
+            if (squareInput) WeightGradient<TS, TV, Squared, Width7>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
+            else WeightGradient<TS, TV, AsIs, Width7>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
         }
         else
         {
             if (outW % 5 != 0) throw new ArgumentException("rows must be a multiple of 5 or 7 outputs", nameof(outW));
-            if (squareInput) WeightGradient<TS, TV, Squared, Width5>(dOut, dRow, outH, outW, input, inRow, acc);
-            else WeightGradient<TS, TV, AsIs, Width5>(dOut, dRow, outH, outW, input, inRow, acc);
+            if (squareInput) WeightGradient<TS, TV, Squared, Width5>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
+            else WeightGradient<TS, TV, AsIs, Width5>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
         }
     }
 
-    private static void WeightGradient<TS, TV, TQ, TW>(float* dOut, int dRow, int outH, int outW, float* input, int inRow, float* acc)
-        where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform where TW : struct, IRowWidth
+    private static void WeightGradient<TS, TV, TQ, TW>(float* dOut, int dRow, int outH, int outW, float* input, int inRow, float* acc,
+        float* biasAcc) where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform where TW : struct, IRowWidth
     {
         int L = TS.Lanes, W = TW.Value;
+        TV b = biasAcc != null ? TS.Load(biasAcc) : TS.Zero;
         for (int ky = 0; ky < KernelSize; ky++)
         {
             float* a = acc + ky * KernelSize * L;
             TV s0 = TS.Load(a), s1 = TS.Load(a + L), s2 = TS.Load(a + 2 * L), s3 = TS.Load(a + 3 * L), s4 = TS.Load(a + 4 * L);
+            // The rows whose pixels this pass adds into the bias sum: every row once, in order, over the five passes.
+            int biasFrom = biasAcc != null ? ky * outH / KernelSize : outH, biasTo = biasAcc != null ? (ky + 1) * outH / KernelSize : outH;
             for (int y = 0; y < outH; y++)
             {
                 float* dr = dOut + y * dRow * L;
                 float* ir = input + (y + ky) * inRow * L;
+                bool bias = y >= biasFrom && y < biasTo;
                 for (int x0 = 0; x0 < outW; x0 += W)
                 {
                     float* d = dr + x0 * L;
                     float* q = ir + x0 * L;
                     TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
                     TV d5 = W == 7 ? TS.Load(d + 5 * L) : TS.Zero, d6 = W == 7 ? TS.Load(d + 6 * L) : TS.Zero;
+                    if (bias)
+                    {
+                        b = TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(b, d0), d1), d2), d3), d4);
+                        if (W == 7) b = TS.Add(TS.Add(b, d5), d6);
+                    }
                     TV v;
                     v = TQ.Apply<TS, TV>(TS.Load(q)); s0 = TS.Fma(d0, v, s0);
                     v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); s0 = TS.Fma(d1, v, s0); s1 = TS.Fma(d0, v, s1);
@@ -266,6 +278,7 @@ internal static unsafe partial class ConvolutionTiles
             }
             TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
         }
+        if (biasAcc != null) TS.Store(biasAcc, b);
     }
 
     /// <summary>acc += Σ_(y,x) dOut[y,x] per lane (a bias gradient); dOut rows <paramref name="dRow"/> elements apart.</summary>

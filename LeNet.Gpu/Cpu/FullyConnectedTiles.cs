@@ -108,18 +108,34 @@ internal static unsafe class FullyConnectedTiles
     /// the one-tile kernel, tile by tile.
     /// </summary>
     public static void ForwardPair<TS, TV>(float* in0, float* in1, int inUnits, float* weights, float* bias, int outUnits,
-        bool squash, Squashing squashing, float* out0, float* out1) where TS : struct, ISimd<TV> where TV : struct
+        bool squash, Squashing squashing, float* out0, float* out1) where TS : struct, ISimd<TV> where TV : struct =>
+        ForwardPair<TS, TV>(in0, in1, inUnits, weights, inUnits, 1, bias, outUnits, squash, squashing, out0, out1);
+
+    /// <summary><see cref="InputGradient{TS, TV}"/> for two tiles at once (dA0 → dIn0, dA1 → dIn1), as <see cref="ForwardPair{TS, TV}(float*, float*, int, float*, float*, int, bool, Squashing, float*, float*)"/>.</summary>
+    public static void InputGradientPair<TS, TV>(float* dA0, float* dA1, int outUnits, float* weights, int inUnits, float* dIn0, float* dIn1)
+        where TS : struct, ISimd<TV> where TV : struct =>
+        ForwardPair<TS, TV>(dA0, dA1, outUnits, weights, 1, inUnits, null, inUnits, false, Squashing.ScaledTanh, dIn0, dIn1);
+
+    /// <summary>out[o] = f(bias[o] + Σ_j weights[o·unitStride + j·inputStride]·in[j]) for two tiles; bias may be null.</summary>
+    private static void ForwardPair<TS, TV>(float* in0, float* in1, int inUnits, float* weights, int unitStride, int inputStride,
+        float* bias, int outUnits, bool squash, Squashing squashing, float* out0, float* out1) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes, o = 0;
-        long s1 = inUnits, s2 = 2L * inUnits;
+        long s1 = unitStride, s2 = 2L * unitStride;
         for (; o + 6 <= outUnits; o += 6)
         {
-            float* q0 = weights + (long)o * inUnits, q1 = q0 + 3 * s1;
-            TV a0 = TS.Broadcast(bias[o]), a1 = TS.Broadcast(bias[o + 1]), a2 = TS.Broadcast(bias[o + 2]);
-            TV a3 = TS.Broadcast(bias[o + 3]), a4 = TS.Broadcast(bias[o + 4]), a5 = TS.Broadcast(bias[o + 5]);
+            float* q0 = weights + (long)o * unitStride, q1 = q0 + 3 * s1;
+            TV a0, a1, a2, a3, a4, a5;
+            if (bias == null)
+                a0 = a1 = a2 = a3 = a4 = a5 = TS.Zero;
+            else
+            {
+                a0 = TS.Broadcast(bias[o]); a1 = TS.Broadcast(bias[o + 1]); a2 = TS.Broadcast(bias[o + 2]);
+                a3 = TS.Broadcast(bias[o + 3]); a4 = TS.Broadcast(bias[o + 4]); a5 = TS.Broadcast(bias[o + 5]);
+            }
             TV b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4, b5 = a5;
             float* x = in0, y = in1;
-            for (int j = 0; j < inUnits; j++, x += L, y += L, q0++, q1++)
+            for (int j = 0; j < inUnits; j++, x += L, y += L, q0 += inputStride, q1 += inputStride)
             {
                 TV v = TS.Load(x), u = TS.Load(y), w;
                 w = TS.Broadcast(q0[0]); a0 = TS.Fma(w, v, a0); b0 = TS.Fma(w, u, b0);
@@ -139,8 +155,9 @@ internal static unsafe class FullyConnectedTiles
             VectorMath.SquashInPlace<TS, TV>(out1, o, squashing);
         }
         if (o == outUnits) return;
-        Forward<TS, TV>(in0, inUnits, weights + (long)o * inUnits, inUnits, 1, bias + o, outUnits - o, squash, squashing, out0 + (long)o * L);
-        Forward<TS, TV>(in1, inUnits, weights + (long)o * inUnits, inUnits, 1, bias + o, outUnits - o, squash, squashing, out1 + (long)o * L);
+        float* rest = bias == null ? null : bias + o;
+        Forward<TS, TV>(in0, inUnits, weights + (long)o * unitStride, unitStride, inputStride, rest, outUnits - o, squash, squashing, out0 + (long)o * L);
+        Forward<TS, TV>(in1, inUnits, weights + (long)o * unitStride, unitStride, inputStride, rest, outUnits - o, squash, squashing, out1 + (long)o * L);
     }
 
     /// <summary>

@@ -106,10 +106,28 @@ internal sealed unsafe partial class TileEngine<TS, TV>
 
     private float* LanesOf(int chunk) => chunkLanes.Pointer + (long)chunk * BackwardWorkspace<TS, TV>.ChunkLaneFloats;
 
+    /// <summary>
+    /// A chunk's lane sets, then its dense part. Its tiles go back two at a time, in order (tile t into set
+    /// t % GroupTiles, so each set still sees its tiles in order and every accumulator A's terms before B's), the two
+    /// sharing each weight of the dense layers' input gradients.
+    /// </summary>
     private void BackwardChunk(int worker, int chunk)
     {
+        var s = workspaces[worker];
         var (first, end) = ChunkRange(chunk);
-        for (int set = 0; set < Math.Min(GroupTiles, end - first); set++) LaneSet(worker, chunk, set);
+        float* lanes = LanesOf(chunk);
+        for (int set = 0; set < Math.Min(GroupTiles, end - first); set++)
+            new Span<float>(BackwardWorkspace<TS, TV>.LaneSet(lanes, set), AccVectors * L).Clear();
+        int tile = first;
+        for (; tile + 1 < end; tile += 2)
+        {
+            float* accA = BackwardWorkspace<TS, TV>.LaneSet(lanes, (tile - first) % GroupTiles);
+            float* accB = BackwardWorkspace<TS, TV>.LaneSet(lanes, (tile + 1 - first) % GroupTiles);
+            BackwardDensePair(s, tile, accA, accB);
+            BackwardConvolutions(s, tile, s.DS4.Pointer, accA);
+            BackwardConvolutions(s, tile + 1, s.DS4B.Pointer, accB);
+        }
+        if (tile < end) BackwardTile(s, tile, BackwardWorkspace<TS, TV>.LaneSet(lanes, (tile - first) % GroupTiles));
         Dense(worker, chunk);
     }
 
@@ -171,14 +189,64 @@ internal sealed unsafe partial class TileEngine<TS, TV>
     /// </summary>
     private void BackwardTile(BackwardWorkspace<TS, TV> s, int tile, float* acc)
     {
+        float* w = weightsForInput;
+        float* dLogits = DeltasOf(tile), dF6 = dLogits + OutputRows * L, dC5 = dF6 + LengthOf(Layer.F6) * L;
+        LossBackward(tile, acc);
+        if (output != OutputLayer.Rbf) FullyConnectedTiles.InputGradient<TS, TV>(dLogits, Classes, w + P.OutputWeight.Offset, F6Units, dF6);
+        DenseBackward(tile, acc, Layer.F6);
+        FullyConnectedTiles.InputGradient<TS, TV>(dF6, F6Units, w + P.F6Weight.Offset, C5Units, dC5);
+        DenseBackward(tile, acc, Layer.C5);
+        FullyConnectedTiles.InputGradient<TS, TV>(dC5, C5Units, w + P.C5Weight.Offset, LengthOf(Layer.S4), s.DS4.Pointer);
+        BackwardConvolutions(s, tile, s.DS4.Pointer, acc);
+    }
+
+    /// <summary>
+    /// <see cref="BackwardTile"/>'s steps down to S4's gradient for tiles A and B (into DS4 and DS4B), each step for A
+    /// then B, the dense layers' input gradients two tiles at a time: each tile's values are those of BackwardTile.
+    /// </summary>
+    private void BackwardDensePair(BackwardWorkspace<TS, TV> s, int tile, float* accA, float* accB)
+    {
+        float* w = weightsForInput;
+        float* dLogitsA = DeltasOf(tile), dF6A = dLogitsA + OutputRows * L, dC5A = dF6A + LengthOf(Layer.F6) * L;
+        float* dLogitsB = DeltasOf(tile + 1), dF6B = dLogitsB + OutputRows * L, dC5B = dF6B + LengthOf(Layer.F6) * L;
+        LossBackward(tile, accA);
+        LossBackward(tile + 1, accB);
+        if (output != OutputLayer.Rbf)
+            FullyConnectedTiles.InputGradientPair<TS, TV>(dLogitsA, dLogitsB, Classes, w + P.OutputWeight.Offset, F6Units, dF6A, dF6B);
+        DenseBackward(tile, accA, Layer.F6);
+        DenseBackward(tile + 1, accB, Layer.F6);
+        FullyConnectedTiles.InputGradientPair<TS, TV>(dF6A, dF6B, F6Units, w + P.F6Weight.Offset, C5Units, dC5A, dC5B);
+        DenseBackward(tile, accA, Layer.C5);
+        DenseBackward(tile + 1, accB, Layer.C5);
+        FullyConnectedTiles.InputGradientPair<TS, TV>(dC5A, dC5B, C5Units, w + P.C5Weight.Offset, LengthOf(Layer.S4), s.DS4.Pointer, s.DS4B.Pointer);
+    }
+
+    private float* DeltasOf(int tile) => tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
+
+    /// <summary>F6's or C5's output gradient (dF6 or dC5, the input gradient above it) through its squashing, and its bias gradient.</summary>
+    private void DenseBackward(int tile, float* acc, Layer layer)
+    {
+        float* dF6 = DeltasOf(tile) + OutputRows * L;
+        if (layer == Layer.F6)
+        {
+            FullyConnectedTiles.SquashBackward<TS, TV>(dF6, TileOf(Layer.F6, tile), F6Units, squashing, secondOrder);
+            FullyConnectedTiles.Accumulate<TS, TV>(dF6, F6Units, acc + AccF6Bias * L);
+        }
+        else
+        {
+            float* dC5 = dF6 + LengthOf(Layer.F6) * L;
+            FullyConnectedTiles.SquashBackward<TS, TV>(dC5, TileOf(Layer.C5, tile), C5Units, squashing, secondOrder);
+            FullyConnectedTiles.Accumulate<TS, TV>(dC5, C5Units, acc + AccC5Bias * L);
+        }
+    }
+
+    /// <summary>The loss's gradient: dLogits (and OUTPUT's bias gradient) after a softmax, dF6 after RBF units; the tile's losses and hits.</summary>
+    private void LossBackward(int tile, float* acc)
+    {
         int valid = Math.Min(L, backwardCount - tile * L);
         bool so = secondOrder;
-        var sq = squashing;
-        float* w = weightsForInput;
-        float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
-        float* a4 = TileOf(Layer.S4, tile), a5 = TileOf(Layer.C5, tile), a6 = TileOf(Layer.F6, tile);
-        float* dLogits = tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
-        float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + LengthOf(Layer.F6) * L;
+        float* a6 = TileOf(Layer.F6, tile);
+        float* dLogits = DeltasOf(tile), dF6 = dLogits + OutputRows * L;
         double* losses = imageLosses.Pointer + (long)tile * L;
         int correct = 0;
 
@@ -193,35 +261,40 @@ internal sealed unsafe partial class TileEngine<TS, TV>
             SoftmaxTiles.Backward(L, valid, backwardCount, so, probabilities.Pointer + (long)tile * L * Classes,
                 predictions.Pointer + (long)tile * L, labels + tile * L, dLogits, losses, ref correct);
 
-            // OUTPUT 84 → 10 (identity); its weight gradient in Dense.
+            // OUTPUT 84 → 10 (identity); its input gradient follows, its weight gradient in Dense.
             FullyConnectedTiles.Accumulate<TS, TV>(dLogits, Classes, acc + AccOutputBias * L);
-            FullyConnectedTiles.InputGradient<TS, TV>(dLogits, Classes, w + P.OutputWeight.Offset, F6Units, dF6);
         }
         tileCorrect[tile] = correct;
+    }
 
-        // F6 120 → 84 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(dF6, a6, F6Units, sq, so);
-        FullyConnectedTiles.Accumulate<TS, TV>(dF6, F6Units, acc + AccF6Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(dF6, F6Units, w + P.F6Weight.Offset, C5Units, dC5);
-
-        // C5 16@5x5 → 120 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(dC5, a5, C5Units, sq, so);
-        FullyConnectedTiles.Accumulate<TS, TV>(dC5, C5Units, acc + AccC5Bias * L);
-        FullyConnectedTiles.InputGradient<TS, TV>(dC5, C5Units, w + P.C5Weight.Offset, LengthOf(Layer.S4), s.DS4.Pointer);
+    /// <summary>
+    /// A tile back from S4's output gradient <paramref name="dS4"/> (before S4's squashing) to C1's parameter gradients:
+    /// F6 and C5 (squashed) are <see cref="DenseBackward"/>'s, and above them the loss's.
+    /// </summary>
+    private void BackwardConvolutions(BackwardWorkspace<TS, TV> s, int tile, float* dS4, float* acc)
+    {
+        bool so = secondOrder;
+        var sq = squashing;
+        float* w = weightsForInput;
+        float* x = TileOf(Layer.Input, tile), a1 = TileOf(Layer.C1, tile), a2 = TileOf(Layer.S2, tile), a3 = TileOf(Layer.C3, tile);
+        float* a4 = TileOf(Layer.S4, tile);
 
         // S4 16@10x10 → 16@5x5 (squashed)
-        FullyConnectedTiles.SquashBackward<TS, TV>(s.DS4.Pointer, a4, LengthOf(Layer.S4), sq, so);
+        FullyConnectedTiles.SquashBackward<TS, TV>(dS4, a4, LengthOf(Layer.S4), sq, so);
         float* dC3 = s.DC3.Pointer;
-        SubsamplingTiles.Backward<TS, TV>(s.DS4.Pointer, a3, C3Maps, S4Size, w + P.S4Coefficient.Offset, so,
+        SubsamplingTiles.Backward<TS, TV>(dS4, a3, C3Maps, S4Size, w + P.S4Coefficient.Offset, so,
             acc + AccS4Coefficient * L, acc + AccS4Bias * L, dC3, C3Size, C3Size * C3Size);
 
         // C3 6@14x14 → 16@10x10 (Table I; identity, or squashed)
         if (convolution != Activation.Identity) FullyConnectedTiles.SquashBackward<TS, TV>(dC3, a3, LengthOf(Layer.C3), sq, so);
+        // Each map's bias gradient is summed inside the weight gradient of its first connection.
         for (int k = 0; k < C3Connections.Pairs.Length; k++)
-            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + C3Connections.Pairs[k].Output * C3Size * C3Size * L, C3Size, C3Size, C3Size,
-                a2 + C3Connections.Pairs[k].Input * S2Size * S2Size * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L);
-        for (int o = 0; o < C3Maps; o++)
-            ConvolutionTiles.SumPixels<TS, TV>(dC3 + o * C3Size * C3Size * L, C3Size, C3Size, C3Size, acc + (AccC3Bias + o) * L);
+        {
+            int o = C3Connections.Pairs[k].Output;
+            ConvolutionTiles.WeightGradient<TS, TV>(dC3 + o * C3Size * C3Size * L, C3Size, C3Size, C3Size,
+                a2 + C3Connections.Pairs[k].Input * S2Size * S2Size * L, S2Size, so, acc + (AccC3Weight + k * Taps) * L,
+                C3Connections.FirstOfOutput[k] ? acc + (AccC3Bias + o) * L : null);
+        }
         ConvolutionTiles.InputGradientC3<TS, TV>(dC3, w + P.C3Weight.Offset, C3Connections.OutputsOf.Start, C3Connections.OutputsOf.Outputs, s.DS2.Pointer);
 
         // S2 6@28x28 → 6@14x14 (squashed)
@@ -234,8 +307,8 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         for (int o = 0; o < C1Maps; o++)
         {
             float* dOut = s.DC1.Pointer + o * C1Size * C1Size * L;
-            ConvolutionTiles.WeightGradient<TS, TV>(dOut, C1Size, C1Size, C1Size, x, InputSize, so, acc + (AccC1Weight + o * Taps) * L);
-            ConvolutionTiles.SumPixels<TS, TV>(dOut, C1Size, C1Size, C1Size, acc + (AccC1Bias + o) * L);
+            ConvolutionTiles.WeightGradient<TS, TV>(dOut, C1Size, C1Size, C1Size, x, InputSize, so, acc + (AccC1Weight + o * Taps) * L,
+                acc + (AccC1Bias + o) * L);
         }
     }
 }
