@@ -55,7 +55,14 @@ public static unsafe class LayerProfile
     /// A per-pattern training step of <paramref name="library"/> (this build's LeNet.Gpu or another's): SDLM, batch 1,
     /// one thread, as PerPatternTrainingBenchmarks runs it, reached by reflection so that any build can be timed.
     /// </summary>
-    internal static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions)
+    internal static Action PerPatternStep(System.Reflection.Assembly library, string output, string convolutions) =>
+        TrainerStep(library, output, convolutions, 1, 1);
+
+    /// <summary>
+    /// A trainer step of <paramref name="library"/> (any build, by reflection): SDLM at batch 1, else SGD with momentum
+    /// (the trainer's defaults), on <paramref name="threads"/> threads.
+    /// </summary>
+    internal static Action TrainerStep(System.Reflection.Assembly library, string output, string convolutions, int batch, int threads)
     {
         // Builds before the engine-neutral core (issue 24) declared the training types in LeNet.Gpu.Runtime.
         Type T(string name) => library.GetType(name, false) ?? library.GetType(name.Replace(".Engine.", ".Runtime."), true)!;
@@ -65,14 +72,18 @@ public static unsafe class LayerProfile
              E("LeNet.Gpu.Model.OutputLayer", output), null, E("LeNet.Gpu.Model.ConvolutionSquashing", convolutions)])!;
         var optionsType = T("LeNet.Gpu.Engine.TrainingOptions");
         var options = Activator.CreateInstance(optionsType)!;
-        optionsType.GetProperty("BatchSize")!.SetValue(options, 1);
-        optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Engine.OptimizerKind", "Sdlm"));
-        optionsType.GetProperty("SdlmMu")!.SetValue(options, 0.2f);
-        optionsType.GetProperty("SdlmSamples")!.SetValue(options, 64);
+        optionsType.GetProperty("BatchSize")!.SetValue(options, batch);
+        if (batch == 1)
+        {
+            optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Engine.OptimizerKind", "Sdlm"));
+            optionsType.GetProperty("SdlmMu")!.SetValue(options, 0.2f);
+            optionsType.GetProperty("SdlmSamples")!.SetValue(options, 64);
+        }
+        else optionsType.GetProperty("Optimizer")!.SetValue(options, E("LeNet.Gpu.Engine.OptimizerKind", "Sgd"));
         const int Images = 512;
         var trainer = (library.GetType("LeNet.Gpu.Engines")?.GetMethod("CreateCpuTrainer") // Trainer.OnCpu before the factory built trainers
             ?? T("LeNet.Gpu.Engine.Trainer").GetMethod("OnCpu"))!.Invoke(null,
-            [model, options, BenchInputs.Images(Images, seed: 3), BenchInputs.Labels(Images), 1])!;
+            [model, options, BenchInputs.Images(Images, seed: 3), BenchInputs.Labels(Images), threads])!;
         var step = (Action)Delegate.CreateDelegate(typeof(Action), trainer, "StepOnce");
         step(); // estimates the Hessian, warms every buffer
         return step;

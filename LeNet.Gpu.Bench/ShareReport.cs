@@ -21,7 +21,7 @@ namespace LeNet.Gpu.Bench;
 /// engine / ONNX Runtime, batch 1, 1 thread   latency per image
 /// engine training step, batch 64, all threads   images/s, share of the training floor (861,960)
 /// </code>
-/// <c>--versus DIR</c> adds the inference cases of another build of LeNet.Gpu (DIR holds its LeNet.Gpu.dll and
+/// <c>--versus DIR</c> adds the inference cases and the trainer's batch-64 step (this build's too) of another build of LeNet.Gpu (DIR holds its LeNet.Gpu.dll and
 /// dependencies, e.g. an older commit's LeNet.Gpu.Bench/bin/Release/net10.0), loaded beside this one, in the same rounds.
 /// </summary>
 public static class ShareReport
@@ -63,6 +63,9 @@ public static class ShareReport
         {
             foreach (int batch in new[] { 1024, 8192 }) cases.Add(Other(versus, batch, all));
             cases.Add(Other(versus, 1, 1));
+            // The trainer's batch-64 step (gather, forward, backward, SGD) of both builds, by the same reflection.
+            cases.Add(TrainerCase("trainer step", typeof(CpuNetwork).Assembly, 64, all));
+            cases.Add(TrainerCase("versus trainer step", new VersusContext().LoadFromAssemblyPath(Path.GetFullPath(Path.Combine(versus, "LeNet.Gpu.dll"))), 64, all));
         }
 
         Console.WriteLine($"FMA ceiling: {(int)FmaCeiling.Width}-bit vectors, {FmaCeiling.Chains} chains a thread, {all} threads; " +
@@ -100,6 +103,13 @@ public static class ShareReport
                 Console.WriteLine($"engine ÷ versus, batch {batch:N0}: median of the rounds' ratios {Interleaved.Median(ratios):0.000} " +
                     $"(rounds {ratios.Min():0.000}–{ratios.Max():0.000})");
             }
+        if (versus is not null)
+        {
+            int ours = cases.FindIndex(k => k.Name == "trainer step"), theirs = cases.FindIndex(k => k.Name == "versus trainer step");
+            var ratios = result.Work[ours].Zip(result.Work[theirs], (a, b) => a / b).ToArray();
+            Console.WriteLine($"trainer step ÷ versus, batch 64: median of the rounds' ratios {Interleaved.Median(ratios):0.000} " +
+                $"(rounds {ratios.Min():0.000}–{ratios.Max():0.000})");
+        }
         return 0;
     }
 
@@ -145,6 +155,12 @@ public static class ShareReport
         }
         Step();
         return new Case("engine training step", batch, threads, () => FmaCeiling.ImagesPerSecond(Step, batch, SecondsPerRound), MultiplyAdds.Training);
+    }
+
+    private static Case TrainerCase(string name, Assembly library, int batch, int threads)
+    {
+        var step = LayerProfile.TrainerStep(library, "Softmax", "Linear", batch, threads);
+        return new Case(name, batch, threads, () => FmaCeiling.ImagesPerSecond(step, batch, SecondsPerRound), MultiplyAdds.Training);
     }
 
     /// <summary>Another build's <c>CpuInferenceEngine</c> on the shipped digits model, loaded in a context of its own.</summary>
