@@ -9,7 +9,7 @@ namespace LeNet.Gpu.Model;
 /// <param name="FanIn">Inputs feeding one unit that uses this tensor (for the paper's ±2.4/F_in initialisation).</param>
 public sealed record ParameterSlice(string Name, int[] Shape, int Offset, int FanIn)
 {
-    public int Length => Shape.Aggregate(1, (a, b) => a * b);
+    public int Length { get; } = Shape.Aggregate(1, (a, b) => a * b); // once: the training step reads it
     public int End => Offset + Length;
 }
 
