@@ -19,7 +19,8 @@ namespace LeNet.Gpu.Bench;
 /// engine, batch 1,024 / 8,192, all threads   images/s, share of the forward floor (326,520 multiply-adds an image)
 /// ONNX Runtime, batch 1,024, all threads     images/s, and the engine's ratio to it
 /// engine / ONNX Runtime, batch 1, 1 thread   latency per image
-/// engine training step, batch 64, all threads   images/s, share of the training floor (861,960)
+/// engine training step, batch 64, all threads   images/s, share of the training floor (861,960); and on one thread,
+///                                               its share of one thread's part of the ceiling (how the step scales)
 /// </code>
 /// <c>--versus DIR</c> adds the inference cases and the trainer's batch-64 step (this build's too) of another build of LeNet.Gpu (DIR holds its LeNet.Gpu.dll and
 /// dependencies, e.g. an older commit's LeNet.Gpu.Bench/bin/Release/net10.0), loaded beside this one, in the same rounds.
@@ -59,6 +60,7 @@ public static class ShareReport
         cases.Add(Inference("engine", 1, 1, model));
         cases.Add(Onnx(1, 1, model));
         cases.Add(Training(64, all, model));
+        if (all > 1) cases.Add(Training(64, 1, model)); // how the step scales: its one-thread share is of one thread's part of the ceiling
         if (versus is not null)
         {
             foreach (int batch in new[] { 1024, 8192 }) cases.Add(Other(versus, batch, all));
@@ -84,7 +86,8 @@ public static class ShareReport
             var k = cases[c];
             double median = result.WorkMedian(c);
             var (lo, hi) = Interleaved.Spread(result.Work[c]);
-            string share = k.Threads == all && k.MultiplyAdds > 0 ? result.Share(c, k.MultiplyAdds).ToString("0.00") : "–";
+            string share = k.Threads == all && k.MultiplyAdds > 0 ? result.Share(c, k.MultiplyAdds).ToString("0.00")
+                : k.Name == "engine training step" ? $"{result.Share(c, k.MultiplyAdds) * all / k.Threads:0.00} of {k.Threads}/{all}" : "–";
             Console.WriteLine($"| {k.Name} | {k.Batch:N0} | {k.Threads} | {median:N0} | {lo:0.00}–{hi:0.00} | {1e6 / median:N2} | {share} |");
         }
         int ort = cases.FindIndex(k => k.Name == "ONNX Runtime" && k.Batch == 1024);
