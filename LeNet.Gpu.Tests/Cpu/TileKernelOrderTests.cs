@@ -9,7 +9,7 @@ namespace LeNet.Gpu.Tests.Cpu;
 /// <summary>
 /// The CPU engine's multiply-add kernels against scalar chains of <see cref="MathF.FusedMultiplyAdd"/> in the order
 /// the engine promises (bias first; convolution taps by input map, kernel row, then kx ascending; dense inputs
-/// ascending), compared bit for bit in every lane at every width. Register blocking may change, this order may not:
+/// ascending; bias sums pixel by pixel, row by row), compared bit for bit in every lane at every width. Register blocking may change, this order may not:
 /// it is what keeps the engine's numbers the same from one version to the next.
 /// </summary>
 public unsafe class TileKernelOrderTests
@@ -60,8 +60,40 @@ public unsafe class TileKernelOrderTests
                     Assert.True(BitConverter.SingleToInt32Bits(sum) == BitConverter.SingleToInt32Bits(dIn[j * L + n]),
                         $"input gradient {outUnits}→{inUnits}: unit {j} lane {n}: {dIn[j * L + n]:R}, chain {sum:R}");
                 }
+
+            // Two tiles at once (the batch backward's pairs): each tile's values those of the one-tile kernel.
+            float[] dA1 = Values(outUnits * L), pair0 = new float[inUnits * L], pair1 = new float[inUnits * L], single1 = new float[inUnits * L];
+            fixed (float* pd = dA, pd1 = dA1, pw = w, p0 = pair0, p1 = pair1, s1 = single1)
+            {
+                FullyConnectedTiles.InputGradientPair<TS, TV>(pd, pd1, outUnits, pw, inUnits, p0, p1);
+                FullyConnectedTiles.InputGradient<TS, TV>(pd1, outUnits, pw, inUnits, s1);
+            }
+            Assert.True(Bits(pair0).SequenceEqual(Bits(dIn)), $"paired input gradient {outUnits}→{inUnits}, first tile");
+            Assert.True(Bits(pair1).SequenceEqual(Bits(single1)), $"paired input gradient {outUnits}→{inUnits}, second tile");
+        }
+
+        // The convolutions' weight gradients with their bias sums: each bias lane the chain start + dOut pixels row by row.
+        foreach (var (size, inSize) in new[] { (C1Size, InputSize), (C3Size, S2Size) })
+        {
+            float[] dOut = Values(size * size * L), x = Values(inSize * inSize * L), acc = Values(KernelSize * KernelSize * L), bias = Values(L);
+            float[] start = (float[])bias.Clone(), weightsAlone = (float[])acc.Clone();
+            fixed (float* pd = dOut, px = x, pa = acc, pb = bias, pw = weightsAlone)
+            {
+                ConvolutionTiles.WeightGradient<TS, TV>(pd, size, size, size, px, inSize, false, pa, pb);
+                ConvolutionTiles.WeightGradient<TS, TV>(pd, size, size, size, px, inSize, false, pw);
+            }
+            Assert.True(Bits(acc).SequenceEqual(Bits(weightsAlone)), $"weight gradient {size}x{size}: the bias sum changed the weights'");
+            for (int n = 0; n < L; n++)
+            {
+                float sum = start[n];
+                for (int e = 0; e < size * size; e++) sum += dOut[e * L + n];
+                Assert.True(BitConverter.SingleToInt32Bits(sum) == BitConverter.SingleToInt32Bits(bias[n]),
+                    $"bias sum {size}x{size} lane {n}: {bias[n]:R}, chain {sum:R}");
+            }
         }
     }
+
+    private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
 
     private static float[] Convolution<TS, TV>(float[] input, int inSize, int outMaps, int inMaps, int outSize, float[] weights, float[] bias,
         Func<int, int, bool> connected) where TS : struct, ISimd<TV> where TV : struct

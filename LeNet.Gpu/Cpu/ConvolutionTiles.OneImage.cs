@@ -79,7 +79,7 @@ internal static unsafe partial class ConvolutionTiles
     /// <summary>
     /// C1's weight and bias gradients of one image, vectorised across the six output maps: weight[o][ky·5+kx] =
     /// Σ_(y,x) dC1[o,y,x] · in[y+ky, x+kx] and bias[o] = Σ dC1[o,y,x], each the chain of <see cref="WeightGradient{TS, TV}"/>
-    /// (<see cref="SumPixels{TS, TV}"/>) from +0, pixels row by row; two kernel rows at a time (ten independent chains).
+    /// (its bias sum) from +0, pixels row by row; two kernel rows at a time (ten independent chains).
     /// </summary>
     public static void C1WeightGradientOfOneImage(float* dC1, float* input, float* weightGradient, float* biasGradient, OneImageScratch scratch)
     {
@@ -129,7 +129,7 @@ internal static unsafe partial class ConvolutionTiles
     /// <summary>
     /// C3's weight and bias gradients of one image, vectorised across the 16 output maps (two vectors of 8): for each S2
     /// map i and connected output o, weight[o][i][ky·5+kx] = Σ_(y,x) dC3[o,y,x] · s2[i, y+ky, x+kx], and bias[o] =
-    /// Σ dC3[o,y,x], each the chain of <see cref="WeightGradient{TS, TV}"/> (<see cref="SumPixels{TS, TV}"/>) from +0.
+    /// Σ dC3[o,y,x], each the chain of <see cref="WeightGradient{TS, TV}"/> (its bias sum) from +0.
     /// The lanes of maps that i does not feed are computed and dropped; masked weights are left as they are (the caller's 0).
     /// </summary>
     public static void C3WeightGradientOfOneImage(float* dC3, float* s2, int[] start, int[] outputsOf, float* weightGradient, float* biasGradient,

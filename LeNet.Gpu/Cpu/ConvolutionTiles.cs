@@ -215,7 +215,7 @@ internal static unsafe partial class ConvolutionTiles
     /// apart, input rows <paramref name="inRow"/>. One kernel row ky at a time in five accumulators, the output row
     /// in strips of W (5 for C3's rows of 10, 7 for C1's rows of 28): the strip's W gradients stay in registers while
     /// its W + 4 inputs stream past, each loaded once for up to five multiply-adds. With <paramref name="biasAcc"/> it
-    /// also adds every dOut[y,x] into that vector in row-major order (the bias gradient, as <see cref="SumPixels"/>),
+    /// also adds every dOut[y,x] into that vector in row-major order (the map's bias gradient),
     /// a fifth of the rows in each kernel row's pass: the one chain of dependent adds then hides under the
     /// multiply-adds instead of running alone at the add latency.
     /// </summary>
@@ -279,18 +279,6 @@ internal static unsafe partial class ConvolutionTiles
             TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
         }
         if (biasAcc != null) TS.Store(biasAcc, b);
-    }
-
-    /// <summary>acc += Σ_(y,x) dOut[y,x] per lane (a bias gradient); dOut rows <paramref name="dRow"/> elements apart.</summary>
-    public static void SumPixels<TS, TV>(float* dOut, int dRow, int outH, int outW, float* acc)
-        where TS : struct, ISimd<TV> where TV : struct
-    {
-        int L = TS.Lanes;
-        TV s = TS.Load(acc);
-        for (int y = 0; y < outH; y++)
-            for (int x = 0; x < outW; x++)
-                s = TS.Add(s, TS.Load(dOut + (y * dRow + x) * L));
-        TS.Store(acc, s);
     }
 }
 
