@@ -98,5 +98,5 @@ public sealed class CpuInferenceEngine : IInferenceEngine
             prediction.Probabilities, prediction.Classes);
     }
 
-    public void Dispose() { } // the network's buffers are managed (pinned) arrays
+    public void Dispose() => network.Dispose(); // its worker threads; the buffers are managed (pinned) arrays
 }

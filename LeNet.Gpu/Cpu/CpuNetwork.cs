@@ -19,7 +19,7 @@ namespace LeNet.Gpu.Cpu;
 /// same batch gives the same bits whatever the thread count and the vector width. Not thread-safe: one
 /// batch at a time.
 /// </summary>
-public sealed unsafe class CpuNetwork
+public sealed unsafe class CpuNetwork : IDisposable
 {
     private readonly ITileEngine engine;
     private Squashing forwardSquashing;
@@ -66,6 +66,9 @@ public sealed unsafe class CpuNetwork
             _ => new TileEngine<Simd128, Vector128<float>>(capacity, Threads, SingleImageLimit),
         };
     }
+
+    /// <summary>Ends the engine's worker threads; they also end when the network is collected.</summary>
+    public void Dispose() => engine.Dispose();
 
     /// <summary>
     /// How many images left over after the full 16-image groups run one by one rather than in a partly empty tile.

@@ -221,5 +221,9 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     } is { Length: > 0 } state ? state
         : throw new ArgumentException($"checkpoint holds optimizer state '{name}', which {options.Optimizer.ToString().ToLowerInvariant()} does not keep");
 
-    public void Dispose() { }
+    public void Dispose()
+    {
+        network.Dispose();
+        stepNetwork.Dispose(); // may be the same network: a second Dispose does nothing
+    }
 }

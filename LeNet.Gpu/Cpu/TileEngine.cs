@@ -6,7 +6,7 @@ using P = LeNet.Gpu.Model.ParameterLayout;
 namespace LeNet.Gpu.Cpu;
 
 /// <summary>What <see cref="CpuNetwork"/> needs of an engine, whatever its vector width.</summary>
-internal unsafe interface ITileEngine
+internal unsafe interface ITileEngine : IDisposable
 {
     int Lanes { get; }
     float* Probabilities { get; }
@@ -53,7 +53,7 @@ internal unsafe interface ITileEngine
 ///           accumulators in one order, and the chunk's sum is written in the flat parameter layout. The chunk sums
 ///           are added in chunk order. The result depends on the batch alone: not on the threads, nor on the width.
 /// </code>
-/// Buffers are allocated once, here; a batch allocates nothing but the thread pool's bookkeeping. This file holds
+/// Buffers are allocated once, here; a batch allocates nothing. This file holds
 /// the buffers and the forward pass; TileEngine.Backward.cs the backward pass, <see cref="ChunkSums{TS, TV}"/> the
 /// chunk sums and their reduction, <see cref="WorkerPool"/> the scheduling, <see cref="TileStaging{TS, TV}"/> the input staging.
 /// </summary>
@@ -82,6 +82,9 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     private bool kept = true; // whether the last forward pass kept every layer
 
     private static IEnumerable<LayerInfo> Before(Layer layer) => Architecture.Layers.Where(l => l.Layer < layer);
+
+    /// <summary>Ends the worker threads (they also end when the engine is collected).</summary>
+    public void Dispose() => pool.Dispose();
 
     // Tiles an item of the forward pass runs: two when there are enough for every worker to get at least two such
     // items (the dense layers then run both tiles at once, FullyConnectedTiles.ForwardPair), else one.
