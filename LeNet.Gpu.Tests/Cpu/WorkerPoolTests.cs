@@ -98,6 +98,23 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void A_run_allocates_nothing_on_the_calling_thread()
+    {
+        using var pool = new WorkerPool(2);
+        var sums = new long[2];
+        Action<int, int> body = (worker, item) => Interlocked.Add(ref sums[worker], item);
+        for (int r = 0; r < 100; r++) pool.Run(16, body); // warm: JIT, sync blocks
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int r = 0; r < 1000; r++)
+        {
+            pool.Run(16, body);
+            if (r % 100 == 0) Thread.Sleep(1); // the sleeping workers' wake too
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1100 * 120, sums[0] + sums[1]);
+    }
+
+    [Fact]
     public void Dispose_ends_the_threads()
     {
         var pool = new WorkerPool(3);

@@ -16,7 +16,7 @@ internal sealed class WorkerPool : IDisposable
 {
     /// <summary>How long an idle worker (and the caller, waiting for the workers) spins before it sleeps. Waking a
     /// sleeping thread took 35–150 µs on a 2-vCPU Zen 3 VM (2026-12-07); a 50 µs spin lost to Parallel.For where runs
-    /// were 100 µs apart, 250 µs did not (tests/micro-measurement in RESULTS.md).</summary>
+    /// were 100 µs apart, 250 µs did not (kernels.md, the batch-64 backward).</summary>
     public const int SpinMicroseconds = 250;
 
     private readonly Crew? crew; // what the threads hold: never this object, so that an unreferenced pool is collected
