@@ -44,15 +44,8 @@ public class ForwardBitsTests
     [MemberData(nameof(Cases))]
     public void Forward_outputs_are_the_frozen_bits(string name, CpuVectorWidth width, int threads)
     {
-        string[] parts = name.Split(' ');
-        var squashing = Enum.Parse<Squashing>(parts[0]);
-        var convolutions = Enum.Parse<ConvolutionSquashing>(parts[1]);
-        var output = Enum.Parse<OutputLayer>(parts[2]);
-        int count = int.Parse(parts[3]);
-        var model = CpuTestData.Model(3, squashing, convolutions);
-        var images = CpuTestData.Images(count, 4);
-
-        var net = new CpuNetwork(count, threads, width);
+        var (squashing, convolutions, output, count, model, images) = Setup(name);
+        using var net = new CpuNetwork(count, threads, width);
         net.Forward(model.Parameters, squashing, images, count, output, convolutions);
 
         Assert.Equal(Frozen[name], Hash(net));
@@ -66,15 +59,8 @@ public class ForwardBitsTests
     [MemberData(nameof(Cases))]
     public void Predict_gives_the_forward_pass_bits(string name, CpuVectorWidth width, int threads)
     {
-        string[] parts = name.Split(' ');
-        var squashing = Enum.Parse<Squashing>(parts[0]);
-        var convolutions = Enum.Parse<ConvolutionSquashing>(parts[1]);
-        var output = Enum.Parse<OutputLayer>(parts[2]);
-        int count = int.Parse(parts[3]);
-        var model = CpuTestData.Model(3, squashing, convolutions);
-        var images = CpuTestData.Images(count, 4);
-
-        var net = new CpuNetwork(count, threads, width);
+        var (squashing, convolutions, output, count, model, images) = Setup(name);
+        using var net = new CpuNetwork(count, threads, width);
         net.Forward(model.Parameters, squashing, images, count, output, convolutions);
         float[] probabilities = net.Probabilities.ToArray();
         int[] predictions = net.Predictions.ToArray();
@@ -83,6 +69,17 @@ public class ForwardBitsTests
         Assert.Equal(Bits(probabilities), Bits(net.Probabilities.ToArray()));
         Assert.Equal(predictions, net.Predictions.ToArray());
         Assert.Throws<InvalidOperationException>(() => net.Activations(Layer.C1));
+    }
+
+    /// <summary>A case's settings from its name ("squashing convolutions output count"), its model and its images.</summary>
+    private static (Squashing, ConvolutionSquashing, OutputLayer, int, LeNetModel, float[]) Setup(string name)
+    {
+        string[] parts = name.Split(' ');
+        var squashing = Enum.Parse<Squashing>(parts[0]);
+        var convolutions = Enum.Parse<ConvolutionSquashing>(parts[1]);
+        int count = int.Parse(parts[3]);
+        return (squashing, convolutions, Enum.Parse<OutputLayer>(parts[2]), count, CpuTestData.Model(3, squashing, convolutions),
+            CpuTestData.Images(count, 4));
     }
 
     private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
