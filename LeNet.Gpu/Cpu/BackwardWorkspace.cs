@@ -45,7 +45,11 @@ internal sealed unsafe class BackwardWorkspace<TS, TV> where TS : struct, ISimd<
     // DS4B: the second tile's S4 gradient when two go back together.
     public readonly PinnedBuffer<float> DS4 = new(LengthOf(Layer.S4, L)), DS4B = new(LengthOf(Layer.S4, L)), DC3 = new(LengthOf(Layer.C3, L)), DS2 = new(LengthOf(Layer.S2, L)),
         DC1 = new(LengthOf(Layer.C1, L));
-    public readonly PinnedBuffer<float> F6T = new(L * F6Columns), C5T = new(L * C5Columns), S4T = new(L * S4Columns);
+    /// <summary>Tiles whose dense weight gradients are formed in one pass: 32 images (each gradient block read and written once for them).</summary>
+    public static readonly int DenseTiles = Math.Max(1, 32 / L);
+
+    // Image-major copies of DenseTiles tiles' F6, C5 and S4 outputs, one tile after another.
+    public readonly PinnedBuffer<float> F6T = new(DenseTiles * L * F6Columns), C5T = new(DenseTiles * L * C5Columns), S4T = new(DenseTiles * L * S4Columns);
     // Dense weight gradients whose rows are not whole vectors, in padded rows (C5's go straight to the chunk sums).
     public readonly PinnedBuffer<float> OutputWeight = new(OutputRows * F6Columns), F6Weight = new(F6Units * C5Columns);
 

@@ -6,12 +6,12 @@ using static LeNet.Gpu.Model.Architecture;
 namespace LeNet.Gpu.Cpu;
 
 /// <summary>
-/// Outputs per row strip held in registers: by the weight gradient 5 (C3's rows of 10) or 7 (C1's rows of 28), by the
+/// Outputs per row strip held in registers: by the weight gradient 5 (C3's rows of 10) or 4 (C1's rows of 28), by the
 /// forward convolution 10 or 8 (C1's rows of 28 = 10 + 10 + 8, C3's of 10).
 /// </summary>
 internal interface IRowWidth { static abstract int Value { get; } }
+internal struct Width4 : IRowWidth { public static int Value => 4; }
 internal struct Width5 : IRowWidth { public static int Value => 5; }
-internal struct Width7 : IRowWidth { public static int Value => 7; }
 internal struct Width8 : IRowWidth { public static int Value => 8; }
 internal struct Width10 : IRowWidth { public static int Value => 10; }
 
@@ -212,26 +212,28 @@ internal static unsafe partial class ConvolutionTiles
     /// <summary>
     /// For one (output map, input map) pair: acc[ky·5+kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx] (in² when
     /// <paramref name="squareInput"/>), per lane; acc holds 25 vectors, dOut rows are <paramref name="dRow"/> elements
-    /// apart, input rows <paramref name="inRow"/>. One kernel row ky at a time in five accumulators, the output row
-    /// in strips of W (5 for C3's rows of 10, 7 for C1's rows of 28): the strip's W gradients stay in registers while
-    /// its W + 4 inputs stream past, each loaded once for up to five multiply-adds. With <paramref name="biasAcc"/> it
-    /// also adds every dOut[y,x] into that vector in row-major order (the map's bias gradient),
-    /// a fifth of the rows in each kernel row's pass: the one chain of dependent adds then hides under the
-    /// multiply-adds instead of running alone at the add latency.
+    /// apart, input rows <paramref name="inRow"/>. Each of the 25 sums is one chain of dependent multiply-adds in
+    /// row-major order of (y, x), so what keeps the FMA pipes busy is how many chains run side by side: two kernel
+    /// rows at a time (ten accumulators; five, one row, left the pipes idle at the FMA latency and reached half the
+    /// ceiling), the output row in strips of W (5 for C3's rows of 10, 4 for C1's rows of 28) whose gradients stay
+    /// in registers while each row's W + 4 inputs stream past, each loaded once for up to five multiply-adds: ten
+    /// sums, W gradients and the input fill AVX2's 16 registers. With <paramref name="biasAcc"/> it also adds every
+    /// dOut[y,x] into that vector in row-major order (the map's bias gradient), the rows a kernel-row pair's pass
+    /// reaches in order, in memory between strips: the chain of dependent adds then hides under the multiply-adds.
     /// </summary>
     public static void WeightGradient<TS, TV>(float* dOut, int dRow, int outH, int outW, float* input, int inRow,
         bool squareInput, float* acc, float* biasAcc = null) where TS : struct, ISimd<TV> where TV : struct
     {
-        if (outW % 7 == 0)
+        if (outW % 5 == 0)
         {
-            if (squareInput) WeightGradient<TS, TV, Squared, Width7>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
-            else WeightGradient<TS, TV, AsIs, Width7>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
+            if (squareInput) WeightGradient<TS, TV, Squared, Width5>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
+            else WeightGradient<TS, TV, AsIs, Width5>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
         }
         else
         {
-            if (outW % 5 != 0) throw new ArgumentException("rows must be a multiple of 5 or 7 outputs", nameof(outW));
-            if (squareInput) WeightGradient<TS, TV, Squared, Width5>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
-            else WeightGradient<TS, TV, AsIs, Width5>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
+            if (outW % 4 != 0) throw new ArgumentException("rows must be a multiple of 5 or 4 outputs", nameof(outW));
+            if (squareInput) WeightGradient<TS, TV, Squared, Width4>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
+            else WeightGradient<TS, TV, AsIs, Width4>(dOut, dRow, outH, outW, input, inRow, acc, biasAcc);
         }
     }
 
@@ -239,13 +241,15 @@ internal static unsafe partial class ConvolutionTiles
         float* biasAcc) where TS : struct, ISimd<TV> where TV : struct where TQ : struct, IInputTransform where TW : struct, IRowWidth
     {
         int L = TS.Lanes, W = TW.Value;
-        TV b = biasAcc != null ? TS.Load(biasAcc) : TS.Zero;
-        for (int ky = 0; ky < KernelSize; ky++)
+        for (int ky = 0; ky < KernelSize; ky += 2)
         {
-            float* a = acc + ky * KernelSize * L;
+            bool two = ky + 1 < KernelSize;
+            float* a = acc + ky * KernelSize * L, c = a + KernelSize * L;
             TV s0 = TS.Load(a), s1 = TS.Load(a + L), s2 = TS.Load(a + 2 * L), s3 = TS.Load(a + 3 * L), s4 = TS.Load(a + 4 * L);
-            // The rows whose pixels this pass adds into the bias sum: every row once, in order, over the five passes.
-            int biasFrom = biasAcc != null ? ky * outH / KernelSize : outH, biasTo = biasAcc != null ? (ky + 1) * outH / KernelSize : outH;
+            TV t0 = TS.Zero, t1 = TS.Zero, t2 = TS.Zero, t3 = TS.Zero, t4 = TS.Zero;
+            if (two) { t0 = TS.Load(c); t1 = TS.Load(c + L); t2 = TS.Load(c + 2 * L); t3 = TS.Load(c + 3 * L); t4 = TS.Load(c + 4 * L); }
+            // The rows whose pixels this pass adds into the bias sum: every row once, in order, over the passes.
+            int biasFrom = biasAcc != null ? ky * outH / KernelSize : outH, biasTo = biasAcc != null ? (two ? ky + 2 : ky + 1) * outH / KernelSize : outH;
             for (int y = 0; y < outH; y++)
             {
                 float* dr = dOut + y * dRow * L;
@@ -254,31 +258,42 @@ internal static unsafe partial class ConvolutionTiles
                 for (int x0 = 0; x0 < outW; x0 += W)
                 {
                     float* d = dr + x0 * L;
-                    float* q = ir + x0 * L;
-                    TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L), d4 = TS.Load(d + 4 * L);
-                    TV d5 = W == 7 ? TS.Load(d + 5 * L) : TS.Zero, d6 = W == 7 ? TS.Load(d + 6 * L) : TS.Zero;
+                    TV d0 = TS.Load(d), d1 = TS.Load(d + L), d2 = TS.Load(d + 2 * L), d3 = TS.Load(d + 3 * L);
+                    TV d4 = W == 5 ? TS.Load(d + 4 * L) : TS.Zero;
                     if (bias)
                     {
-                        b = TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(b, d0), d1), d2), d3), d4);
-                        if (W == 7) b = TS.Add(TS.Add(b, d5), d6);
+                        TV b = TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(biasAcc), d0), d1), d2), d3);
+                        if (W == 5) b = TS.Add(b, d4);
+                        TS.Store(biasAcc, b);
                     }
+                    // Kernel row ky's five sums s[kx] += Σ_j d[j]·in[j + kx], j ascending; then row ky + 1's, t[kx].
+                    float* q = ir + x0 * L;
                     TV v;
                     v = TQ.Apply<TS, TV>(TS.Load(q)); s0 = TS.Fma(d0, v, s0);
                     v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); s0 = TS.Fma(d1, v, s0); s1 = TS.Fma(d0, v, s1);
                     v = TQ.Apply<TS, TV>(TS.Load(q + 2 * L)); s0 = TS.Fma(d2, v, s0); s1 = TS.Fma(d1, v, s1); s2 = TS.Fma(d0, v, s2);
                     v = TQ.Apply<TS, TV>(TS.Load(q + 3 * L)); s0 = TS.Fma(d3, v, s0); s1 = TS.Fma(d2, v, s1); s2 = TS.Fma(d1, v, s2); s3 = TS.Fma(d0, v, s3);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); s0 = TS.Fma(d4, v, s0); s1 = TS.Fma(d3, v, s1); s2 = TS.Fma(d2, v, s2); s3 = TS.Fma(d1, v, s3); s4 = TS.Fma(d0, v, s4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); s1 = TS.Fma(d4, v, s1); s2 = TS.Fma(d3, v, s2); s3 = TS.Fma(d2, v, s3); s4 = TS.Fma(d1, v, s4); if (W == 7) { s0 = TS.Fma(d5, v, s0); }
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); s2 = TS.Fma(d4, v, s2); s3 = TS.Fma(d3, v, s3); s4 = TS.Fma(d2, v, s4); if (W == 7) { s0 = TS.Fma(d6, v, s0); s1 = TS.Fma(d5, v, s1); }
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); s3 = TS.Fma(d4, v, s3); s4 = TS.Fma(d3, v, s4); if (W == 7) { s1 = TS.Fma(d6, v, s1); s2 = TS.Fma(d5, v, s2); }
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); s4 = TS.Fma(d4, v, s4); if (W == 7) { s2 = TS.Fma(d6, v, s2); s3 = TS.Fma(d5, v, s3); }
-                    if (W == 7) { v = TQ.Apply<TS, TV>(TS.Load(q + 9 * L)); s3 = TS.Fma(d6, v, s3); s4 = TS.Fma(d5, v, s4); }
-                    if (W == 7) { v = TQ.Apply<TS, TV>(TS.Load(q + 10 * L)); s4 = TS.Fma(d6, v, s4); }
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); if (W == 5) { s0 = TS.Fma(d4, v, s0); } s1 = TS.Fma(d3, v, s1); s2 = TS.Fma(d2, v, s2); s3 = TS.Fma(d1, v, s3); s4 = TS.Fma(d0, v, s4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); if (W == 5) { s1 = TS.Fma(d4, v, s1); } s2 = TS.Fma(d3, v, s2); s3 = TS.Fma(d2, v, s3); s4 = TS.Fma(d1, v, s4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); if (W == 5) { s2 = TS.Fma(d4, v, s2); } s3 = TS.Fma(d3, v, s3); s4 = TS.Fma(d2, v, s4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); if (W == 5) { s3 = TS.Fma(d4, v, s3); } s4 = TS.Fma(d3, v, s4);
+                    if (W == 5) { v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); s4 = TS.Fma(d4, v, s4); }
+                    if (!two) continue;
+                    q += inRow * L;
+                    v = TQ.Apply<TS, TV>(TS.Load(q)); t0 = TS.Fma(d0, v, t0);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); t0 = TS.Fma(d1, v, t0); t1 = TS.Fma(d0, v, t1);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 2 * L)); t0 = TS.Fma(d2, v, t0); t1 = TS.Fma(d1, v, t1); t2 = TS.Fma(d0, v, t2);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 3 * L)); t0 = TS.Fma(d3, v, t0); t1 = TS.Fma(d2, v, t1); t2 = TS.Fma(d1, v, t2); t3 = TS.Fma(d0, v, t3);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); if (W == 5) { t0 = TS.Fma(d4, v, t0); } t1 = TS.Fma(d3, v, t1); t2 = TS.Fma(d2, v, t2); t3 = TS.Fma(d1, v, t3); t4 = TS.Fma(d0, v, t4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); if (W == 5) { t1 = TS.Fma(d4, v, t1); } t2 = TS.Fma(d3, v, t2); t3 = TS.Fma(d2, v, t3); t4 = TS.Fma(d1, v, t4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); if (W == 5) { t2 = TS.Fma(d4, v, t2); } t3 = TS.Fma(d3, v, t3); t4 = TS.Fma(d2, v, t4);
+                    v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); if (W == 5) { t3 = TS.Fma(d4, v, t3); } t4 = TS.Fma(d3, v, t4);
+                    if (W == 5) { v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); t4 = TS.Fma(d4, v, t4); }
                 }
             }
             TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
+            if (two) { TS.Store(c, t0); TS.Store(c + L, t1); TS.Store(c + 2 * L, t2); TS.Store(c + 3 * L, t3); TS.Store(c + 4 * L, t4); }
         }
-        if (biasAcc != null) TS.Store(biasAcc, b);
     }
 }
 

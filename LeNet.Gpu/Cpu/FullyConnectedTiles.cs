@@ -161,60 +161,70 @@ internal static unsafe class FullyConnectedTiles
     }
 
     /// <summary>
-    /// G[o,j] += Σ_n dA[o·L + n]·xT[n·J + j] for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L); with
-    /// <paramref name="accumulate"/> false, G = Σ (the first tile of a chunk: no zeroing needed beforehand).
-    /// Blocks of 4 rows × 4 vectors (16 accumulators) where J allows, else 4 rows × 1 vector.
+    /// G[o,j] += Σ_t Σ_n dA_t[o·L + n]·xT[(t·L + n)·J + j] over <paramref name="tiles"/> tiles t (dA_t = dA + t·dAStride,
+    /// their images one after another in xT) for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L); with
+    /// <paramref name="accumulate"/> false, G = Σ (no zeroing needed beforehand). Each G[o,j] adds its terms in image
+    /// order, tile after tile, whatever the blocking. Blocks of 4 rows × 3 vectors (12 sums, 3 inputs and a broadcast
+    /// fill AVX2's 16 registers; 4 × 4 spilled sums to the stack on every image) where J allows, else 4 rows × 1
+    /// vector; several tiles in one pass so that each G block is loaded and stored once for all their images.
     /// </summary>
-    public static void WeightGradient<TS, TV>(float* dA, int rows, float* xT, int J, float* gradient, bool accumulate)
+    public static void WeightGradient<TS, TV>(float* dA, long dAStride, int tiles, int rows, float* xT, int J, float* gradient, bool accumulate)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        if (accumulate) WeightGradient<TS, TV, Accumulating>(dA, rows, xT, J, gradient);
-        else WeightGradient<TS, TV, Assigning>(dA, rows, xT, J, gradient);
+        if (accumulate) WeightGradient<TS, TV, Accumulating>(dA, dAStride, tiles, rows, xT, J, gradient);
+        else WeightGradient<TS, TV, Assigning>(dA, dAStride, tiles, rows, xT, J, gradient);
     }
 
-    private static void WeightGradient<TS, TV, TA>(float* dA, int rows, float* xT, int J, float* gradient)
+    private static void WeightGradient<TS, TV, TA>(float* dA, long dAStride, int tiles, int rows, float* xT, int J, float* gradient)
         where TS : struct, ISimd<TV> where TV : struct where TA : struct, IStart
     {
         int L = TS.Lanes;
         for (int o = 0; o < rows; o += 4)
         {
-            float* d0 = dA + o * L, d1 = d0 + L, d2 = d1 + L, d3 = d2 + L;
             float* g0 = gradient + o * J, g1 = g0 + J, g2 = g1 + J, g3 = g2 + J;
             int j = 0;
-            for (; j + 4 * L <= J; j += 4 * L)
+            for (; j + 3 * L <= J; j += 3 * L)
             {
-                TV s00 = TA.Start<TS, TV>(g0 + j), s01 = TA.Start<TS, TV>(g0 + j + L), s02 = TA.Start<TS, TV>(g0 + j + 2 * L), s03 = TA.Start<TS, TV>(g0 + j + 3 * L);
-                TV s10 = TA.Start<TS, TV>(g1 + j), s11 = TA.Start<TS, TV>(g1 + j + L), s12 = TA.Start<TS, TV>(g1 + j + 2 * L), s13 = TA.Start<TS, TV>(g1 + j + 3 * L);
-                TV s20 = TA.Start<TS, TV>(g2 + j), s21 = TA.Start<TS, TV>(g2 + j + L), s22 = TA.Start<TS, TV>(g2 + j + 2 * L), s23 = TA.Start<TS, TV>(g2 + j + 3 * L);
-                TV s30 = TA.Start<TS, TV>(g3 + j), s31 = TA.Start<TS, TV>(g3 + j + L), s32 = TA.Start<TS, TV>(g3 + j + 2 * L), s33 = TA.Start<TS, TV>(g3 + j + 3 * L);
-                for (int n = 0; n < L; n++)
+                TV s00 = TA.Start<TS, TV>(g0 + j), s01 = TA.Start<TS, TV>(g0 + j + L), s02 = TA.Start<TS, TV>(g0 + j + 2 * L);
+                TV s10 = TA.Start<TS, TV>(g1 + j), s11 = TA.Start<TS, TV>(g1 + j + L), s12 = TA.Start<TS, TV>(g1 + j + 2 * L);
+                TV s20 = TA.Start<TS, TV>(g2 + j), s21 = TA.Start<TS, TV>(g2 + j + L), s22 = TA.Start<TS, TV>(g2 + j + 2 * L);
+                TV s30 = TA.Start<TS, TV>(g3 + j), s31 = TA.Start<TS, TV>(g3 + j + L), s32 = TA.Start<TS, TV>(g3 + j + 2 * L);
+                for (int t = 0; t < tiles; t++)
                 {
-                    float* x = xT + n * J + j;
-                    TV x0 = TS.Load(x), x1 = TS.Load(x + L), x2 = TS.Load(x + 2 * L), x3 = TS.Load(x + 3 * L);
-                    TV b = TS.Broadcast(d0[n]);
-                    s00 = TS.Fma(b, x0, s00); s01 = TS.Fma(b, x1, s01); s02 = TS.Fma(b, x2, s02); s03 = TS.Fma(b, x3, s03);
-                    b = TS.Broadcast(d1[n]);
-                    s10 = TS.Fma(b, x0, s10); s11 = TS.Fma(b, x1, s11); s12 = TS.Fma(b, x2, s12); s13 = TS.Fma(b, x3, s13);
-                    b = TS.Broadcast(d2[n]);
-                    s20 = TS.Fma(b, x0, s20); s21 = TS.Fma(b, x1, s21); s22 = TS.Fma(b, x2, s22); s23 = TS.Fma(b, x3, s23);
-                    b = TS.Broadcast(d3[n]);
-                    s30 = TS.Fma(b, x0, s30); s31 = TS.Fma(b, x1, s31); s32 = TS.Fma(b, x2, s32); s33 = TS.Fma(b, x3, s33);
+                    float* d0 = dA + t * dAStride + o * L, d1 = d0 + L, d2 = d1 + L, d3 = d2 + L;
+                    for (int n = 0; n < L; n++)
+                    {
+                        float* x = xT + (t * L + n) * J + j;
+                        TV x0 = TS.Load(x), x1 = TS.Load(x + L), x2 = TS.Load(x + 2 * L);
+                        TV b = TS.Broadcast(d0[n]);
+                        s00 = TS.Fma(b, x0, s00); s01 = TS.Fma(b, x1, s01); s02 = TS.Fma(b, x2, s02);
+                        b = TS.Broadcast(d1[n]);
+                        s10 = TS.Fma(b, x0, s10); s11 = TS.Fma(b, x1, s11); s12 = TS.Fma(b, x2, s12);
+                        b = TS.Broadcast(d2[n]);
+                        s20 = TS.Fma(b, x0, s20); s21 = TS.Fma(b, x1, s21); s22 = TS.Fma(b, x2, s22);
+                        b = TS.Broadcast(d3[n]);
+                        s30 = TS.Fma(b, x0, s30); s31 = TS.Fma(b, x1, s31); s32 = TS.Fma(b, x2, s32);
+                    }
                 }
-                TS.Store(g0 + j, s00); TS.Store(g0 + j + L, s01); TS.Store(g0 + j + 2 * L, s02); TS.Store(g0 + j + 3 * L, s03);
-                TS.Store(g1 + j, s10); TS.Store(g1 + j + L, s11); TS.Store(g1 + j + 2 * L, s12); TS.Store(g1 + j + 3 * L, s13);
-                TS.Store(g2 + j, s20); TS.Store(g2 + j + L, s21); TS.Store(g2 + j + 2 * L, s22); TS.Store(g2 + j + 3 * L, s23);
-                TS.Store(g3 + j, s30); TS.Store(g3 + j + L, s31); TS.Store(g3 + j + 2 * L, s32); TS.Store(g3 + j + 3 * L, s33);
+                TS.Store(g0 + j, s00); TS.Store(g0 + j + L, s01); TS.Store(g0 + j + 2 * L, s02);
+                TS.Store(g1 + j, s10); TS.Store(g1 + j + L, s11); TS.Store(g1 + j + 2 * L, s12);
+                TS.Store(g2 + j, s20); TS.Store(g2 + j + L, s21); TS.Store(g2 + j + 2 * L, s22);
+                TS.Store(g3 + j, s30); TS.Store(g3 + j + L, s31); TS.Store(g3 + j + 2 * L, s32);
             }
             for (; j < J; j += L)
             {
                 TV s0 = TA.Start<TS, TV>(g0 + j), s1 = TA.Start<TS, TV>(g1 + j), s2 = TA.Start<TS, TV>(g2 + j), s3 = TA.Start<TS, TV>(g3 + j);
-                for (int n = 0; n < L; n++)
+                for (int t = 0; t < tiles; t++)
                 {
-                    TV x = TS.Load(xT + n * J + j);
-                    s0 = TS.Fma(TS.Broadcast(d0[n]), x, s0);
-                    s1 = TS.Fma(TS.Broadcast(d1[n]), x, s1);
-                    s2 = TS.Fma(TS.Broadcast(d2[n]), x, s2);
-                    s3 = TS.Fma(TS.Broadcast(d3[n]), x, s3);
+                    float* d0 = dA + t * dAStride + o * L, d1 = d0 + L, d2 = d1 + L, d3 = d2 + L;
+                    for (int n = 0; n < L; n++)
+                    {
+                        TV x = TS.Load(xT + (t * L + n) * J + j);
+                        s0 = TS.Fma(TS.Broadcast(d0[n]), x, s0);
+                        s1 = TS.Fma(TS.Broadcast(d1[n]), x, s1);
+                        s2 = TS.Fma(TS.Broadcast(d2[n]), x, s2);
+                        s3 = TS.Fma(TS.Broadcast(d3[n]), x, s3);
+                    }
                 }
                 TS.Store(g0 + j, s0); TS.Store(g1 + j, s1); TS.Store(g2 + j, s2); TS.Store(g3 + j, s3);
             }

@@ -157,23 +157,28 @@ internal sealed unsafe partial class TileEngine<TS, TV>
         var (first, end) = ChunkRange(chunk);
         double loss = 0;
         int correct = 0;
-        for (int tile = first; tile < end; tile++)
+        for (int block = first; block < end; block += BackwardWorkspace<TS, TV>.DenseTiles)
         {
-            bool add = tile != first;
-            float* dLogits = tileDeltas.Pointer + (long)tile * BackwardWorkspace<TS, TV>.TileDeltaFloats;
-            float* dF6 = dLogits + OutputRows * L, dC5 = dF6 + LengthOf(Layer.F6) * L;
-            if (output != OutputLayer.Rbf)
+            bool add = block != first;
+            int tiles = Math.Min(BackwardWorkspace<TS, TV>.DenseTiles, end - block);
+            for (int t = 0; t < tiles; t++)
             {
-                FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.F6, tile), F6Units, so, s.F6T.Pointer, F6Columns);
-                FullyConnectedTiles.WeightGradient<TS, TV>(dLogits, OutputRows, s.F6T.Pointer, F6Columns, s.OutputWeight.Pointer, add);
+                if (output != OutputLayer.Rbf) FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.F6, block + t), F6Units, so, s.F6T.Pointer + t * L * F6Columns, F6Columns);
+                FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.C5, block + t), C5Units, so, s.C5T.Pointer + t * L * C5Columns, C5Columns);
+                FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.S4, block + t), LengthOf(Layer.S4), so, s.S4T.Pointer + t * L * S4Columns, S4Columns);
             }
-            FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.C5, tile), C5Units, so, s.C5T.Pointer, C5Columns);
-            FullyConnectedTiles.WeightGradient<TS, TV>(dF6, F6Units, s.C5T.Pointer, C5Columns, s.F6Weight.Pointer, add);
-            FullyConnectedTiles.Transpose<TS, TV>(TileOf(Layer.S4, tile), LengthOf(Layer.S4), so, s.S4T.Pointer, S4Columns);
-            FullyConnectedTiles.WeightGradient<TS, TV>(dC5, C5Units, s.S4T.Pointer, S4Columns, sums + P.C5Weight.Offset, add);
-            int valid = Math.Min(L, backwardCount - tile * L);
-            for (int n = 0; n < valid; n++) loss += imageLosses.Pointer[(long)tile * L + n];
-            correct += tileCorrect[tile];
+            long stride = BackwardWorkspace<TS, TV>.TileDeltaFloats;
+            float* dLogits = DeltasOf(block), dF6 = dLogits + OutputRows * L, dC5 = dF6 + LengthOf(Layer.F6) * L;
+            if (output != OutputLayer.Rbf)
+                FullyConnectedTiles.WeightGradient<TS, TV>(dLogits, stride, tiles, OutputRows, s.F6T.Pointer, F6Columns, s.OutputWeight.Pointer, add);
+            FullyConnectedTiles.WeightGradient<TS, TV>(dF6, stride, tiles, F6Units, s.C5T.Pointer, C5Columns, s.F6Weight.Pointer, add);
+            FullyConnectedTiles.WeightGradient<TS, TV>(dC5, stride, tiles, C5Units, s.S4T.Pointer, S4Columns, sums + P.C5Weight.Offset, add);
+            for (int tile = block; tile < block + tiles; tile++)
+            {
+                int valid = Math.Min(L, backwardCount - tile * L);
+                for (int n = 0; n < valid; n++) loss += imageLosses.Pointer[(long)tile * L + n];
+                correct += tileCorrect[tile];
+            }
         }
         // Lane sets no tile of the chunk reached (a last group cut short) hold zeros.
         float* lanes = LanesOf(chunk);
