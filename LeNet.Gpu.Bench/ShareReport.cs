@@ -56,6 +56,7 @@ public static class ShareReport
         var cases = new List<Case>();
         foreach (int batch in new[] { 1024, 8192 })
             cases.Add(Inference("engine", batch, all, model));
+        if (all > 1) cases.Add(Inference("engine", 1024, 1, model)); // how inference scales, as the training step below
         cases.Add(Onnx(1024, all, model));
         cases.Add(Inference("engine", 1, 1, model));
         cases.Add(Onnx(1, 1, model));
@@ -87,7 +88,7 @@ public static class ShareReport
             double median = result.WorkMedian(c);
             var (lo, hi) = Interleaved.Spread(result.Work[c]);
             string share = k.Threads == all && k.MultiplyAdds > 0 ? result.Share(c, k.MultiplyAdds).ToString("0.00")
-                : k.Name == "engine training step" ? $"{result.Share(c, k.MultiplyAdds) * all / k.Threads:0.00} of {k.Threads}/{all}" : "–";
+                : k.Name is "engine training step" or "engine" && k.Batch > 1 ? $"{result.Share(c, k.MultiplyAdds) * all / k.Threads:0.00} of {k.Threads}/{all}" : "–";
             Console.WriteLine($"| {k.Name} | {k.Batch:N0} | {k.Threads} | {median:N0} | {lo:0.00}–{hi:0.00} | {1e6 / median:N2} | {share} |");
         }
         int ort = cases.FindIndex(k => k.Name == "ONNX Runtime" && k.Batch == 1024);
