@@ -7,12 +7,12 @@ namespace LeNet.Gpu.Cpu;
 
 /// <summary>
 /// Outputs per row strip held in registers: by the weight gradient 5 (C3's rows of 10) or 4 (C1's rows of 28), by the
-/// forward convolution 10 or 8 (C1's rows of 28 = 10 + 10 + 8, C3's of 10).
+/// forward convolution 10 or 9 (C1's rows of 28 = 10 + 9 + 9, C3's of 10).
 /// </summary>
 internal interface IRowWidth { static abstract int Value { get; } }
 internal struct Width4 : IRowWidth { public static int Value => 4; }
 internal struct Width5 : IRowWidth { public static int Value => 5; }
-internal struct Width8 : IRowWidth { public static int Value => 8; }
+internal struct Width9 : IRowWidth { public static int Value => 9; }
 internal struct Width10 : IRowWidth { public static int Value => 10; }
 
 /// <summary>
@@ -96,18 +96,19 @@ internal static unsafe partial class ConvolutionTiles
 {
     /// <summary>
     /// out[o][y][x] = bias[o] + Σ over kernel rows (i, ky) of Σ_kx w[kx]·in[i, y+ky, x+kx], in strips of ten outputs
-    /// (and one of eight where a row leaves eight): the strip's sums and the kernel row's five weights sit in
+    /// (and two of nine where a row leaves eighteen): the strip's sums and the kernel row's five weights sit in
     /// registers (16 vectors, all AVX2 has) while the strip's inputs stream past, each loaded once for up to five
     /// multiply-adds. Ten independent sums cover the FMA latency on both pipes (five did not: rows of five reached
-    /// 0.6 of the one-thread ceiling, ten reach 0.9). Each output's terms are added in one fixed order: bias, then
-    /// kernel rows in tap order, kx ascending. C1 (1@32x32 → 6@28x28: strips of 10, 10 and 8) and C3 (6@14x14 →
+    /// 0.6 of the one-thread ceiling, ten reach 0.9; eight, each sum's five multiply-adds a kernel row taking as long
+    /// as the strip's forty at two a cycle, left C1 at 0.85–0.86, nine and nine 0.87–0.88). Each output's terms are added in one fixed order: bias, then
+    /// kernel rows in tap order, kx ascending. C1 (1@32x32 → 6@28x28: strips of 10, 9 and 9) and C3 (6@14x14 →
     /// 16@10x10, Table I: one strip a row). <paramref name="rows"/> from <see cref="ConvolutionTaps.Rows"/>; outW a
-    /// sum of tens and at most one eight; inRow the input row length in elements.
+    /// sum of tens and at most one eighteen; inRow the input row length in elements.
     /// </summary>
     public static void ForwardRows<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
         ConvolutionTaps rows, float* weights, float* bias) where TS : struct, ISimd<TV> where TV : struct
     {
-        if (outW % 10 is not (0 or 8)) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and eight", nameof(outW));
+        if (outW % 10 is not (0 or 8)) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and nine", nameof(outW));
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
             for (int o = 0; o < outMaps; o++)
@@ -115,14 +116,14 @@ internal static unsafe partial class ConvolutionTiles
                 {
                     float* anchor = input + y * inRow * L, d = output + (o * outH + y) * outW * L;
                     int x0 = 0;
-                    for (; x0 + 10 <= outW; x0 += 10)
+                    for (; x0 + 10 <= outW - (outW % 10 == 8 ? 18 : 0); x0 += 10)
                         Strip<TS, TV, Width10>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
-                    if (x0 < outW)
-                        Strip<TS, TV, Width8>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
+                    for (; x0 < outW; x0 += 9)
+                        Strip<TS, TV, Width9>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
                 }
     }
 
-    /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 8) outputs from <paramref name="taps"/> kernel rows.</summary>
+    /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 9) outputs from <paramref name="taps"/> kernel rows.</summary>
     private static void Strip<TS, TV, TW>(float* anchor, float* d, int* offsets, int* weightIndex, int taps, float* weights, float bias)
         where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
     {
@@ -143,16 +144,17 @@ internal static unsafe partial class ConvolutionTiles
                 v = TS.Load(r + 5 * L); a5 = TS.Fma(v, w0, a5); a4 = TS.Fma(v, w1, a4); a3 = TS.Fma(v, w2, a3); a2 = TS.Fma(v, w3, a2); a1 = TS.Fma(v, w4, a1);
                 v = TS.Load(r + 6 * L); a6 = TS.Fma(v, w0, a6); a5 = TS.Fma(v, w1, a5); a4 = TS.Fma(v, w2, a4); a3 = TS.Fma(v, w3, a3); a2 = TS.Fma(v, w4, a2);
                 v = TS.Load(r + 7 * L); a7 = TS.Fma(v, w0, a7); a6 = TS.Fma(v, w1, a6); a5 = TS.Fma(v, w2, a5); a4 = TS.Fma(v, w3, a4); a3 = TS.Fma(v, w4, a3);
-                v = TS.Load(r + 8 * L); a7 = TS.Fma(v, w1, a7); a6 = TS.Fma(v, w2, a6); a5 = TS.Fma(v, w3, a5); a4 = TS.Fma(v, w4, a4); if (W == 10) { a8 = TS.Fma(v, w0, a8); }
-                v = TS.Load(r + 9 * L); a7 = TS.Fma(v, w2, a7); a6 = TS.Fma(v, w3, a6); a5 = TS.Fma(v, w4, a5); if (W == 10) { a9 = TS.Fma(v, w0, a9); a8 = TS.Fma(v, w1, a8); }
-                v = TS.Load(r + 10 * L); a7 = TS.Fma(v, w3, a7); a6 = TS.Fma(v, w4, a6); if (W == 10) { a9 = TS.Fma(v, w1, a9); a8 = TS.Fma(v, w2, a8); }
-                v = TS.Load(r + 11 * L); a7 = TS.Fma(v, w4, a7); if (W == 10) { a9 = TS.Fma(v, w2, a9); a8 = TS.Fma(v, w3, a8); }
-                if (W == 10) { v = TS.Load(r + 12 * L); a9 = TS.Fma(v, w3, a9); a8 = TS.Fma(v, w4, a8); }
+                v = TS.Load(r + 8 * L); a7 = TS.Fma(v, w1, a7); a6 = TS.Fma(v, w2, a6); a5 = TS.Fma(v, w3, a5); a4 = TS.Fma(v, w4, a4); if (W >= 9) { a8 = TS.Fma(v, w0, a8); }
+                v = TS.Load(r + 9 * L); a7 = TS.Fma(v, w2, a7); a6 = TS.Fma(v, w3, a6); a5 = TS.Fma(v, w4, a5); if (W == 10) { a9 = TS.Fma(v, w0, a9); } if (W >= 9) { a8 = TS.Fma(v, w1, a8); }
+                v = TS.Load(r + 10 * L); a7 = TS.Fma(v, w3, a7); a6 = TS.Fma(v, w4, a6); if (W == 10) { a9 = TS.Fma(v, w1, a9); } if (W >= 9) { a8 = TS.Fma(v, w2, a8); }
+                v = TS.Load(r + 11 * L); a7 = TS.Fma(v, w4, a7); if (W == 10) { a9 = TS.Fma(v, w2, a9); } if (W >= 9) { a8 = TS.Fma(v, w3, a8); }
+                if (W >= 9) { v = TS.Load(r + 12 * L); if (W == 10) { a9 = TS.Fma(v, w3, a9); } a8 = TS.Fma(v, w4, a8); }
                 if (W == 10) { v = TS.Load(r + 13 * L); a9 = TS.Fma(v, w4, a9); }
         }
         TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
         TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
-        if (W == 10) { TS.Store(d + 8 * L, a8); TS.Store(d + 9 * L, a9); }
+        if (W >= 9) TS.Store(d + 8 * L, a8);
+        if (W == 10) TS.Store(d + 9 * L, a9);
     }
 
     /// <summary>

@@ -16,9 +16,16 @@ internal static class Exp
     private const float Lowest = -87f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV OfNonPositive<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct
+    public static TV OfNonPositive<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct =>
+        OfClamped<TS, TV>(TS.Max(TS.Broadcast(Lowest), t));
+
+    /// <summary>
+    /// <see cref="OfNonPositive"/> for t already in [−87, 0] (or NaN): the clamp's max would return t itself, so the
+    /// result is the same bits without it (the scaled tanh's −2|x| stops at −18.2).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV OfClamped<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct
     {
-        t = TS.Max(TS.Broadcast(Lowest), t);
         var j = TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift));
         var n = TS.Subtract(j, TS.Broadcast(Shift));
         var r = TS.Fma(n, TS.Broadcast(-Ln2Hi), t);
@@ -73,7 +80,7 @@ internal static class VectorMath
     /// <summary>e = e^(−2|x|), |x| clamped at 9.1: what <see cref="TanhLarge"/> needs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV TanhExp<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct =>
-        Exp.OfNonPositive<TS, TV>(TS.Multiply(TS.Min(TS.Broadcast(LargeTanh), TS.Abs(x)), TS.Broadcast(-2f)));
+        Exp.OfClamped<TS, TV>(TS.Multiply(TS.Min(TS.Broadcast(LargeTanh), TS.Abs(x)), TS.Broadcast(-2f)));
 
     /// <summary>tanh(x) for |x| ≥ 0.4 from e = <see cref="TanhExp"/>(x): (1 − e)/(1 + e), x's sign.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
