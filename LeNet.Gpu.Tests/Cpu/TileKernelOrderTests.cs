@@ -9,7 +9,8 @@ namespace LeNet.Gpu.Tests.Cpu;
 /// <summary>
 /// The CPU engine's multiply-add kernels against scalar chains of <see cref="MathF.FusedMultiplyAdd"/> in the order
 /// the engine promises (bias first; convolution taps by input map, kernel row, then kx ascending; dense inputs
-/// ascending; bias sums pixel by pixel, row by row), compared bit for bit in every lane at every width. Register blocking may change, this order may not:
+/// ascending; bias sums pixel by pixel, row by row; the convolutions' weight gradients output by output, row by row;
+/// the dense weight gradients image by image, tile after tile), compared bit for bit in every lane at every width. Register blocking may change, this order may not:
 /// it is what keeps the engine's numbers the same from one version to the next.
 /// </summary>
 public unsafe class TileKernelOrderTests
@@ -83,6 +84,23 @@ public unsafe class TileKernelOrderTests
                 ConvolutionTiles.WeightGradient<TS, TV>(pd, size, size, size, px, inSize, false, pw);
             }
             Assert.True(Bits(acc).SequenceEqual(Bits(weightsAlone)), $"weight gradient {size}x{size}: the bias sum changed the weights'");
+            // Each of the 25 sums: its start, then dOut[y,x]·in[y+ky, x+kx] row by row (however many sums run side by side).
+            float[] accStart = Values(KernelSize * KernelSize * L);
+            float[] weightSums = (float[])accStart.Clone();
+            fixed (float* pd = dOut, px = x, pw = weightSums)
+                ConvolutionTiles.WeightGradient<TS, TV>(pd, size, size, size, px, inSize, false, pw);
+            for (int ky = 0; ky < KernelSize; ky++)
+                for (int kx = 0; kx < KernelSize; kx++)
+                    for (int n = 0; n < L; n++)
+                    {
+                        int k = (ky * KernelSize + kx) * L + n;
+                        float sum = accStart[k];
+                        for (int y = 0; y < size; y++)
+                            for (int xx = 0; xx < size; xx++)
+                                sum = MathF.FusedMultiplyAdd(dOut[(y * size + xx) * L + n], x[((y + ky) * inSize + xx + kx) * L + n], sum);
+                        Assert.True(BitConverter.SingleToInt32Bits(sum) == BitConverter.SingleToInt32Bits(weightSums[k]),
+                            $"weight gradient {size}x{size} tap ({ky},{kx}) lane {n}: {weightSums[k]:R}, chain {sum:R}");
+                    }
             for (int n = 0; n < L; n++)
             {
                 float sum = start[n];
@@ -91,6 +109,37 @@ public unsafe class TileKernelOrderTests
                     $"bias sum {size}x{size} lane {n}: {bias[n]:R}, chain {sum:R}");
             }
         }
+    }
+
+    /// <summary>
+    /// The dense weight gradient G[o,j] over three tiles: from G (accumulating) or from 0, then dA_t[o,n]·xT[t·L+n, j]
+    /// image by image, tile after tile, at every register blocking (J = 400 and 96 leave blocks and single vectors).
+    /// </summary>
+    [Fact] public void Dense_weight_gradients_keep_their_order() { DenseWeightGradient<Simd128, Vector128<float>>(); DenseWeightGradient<Simd256, Vector256<float>>(); DenseWeightGradient<Simd512, Vector512<float>>(); }
+
+    private static void DenseWeightGradient<TS, TV>() where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        var random = new Random(7);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        const int Tiles = 3, Rows = 12, Stride = 20 * 16; // dA's tiles Stride floats apart, more than Rows·L
+        foreach (int J in new[] { 400, 96 })
+            foreach (bool accumulate in new[] { true, false })
+            {
+                float[] dA = Values(Tiles * Stride), xT = Values(Tiles * L * J), g = Values(Rows * J), start = (float[])g.Clone();
+                fixed (float* pd = dA, px = xT, pg = g)
+                    FullyConnectedTiles.WeightGradient<TS, TV>(pd, Stride, Tiles, Rows, px, J, pg, accumulate);
+                for (int o = 0; o < Rows; o++)
+                    for (int j = 0; j < J; j++)
+                    {
+                        float sum = accumulate ? start[o * J + j] : 0f;
+                        for (int t = 0; t < Tiles; t++)
+                            for (int n = 0; n < L; n++)
+                                sum = MathF.FusedMultiplyAdd(dA[t * Stride + o * L + n], xT[(t * L + n) * J + j], sum);
+                        Assert.True(BitConverter.SingleToInt32Bits(sum) == BitConverter.SingleToInt32Bits(g[o * J + j]),
+                            $"{L} lanes, J {J}, accumulate {accumulate}: G[{o},{j}] {g[o * J + j]:R}, chain {sum:R}");
+                    }
+            }
     }
 
     private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
