@@ -108,7 +108,9 @@ internal static unsafe partial class ConvolutionTiles
     public static void ForwardRows<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
         ConvolutionTaps rows, float* weights, float* bias) where TS : struct, ISimd<TV> where TV : struct
     {
-        if (outW % 10 is not (0 or 8)) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and nine", nameof(outW));
+        // Where a row leaves eighteen, its last two strips are nines.
+        int tens = outW % 10 == 0 ? outW : outW % 10 == 8 && outW >= 18 ? outW - 18 : -1;
+        if (tens < 0) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and nine", nameof(outW));
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
             for (int o = 0; o < outMaps; o++)
@@ -116,7 +118,7 @@ internal static unsafe partial class ConvolutionTiles
                 {
                     float* anchor = input + y * inRow * L, d = output + (o * outH + y) * outW * L;
                     int x0 = 0;
-                    for (; x0 + 10 <= outW - (outW % 10 == 8 ? 18 : 0); x0 += 10)
+                    for (; x0 < tens; x0 += 10)
                         Strip<TS, TV, Width10>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
                     for (; x0 < outW; x0 += 9)
                         Strip<TS, TV, Width9>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
@@ -247,9 +249,8 @@ internal static unsafe partial class ConvolutionTiles
         {
             bool two = ky + 1 < KernelSize;
             float* a = acc + ky * KernelSize * L, c = a + KernelSize * L;
-            TV s0 = TS.Load(a), s1 = TS.Load(a + L), s2 = TS.Load(a + 2 * L), s3 = TS.Load(a + 3 * L), s4 = TS.Load(a + 4 * L);
-            TV t0 = TS.Zero, t1 = TS.Zero, t2 = TS.Zero, t3 = TS.Zero, t4 = TS.Zero;
-            if (two) { t0 = TS.Load(c); t1 = TS.Load(c + L); t2 = TS.Load(c + 2 * L); t3 = TS.Load(c + 3 * L); t4 = TS.Load(c + 4 * L); }
+            var s = KernelRowSums<TS, TV>.Load(a);
+            var t = two ? KernelRowSums<TS, TV>.Load(c) : default;
             // The rows whose pixels this pass adds into the bias sum: every row once, in order, over the passes.
             int biasFrom = biasAcc != null ? ky * outH / KernelSize : outH, biasTo = biasAcc != null ? (two ? ky + 2 : ky + 1) * outH / KernelSize : outH;
             for (int y = 0; y < outH; y++)
@@ -268,37 +269,52 @@ internal static unsafe partial class ConvolutionTiles
                         if (W == 5) b = TS.Add(b, d4);
                         TS.Store(biasAcc, b);
                     }
-                    // Kernel row ky's five sums s[kx] += Σ_j d[j]·in[j + kx], j ascending; then row ky + 1's, t[kx].
-                    float* q = ir + x0 * L;
-                    TV v;
-                    v = TQ.Apply<TS, TV>(TS.Load(q)); s0 = TS.Fma(d0, v, s0);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); s0 = TS.Fma(d1, v, s0); s1 = TS.Fma(d0, v, s1);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 2 * L)); s0 = TS.Fma(d2, v, s0); s1 = TS.Fma(d1, v, s1); s2 = TS.Fma(d0, v, s2);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 3 * L)); s0 = TS.Fma(d3, v, s0); s1 = TS.Fma(d2, v, s1); s2 = TS.Fma(d1, v, s2); s3 = TS.Fma(d0, v, s3);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); if (W == 5) { s0 = TS.Fma(d4, v, s0); } s1 = TS.Fma(d3, v, s1); s2 = TS.Fma(d2, v, s2); s3 = TS.Fma(d1, v, s3); s4 = TS.Fma(d0, v, s4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); if (W == 5) { s1 = TS.Fma(d4, v, s1); } s2 = TS.Fma(d3, v, s2); s3 = TS.Fma(d2, v, s3); s4 = TS.Fma(d1, v, s4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); if (W == 5) { s2 = TS.Fma(d4, v, s2); } s3 = TS.Fma(d3, v, s3); s4 = TS.Fma(d2, v, s4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); if (W == 5) { s3 = TS.Fma(d4, v, s3); } s4 = TS.Fma(d3, v, s4);
-                    if (W == 5) { v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); s4 = TS.Fma(d4, v, s4); }
-                    if (!two) continue;
-                    q += inRow * L;
-                    v = TQ.Apply<TS, TV>(TS.Load(q)); t0 = TS.Fma(d0, v, t0);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); t0 = TS.Fma(d1, v, t0); t1 = TS.Fma(d0, v, t1);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 2 * L)); t0 = TS.Fma(d2, v, t0); t1 = TS.Fma(d1, v, t1); t2 = TS.Fma(d0, v, t2);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 3 * L)); t0 = TS.Fma(d3, v, t0); t1 = TS.Fma(d2, v, t1); t2 = TS.Fma(d1, v, t2); t3 = TS.Fma(d0, v, t3);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); if (W == 5) { t0 = TS.Fma(d4, v, t0); } t1 = TS.Fma(d3, v, t1); t2 = TS.Fma(d2, v, t2); t3 = TS.Fma(d1, v, t3); t4 = TS.Fma(d0, v, t4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); if (W == 5) { t1 = TS.Fma(d4, v, t1); } t2 = TS.Fma(d3, v, t2); t3 = TS.Fma(d2, v, t3); t4 = TS.Fma(d1, v, t4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); if (W == 5) { t2 = TS.Fma(d4, v, t2); } t3 = TS.Fma(d3, v, t3); t4 = TS.Fma(d2, v, t4);
-                    v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); if (W == 5) { t3 = TS.Fma(d4, v, t3); } t4 = TS.Fma(d3, v, t4);
-                    if (W == 5) { v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); t4 = TS.Fma(d4, v, t4); }
+                    s = s.Add<TQ, TW>(ir + x0 * L, d0, d1, d2, d3, d4);
+                    if (two) t = t.Add<TQ, TW>(ir + (inRow + x0) * L, d0, d1, d2, d3, d4);
                 }
             }
-            TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
-            if (two) { TS.Store(c, t0); TS.Store(c + L, t1); TS.Store(c + 2 * L, t2); TS.Store(c + 3 * L, t3); TS.Store(c + 4 * L, t4); }
+            s.Store(a);
+            if (two) t.Store(c);
         }
     }
 }
 
+/// <summary>
+/// One kernel row's five weight-gradient sums s[kx] (<c>ConvolutionTiles.WeightGradient</c>), passed by value so
+/// that the JIT keeps them in registers (through <c>ref</c> parameters it kept them on the stack).
+/// </summary>
+internal readonly struct KernelRowSums<TS, TV>(TV s0, TV s1, TV s2, TV s3, TV s4) where TS : struct, ISimd<TV> where TV : struct
+{
+    private readonly TV s0 = s0, s1 = s1, s2 = s2, s3 = s3, s4 = s4;
+
+    public static unsafe KernelRowSums<TS, TV> Load(float* a) =>
+        new(TS.Load(a), TS.Load(a + TS.Lanes), TS.Load(a + 2 * TS.Lanes), TS.Load(a + 3 * TS.Lanes), TS.Load(a + 4 * TS.Lanes));
+
+    public unsafe void Store(float* a)
+    {
+        int L = TS.Lanes;
+        TS.Store(a, s0); TS.Store(a + L, s1); TS.Store(a + 2 * L, s2); TS.Store(a + 3 * L, s3); TS.Store(a + 4 * L, s4);
+    }
+
+    /// <summary>s[kx] + Σ_j d[j]·in[j + kx] over a strip of W (4 or 5) gradients, j ascending; in from q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe KernelRowSums<TS, TV> Add<TQ, TW>(float* q, TV d0, TV d1, TV d2, TV d3, TV d4)
+        where TQ : struct, IInputTransform where TW : struct, IRowWidth
+    {
+        int L = TS.Lanes, W = TW.Value;
+        TV a0 = s0, a1 = s1, a2 = s2, a3 = s3, a4 = s4, v;
+        v = TQ.Apply<TS, TV>(TS.Load(q)); a0 = TS.Fma(d0, v, a0);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 1 * L)); a0 = TS.Fma(d1, v, a0); a1 = TS.Fma(d0, v, a1);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 2 * L)); a0 = TS.Fma(d2, v, a0); a1 = TS.Fma(d1, v, a1); a2 = TS.Fma(d0, v, a2);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 3 * L)); a0 = TS.Fma(d3, v, a0); a1 = TS.Fma(d2, v, a1); a2 = TS.Fma(d1, v, a2); a3 = TS.Fma(d0, v, a3);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 4 * L)); if (W == 5) { a0 = TS.Fma(d4, v, a0); } a1 = TS.Fma(d3, v, a1); a2 = TS.Fma(d2, v, a2); a3 = TS.Fma(d1, v, a3); a4 = TS.Fma(d0, v, a4);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 5 * L)); if (W == 5) { a1 = TS.Fma(d4, v, a1); } a2 = TS.Fma(d3, v, a2); a3 = TS.Fma(d2, v, a3); a4 = TS.Fma(d1, v, a4);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 6 * L)); if (W == 5) { a2 = TS.Fma(d4, v, a2); } a3 = TS.Fma(d3, v, a3); a4 = TS.Fma(d2, v, a4);
+        v = TQ.Apply<TS, TV>(TS.Load(q + 7 * L)); if (W == 5) { a3 = TS.Fma(d4, v, a3); } a4 = TS.Fma(d3, v, a4);
+        if (W == 5) { v = TQ.Apply<TS, TV>(TS.Load(q + 8 * L)); a4 = TS.Fma(d4, v, a4); }
+        return new(a0, a1, a2, a3, a4);
+    }
+}
 /// <summary>What a gradient kernel does to an input before multiplying: nothing, or square it (second-order mode).</summary>
 internal interface IInputTransform
 {

@@ -57,20 +57,14 @@ internal static unsafe class TileStaging<TS, TV> where TS : struct, ISimd<TV> wh
     /// </summary>
     private static void FloatsByEights(float* source, int valid, float* tile)
     {
-        float* zero = stackalloc float[8];
-        Vector256.Store(Vector256<float>.Zero, zero);
-        float** s = stackalloc float*[8];
-        int* step = stackalloc int[8];
+        float* zero = stackalloc float[8] { 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f };
         for (int n = 0; n < L; n += 8)
         {
             // Images n..n+7; those past the batch read the same eight zeros over and over.
-            for (int k = 0; k < 8; k++)
-            {
-                s[k] = n + k < valid ? source + (long)(n + k) * Architecture.InputLength : zero;
-                step[k] = n + k < valid ? 8 : 0;
-            }
-            float* s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], s6 = s[6], s7 = s[7];
-            int p0 = step[0], p1 = step[1], p2 = step[2], p3 = step[3], p4 = step[4], p5 = step[5], p6 = step[6], p7 = step[7];
+            float* Image(int k) => n + k < valid ? source + (long)(n + k) * Architecture.InputLength : zero;
+            int Step(int k) => n + k < valid ? 8 : 0;
+            float* s0 = Image(0), s1 = Image(1), s2 = Image(2), s3 = Image(3), s4 = Image(4), s5 = Image(5), s6 = Image(6), s7 = Image(7);
+            int p0 = Step(0), p1 = Step(1), p2 = Step(2), p3 = Step(3), p4 = Step(4), p5 = Step(5), p6 = Step(6), p7 = Step(7);
             float* d = tile + n;
             for (int e = 0; e < Architecture.InputLength; e += 8, d += 8 * L)
             {
