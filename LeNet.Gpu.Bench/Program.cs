@@ -18,6 +18,8 @@ if (args.FirstOrDefault() == "--share") return ShareReport.Run(args[1..]);
 // `--pattern [--rounds N]`: a per-pattern training step's pieces on one thread, in CPU time.
 if (args.FirstOrDefault() == "--pattern") return PatternProfile.Run(args[1..]);
 if (args.FirstOrDefault() == "--layers") return LayerProfile.Run(args[1..]);
+// `--squash [REPETITIONS]`: the scaled tanh over one tile's S2 sums, in CPU time, beside a two-pass variant.
+if (args.FirstOrDefault() == "--squash") return SquashProfile.Run(args[1..]);
 // `--devices`: the engines found and, for an absent CUDA or OpenCL, which driver library was looked for and what failed.
 if (args.FirstOrDefault() == "--devices") return DeviceReport.Run();
 // `--in-process`: every case runs in this process (BenchmarkDotNet's in-process toolchain), so no .NET SDK is

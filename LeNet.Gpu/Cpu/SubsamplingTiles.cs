@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LeNet.Gpu.Model;
 
 namespace LeNet.Gpu.Cpu;
@@ -14,6 +15,9 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class SubsamplingTiles
 {
+    // Compiled once, fully optimised, without the call profile, as the squashing and the dense layer must be
+    // (kernels.md): the same code in every process, as fast as the profile-guided code at its best.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(float* input, int maps, int size, float* coefficient, float* bias, Squashing squashing,
         float* output) where TS : struct, ISimd<TV> where TV : struct
     {

@@ -113,6 +113,9 @@ internal static class VectorMath
     /// under 0.4, the exponential and the division when every lane is (20 cycles a vector on S2's outputs, where a
     /// third of the vectors are one-sided). A lane's result is the one the select would have taken, bit for bit.
     /// </summary>
+    // Compiled once, fully optimised, without the call profile, the same code in every process: profile-guided code
+    // kept this loop's values on the stack in some processes (S2's squashing 1.7x slower; kernels.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void SquashInPlace<TS, TV>(float* v, int vectors, Squashing squashing) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes, k = 0;
