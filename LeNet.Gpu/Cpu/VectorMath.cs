@@ -24,9 +24,22 @@ internal static class Exp
     /// result is the same bits without it (the scaled tanh's −2|x| stops at −18.2).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV OfClamped<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct
+    public static TV OfClamped<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct =>
+        FromShifted<TS, TV>(TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift)), t);
+
+    /// <summary>
+    /// <see cref="OfClamped"/>(−2m) for m in [0, 43.5]: the same bits, since −2m is exact and so is −2·log2 e, the FMA's
+    /// product m·(−2·log2 e) is the same real number as (−2m)·log2 e; n is formed without waiting for the multiplication
+    /// (the scaled tanh's dependent chain, which bounds the squashing, is three cycles shorter).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV OfMinusTwice<TS, TV>(TV m) where TS : struct, ISimd<TV> where TV : struct =>
+        FromShifted<TS, TV>(TS.Fma(m, TS.Broadcast(-2f * Log2E), TS.Broadcast(Shift)), TS.Multiply(m, TS.Broadcast(-2f)));
+
+    /// <summary>e^t from j = t·log2 e + Shift (n in its low bits) and t.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV FromShifted<TS, TV>(TV j, TV t) where TS : struct, ISimd<TV> where TV : struct
     {
-        var j = TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift));
         var n = TS.Subtract(j, TS.Broadcast(Shift));
         var r = TS.Fma(n, TS.Broadcast(-Ln2Hi), t);
         r = TS.Fma(n, TS.Broadcast(-Ln2Lo), r);
@@ -80,7 +93,7 @@ internal static class VectorMath
     /// <summary>e = e^(−2|x|), |x| clamped at 9.1: what <see cref="TanhLarge"/> needs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV TanhExp<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct =>
-        Exp.OfClamped<TS, TV>(TS.Multiply(TS.Min(TS.Broadcast(LargeTanh), TS.Abs(x)), TS.Broadcast(-2f)));
+        Exp.OfMinusTwice<TS, TV>(TS.Min(TS.Broadcast(LargeTanh), TS.Abs(x)));
 
     /// <summary>tanh(x) for |x| ≥ 0.4 from e = <see cref="TanhExp"/>(x): (1 − e)/(1 + e), x's sign.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
