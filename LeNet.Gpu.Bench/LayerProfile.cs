@@ -105,22 +105,16 @@ public static unsafe class LayerProfile
     private static int Run<TS, TV>(int rounds, string? versus) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
-        var model = BenchModel.Load();
+        var tile = new BenchTile<TS, TV>();
+        var model = tile.Model;
         var sq = model.Squashing;
-        var buffers = new PinnedBuffer<float>(TileLayout.Floats(L) + P.Length); // one tile as the engine lays it out, then the parameters
-        float* tile = buffers.Pointer, p = tile + TileLayout.Floats(L);
-        float* x = tile + TileLayout.OffsetOf(Layer.Input, 0, L), a1 = tile + TileLayout.OffsetOf(Layer.C1, 0, L),
-            a2 = tile + TileLayout.OffsetOf(Layer.S2, 0, L), a3 = tile + TileLayout.OffsetOf(Layer.C3, 0, L), a4 = tile + TileLayout.OffsetOf(Layer.S4, 0, L),
-            a5 = tile + TileLayout.OffsetOf(Layer.C5, 0, L), a6 = tile + TileLayout.OffsetOf(Layer.F6, 0, L), a7 = tile + TileLayout.OffsetOf(Layer.Output, 0, L);
-        var images = BenchInputs.Images(L, 2);
-        fixed (float* source = images) TileStaging<TS, TV>.Floats(source, L, x);
-        model.Parameters.AsSpan().CopyTo(new Span<float>(p, P.Length));
-        var c3Rows = ConvolutionTaps.Rows(C3Maps, C1Maps, S2Size, ConvolutionTaps.TableI, L);
-        var c1Rows = ConvolutionTaps.Rows(C1Maps, 1, InputSize, ConvolutionTaps.AllConnected, L);
+        float* p = tile.Parameters, x = tile[Layer.Input], a1 = tile[Layer.C1], a2 = tile[Layer.S2], a3 = tile[Layer.C3],
+            a4 = tile[Layer.S4], a5 = tile[Layer.C5], a6 = tile[Layer.F6], a7 = tile[Layer.Output];
+        ConvolutionTaps c1Rows = tile.C1Rows, c3Rows = tile.C3Rows;
 
         var layers = new (string Name, long MultiplyAdds, Action Body)[]
         {
-            ("stage", 0, () => { fixed (float* source = images) TileStaging<TS, TV>.Floats(source, L, x); }),
+            ("stage", 0, tile.Stage),
             ("C1", 117_600, () => ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset)),
             ("S2", 0, () => SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, sq, a2)),
             ("C3", 150_000, () => ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset)),
@@ -229,6 +223,7 @@ public static unsafe class LayerProfile
             Console.WriteLine($"CpuInferenceEngine.Predict, versus ÷ this, CPU time: median of the rounds' ratios {Interleaved.Median(ratios):0.000} " +
                 $"(rounds {ratios.Min():0.000}–{ratios.Max():0.000})");
         }
+        GC.KeepAlive(tile); // the kernels ran on its pinned buffer through raw pointers
         return 0;
     }
 }

@@ -126,8 +126,7 @@ internal static unsafe partial class ConvolutionTiles
     }
 
     /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 9) outputs from <paramref name="taps"/> kernel rows.</summary>
-    // Compiled once, fully optimised, without the call profile, as the squashing and the dense layer must be
-    // (kernels.md): the same code in every process, as fast as the profile-guided code at its best.
+    // Compiled once, without the call profile: the same code in every process (kernels.md).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Strip<TS, TV, TW>(float* anchor, float* d, int* offsets, int* weightIndex, int taps, float* weights, float bias)
         where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth

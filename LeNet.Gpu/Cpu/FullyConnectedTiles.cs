@@ -83,7 +83,7 @@ internal static unsafe class FullyConnectedTiles
     /// JIT's profile-guided code kept the weight pointers on the stack in some processes (C5 at 0.38 of the ceiling
     /// instead of 0.70, 2026-12-07).
     /// </summary>
-    // Compiled once, fully optimised, without the call profile: the same code in every process (kernels.md).
+    // Compiled once, without the call profile: the same code in every process (kernels.md).
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void TwelveUnits<TS, TV>(float* input, int inUnits, float* q0, long unitStride, int inputStride, float* bias, float* d)
         where TS : struct, ISimd<TV> where TV : struct
@@ -134,8 +134,7 @@ internal static unsafe class FullyConnectedTiles
         ForwardPair<TS, TV>(dA0, dA1, outUnits, weights, 1, inUnits, null, inUnits, false, Squashing.ScaledTanh, dIn0, dIn1);
 
     /// <summary>out[o] = f(bias[o] + Σ_j weights[o·unitStride + j·inputStride]·in[j]) for two tiles; bias may be null.</summary>
-    // Compiled once, fully optimised, without the call profile, as the squashing and the dense layer must be
-    // (kernels.md): the same code in every process, as fast as the profile-guided code at its best.
+    // Compiled once, without the call profile: the same code in every process (kernels.md).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardPair<TS, TV>(float* in0, float* in1, int inUnits, float* weights, int unitStride, int inputStride,
         float* bias, int outUnits, bool squash, Squashing squashing, float* out0, float* out1) where TS : struct, ISimd<TV> where TV : struct

@@ -15,30 +15,38 @@ namespace LeNet.Gpu.Cpu;
 /// </summary>
 internal static unsafe class SubsamplingTiles
 {
-    // Compiled once, fully optimised, without the call profile, as the squashing and the dense layer must be
-    // (kernels.md): the same code in every process, as fast as the profile-guided code at its best.
+    // Compiled once, without the call profile: the same code in every process (kernels.md).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(float* input, int maps, int size, float* coefficient, float* bias, Squashing squashing,
         float* output) where TS : struct, ISimd<TV> where TV : struct
     {
-        int L = TS.Lanes, inSize = 2 * size;
+        int L = TS.Lanes;
         for (int m = 0; m < maps; m++)
         {
-            TV c = TS.Broadcast(coefficient[m]), b = TS.Broadcast(bias[m]);
-            for (int y = 0; y < size; y++)
-            {
-                float* top = input + (m * inSize + 2 * y) * inSize * L;
-                float* bottom = top + inSize * L;
-                float* d = output + (m * size + y) * size * L;
-                for (int x = 0; x < size; x++)
-                {
-                    int at = 2 * x * L;
-                    TV sum = TS.Add(TS.Add(TS.Load(top + at), TS.Load(top + at + L)),
-                        TS.Add(TS.Load(bottom + at), TS.Load(bottom + at + L)));
-                    TS.Store(d + x * L, TS.Fma(c, sum, b));
-                }
-            }
+            Sums<TS, TV>(input, m, size, coefficient[m], bias[m], output);
             VectorMath.SquashInPlace<TS, TV>(output + m * size * size * L, size * size, squashing); // the map while in L1
+        }
+    }
+
+    /// <summary>Map m's weighted sums c·(2×2 sum) + b, before the squashing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Sums<TS, TV>(float* input, int m, int size, float coefficient, float bias, float* output)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes, inSize = 2 * size;
+        TV c = TS.Broadcast(coefficient), b = TS.Broadcast(bias);
+        for (int y = 0; y < size; y++)
+        {
+            float* top = input + (m * inSize + 2 * y) * inSize * L;
+            float* bottom = top + inSize * L;
+            float* d = output + (m * size + y) * size * L;
+            for (int x = 0; x < size; x++)
+            {
+                int at = 2 * x * L;
+                TV sum = TS.Add(TS.Add(TS.Load(top + at), TS.Load(top + at + L)),
+                    TS.Add(TS.Load(bottom + at), TS.Load(bottom + at + L)));
+                TS.Store(d + x * L, TS.Fma(c, sum, b));
+            }
         }
     }
 

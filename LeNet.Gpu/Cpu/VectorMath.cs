@@ -78,7 +78,7 @@ internal static class VectorMath
 
     /// <summary>tanh(x) for |x| &lt; 0.4: its Taylor polynomial.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV TanhSmall<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct
+    internal static TV TanhSmall<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct
     {
         var x2 = TS.Multiply(x, x);
         var p = TS.Broadcast(21844f / 6081075f);
@@ -92,12 +92,12 @@ internal static class VectorMath
 
     /// <summary>e = e^(−2|x|), |x| clamped at 9.1: what <see cref="TanhLarge"/> needs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV TanhExp<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct =>
+    internal static TV TanhExp<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct =>
         Exp.OfMinusTwice<TS, TV>(TS.Min(TS.Broadcast(LargeTanh), TS.Abs(x)));
 
     /// <summary>tanh(x) for |x| ≥ 0.4 from e = <see cref="TanhExp"/>(x): (1 − e)/(1 + e), x's sign.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV TanhLarge<TS, TV>(TV x, TV e) where TS : struct, ISimd<TV> where TV : struct
+    internal static TV TanhLarge<TS, TV>(TV x, TV e) where TS : struct, ISimd<TV> where TV : struct
     {
         var one = TS.Broadcast(1f);
         return TS.CopySign(TS.Divide(TS.Subtract(one, e), TS.Add(one, e)), x);
@@ -126,8 +126,7 @@ internal static class VectorMath
     /// under 0.4, the exponential and the division when every lane is (20 cycles a vector on S2's outputs, where a
     /// third of the vectors are one-sided). A lane's result is the one the select would have taken, bit for bit.
     /// </summary>
-    // Compiled once, fully optimised, without the call profile, the same code in every process: profile-guided code
-    // kept this loop's values on the stack in some processes (S2's squashing 1.7x slower; kernels.md).
+    // Compiled once, without the call profile: the same code in every process (kernels.md).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void SquashInPlace<TS, TV>(float* v, int vectors, Squashing squashing) where TS : struct, ISimd<TV> where TV : struct
     {
