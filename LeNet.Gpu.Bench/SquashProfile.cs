@@ -104,6 +104,7 @@ public static unsafe class SquashProfile
         int L = TS.Lanes;
         float* e = stackalloc float[block * L];
         TV slope = TS.Broadcast(VectorMath.TanhSlope), scale = TS.Broadcast(VectorMath.TanhScale), small = TS.Broadcast(0.4f);
+        TV large = TS.Broadcast(9.1f), shift = TS.Broadcast(Exp.Shift), one = TS.Broadcast(1f);
         for (int m = 0; m < C1Maps; m++)
             for (int b = 0; b < MapVectors; b += block)
             {
@@ -113,12 +114,12 @@ public static unsafe class SquashProfile
                 {
                     TV x = TS.Multiply(slope, TS.Load(a + i * L));
                     TS.Store(a + i * L, x);
-                    TS.Store(e + i * L, VectorMath.TanhExp<TS, TV>(x));
+                    TS.Store(e + i * L, VectorMath.TanhExp<TS, TV>(x, large, shift, one));
                 }
                 for (int i = 0; i < count; i++)
                 {
                     TV x = TS.Load(a + i * L);
-                    TV t = TS.Select(TS.GreaterThan(small, TS.Abs(x)), VectorMath.TanhSmall<TS, TV>(x), VectorMath.TanhLarge<TS, TV>(x, TS.Load(e + i * L)));
+                    TV t = TS.Select(TS.GreaterThan(small, TS.Abs(x)), VectorMath.TanhSmall<TS, TV>(x), VectorMath.TanhLarge<TS, TV>(x, TS.Load(e + i * L), one));
                     TS.Store(a + i * L, TS.Multiply(scale, t));
                 }
             }

@@ -12,7 +12,8 @@ internal static class Exp
 {
     /// <summary>Bit pattern of 1.5·2^23; adding it rounds a float of magnitude &lt; 2^22 to an integer.</summary>
     public const int ShiftedBits = 0x4B400000;
-    private const float Shift = 12582912f, Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
+    public const float Shift = 12582912f;
+    private const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
     private const float Lowest = -87f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -25,32 +26,38 @@ internal static class Exp
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV OfClamped<TS, TV>(TV t) where TS : struct, ISimd<TV> where TV : struct =>
-        FromShifted<TS, TV>(TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift)), t);
+        FromShifted<TS, TV>(TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift)), t, TS.Broadcast(Shift), TS.Broadcast(1f));
 
     /// <summary>
     /// <see cref="OfClamped"/>(−2m) for m in [0, 43.5]: the same bits, since −2m is exact and so is −2·log2 e, the FMA's
     /// product m·(−2·log2 e) is the same real number as (−2m)·log2 e; n is formed without waiting for the multiplication
-    /// (the scaled tanh's dependent chain, which bounds the squashing, is three cycles shorter).
+    /// (the scaled tanh's dependent chain, which bounds the squashing, is three cycles shorter). <paramref name="shift"/>
+    /// and <paramref name="one"/> are <see cref="Shift"/> and 1 broadcast, passed in so that a loop keeps them in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV OfMinusTwice<TS, TV>(TV m) where TS : struct, ISimd<TV> where TV : struct =>
-        FromShifted<TS, TV>(TS.Fma(m, TS.Broadcast(-2f * Log2E), TS.Broadcast(Shift)), TS.Multiply(m, TS.Broadcast(-2f)));
+    public static TV OfMinusTwice<TS, TV>(TV m, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
+    {
+        var t = TS.Multiply(m, TS.Broadcast(-2f)); // before j, whose FMA may then overwrite m's register (no copy)
+        return FromShifted<TS, TV>(TS.Fma(m, TS.Broadcast(-2f * Log2E), shift), t, shift, one);
+    }
 
     /// <summary>e^t from j = t·log2 e + Shift (n in its low bits) and t.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FromShifted<TS, TV>(TV j, TV t) where TS : struct, ISimd<TV> where TV : struct
+    private static TV FromShifted<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
     {
-        var n = TS.Subtract(j, TS.Broadcast(Shift));
-        var r = TS.Fma(n, TS.Broadcast(-Ln2Hi), t);
-        r = TS.Fma(n, TS.Broadcast(-Ln2Lo), r);
+        var n = TS.Subtract(j, shift);
+        // Constant first (a product's factors commute, so the bits are the same): the JIT then adds into t's register
+        // instead of copying n for each FMA.
+        var r = TS.Fma(TS.Broadcast(-Ln2Hi), n, t);
+        r = TS.Fma(TS.Broadcast(-Ln2Lo), n, r);
         var p = TS.Broadcast(1f / 5040f);
         p = TS.Fma(p, r, TS.Broadcast(1f / 720f));
         p = TS.Fma(p, r, TS.Broadcast(1f / 120f));
         p = TS.Fma(p, r, TS.Broadcast(1f / 24f));
         p = TS.Fma(p, r, TS.Broadcast(1f / 6f));
         p = TS.Fma(p, r, TS.Broadcast(0.5f));
-        p = TS.Fma(p, r, TS.Broadcast(1f));
-        p = TS.Fma(p, r, TS.Broadcast(1f));
+        p = TS.Fma(p, r, one);
+        p = TS.Fma(p, r, one);
         return TS.Multiply(p, TS.Pow2FromShifted(j));
     }
 }
@@ -73,8 +80,11 @@ internal static class VectorMath
     public const float DerivativeScale = ScaledTanh.Slope / ScaledTanh.Amplitude, ASquared = ScaledTanh.Amplitude * ScaledTanh.Amplitude;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Tanh<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct =>
-        TS.Select(TS.GreaterThan(TS.Broadcast(SmallTanh), TS.Abs(x)), TanhSmall<TS, TV>(x), TanhLarge<TS, TV>(x, TanhExp<TS, TV>(x)));
+    public static TV Tanh<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct
+    {
+        TV large = TS.Broadcast(LargeTanh), shift = TS.Broadcast(Exp.Shift), one = TS.Broadcast(1f);
+        return TS.Select(TS.GreaterThan(TS.Broadcast(SmallTanh), TS.Abs(x)), TanhSmall<TS, TV>(x), TanhLarge<TS, TV>(x, TanhExp<TS, TV>(x, large, shift, one), one));
+    }
 
     /// <summary>tanh(x) for |x| &lt; 0.4: its Taylor polynomial.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -90,18 +100,18 @@ internal static class VectorMath
         return TS.Fma(TS.Multiply(p, x2), x, x);
     }
 
-    /// <summary>e = e^(−2|x|), |x| clamped at 9.1: what <see cref="TanhLarge"/> needs.</summary>
+    /// <summary>
+    /// e = e^(−2|x|), |x| clamped at 9.1: what <see cref="TanhLarge"/> needs. <paramref name="large"/>,
+    /// <paramref name="shift"/>, <paramref name="one"/>: 9.1, <see cref="Exp.Shift"/> and 1 broadcast (a loop hoists them).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TV TanhExp<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct =>
-        Exp.OfMinusTwice<TS, TV>(TS.Min(TS.Broadcast(LargeTanh), TS.Abs(x)));
+    internal static TV TanhExp<TS, TV>(TV x, TV large, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct =>
+        Exp.OfMinusTwice<TS, TV>(TS.Min(large, TS.Abs(x)), shift, one);
 
     /// <summary>tanh(x) for |x| ≥ 0.4 from e = <see cref="TanhExp"/>(x): (1 − e)/(1 + e), x's sign.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TV TanhLarge<TS, TV>(TV x, TV e) where TS : struct, ISimd<TV> where TV : struct
-    {
-        var one = TS.Broadcast(1f);
-        return TS.CopySign(TS.Divide(TS.Subtract(one, e), TS.Add(one, e)), x);
-    }
+    internal static TV TanhLarge<TS, TV>(TV x, TV e, TV one) where TS : struct, ISimd<TV> where TV : struct =>
+        TS.CopySign(TS.Divide(TS.Subtract(one, e), TS.Add(one, e)), x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Sigmoid<TS, TV>(TV a) where TS : struct, ISimd<TV> where TV : struct
@@ -134,6 +144,9 @@ internal static class VectorMath
         if (squashing == Squashing.ScaledTanh)
         {
             TV slope = TS.Broadcast(TanhSlope), scale = TS.Broadcast(TanhScale), small = TS.Broadcast(SmallTanh);
+            // In registers for the whole loop: materialised at each use, they were a tenth of the loop's instructions,
+            // and the loop is bounded by how many instructions the core holds in flight (kernels.md).
+            TV large = TS.Broadcast(LargeTanh), shift = TS.Broadcast(Exp.Shift), one = TS.Broadcast(1f);
             for (; k + 2 <= vectors; k += 2)
             {
                 float* a = v + k * L;
@@ -141,9 +154,9 @@ internal static class VectorMath
                 TV m0 = TS.GreaterThan(small, TS.Abs(x0)), m1 = TS.GreaterThan(small, TS.Abs(x1));
                 if (!TS.Any(m0) && !TS.Any(m1))
                 {
-                    TV e0 = TanhExp<TS, TV>(x0), e1 = TanhExp<TS, TV>(x1);
-                    t0 = TanhLarge<TS, TV>(x0, e0);
-                    t1 = TanhLarge<TS, TV>(x1, e1);
+                    TV e0 = TanhExp<TS, TV>(x0, large, shift, one), e1 = TanhExp<TS, TV>(x1, large, shift, one);
+                    t0 = TanhLarge<TS, TV>(x0, e0, one);
+                    t1 = TanhLarge<TS, TV>(x1, e1, one);
                 }
                 else if (TS.All(m0) && TS.All(m1))
                 {
@@ -152,8 +165,8 @@ internal static class VectorMath
                 }
                 else
                 {
-                    TV e0 = TanhExp<TS, TV>(x0), e1 = TanhExp<TS, TV>(x1);
-                    TV l0 = TanhLarge<TS, TV>(x0, e0), l1 = TanhLarge<TS, TV>(x1, e1);
+                    TV e0 = TanhExp<TS, TV>(x0, large, shift, one), e1 = TanhExp<TS, TV>(x1, large, shift, one);
+                    TV l0 = TanhLarge<TS, TV>(x0, e0, one), l1 = TanhLarge<TS, TV>(x1, e1, one);
                     t0 = TS.Select(m0, TanhSmall<TS, TV>(x0), l0);
                     t1 = TS.Select(m1, TanhSmall<TS, TV>(x1), l1);
                 }
