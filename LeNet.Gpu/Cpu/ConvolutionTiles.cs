@@ -100,32 +100,66 @@ internal static unsafe partial class ConvolutionTiles
     /// registers (16 vectors, all AVX2 has) while the strip's inputs stream past, each loaded once for up to five
     /// multiply-adds. Ten independent sums cover the FMA latency on both pipes (five did not: rows of five reached
     /// 0.6 of the one-thread ceiling, ten reach 0.9; eight, each sum's five multiply-adds a kernel row taking as long
-    /// as the strip's forty at two a cycle, left C1 at 0.85–0.86, nine and nine 0.87–0.88). Each output's terms are added in one fixed order: bias, then
-    /// kernel rows in tap order, kx ascending. C1 (1@32x32 → 6@28x28: strips of 10, 9 and 9) and C3 (6@14x14 →
-    /// 16@10x10, Table I: one strip a row). <paramref name="rows"/> from <see cref="ConvolutionTaps.Rows"/>; outW a
-    /// sum of tens and at most one eighteen; inRow the input row length in elements.
+    /// as the strip's forty at two a cycle, left C1 at 0.85–0.86, nine and nine 0.87–0.88). Each output's terms are
+    /// added in one fixed order: bias, then kernel rows in tap order, kx ascending; within an input's multiply-adds the
+    /// oldest sum goes first (the one whose kernel row it completes: 1–1.5% faster than newest first, the same bits).
+    /// Two shapes: C1 (1@32x32 → 6@28x28: strips of 10, 9 and 9) and C3 (6@14x14 → 16@10x10, Table I: one strip a
+    /// row); <paramref name="rows"/> from <see cref="ConvolutionTaps.Rows"/>, inRow the input row length in elements.
     /// </summary>
-    // Compiled once, without the call profile (kernels.md), with the strips inlined: a strip is about 150 cycles, and a
-    // call per strip cost about 1% of Predict (alternating builds, one and two threads).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Each shape in a method of its own, compiled once without the call profile (kernels.md), its strips inlined (a
+    // call per ~150-cycle strip cost about 1%) and what a map's strips share read once a map: a generic loop over
+    // shapes, with those values live across the strips, kept some on the stack and ran C1 5% slower.
     public static void ForwardRows<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
         ConvolutionTaps rows, float* weights, float* bias) where TS : struct, ISimd<TV> where TV : struct
     {
-        // Where a row leaves eighteen, its last two strips are nines.
-        int tens = outW % 10 == 0 ? outW : outW % 10 == 8 && outW >= 18 ? outW - 18 : -1;
-        if (tens < 0) throw new ArgumentException($"rows of {outW} outputs are not strips of ten and nine", nameof(outW));
+        if (inRow == InputSize && outMaps == C1Maps && outH == C1Size && outW == C1Size)
+            C1Rows<TS, TV>(input, output, rows, weights, bias);
+        else if (inRow == S2Size && outMaps == C3Maps && outH == C3Size && outW == C3Size)
+            C3Rows<TS, TV>(input, output, rows, weights, bias);
+        else
+            throw new ArgumentException($"convolution rows are written for C1 (1@32x32 → 6@28x28) and C3 (6@14x14 → 16@10x10), not {outMaps}@{outH}x{outW} from rows of {inRow}");
+    }
+
+    /// <summary><see cref="ForwardRows"/> for C1: each output row in strips of 10, 9 and 9, written out.</summary>
+    // A method of its own (not inlined into the dispatch): its registers are allocated for C1's loops alone.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void C1Rows<TS, TV>(float* input, float* output, ConvolutionTaps rows, float* weights, float* bias)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
-            for (int o = 0; o < outMaps; o++)
-                for (int y = 0; y < outH; y++)
+            for (int o = 0; o < C1Maps; o++)
+            {
+                int first = start[o], taps = start[o + 1] - first;
+                int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
+                float mapBias = bias[o];
+                float* mapOut = output + o * C1Size * C1Size * L;
+                for (int y = 0; y < C1Size; y++)
                 {
-                    float* anchor = input + y * inRow * L, d = output + (o * outH + y) * outW * L;
-                    int x0 = 0;
-                    for (; x0 < tens; x0 += 10)
-                        Strip<TS, TV, Width10>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
-                    for (; x0 < outW; x0 += 9)
-                        Strip<TS, TV, Width9>(anchor + x0 * L, d + x0 * L, offsets + start[o], weightIndex + start[o], start[o + 1] - start[o], weights, bias[o]);
+                    float* anchor = input + y * InputSize * L, d = mapOut + y * C1Size * L;
+                    Strip<TS, TV, Width10>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias);
+                    Strip<TS, TV, Width9>(anchor + 10 * L, d + 10 * L, mapOffsets, mapWeights, taps, weights, mapBias);
+                    Strip<TS, TV, Width9>(anchor + 19 * L, d + 19 * L, mapOffsets, mapWeights, taps, weights, mapBias);
                 }
+            }
+    }
+
+    /// <summary><see cref="ForwardRows"/> for C3: one strip of 10 a row, Table I's maps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void C3Rows<TS, TV>(float* input, float* output, ConvolutionTaps rows, float* weights, float* bias)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
+            for (int o = 0; o < C3Maps; o++)
+            {
+                int first = start[o], taps = start[o + 1] - first;
+                int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
+                float mapBias = bias[o];
+                float* mapOut = output + o * C3Size * C3Size * L;
+                for (int y = 0; y < C3Size; y++)
+                    Strip<TS, TV, Width10>(input + y * S2Size * L, mapOut + y * C3Size * L, mapOffsets, mapWeights, taps, weights, mapBias);
+            }
     }
 
     /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 9) outputs from <paramref name="taps"/> kernel rows.</summary>
@@ -143,18 +177,18 @@ internal static unsafe partial class ConvolutionTiles
             float* r = anchor + offsets[t];
             TV v;
                 v = TS.Load(r + 0 * L); a0 = TS.Fma(v, w0, a0);
-                v = TS.Load(r + 1 * L); a1 = TS.Fma(v, w0, a1); a0 = TS.Fma(v, w1, a0);
-                v = TS.Load(r + 2 * L); a2 = TS.Fma(v, w0, a2); a1 = TS.Fma(v, w1, a1); a0 = TS.Fma(v, w2, a0);
-                v = TS.Load(r + 3 * L); a3 = TS.Fma(v, w0, a3); a2 = TS.Fma(v, w1, a2); a1 = TS.Fma(v, w2, a1); a0 = TS.Fma(v, w3, a0);
-                v = TS.Load(r + 4 * L); a4 = TS.Fma(v, w0, a4); a3 = TS.Fma(v, w1, a3); a2 = TS.Fma(v, w2, a2); a1 = TS.Fma(v, w3, a1); a0 = TS.Fma(v, w4, a0);
-                v = TS.Load(r + 5 * L); a5 = TS.Fma(v, w0, a5); a4 = TS.Fma(v, w1, a4); a3 = TS.Fma(v, w2, a3); a2 = TS.Fma(v, w3, a2); a1 = TS.Fma(v, w4, a1);
-                v = TS.Load(r + 6 * L); a6 = TS.Fma(v, w0, a6); a5 = TS.Fma(v, w1, a5); a4 = TS.Fma(v, w2, a4); a3 = TS.Fma(v, w3, a3); a2 = TS.Fma(v, w4, a2);
-                v = TS.Load(r + 7 * L); a7 = TS.Fma(v, w0, a7); a6 = TS.Fma(v, w1, a6); a5 = TS.Fma(v, w2, a5); a4 = TS.Fma(v, w3, a4); a3 = TS.Fma(v, w4, a3);
-                v = TS.Load(r + 8 * L); a7 = TS.Fma(v, w1, a7); a6 = TS.Fma(v, w2, a6); a5 = TS.Fma(v, w3, a5); a4 = TS.Fma(v, w4, a4); if (W >= 9) { a8 = TS.Fma(v, w0, a8); }
-                v = TS.Load(r + 9 * L); a7 = TS.Fma(v, w2, a7); a6 = TS.Fma(v, w3, a6); a5 = TS.Fma(v, w4, a5); if (W == 10) { a9 = TS.Fma(v, w0, a9); } if (W >= 9) { a8 = TS.Fma(v, w1, a8); }
-                v = TS.Load(r + 10 * L); a7 = TS.Fma(v, w3, a7); a6 = TS.Fma(v, w4, a6); if (W == 10) { a9 = TS.Fma(v, w1, a9); } if (W >= 9) { a8 = TS.Fma(v, w2, a8); }
-                v = TS.Load(r + 11 * L); a7 = TS.Fma(v, w4, a7); if (W == 10) { a9 = TS.Fma(v, w2, a9); } if (W >= 9) { a8 = TS.Fma(v, w3, a8); }
-                if (W >= 9) { v = TS.Load(r + 12 * L); if (W == 10) { a9 = TS.Fma(v, w3, a9); } a8 = TS.Fma(v, w4, a8); }
+                v = TS.Load(r + 1 * L); a0 = TS.Fma(v, w1, a0); a1 = TS.Fma(v, w0, a1);
+                v = TS.Load(r + 2 * L); a0 = TS.Fma(v, w2, a0); a1 = TS.Fma(v, w1, a1); a2 = TS.Fma(v, w0, a2);
+                v = TS.Load(r + 3 * L); a0 = TS.Fma(v, w3, a0); a1 = TS.Fma(v, w2, a1); a2 = TS.Fma(v, w1, a2); a3 = TS.Fma(v, w0, a3);
+                v = TS.Load(r + 4 * L); a0 = TS.Fma(v, w4, a0); a1 = TS.Fma(v, w3, a1); a2 = TS.Fma(v, w2, a2); a3 = TS.Fma(v, w1, a3); a4 = TS.Fma(v, w0, a4);
+                v = TS.Load(r + 5 * L); a1 = TS.Fma(v, w4, a1); a2 = TS.Fma(v, w3, a2); a3 = TS.Fma(v, w2, a3); a4 = TS.Fma(v, w1, a4); a5 = TS.Fma(v, w0, a5);
+                v = TS.Load(r + 6 * L); a2 = TS.Fma(v, w4, a2); a3 = TS.Fma(v, w3, a3); a4 = TS.Fma(v, w2, a4); a5 = TS.Fma(v, w1, a5); a6 = TS.Fma(v, w0, a6);
+                v = TS.Load(r + 7 * L); a3 = TS.Fma(v, w4, a3); a4 = TS.Fma(v, w3, a4); a5 = TS.Fma(v, w2, a5); a6 = TS.Fma(v, w1, a6); a7 = TS.Fma(v, w0, a7);
+                v = TS.Load(r + 8 * L); a4 = TS.Fma(v, w4, a4); a5 = TS.Fma(v, w3, a5); a6 = TS.Fma(v, w2, a6); a7 = TS.Fma(v, w1, a7); if (W >= 9) { a8 = TS.Fma(v, w0, a8); }
+                v = TS.Load(r + 9 * L); a5 = TS.Fma(v, w4, a5); a6 = TS.Fma(v, w3, a6); a7 = TS.Fma(v, w2, a7); if (W >= 9) { a8 = TS.Fma(v, w1, a8); } if (W == 10) { a9 = TS.Fma(v, w0, a9); }
+                v = TS.Load(r + 10 * L); a6 = TS.Fma(v, w4, a6); a7 = TS.Fma(v, w3, a7); if (W >= 9) { a8 = TS.Fma(v, w2, a8); } if (W == 10) { a9 = TS.Fma(v, w1, a9); }
+                v = TS.Load(r + 11 * L); a7 = TS.Fma(v, w4, a7); if (W >= 9) { a8 = TS.Fma(v, w3, a8); } if (W == 10) { a9 = TS.Fma(v, w2, a9); }
+                if (W >= 9) { v = TS.Load(r + 12 * L); a8 = TS.Fma(v, w4, a8); if (W == 10) { a9 = TS.Fma(v, w3, a9); } }
                 if (W == 10) { v = TS.Load(r + 13 * L); a9 = TS.Fma(v, w4, a9); }
         }
         TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
