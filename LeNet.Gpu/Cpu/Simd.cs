@@ -64,13 +64,6 @@ internal unsafe interface ISimd<TV> where TV : struct
     static abstract TV Pow2FromShifted(TV j);
 
     /// <summary>
-    /// p·2^n by adding n to p's exponent field, j = n + 1.5·2^23 as for <see cref="Pow2FromShifted"/>: the same bits as
-    /// the multiplication wherever p and the product are normal (a product by a power of two is exact), in two integer
-    /// operations instead of three (j's shift constant has no bits left after the shift by 23).
-    /// </summary>
-    static abstract TV ScaleByPow2FromShifted(TV p, TV j);
-
-    /// <summary>
     /// Sum of the lanes in the canonical order: adjacent pairs, then pairs of those, halves last
     /// ((x0+x1)+(x2+x3) for 128 bits; <see cref="CanonicalSum"/>).
     /// </summary>
@@ -102,9 +95,6 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2FromShifted(Vector512<float> j) =>
         Vector512.ShiftLeft(j.AsInt32() - Vector512.Create(Exp.ShiftedBits - 127), 23).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ScaleByPow2FromShifted(Vector512<float> p, Vector512<float> j) =>
-        (p.AsInt32() + Vector512.ShiftLeft(j.AsInt32(), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Simd256.Sum(a.GetLower()) + Simd256.Sum(a.GetUpper());
 }
 
@@ -134,9 +124,6 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2FromShifted(Vector256<float> j) =>
         Vector256.ShiftLeft(j.AsInt32() - Vector256.Create(Exp.ShiftedBits - 127), 23).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ScaleByPow2FromShifted(Vector256<float> p, Vector256<float> j) =>
-        (p.AsInt32() + Vector256.ShiftLeft(j.AsInt32(), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Simd128.Sum(a.GetLower()) + Simd128.Sum(a.GetUpper());
 }
 
@@ -166,9 +153,6 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2FromShifted(Vector128<float> j) =>
         Vector128.ShiftLeft(j.AsInt32() - Vector128.Create(Exp.ShiftedBits - 127), 23).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> ScaleByPow2FromShifted(Vector128<float> p, Vector128<float> j) =>
-        (p.AsInt32() + Vector128.ShiftLeft(j.AsInt32(), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector128<float> a)
     {
@@ -208,7 +192,6 @@ internal unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(float mask) => Bits(mask) < 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float magnitude, float sign) => Bits(Bits(magnitude) | (Bits(sign) & int.MinValue));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2FromShifted(float j) => Bits((Bits(j) - (Exp.ShiftedBits - 127)) << 23);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ScaleByPow2FromShifted(float p, float j) => Bits(Bits(p) + (Bits(j) << 23));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float a) => a;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private static int Bits(float x) => BitConverter.SingleToInt32Bits(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private static float Bits(int x) => BitConverter.Int32BitsToSingle(x);

@@ -29,36 +29,21 @@ internal static class Exp
         FromShifted<TS, TV>(TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift)), t, TS.Broadcast(Shift), TS.Broadcast(1f));
 
     /// <summary>
-    /// <see cref="OfClamped"/>(−2m) for m in [0, 9.1] (what the scaled tanh passes): the same bits, since −2m is exact
-    /// and so is −2·log2 e, the FMA's product m·(−2·log2 e) is the same real number as (−2m)·log2 e; n is formed without
-    /// waiting for the multiplication (the scaled tanh's dependent chain, which bounds the squashing, is three cycles
-    /// shorter), and 2^n (n ≥ −27) is applied to the exponent field (<see cref="FromShiftedNormal"/>). <paramref name="shift"/>
+    /// <see cref="OfClamped"/>(−2m) for m in [0, 43.5]: the same bits, since −2m is exact and so is −2·log2 e, the FMA's
+    /// product m·(−2·log2 e) is the same real number as (−2m)·log2 e; n is formed without waiting for the multiplication
+    /// (the scaled tanh's dependent chain, which bounds the squashing, is three cycles shorter). <paramref name="shift"/>
     /// and <paramref name="one"/> are <see cref="Shift"/> and 1 broadcast, passed in so that a loop keeps them in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV OfMinusTwice<TS, TV>(TV m, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
     {
         var t = TS.Multiply(m, TS.Broadcast(-2f)); // before j, whose FMA may then overwrite m's register (no copy)
-        return FromShiftedNormal<TS, TV>(TS.Fma(m, TS.Broadcast(-2f * Log2E), shift), t, shift, one);
+        return FromShifted<TS, TV>(TS.Fma(m, TS.Broadcast(-2f * Log2E), shift), t, shift, one);
     }
 
     /// <summary>e^t from j = t·log2 e + Shift (n in its low bits) and t.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FromShifted<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct =>
-        TS.Multiply(Polynomial<TS, TV>(j, t, shift, one), TS.Pow2FromShifted(j));
-
-    /// <summary>
-    /// <see cref="FromShifted"/> for n ≥ −27 (t ≥ −18.2, the scaled tanh's): 2^n applied to the polynomial's exponent,
-    /// the same bits as the multiplication (the polynomial is 0.70–1.42 and the product stays normal), one operation and
-    /// two cycles of the chain fewer.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FromShiftedNormal<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct =>
-        TS.ScaleByPow2FromShifted(Polynomial<TS, TV>(j, t, shift, one), j);
-
-    /// <summary>e^r, r = t − n·ln 2 (|r| ≤ ln2/2), by its Taylor polynomial.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Polynomial<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
+    private static TV FromShifted<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
     {
         var n = TS.Subtract(j, shift);
         // Constant first (a product's factors commute, so the bits are the same): the JIT then adds into t's register
@@ -72,7 +57,8 @@ internal static class Exp
         p = TS.Fma(p, r, TS.Broadcast(1f / 6f));
         p = TS.Fma(p, r, TS.Broadcast(0.5f));
         p = TS.Fma(p, r, one);
-        return TS.Fma(p, r, one);
+        p = TS.Fma(p, r, one);
+        return TS.Multiply(p, TS.Pow2FromShifted(j));
     }
 }
 
