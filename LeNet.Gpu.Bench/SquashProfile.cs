@@ -102,7 +102,7 @@ public static unsafe class SquashProfile
     private static void TwoPass<TS, TV>(PinnedBuffer<float> buffer, int block) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
-        float* e = stackalloc float[block * L];
+        float* e = stackalloc float[block * L], inv = stackalloc float[block * L];
         TV slope = TS.Broadcast(VectorMath.TanhSlope), scale = TS.Broadcast(VectorMath.TanhScale), small = TS.Broadcast(0.4f);
         TV large = TS.Broadcast(9.1f), shift = TS.Broadcast(Exp.Shift), one = TS.Broadcast(1f);
         for (int m = 0; m < C1Maps; m++)
@@ -114,12 +114,13 @@ public static unsafe class SquashProfile
                 {
                     TV x = TS.Multiply(slope, TS.Load(a + i * L));
                     TS.Store(a + i * L, x);
-                    TS.Store(e + i * L, VectorMath.TanhExp<TS, TV>(x, large, shift, one));
+                    TS.Store(e + i * L, VectorMath.TanhExp<TS, TV>(x, large, shift, one, out TV inverse));
+                    TS.Store(inv + i * L, inverse);
                 }
                 for (int i = 0; i < count; i++)
                 {
                     TV x = TS.Load(a + i * L);
-                    TV t = TS.Select(TS.GreaterThan(small, TS.Abs(x)), VectorMath.TanhSmall<TS, TV>(x), VectorMath.TanhLarge<TS, TV>(x, TS.Load(e + i * L), one));
+                    TV t = TS.Select(TS.GreaterThan(small, TS.Abs(x)), VectorMath.TanhSmall<TS, TV>(x), VectorMath.TanhLarge<TS, TV>(x, TS.Load(e + i * L), TS.Load(inv + i * L)));
                     TS.Store(a + i * L, TS.Multiply(scale, t));
                 }
             }

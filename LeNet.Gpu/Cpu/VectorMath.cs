@@ -29,23 +29,31 @@ internal static class Exp
         FromShifted<TS, TV>(TS.Fma(t, TS.Broadcast(Log2E), TS.Broadcast(Shift)), t, TS.Broadcast(Shift), TS.Broadcast(1f));
 
     /// <summary>
-    /// <see cref="OfClamped"/>(−2m) for m in [0, 43.5]: the same bits, since −2m is exact and so is −2·log2 e, the FMA's
-    /// product m·(−2·log2 e) is the same real number as (−2m)·log2 e; n is formed without waiting for the multiplication
-    /// (the scaled tanh's dependent chain, which bounds the squashing, is three cycles shorter). <paramref name="shift"/>
-    /// and <paramref name="one"/> are <see cref="Shift"/> and 1 broadcast, passed in so that a loop keeps them in registers.
+    /// <see cref="OfClamped"/>(−2m) for m in [0, 9.1], left as e = p·2^n: returns p, and 2^−n in
+    /// <paramref name="inverse"/> (what <see cref="VectorMath.TanhLarge"/> divides with). n is formed as −k from
+    /// k = round(2m·log2 e) (j = m·(2·log2 e) + Shift): rounding to nearest even is symmetric about the even Shift,
+    /// and 2·log2 e and −2m are exact, so n, r and p are the bits <see cref="OfClamped"/>(−2m) has, and j's low
+    /// bits give 2^−n = 2^k directly (<see cref="ISimd{TV}.Pow2FromShifted"/>). <paramref name="shift"/> and
+    /// <paramref name="one"/> are <see cref="Shift"/> and 1 broadcast, passed in so that a loop keeps them in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV OfMinusTwice<TS, TV>(TV m, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
+    public static TV OfMinusTwice<TS, TV>(TV m, TV shift, TV one, out TV inverse) where TS : struct, ISimd<TV> where TV : struct
     {
         var t = TS.Multiply(m, TS.Broadcast(-2f)); // before j, whose FMA may then overwrite m's register (no copy)
-        return FromShifted<TS, TV>(TS.Fma(m, TS.Broadcast(-2f * Log2E), shift), t, shift, one);
+        var j = TS.Fma(m, TS.Broadcast(2f * Log2E), shift);
+        inverse = TS.Pow2FromShifted(j);
+        return Mantissa<TS, TV>(TS.Subtract(shift, j), t, one);
     }
 
     /// <summary>e^t from j = t·log2 e + Shift (n in its low bits) and t.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FromShifted<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct
+    private static TV FromShifted<TS, TV>(TV j, TV t, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct =>
+        TS.Multiply(Mantissa<TS, TV>(TS.Subtract(j, shift), t, one), TS.Pow2FromShifted(j));
+
+    /// <summary>p = e^r, r = t − n·ln 2 (so that e^t = p·2^n), for n integral.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Mantissa<TS, TV>(TV n, TV t, TV one) where TS : struct, ISimd<TV> where TV : struct
     {
-        var n = TS.Subtract(j, shift);
         // Constant first (a product's factors commute, so the bits are the same): the JIT then adds into t's register
         // instead of copying n for each FMA.
         var r = TS.Fma(TS.Broadcast(-Ln2Hi), n, t);
@@ -57,8 +65,7 @@ internal static class Exp
         p = TS.Fma(p, r, TS.Broadcast(1f / 6f));
         p = TS.Fma(p, r, TS.Broadcast(0.5f));
         p = TS.Fma(p, r, one);
-        p = TS.Fma(p, r, one);
-        return TS.Multiply(p, TS.Pow2FromShifted(j));
+        return TS.Fma(p, r, one);
     }
 }
 
@@ -83,7 +90,8 @@ internal static class VectorMath
     public static TV Tanh<TS, TV>(TV x) where TS : struct, ISimd<TV> where TV : struct
     {
         TV large = TS.Broadcast(LargeTanh), shift = TS.Broadcast(Exp.Shift), one = TS.Broadcast(1f);
-        return TS.Select(TS.GreaterThan(TS.Broadcast(SmallTanh), TS.Abs(x)), TanhSmall<TS, TV>(x), TanhLarge<TS, TV>(x, TanhExp<TS, TV>(x, large, shift, one), one));
+        var p = TanhExp<TS, TV>(x, large, shift, one, out var inverse);
+        return TS.Select(TS.GreaterThan(TS.Broadcast(SmallTanh), TS.Abs(x)), TanhSmall<TS, TV>(x), TanhLarge<TS, TV>(x, p, inverse));
     }
 
     /// <summary>tanh(x) for |x| &lt; 0.4: its Taylor polynomial.</summary>
@@ -101,17 +109,24 @@ internal static class VectorMath
     }
 
     /// <summary>
-    /// e = e^(−2|x|), |x| clamped at 9.1: what <see cref="TanhLarge"/> needs. <paramref name="large"/>,
-    /// <paramref name="shift"/>, <paramref name="one"/>: 9.1, <see cref="Exp.Shift"/> and 1 broadcast (a loop hoists them).
+    /// e = e^(−2|x|), |x| clamped at 9.1, as p·2^n: returns p and 2^−n, what <see cref="TanhLarge"/> needs.
+    /// <paramref name="large"/>, <paramref name="shift"/>, <paramref name="one"/>: 9.1, <see cref="Exp.Shift"/> and 1
+    /// broadcast (a loop hoists them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TV TanhExp<TS, TV>(TV x, TV large, TV shift, TV one) where TS : struct, ISimd<TV> where TV : struct =>
-        Exp.OfMinusTwice<TS, TV>(TS.Min(large, TS.Abs(x)), shift, one);
+    internal static TV TanhExp<TS, TV>(TV x, TV large, TV shift, TV one, out TV inverse) where TS : struct, ISimd<TV> where TV : struct =>
+        Exp.OfMinusTwice<TS, TV>(TS.Min(large, TS.Abs(x)), shift, one, out inverse);
 
-    /// <summary>tanh(x) for |x| ≥ 0.4 from e = <see cref="TanhExp"/>(x): (1 − e)/(1 + e), x's sign.</summary>
+    /// <summary>
+    /// tanh(x) for |x| ≥ 0.4 from e = p·2^n (<see cref="TanhExp"/>): (1 − e)/(1 + e) with x's sign, computed as
+    /// (2^−n − p)/(2^−n + p). The same bits: with 2^−n ≤ 2^27 and e ≥ 2^−28 everything stays normal, so scaling by a
+    /// power of two commutes with rounding (2^−n − p is 2^−n·(1 − e) rounded, the same for the sum) and the quotient
+    /// of the two is the same real number; a NaN p passes through both alike. The product p·2^n is not formed: three
+    /// cycles off the squashing's dependent chain and one instruction fewer a vector.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TV TanhLarge<TS, TV>(TV x, TV e, TV one) where TS : struct, ISimd<TV> where TV : struct =>
-        TS.CopySign(TS.Divide(TS.Subtract(one, e), TS.Add(one, e)), x);
+    internal static TV TanhLarge<TS, TV>(TV x, TV p, TV inverse) where TS : struct, ISimd<TV> where TV : struct =>
+        TS.CopySign(TS.Divide(TS.Subtract(inverse, p), TS.Add(inverse, p)), x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Sigmoid<TS, TV>(TV a) where TS : struct, ISimd<TV> where TV : struct
@@ -155,9 +170,9 @@ internal static class VectorMath
                 TV m0 = TS.GreaterThan(small, TS.Abs(x0)), m1 = TS.GreaterThan(small, TS.Abs(x1));
                 if (!TS.Any(m0) && !TS.Any(m1))
                 {
-                    TV e0 = TanhExp<TS, TV>(x0, large, shift, one), e1 = TanhExp<TS, TV>(x1, large, shift, one);
-                    t0 = TanhLarge<TS, TV>(x0, e0, one);
-                    t1 = TanhLarge<TS, TV>(x1, e1, one);
+                    TV p0 = TanhExp<TS, TV>(x0, large, shift, one, out TV i0), p1 = TanhExp<TS, TV>(x1, large, shift, one, out TV i1);
+                    t0 = TanhLarge<TS, TV>(x0, p0, i0);
+                    t1 = TanhLarge<TS, TV>(x1, p1, i1);
                 }
                 else if (TS.All(m0) && TS.All(m1))
                 {
@@ -166,8 +181,8 @@ internal static class VectorMath
                 }
                 else
                 {
-                    TV e0 = TanhExp<TS, TV>(x0, large, shift, one), e1 = TanhExp<TS, TV>(x1, large, shift, one);
-                    TV l0 = TanhLarge<TS, TV>(x0, e0, one), l1 = TanhLarge<TS, TV>(x1, e1, one);
+                    TV p0 = TanhExp<TS, TV>(x0, large, shift, one, out TV i0), p1 = TanhExp<TS, TV>(x1, large, shift, one, out TV i1);
+                    TV l0 = TanhLarge<TS, TV>(x0, p0, i0), l1 = TanhLarge<TS, TV>(x1, p1, i1);
                     t0 = TS.Select(m0, TanhSmall<TS, TV>(x0), l0);
                     t1 = TS.Select(m1, TanhSmall<TS, TV>(x1), l1);
                 }
