@@ -197,14 +197,19 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
             ForwardImage(worker, looseStart + item - tileItems);
             return;
         }
-        int first = item < pairItems ? 2 * item : pairItems + item, tiles = item < pairItems ? 2 : 1;
+        int first = FirstTileOf(item), tiles = item < pairItems ? 2 : 1;
         for (int slot = 0; slot < tiles; slot++)
         {
             int tile = first + slot, valid = Math.Min(L, count - tile * L);
             float* x = Place(Layer.Input, tile, worker, slot);
             if (images != null) TileStaging<TS, TV>.Floats(images + (long)tile * L * InputLength, valid, x);
             else TileStaging<TS, TV>.Mnist(mnist + (long)tile * L * InputField.MnistLength, valid, x);
-            ForwardConvolutions(tile, worker, slot);
+            // While C1 runs, the images of the tile this worker stages next come toward its caches: the item's second
+            // tile, else the first of item + threads, the one it takes next while the workers alternate (as items of
+            // equal work make them do; a wrong guess only costs the lines).
+            int next = slot + 1 < tiles ? tile + 1 : FirstTileOf(item + pool.Threads);
+            if (images == null || next < 0) ForwardConvolutions(tile, worker, slot);
+            else ForwardConvolutions(tile, worker, slot, (byte*)(images + (long)next * L * InputLength), Math.Min(L, count - next * L) * InputLength * sizeof(float));
         }
         if (tiles == 1)
         {
@@ -220,6 +225,9 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
         ForwardOutput(first, Math.Min(L, count - first * L), worker, 0);
         ForwardOutput(second, Math.Min(L, count - second * L), worker, 1);
     }
+
+    /// <summary>The first tile of forward item <paramref name="item"/>; −1 past the tiles.</summary>
+    private int FirstTileOf(int item) => item >= tileItems ? -1 : item < pairItems ? 2 * item : pairItems + item;
 
     private void ForwardImage(int worker, int n)
     {
@@ -272,13 +280,13 @@ internal sealed unsafe partial class TileEngine<TS, TV> : ITileEngine where TS :
     }
 
     /// <summary>C1 to S4 of a tile whose input is in place.</summary>
-    private void ForwardConvolutions(int tile, int worker, int slot)
+    private void ForwardConvolutions(int tile, int worker, int slot, byte* prefetch = null, int prefetchBytes = 0)
     {
         float* p = parameters;
         float* x = Place(Layer.Input, tile, worker, slot), a1 = Place(Layer.C1, tile, worker, slot), a2 = Place(Layer.S2, tile, worker, slot);
         float* a3 = Place(Layer.C3, tile, worker, slot), a4 = Place(Layer.S4, tile, worker, slot);
 
-        ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset);
+        ConvolutionTiles.ForwardRows<TS, TV>(x, InputSize, a1, C1Maps, C1Size, C1Size, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset, prefetch, prefetchBytes);
         if (convolution != Activation.Identity) VectorMath.SquashInPlace<TS, TV>(a1, LengthOf(Layer.C1), squashing);
         SubsamplingTiles.Forward<TS, TV>(a1, C1Maps, S2Size, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, squashing, a2);
         ConvolutionTiles.ForwardRows<TS, TV>(a2, S2Size, a3, C3Maps, C3Size, C3Size, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset);
