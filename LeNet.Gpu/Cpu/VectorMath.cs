@@ -149,7 +149,7 @@ internal static class VectorMath
     /// operations, and the core keeps only so many instructions in flight, so the loop's speed is about its instruction
     /// count times that latency (kernels.md): two vectors go side by side, a pair skips the branch none of its lanes
     /// takes (the polynomial when no lane is under 0.4, the exponential and the division when every lane is), and the
-    /// constants stay in registers. 15.0 cycles a vector on S2's outputs (28 one at a time). A lane's result is the one
+    /// constants stay in registers. 14.1 cycles a vector on S2's outputs (28 one at a time). A lane's result is the one
     /// the select would have taken, bit for bit.
     /// </summary>
     // Compiled once, without the call profile: the same code in every process (kernels.md).
