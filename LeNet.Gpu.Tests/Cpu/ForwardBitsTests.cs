@@ -52,8 +52,9 @@ public class ForwardBitsTests
     }
 
     /// <summary>
-    /// Predict (each tile's layers in its worker's own buffers, none kept) gives Forward's probabilities and predictions
-    /// bit for bit, and then refuses to hand out activations it did not keep.
+    /// Predict (each tile's layers in its worker's own buffers, none kept; with linear convolutions C1 and S2, and C3
+    /// and S4, run as one, the convolutions' sums never stored) gives Forward's probabilities and predictions bit for
+    /// bit, and then refuses to hand out activations it did not keep.
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]

@@ -87,6 +87,7 @@ internal sealed class ConvolutionTaps
 /// 5×5 convolutions on tiles (layout in <see cref="TileLayout"/>; every element is one vector of L images).
 /// <code>
 /// ForwardRows:      out [maps][outH][outW] = bias + Σ kernel rows   (C1 1→6 32→28; C3 6→16 14→10, Table I)
+/// C1ToS2, C3ToS4:   the same sums, added in pairs in registers into the subsampling layer's (inference, unsquashed)
 /// InputGradientC3:  dIn [6][14][14] = full correlation of dOut [16][10][10] with C3's weights (Table I)
 /// WeightGradient:   acc[ky][kx] += Σ_(y,x) dOut[y,x] · in[y+ky, x+kx]   (one (out, in) map pair; in² if squared)
 /// </code>
@@ -133,6 +134,7 @@ internal static unsafe partial class ConvolutionTiles
         where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
+        var store = new StoreSums();
         byte* prefetchEnd = prefetch + prefetchBytes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
             for (int o = 0; o < C1Maps; o++)
@@ -144,9 +146,9 @@ internal static unsafe partial class ConvolutionTiles
                 for (int y = 0; y < C1Size; y++)
                 {
                     float* anchor = input + y * InputSize * L, d = mapOut + y * C1Size * L;
-                    Strip<TS, TV, Width10>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias);
-                    Strip<TS, TV, Width9>(anchor + 10 * L, d + 10 * L, mapOffsets, mapWeights, taps, weights, mapBias);
-                    Strip<TS, TV, Width9>(anchor + 19 * L, d + 19 * L, mapOffsets, mapWeights, taps, weights, mapBias);
+                    Strip<TS, TV, Width10, StoreSums>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
+                    Strip<TS, TV, Width9, StoreSums>(anchor + 10 * L, d + 10 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
+                    Strip<TS, TV, Width9, StoreSums>(anchor + 19 * L, d + 19 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
                     if (Sse.IsSupported && prefetch < prefetchEnd)
                     {
                         // Four lines a row (~450 cycles of multiply-adds), so the misses never queue: a prefetch never
@@ -161,10 +163,58 @@ internal static unsafe partial class ConvolutionTiles
             }
     }
 
-    /// <summary><see cref="ForwardRows"/> for C3: one strip of 10 a row, Table I's maps.</summary>
+    /// <summary>
+    /// C1 and S2 in one pass, for a forward pass that keeps no C1 and does not squash it: each C1 row's strips as in
+    /// <see cref="C1Rows"/>, their sums added in horizontal pairs while still in registers (<see cref="PairSums"/>)
+    /// and, on odd rows, into S2's weighted sums c·(top pair + bottom pair) + b; each S2 map squashed once done.
+    /// C1 is never written: S2's sums come from registers, not from C1's 150 KB. The same operations per output as
+    /// C1 then <see cref="SubsamplingTiles.Forward"/>. Prefetches as <see cref="C1Rows"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void C3Rows<TS, TV>(float* input, float* output, ConvolutionTaps rows, float* weights, float* bias)
-        where TS : struct, ISimd<TV> where TV : struct
+    public static void C1ToS2<TS, TV>(float* input, ConvolutionTaps rows, float* weights, float* bias, float* s2Coefficient, float* s2Bias,
+        Squashing squashing, float* s2, byte* prefetch, int prefetchBytes) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        float* carry = stackalloc float[L];
+        byte* prefetchEnd = prefetch + prefetchBytes;
+        fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
+            for (int o = 0; o < C1Maps; o++)
+            {
+                int first = start[o], taps = start[o + 1] - first;
+                int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
+                float mapBias = bias[o];
+                float* s2Map = s2 + o * S2Size * S2Size * L;
+                var pairs = new PairSums { Carry = carry, Coefficient = s2Coefficient[o], Bias = s2Bias[o] };
+                for (int y = 0; y < C1Size; y++)
+                {
+                    float* anchor = input + y * InputSize * L, d = s2Map + (y >> 1) * S2Size * L;
+                    pairs.Bottom = (y & 1) == 1;
+                    pairs.Position = 0;
+                    Strip<TS, TV, Width10, PairSums>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
+                    pairs.Position = 1;
+                    Strip<TS, TV, Width9, PairSums>(anchor + 10 * L, d + 5 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
+                    pairs.Position = 2;
+                    Strip<TS, TV, Width9, PairSums>(anchor + 19 * L, d + 9 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
+                    if (Sse.IsSupported && prefetch < prefetchEnd)
+                    {
+                        Sse.Prefetch0(prefetch);
+                        Sse.Prefetch0(prefetch + 64);
+                        Sse.Prefetch0(prefetch + 128);
+                        Sse.Prefetch0(prefetch + 192);
+                        prefetch += 256;
+                    }
+                }
+                VectorMath.SquashInPlace<TS, TV>(s2Map, S2Size * S2Size, squashing);
+            }
+    }
+
+    /// <summary>
+    /// C3 and S4 in one pass, as <see cref="C1ToS2"/> does C1 and S2: each C3 row's strip of 10 (<see cref="C3Rows"/>)
+    /// added in pairs in registers, on odd rows into S4's weighted sums; each S4 map squashed once done; C3 never written.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    public static void C3ToS4<TS, TV>(float* input, ConvolutionTaps rows, float* weights, float* bias, float* s4Coefficient, float* s4Bias,
+        Squashing squashing, float* s4) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
@@ -173,16 +223,40 @@ internal static unsafe partial class ConvolutionTiles
                 int first = start[o], taps = start[o + 1] - first;
                 int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
                 float mapBias = bias[o];
+                float* s4Map = s4 + o * S4Size * S4Size * L;
+                var pairs = new PairSums { Coefficient = s4Coefficient[o], Bias = s4Bias[o] };
+                for (int y = 0; y < C3Size; y++)
+                {
+                    pairs.Bottom = (y & 1) == 1;
+                    Strip<TS, TV, Width10, PairSums>(input + y * S2Size * L, s4Map + (y >> 1) * S4Size * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
+                }
+                VectorMath.SquashInPlace<TS, TV>(s4Map, S4Size * S4Size, squashing);
+            }
+    }
+
+    /// <summary><see cref="ForwardRows"/> for C3: one strip of 10 a row, Table I's maps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void C3Rows<TS, TV>(float* input, float* output, ConvolutionTaps rows, float* weights, float* bias)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        var store = new StoreSums();
+        fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
+            for (int o = 0; o < C3Maps; o++)
+            {
+                int first = start[o], taps = start[o + 1] - first;
+                int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
+                float mapBias = bias[o];
                 float* mapOut = output + o * C3Size * C3Size * L;
                 for (int y = 0; y < C3Size; y++)
-                    Strip<TS, TV, Width10>(input + y * S2Size * L, mapOut + y * C3Size * L, mapOffsets, mapWeights, taps, weights, mapBias);
+                    Strip<TS, TV, Width10, StoreSums>(input + y * S2Size * L, mapOut + y * C3Size * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
             }
     }
 
     /// <summary>One strip of <see cref="ForwardRows"/>: W (10 or 9) outputs from <paramref name="taps"/> kernel rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Strip<TS, TV, TW>(float* anchor, float* d, int* offsets, int* weightIndex, int taps, float* weights, float bias)
-        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
+    private static void Strip<TS, TV, TW, TE>(float* anchor, float* d, int* offsets, int* weightIndex, int taps, float* weights, float bias, ref TE end)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth where TE : struct, IStripEnd
     {
         int L = TS.Lanes, W = TW.Value;
         TV b = TS.Broadcast(bias);
@@ -208,10 +282,7 @@ internal static unsafe partial class ConvolutionTiles
                 if (W >= 9) { v = TS.Load(r + 12 * L); a8 = TS.Fma(v, w4, a8); if (W == 10) { a9 = TS.Fma(v, w3, a9); } }
                 if (W == 10) { v = TS.Load(r + 13 * L); a9 = TS.Fma(v, w4, a9); }
         }
-        TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
-        TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
-        if (W >= 9) TS.Store(d + 8 * L, a8);
-        if (W == 10) TS.Store(d + 9 * L, a9);
+        end.End<TS, TV, TW>(d, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
     }
 
     /// <summary>
@@ -386,4 +457,76 @@ internal struct Squared : IInputTransform
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<TS, TV>(TV v) where TS : struct, ISimd<TV> where TV : struct => TS.Multiply(v, v);
+}
+
+/// <summary>What a convolution strip does with its W sums (W = TW's value) once its multiply-adds are done.</summary>
+internal unsafe interface IStripEnd
+{
+    void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth;
+}
+
+/// <summary>Writes the strip's W sums to d, d + L, …: the layer's outputs.</summary>
+internal unsafe struct StoreSums : IStripEnd
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
+    {
+        int L = TS.Lanes, W = TW.Value;
+        TS.Store(d, a0); TS.Store(d + L, a1); TS.Store(d + 2 * L, a2); TS.Store(d + 3 * L, a3);
+        TS.Store(d + 4 * L, a4); TS.Store(d + 5 * L, a5); TS.Store(d + 6 * L, a6); TS.Store(d + 7 * L, a7);
+        if (W >= 9) TS.Store(d + 8 * L, a8);
+        if (W == 10) TS.Store(d + 9 * L, a9);
+    }
+}
+
+/// <summary>
+/// C1's strip sums (a row's strips of 10, 9 and 9: positions 0, 1, 2) added in horizontal pairs (x even first) as S2
+/// adds them: on a top row (even y) each pair is stored at d, d + L, …; on a bottom row the top pair there is added
+/// first, then c·sum + b stored. Position 1's last sum (x = 18) waits in <see cref="Carry"/> for position 2's first.
+/// </summary>
+internal unsafe struct PairSums : IStripEnd
+{
+    public float* Carry;
+    public bool Bottom;
+    public int Position;
+    public float Coefficient, Bias;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
+        where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
+    {
+        if (Position == 0)
+        {
+            Put<TS, TV>(d, TS.Add(a0, a1), TS.Add(a2, a3), TS.Add(a4, a5), TS.Add(a6, a7), TS.Add(a8, a9), 5);
+        }
+        else if (Position == 1)
+        {
+            TS.Store(Carry, a8);
+            Put<TS, TV>(d, TS.Add(a0, a1), TS.Add(a2, a3), TS.Add(a4, a5), TS.Add(a6, a7), default, 4);
+        }
+        else
+        {
+            Put<TS, TV>(d, TS.Add(TS.Load(Carry), a0), TS.Add(a1, a2), TS.Add(a3, a4), TS.Add(a5, a6), TS.Add(a7, a8), 5);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly void Put<TS, TV>(float* d, TV p0, TV p1, TV p2, TV p3, TV p4, int count) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int L = TS.Lanes;
+        if (!Bottom)
+        {
+            TS.Store(d, p0); TS.Store(d + L, p1); TS.Store(d + 2 * L, p2); TS.Store(d + 3 * L, p3);
+            if (count == 5) TS.Store(d + 4 * L, p4);
+            return;
+        }
+        TV c = TS.Broadcast(Coefficient), b = TS.Broadcast(Bias);
+        TS.Store(d, TS.Fma(c, TS.Add(TS.Load(d), p0), b));
+        TS.Store(d + L, TS.Fma(c, TS.Add(TS.Load(d + L), p1), b));
+        TS.Store(d + 2 * L, TS.Fma(c, TS.Add(TS.Load(d + 2 * L), p2), b));
+        TS.Store(d + 3 * L, TS.Fma(c, TS.Add(TS.Load(d + 3 * L), p3), b));
+        if (count == 5) TS.Store(d + 4 * L, TS.Fma(c, TS.Add(TS.Load(d + 4 * L), p4), b));
+    }
 }
