@@ -149,18 +149,25 @@ internal static unsafe partial class ConvolutionTiles
                     Strip<TS, TV, Width10, StoreSums>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
                     Strip<TS, TV, Width9, StoreSums>(anchor + 10 * L, d + 10 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
                     Strip<TS, TV, Width9, StoreSums>(anchor + 19 * L, d + 19 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
-                    if (Sse.IsSupported && prefetch < prefetchEnd)
-                    {
-                        // Four lines a row (~450 cycles of multiply-adds), so the misses never queue: a prefetch never
-                        // faults, and the last row's may reach up to 192 bytes past the images, harmlessly.
-                        Sse.Prefetch0(prefetch);
-                        Sse.Prefetch0(prefetch + 64);
-                        Sse.Prefetch0(prefetch + 128);
-                        Sse.Prefetch0(prefetch + 192);
-                        prefetch += 256;
-                    }
+                    PrefetchRow(ref prefetch, prefetchEnd);
                 }
             }
+    }
+
+    /// <summary>
+    /// What C1 asks for after each of its rows: the next four cache lines of [prefetch, end), four a row (~450 cycles of
+    /// multiply-adds) so that the misses never queue. A prefetch never faults: the last row's may reach up to 192 bytes
+    /// past the images, harmlessly.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRow(ref byte* prefetch, byte* end)
+    {
+        if (!Sse.IsSupported || prefetch >= end) return;
+        Sse.Prefetch0(prefetch);
+        Sse.Prefetch0(prefetch + 64);
+        Sse.Prefetch0(prefetch + 128);
+        Sse.Prefetch0(prefetch + 192);
+        prefetch += 256;
     }
 
     /// <summary>
@@ -195,14 +202,7 @@ internal static unsafe partial class ConvolutionTiles
                     Strip<TS, TV, Width9, PairSums>(anchor + 10 * L, d + 5 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
                     pairs.Position = 2;
                     Strip<TS, TV, Width9, PairSums>(anchor + 19 * L, d + 9 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
-                    if (Sse.IsSupported && prefetch < prefetchEnd)
-                    {
-                        Sse.Prefetch0(prefetch);
-                        Sse.Prefetch0(prefetch + 64);
-                        Sse.Prefetch0(prefetch + 128);
-                        Sse.Prefetch0(prefetch + 192);
-                        prefetch += 256;
-                    }
+                    PrefetchRow(ref prefetch, prefetchEnd);
                 }
                 VectorMath.SquashInPlace<TS, TV>(s2Map, S2Size * S2Size, squashing);
             }
