@@ -112,6 +112,12 @@ public static unsafe class LayerProfile
             a4 = tile[Layer.S4], a5 = tile[Layer.C5], a6 = tile[Layer.F6], a7 = tile[Layer.Output];
         ConvolutionTaps c1Rows = tile.C1Rows, c3Rows = tile.C3Rows;
 
+        // A second tile for the dense layers' two-tile kernels, which Predict runs where a worker has two tiles.
+        var pair = new BenchTile<TS, TV>();
+        float* b4 = pair[Layer.S4], b5 = pair[Layer.C5], b6 = pair[Layer.F6];
+        FullyConnectedTiles.Forward<TS, TV>(a4, ActivationLayout.LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, sq, a5);
+        new Span<float>(a4, ActivationLayout.LengthOf(Layer.S4) * L).CopyTo(new Span<float>(b4, ActivationLayout.LengthOf(Layer.S4) * L));
+        new Span<float>(a5, C5Units * L).CopyTo(new Span<float>(b5, C5Units * L));
         var layers = new (string Name, long MultiplyAdds, Action Body)[]
         {
             ("stage", 0, tile.Stage),
@@ -123,12 +129,23 @@ public static unsafe class LayerProfile
             ("F6", 10_080, () => FullyConnectedTiles.Forward<TS, TV>(a5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, sq, a6)),
             ("OUT", 840, () => FullyConnectedTiles.Forward<TS, TV>(a6, F6Units, p + P.OutputWeight.Offset, p + P.OutputBias.Offset, Classes, false, sq, a7)),
         };
-        var works = layers.Select(l => (Func<double>)(() =>
+        // Rows past the layers, not in the total: Predict's own kernels. The dense layers' two-tile kernels (timed per
+        // pair, reported per tile), and with linear convolutions C1 and S2, C3 and S4 as one (into the second tile's S2, S4).
+        float* b2 = pair[Layer.S2];
+        var extras = new (string Name, long MultiplyAdds, int Tiles, Action Body)[]
+        {
+            ("C5 ×2", 48_000, 2, () => FullyConnectedTiles.ForwardPair<TS, TV>(a4, b4, ActivationLayout.LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, sq, a5, b5)),
+            ("F6 ×2", 10_080, 2, () => FullyConnectedTiles.ForwardPair<TS, TV>(a5, b5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, sq, a6, b6)),
+            ("C1+S2", 117_600, 1, () => ConvolutionTiles.C1ToS2<TS, TV>(x, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, sq, b2, null, 0)),
+            ("C3+S4", 150_000, 1, () => ConvolutionTiles.C3ToS4<TS, TV>(a2, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, sq, b4)),
+        };
+        var rows = layers.Select(l => (l.Name, l.MultiplyAdds, Tiles: 1, l.Body)).Concat(extras).ToArray();
+        var works = rows.Select(l => (Func<double>)(() =>
         {
             const int Calls = 200;
             double start = CpuSeconds();
-            for (int i = 0; i < Calls; i++) l.Body();
-            return (CpuSeconds() - start) * 1e9 / Calls; // ns per tile
+            for (int c = 0; c < Calls; c++) l.Body();
+            return (CpuSeconds() - start) * 1e9 / Calls / l.Tiles; // ns per tile
         })).ToList();
         // The whole engine on one thread at batch 1,024 (buffers of the batch, not one tile in cache), per tile.
         var engineImages = BenchInputs.Images(1024, 2);
@@ -190,19 +207,19 @@ public static unsafe class LayerProfile
             Thread.Sleep(300);
         }
         var measured = FmaCeiling.Interleave(works, rounds, 1, 0.001);
-        int n = layers.Length;
+        int n = rows.Length;
         var result = new Interleaved(measured.Work[..n], measured.Work[^1]); // the CPU-time ceiling
         double engineNs = Interleaved.Median(measured.Work[n]), predictNs = Interleaved.Median(measured.Work[n + 1]);
         double total = 0;
         Console.WriteLine($"{L} lanes; one-thread ceiling {result.CeilingMedian / 1e9:N1} G multiply-adds/s");
-        for (int i = 0; i < layers.Length; i++)
+        for (int i = 0; i < rows.Length; i++)
         {
             double ns = result.WorkMedian(i);
-            total += ns;
-            double share = layers[i].MultiplyAdds * L / (ns * 1e-9) / result.CeilingMedian;
+            if (i < layers.Length) total += ns;
+            double share = rows[i].MultiplyAdds * L / (ns * 1e-9) / result.CeilingMedian;
             // Fastest round against the fastest ceiling round: the least disturbed by neighbours.
-            double best = layers[i].MultiplyAdds * L / (result.Work[i].Min() * 1e-9) / result.Ceiling.Max();
-            Console.WriteLine($"{layers[i].Name,-6} {ns,10:N0} ns/tile  {ns / L,8:N0} ns/image  share {share:0.00}  (fastest {result.Work[i].Min():N0} ns, share {best:0.00})");
+            double best = rows[i].MultiplyAdds * L / (result.Work[i].Min() * 1e-9) / result.Ceiling.Max();
+            Console.WriteLine($"{rows[i].Name,-6} {ns,10:N0} ns/tile  {ns / L,8:N0} ns/image  share {share:0.00}  (fastest {result.Work[i].Min():N0} ns, share {best:0.00})");
         }
         Console.WriteLine($"total  {total,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (total * 1e-9) / result.CeilingMedian:0.00}");
         Console.WriteLine($"engine {engineNs,10:N0} ns/tile  share {MultiplyAdds.Forward * L / (engineNs * 1e-9) / result.CeilingMedian:0.00}  (CpuNetwork, batch 1,024, 1 thread: every layer, softmax, buffers of the batch)");
@@ -223,6 +240,7 @@ public static unsafe class LayerProfile
             Console.WriteLine($"CpuInferenceEngine.Predict, versus ÷ this, CPU time: median of the rounds' ratios {Interleaved.Median(ratios):0.000} " +
                 $"(rounds {ratios.Min():0.000}–{ratios.Max():0.000})");
         }
+        GC.KeepAlive(pair);
         GC.KeepAlive(tile); // the kernels ran on its pinned buffer through raw pointers
         return 0;
     }
