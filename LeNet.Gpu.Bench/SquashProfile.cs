@@ -30,7 +30,10 @@ public static unsafe class SquashProfile
             SubsamplingTiles.Sums<TS, TV>(a1, m, S2Size, p[P.S2Coefficient.Offset + m], p[P.S2Bias.Offset + m], sums.Pointer);
         var work = new PinnedBuffer<float>(floats);
         var reference = new PinnedBuffer<float>(floats);
-        Squash<TS, TV>(Copy(sums, reference));
+        // The reference: each vector through VectorMath.Squash, both branches and a select (the definition).
+        Copy(sums, reference);
+        for (int v = 0; v < n; v++)
+            TS.Store(reference.Pointer + v * L, VectorMath.Squash<TS, TV>(TS.Load(reference.Pointer + v * L), Squashing.ScaledTanh));
 
         int small = 0, mixed = 0;
         for (int v = 0; v < n; v++)
