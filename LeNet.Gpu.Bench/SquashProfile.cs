@@ -43,6 +43,16 @@ public static unsafe class SquashProfile
             if (s == L) small++; else if (s > 0) mixed++;
         }
         Console.WriteLine($"{n} vectors: {small} all small, {mixed} mixed, {n - small - mixed} all large");
+        // The loop's pairs (consecutive vectors of a map): which branches each pair runs.
+        int pairSmall = 0, pairLarge = 0, pairMixed = 0;
+        for (int m = 0; m < C1Maps; m++)
+            for (int v = 0; v + 1 < MapVectors; v += 2)
+            {
+                int s = 0;
+                for (int l = 0; l < 2 * L; l++) if (Math.Abs(sums.Pointer[(m * MapVectors + v) * L + l] * VectorMath.TanhSlope) < 0.4f) s++;
+                if (s == 2 * L) pairSmall++; else if (s == 0) pairLarge++; else pairMixed++;
+            }
+        Console.WriteLine($"pairs: {pairSmall} all small, {pairMixed} both branches, {pairLarge} all large");
 
         // Each variant turns S2's sums in `work` into S2; "copy only" times the copy every repetition starts with.
         var variants = new (string Name, Action Run)[]
