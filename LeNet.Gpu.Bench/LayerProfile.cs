@@ -132,12 +132,23 @@ public static unsafe class LayerProfile
         // Rows past the layers, not in the total: Predict's own kernels. The dense layers' two-tile kernels (timed per
         // pair, reported per tile), and with linear convolutions C1 and S2, C3 and S4 as one (into the second tile's S2, S4).
         float* b2 = pair[Layer.S2];
+        const int WgStride = 128; // a tile's output gradients, rows of L floats (C5's 120 the most)
+        var wgBuffer = new PinnedBuffer<float>(2 * WgStride * L + 2 * L * 400 + C5Units * 400);
+        float* wgD = wgBuffer.Pointer, wgX = wgD + 2 * WgStride * L, wgG = wgX + 2 * L * 400;
+        for (int i = 0; i < 2 * WgStride * L + 2 * L * 400; i++) wgD[i] = (i % 17) * 0.01f;
         var extras = new (string Name, long MultiplyAdds, int Tiles, Action Body)[]
         {
             ("C5 ×2", 48_000, 2, () => FullyConnectedTiles.ForwardPair<TS, TV>(a4, b4, ActivationLayout.LengthOf(Layer.S4), p + P.C5Weight.Offset, p + P.C5Bias.Offset, C5Units, true, sq, a5, b5)),
             ("F6 ×2", 10_080, 2, () => FullyConnectedTiles.ForwardPair<TS, TV>(a5, b5, C5Units, p + P.F6Weight.Offset, p + P.F6Bias.Offset, F6Units, true, sq, a6, b6)),
             ("C1+S2", 117_600, 1, () => ConvolutionTiles.C1ToS2<TS, TV>(x, c1Rows, p + P.C1Weight.Offset, p + P.C1Bias.Offset, p + P.S2Coefficient.Offset, p + P.S2Bias.Offset, sq, b2, null, 0)),
             ("C3+S4", 150_000, 1, () => ConvolutionTiles.C3ToS4<TS, TV>(a2, c3Rows, p + P.C3Weight.Offset, p + P.C3Bias.Offset, p + P.S4Coefficient.Offset, p + P.S4Bias.Offset, sq, b4)),
+            // A batch-64 chunk's dense weight gradients (C5, F6, OUTPUT on two tiles' images; the values do not matter).
+            ("dW ×2", 58_920, 2, () =>
+            {
+                FullyConnectedTiles.WeightGradient<TS, TV>(wgD, WgStride * L, 2, C5Units, wgX, 400, wgG, false);
+                FullyConnectedTiles.WeightGradient<TS, TV>(wgD, WgStride * L, 2, F6Units, wgX, 128, wgG, false);
+                FullyConnectedTiles.WeightGradient<TS, TV>(wgD, WgStride * L, 2, 12, wgX, 96, wgG, false);
+            }),
         };
         var rows = layers.Select(l => (l.Name, l.MultiplyAdds, Tiles: 1, l.Body)).Concat(extras).ToArray();
         var works = rows.Select(l => (Func<double>)(() =>
@@ -241,6 +252,7 @@ public static unsafe class LayerProfile
                 $"(rounds {ratios.Min():0.000}–{ratios.Max():0.000})");
         }
         GC.KeepAlive(pair);
+        GC.KeepAlive(wgBuffer);
         GC.KeepAlive(tile); // the kernels ran on its pinned buffer through raw pointers
         return 0;
     }

@@ -184,8 +184,9 @@ internal static unsafe class FullyConnectedTiles
     /// their images one after another in xT) for o &lt; rows (a multiple of 4) and j &lt; J (a multiple of L); with
     /// <paramref name="accumulate"/> false, G = Σ (no zeroing needed beforehand). Each G[o,j] adds its terms in image
     /// order, tile after tile, whatever the blocking. Blocks of 4 rows × 3 vectors (12 sums, 3 inputs and a broadcast
-    /// fill AVX2's 16 registers; 4 × 4 spilled sums to the stack on every image) where J allows, else 4 rows × 1
-    /// vector; several tiles in one pass so that each G block is loaded and stored once for all their images.
+    /// fill AVX2's 16 registers; 4 × 4 spilled sums to the stack on every image), the rest of a row in blocks of 4 × 2
+    /// (eight chains cover the multiply-add latency on both pipes; 4 × 1 leaves them half idle) and only an odd last
+    /// vector in 4 × 1; several tiles in one pass so that each G block is loaded and stored once for all their images.
     /// </summary>
     public static void WeightGradient<TS, TV>(float* dA, long dAStride, int tiles, int rows, float* xT, int J, float* gradient, bool accumulate)
         where TS : struct, ISimd<TV> where TV : struct
@@ -197,57 +198,107 @@ internal static unsafe class FullyConnectedTiles
     private static void WeightGradient<TS, TV, TA>(float* dA, long dAStride, int tiles, int rows, float* xT, int J, float* gradient)
         where TS : struct, ISimd<TV> where TV : struct where TA : struct, IStart
     {
-        int L = TS.Lanes;
+        int L = TS.Lanes, vectors = J / L;
+        // Threes, then twos: a row of 3k + 1 vectors goes as k − 1 threes and two twos rather than k threes and a one.
+        int threes = vectors % 3 == 1 && vectors >= 4 ? vectors / 3 - 1 : vectors / 3;
+        int twos = (vectors - 3 * threes) / 2;
         for (int o = 0; o < rows; o += 4)
         {
-            float* g0 = gradient + o * J, g1 = g0 + J, g2 = g1 + J, g3 = g2 + J;
+            float* g = gradient + (long)o * J, d = dA + o * L;
             int j = 0;
-            for (; j + 3 * L <= J; j += 3 * L)
+            for (int b = 0; b < threes; b++, j += 3 * L) Block3<TS, TV, TA>(d, dAStride, tiles, xT + j, J, g + j);
+            for (int b = 0; b < twos; b++, j += 2 * L) Block2<TS, TV, TA>(d, dAStride, tiles, xT + j, J, g + j);
+            if (j < J) Block1<TS, TV, TA>(d, dAStride, tiles, xT + j, J, g + j);
+        }
+    }
+
+    // The blocks: rows o..o+3 of G (g, g + J, …) at the columns from x's; dA's rows at d, d + L, … of each tile. Each
+    // steps its input pointer image by image (an image's columns are J floats on) rather than recomputing it.
+    // Compiled once, without the call profile: the same code in every process (kernels.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block3<TS, TV, TA>(float* d, long dAStride, int tiles, float* x, int J, float* g)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IStart
+    {
+        int L = TS.Lanes;
+        float* g1 = g + J, g2 = g1 + J, g3 = g2 + J;
+        TV s00 = TA.Start<TS, TV>(g), s01 = TA.Start<TS, TV>(g + L), s02 = TA.Start<TS, TV>(g + 2 * L);
+        TV s10 = TA.Start<TS, TV>(g1), s11 = TA.Start<TS, TV>(g1 + L), s12 = TA.Start<TS, TV>(g1 + 2 * L);
+        TV s20 = TA.Start<TS, TV>(g2), s21 = TA.Start<TS, TV>(g2 + L), s22 = TA.Start<TS, TV>(g2 + 2 * L);
+        TV s30 = TA.Start<TS, TV>(g3), s31 = TA.Start<TS, TV>(g3 + L), s32 = TA.Start<TS, TV>(g3 + 2 * L);
+        for (int t = 0; t < tiles; t++, d += dAStride)
+        {
+            float* d1 = d + L, d2 = d1 + L, d3 = d2 + L;
+            for (int n = 0; n < L; n++, x += J)
             {
-                TV s00 = TA.Start<TS, TV>(g0 + j), s01 = TA.Start<TS, TV>(g0 + j + L), s02 = TA.Start<TS, TV>(g0 + j + 2 * L);
-                TV s10 = TA.Start<TS, TV>(g1 + j), s11 = TA.Start<TS, TV>(g1 + j + L), s12 = TA.Start<TS, TV>(g1 + j + 2 * L);
-                TV s20 = TA.Start<TS, TV>(g2 + j), s21 = TA.Start<TS, TV>(g2 + j + L), s22 = TA.Start<TS, TV>(g2 + j + 2 * L);
-                TV s30 = TA.Start<TS, TV>(g3 + j), s31 = TA.Start<TS, TV>(g3 + j + L), s32 = TA.Start<TS, TV>(g3 + j + 2 * L);
-                for (int t = 0; t < tiles; t++)
-                {
-                    float* d0 = dA + t * dAStride + o * L, d1 = d0 + L, d2 = d1 + L, d3 = d2 + L;
-                    for (int n = 0; n < L; n++)
-                    {
-                        float* x = xT + (t * L + n) * J + j;
-                        TV x0 = TS.Load(x), x1 = TS.Load(x + L), x2 = TS.Load(x + 2 * L);
-                        TV b = TS.Broadcast(d0[n]);
-                        s00 = TS.Fma(b, x0, s00); s01 = TS.Fma(b, x1, s01); s02 = TS.Fma(b, x2, s02);
-                        b = TS.Broadcast(d1[n]);
-                        s10 = TS.Fma(b, x0, s10); s11 = TS.Fma(b, x1, s11); s12 = TS.Fma(b, x2, s12);
-                        b = TS.Broadcast(d2[n]);
-                        s20 = TS.Fma(b, x0, s20); s21 = TS.Fma(b, x1, s21); s22 = TS.Fma(b, x2, s22);
-                        b = TS.Broadcast(d3[n]);
-                        s30 = TS.Fma(b, x0, s30); s31 = TS.Fma(b, x1, s31); s32 = TS.Fma(b, x2, s32);
-                    }
-                }
-                TS.Store(g0 + j, s00); TS.Store(g0 + j + L, s01); TS.Store(g0 + j + 2 * L, s02);
-                TS.Store(g1 + j, s10); TS.Store(g1 + j + L, s11); TS.Store(g1 + j + 2 * L, s12);
-                TS.Store(g2 + j, s20); TS.Store(g2 + j + L, s21); TS.Store(g2 + j + 2 * L, s22);
-                TS.Store(g3 + j, s30); TS.Store(g3 + j + L, s31); TS.Store(g3 + j + 2 * L, s32);
-            }
-            for (; j < J; j += L)
-            {
-                TV s0 = TA.Start<TS, TV>(g0 + j), s1 = TA.Start<TS, TV>(g1 + j), s2 = TA.Start<TS, TV>(g2 + j), s3 = TA.Start<TS, TV>(g3 + j);
-                for (int t = 0; t < tiles; t++)
-                {
-                    float* d0 = dA + t * dAStride + o * L, d1 = d0 + L, d2 = d1 + L, d3 = d2 + L;
-                    for (int n = 0; n < L; n++)
-                    {
-                        TV x = TS.Load(xT + (t * L + n) * J + j);
-                        s0 = TS.Fma(TS.Broadcast(d0[n]), x, s0);
-                        s1 = TS.Fma(TS.Broadcast(d1[n]), x, s1);
-                        s2 = TS.Fma(TS.Broadcast(d2[n]), x, s2);
-                        s3 = TS.Fma(TS.Broadcast(d3[n]), x, s3);
-                    }
-                }
-                TS.Store(g0 + j, s0); TS.Store(g1 + j, s1); TS.Store(g2 + j, s2); TS.Store(g3 + j, s3);
+                TV x0 = TS.Load(x), x1 = TS.Load(x + L), x2 = TS.Load(x + 2 * L);
+                TV b = TS.Broadcast(d[n]);
+                s00 = TS.Fma(b, x0, s00); s01 = TS.Fma(b, x1, s01); s02 = TS.Fma(b, x2, s02);
+                b = TS.Broadcast(d1[n]);
+                s10 = TS.Fma(b, x0, s10); s11 = TS.Fma(b, x1, s11); s12 = TS.Fma(b, x2, s12);
+                b = TS.Broadcast(d2[n]);
+                s20 = TS.Fma(b, x0, s20); s21 = TS.Fma(b, x1, s21); s22 = TS.Fma(b, x2, s22);
+                b = TS.Broadcast(d3[n]);
+                s30 = TS.Fma(b, x0, s30); s31 = TS.Fma(b, x1, s31); s32 = TS.Fma(b, x2, s32);
             }
         }
+        TS.Store(g, s00); TS.Store(g + L, s01); TS.Store(g + 2 * L, s02);
+        TS.Store(g1, s10); TS.Store(g1 + L, s11); TS.Store(g1 + 2 * L, s12);
+        TS.Store(g2, s20); TS.Store(g2 + L, s21); TS.Store(g2 + 2 * L, s22);
+        TS.Store(g3, s30); TS.Store(g3 + L, s31); TS.Store(g3 + 2 * L, s32);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block2<TS, TV, TA>(float* d, long dAStride, int tiles, float* x, int J, float* g)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IStart
+    {
+        int L = TS.Lanes;
+        float* g1 = g + J, g2 = g1 + J, g3 = g2 + J;
+        TV s00 = TA.Start<TS, TV>(g), s01 = TA.Start<TS, TV>(g + L);
+        TV s10 = TA.Start<TS, TV>(g1), s11 = TA.Start<TS, TV>(g1 + L);
+        TV s20 = TA.Start<TS, TV>(g2), s21 = TA.Start<TS, TV>(g2 + L);
+        TV s30 = TA.Start<TS, TV>(g3), s31 = TA.Start<TS, TV>(g3 + L);
+        for (int t = 0; t < tiles; t++, d += dAStride)
+        {
+            float* d1 = d + L, d2 = d1 + L, d3 = d2 + L;
+            for (int n = 0; n < L; n++, x += J)
+            {
+                TV x0 = TS.Load(x), x1 = TS.Load(x + L);
+                TV b = TS.Broadcast(d[n]);
+                s00 = TS.Fma(b, x0, s00); s01 = TS.Fma(b, x1, s01);
+                b = TS.Broadcast(d1[n]);
+                s10 = TS.Fma(b, x0, s10); s11 = TS.Fma(b, x1, s11);
+                b = TS.Broadcast(d2[n]);
+                s20 = TS.Fma(b, x0, s20); s21 = TS.Fma(b, x1, s21);
+                b = TS.Broadcast(d3[n]);
+                s30 = TS.Fma(b, x0, s30); s31 = TS.Fma(b, x1, s31);
+            }
+        }
+        TS.Store(g, s00); TS.Store(g + L, s01);
+        TS.Store(g1, s10); TS.Store(g1 + L, s11);
+        TS.Store(g2, s20); TS.Store(g2 + L, s21);
+        TS.Store(g3, s30); TS.Store(g3 + L, s31);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block1<TS, TV, TA>(float* d, long dAStride, int tiles, float* x, int J, float* g)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IStart
+    {
+        int L = TS.Lanes;
+        float* g1 = g + J, g2 = g1 + J, g3 = g2 + J;
+        TV s0 = TA.Start<TS, TV>(g), s1 = TA.Start<TS, TV>(g1), s2 = TA.Start<TS, TV>(g2), s3 = TA.Start<TS, TV>(g3);
+        for (int t = 0; t < tiles; t++, d += dAStride)
+        {
+            float* d1 = d + L, d2 = d1 + L, d3 = d2 + L;
+            for (int n = 0; n < L; n++, x += J)
+            {
+                TV v = TS.Load(x);
+                s0 = TS.Fma(TS.Broadcast(d[n]), v, s0);
+                s1 = TS.Fma(TS.Broadcast(d1[n]), v, s1);
+                s2 = TS.Fma(TS.Broadcast(d2[n]), v, s2);
+                s3 = TS.Fma(TS.Broadcast(d3[n]), v, s3);
+            }
+        }
+        TS.Store(g, s0); TS.Store(g1, s1); TS.Store(g2, s2); TS.Store(g3, s3);
     }
 
     /// <summary>xT[n·J + e] = x[e·L + n] (squared when asked) for e &lt; elements: a tile turned image-major.</summary>
