@@ -85,12 +85,16 @@ public class CpuEngineTrainingBenchmarks
         TrainStep();
     }
 
+    private Action<int, int>? sgd;
+
     [Benchmark]
     public double TrainStep()
     {
         network.Forward(model.Parameters, model.Squashing, images, BatchSize);
-        network.Backward(model.Parameters, model.Squashing, labels, BatchSize, gradients, false, out double loss, out _);
-        CpuOptimizer.Sgd(0.01f, 0.9f, 0f, model.Parameters, gradients, velocity, trainable);
+        // SGD block by block inside the backward pass, as the trainer steps.
+        network.Backward(model.Parameters, model.Squashing, labels, BatchSize, gradients, false, 0f, sgd ??= (from, to) =>
+            CpuOptimizer.Sgd(0.01f, 0.9f, 0f, model.Parameters.AsSpan(from, to - from), gradients.AsSpan(from, to - from),
+                velocity.AsSpan(from, to - from), trainable.AsSpan(from, to - from)), out double loss, out _);
         return loss;
     }
 }

@@ -57,8 +57,9 @@ public static unsafe class PatternProfile
             works.Add(("batch 64 training step, 1 thread (per image)", () =>
             {
                 network.Forward(parameters, model.Squashing, images, 64);
-                network.Backward(parameters, model.Squashing, labels, 64, gradients, false, out _, out _);
-                CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters, gradients, velocity, mask);
+                network.Backward(parameters, model.Squashing, labels, 64, gradients, false, 0f, (from, to) =>
+                    CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters.AsSpan(from, to - from), gradients.AsSpan(from, to - from),
+                        velocity.AsSpan(from, to - from), mask.AsSpan(from, to - from)), out _, out _);
             }));
         }
         var p = (float[])LeNetModel.CreateRandom(1).Parameters.Clone();

@@ -151,11 +151,13 @@ public static class ShareReport
         var velocity = new float[P.Length];
         var trainable = P.TrainableMask();
         var network = new CpuNetwork(batch, threads);
+        // SGD with momentum block by block inside the backward pass, as the trainer steps.
+        Action<int, int> sgd = (from, to) => CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters.AsSpan(from, to - from),
+            gradients.AsSpan(from, to - from), velocity.AsSpan(from, to - from), trainable.AsSpan(from, to - from));
         void Step()
         {
             network.Forward(parameters, model.Squashing, images, batch);
-            network.Backward(parameters, model.Squashing, labels, batch, gradients, false, out _, out _);
-            CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters, gradients, velocity, trainable);
+            network.Backward(parameters, model.Squashing, labels, batch, gradients, false, 0f, sgd, out _, out _);
         }
         Step();
         return new Case("engine training step", batch, threads, () => FmaCeiling.ImagesPerSecond(Step, batch, SecondsPerRound), MultiplyAdds.Training);

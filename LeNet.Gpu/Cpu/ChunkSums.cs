@@ -27,6 +27,7 @@ internal sealed unsafe class ChunkSums<TS, TV> where TS : struct, ISimd<TV> wher
     private readonly Action<int, int> reduceBlock;
     private int reduceChunks;
     private float* reduceTarget;
+    private Action<int, int>? reduceUpdate;
 
     /// <param name="tiles">Tiles the engine holds: no more chunks than that.</param>
     public ChunkSums(int tiles, WorkerPool pool)
@@ -45,10 +46,17 @@ internal sealed unsafe class ChunkSums<TS, TV> where TS : struct, ISimd<TV> wher
         chunkCorrect[chunk] = correct;
     }
 
-    /// <summary>gradients = Σ of the first <paramref name="chunks"/> chunks' gradients; the loss and correct counts summed likewise.</summary>
-    public void Reduce(int chunks, float* gradients, out double lossSum, out int correct)
+    /// <summary>
+    /// gradients = Σ of the first <paramref name="chunks"/> chunks' gradients; the loss and correct counts summed
+    /// likewise. <paramref name="update"/>, when given, is called once for each block [from, to) of the parameters as
+    /// soon as its gradients are final, on the worker that summed them (an optimizer step applied there reads them
+    /// while they are in that core's cache, and the blocks' steps run in parallel).
+    /// </summary>
+    public void Reduce(int chunks, float* gradients, Action<int, int>? update, out double lossSum, out int correct)
     {
+        reduceUpdate = update;
         ReduceChunks(chunks, gradients);
+        reduceUpdate = null;
         lossSum = 0;
         correct = 0;
         for (int c = 0; c < chunks; c++)
@@ -61,20 +69,22 @@ internal sealed unsafe class ChunkSums<TS, TV> where TS : struct, ISimd<TV> wher
     /// <summary>gradients[k] = Σ_chunks sum[c][k], chunk by chunk in order, split over the workers by k.</summary>
     private void ReduceChunks(int chunks, float* gradients)
     {
-        if (pool.Threads <= 1 || chunks == 1)
-        {
-            AddChunks(chunkSums.Pointer + ChunkOrigin, chunks, 0, P.Length, gradients);
-            return;
-        }
         reduceChunks = chunks;
         reduceTarget = gradients;
-        pool.Run((P.Length + ReduceBlockLength - 1) / ReduceBlockLength, reduceBlock);
+        int blocks = (P.Length + ReduceBlockLength - 1) / ReduceBlockLength;
+        if (pool.Threads <= 1 || (chunks == 1 && reduceUpdate is null))
+            for (int b = 0; b < blocks; b++) ReduceBlock(0, b);
+        else
+            pool.Run(blocks, reduceBlock);
         reduceTarget = null;
     }
 
-    private void ReduceBlock(int worker, int block) =>
-        AddChunks(chunkSums.Pointer + ChunkOrigin, reduceChunks, block * ReduceBlockLength,
-            Math.Min(P.Length, (block + 1) * ReduceBlockLength), reduceTarget);
+    private void ReduceBlock(int worker, int block)
+    {
+        int from = block * ReduceBlockLength, to = Math.Min(P.Length, (block + 1) * ReduceBlockLength);
+        AddChunks(chunkSums.Pointer + ChunkOrigin, reduceChunks, from, to, reduceTarget);
+        reduceUpdate?.Invoke(from, to);
+    }
 
     private static void AddChunks(float* sums, int chunks, int from, int to, float* gradients)
     {

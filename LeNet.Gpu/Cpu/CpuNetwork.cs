@@ -190,7 +190,16 @@ public sealed unsafe class CpuNetwork : IDisposable
     /// (<see cref="RbfTiles"/>), its sum returned in <paramref name="lossSum"/>, and OUTPUT's gradients are 0.
     /// </summary>
     public void Backward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<int> labels, int count,
-        Span<float> gradients, bool secondOrder, float mapJ, out double lossSum, out int correct)
+        Span<float> gradients, bool secondOrder, float mapJ, out double lossSum, out int correct) =>
+        Backward(parameters, squashing, labels, count, gradients, secondOrder, mapJ, null, out lossSum, out correct);
+
+    /// <summary>
+    /// As above, with <paramref name="update"/> called once for each block [from, to) of the parameters as soon as its
+    /// gradients are final, on the worker that summed them: an optimizer step given here runs in parallel, on
+    /// gradients still in that core's cache. Nothing in the backward pass reads the parameters after that.
+    /// </summary>
+    public void Backward(ReadOnlySpan<float> parameters, Squashing squashing, ReadOnlySpan<int> labels, int count,
+        Span<float> gradients, bool secondOrder, float mapJ, Action<int, int>? update, out double lossSum, out int correct)
     {
         if (Count == 0) throw new InvalidOperationException("Backward needs a Forward first");
         RequireActivations();
@@ -207,7 +216,7 @@ public sealed unsafe class CpuNetwork : IDisposable
             throw new ArgumentException($"gradients need {ParameterLayout.Length} floats; got {gradients.Length}", nameof(gradients));
         fixed (float* p = parameters, g = gradients)
         fixed (int* y = labels)
-            engine.Backward(p, squashing, y, count, g, secondOrder, mapJ, out lossSum, out correct);
+            engine.Backward(p, squashing, y, count, g, secondOrder, mapJ, out lossSum, out correct, update);
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
     private int stepSizesRate, stepSizesMu;
     private bool stepSizesStale = true;
     private readonly int[] labels, order, batchLabels, trainableRuns, unfusedRuns;
+    private readonly Action<int, int> stepBlock; // StepBlock, allocated once
     private double lossSum;
     private long correct, images;
 
@@ -56,6 +57,7 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
         hessian = Kept(OptimizerKind.Sdlm);
         sdlmStepSizes = Kept(OptimizerKind.Sdlm);
         trainable = ParameterLayout.TrainableMask(output);
+        stepBlock = StepBlock;
         trainableRuns = CpuOptimizer.TrainableRuns(trainable);
         // What a per-pattern SDLM step leaves to the update after its backward pass: all but the dense layers' weights.
         var unfused = (float[])trainable.Clone();
@@ -96,25 +98,40 @@ internal sealed class CpuTrainingBackend : ITrainingBackend
                 return;
             }
         }
-        stepNetwork.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ, out double loss, out int right);
+        // SGD and Adam step each block of the parameters inside the backward pass, as soon as its gradients are summed
+        // (in parallel, while they are in cache); element by element the same operations as one call over all of them.
+        bool blockwise = options.Optimizer is OptimizerKind.Sgd or OptimizerKind.Adam;
+        if (blockwise)
+        {
+            stepRate = rate;
+            if (options.Optimizer == OptimizerKind.Adam) (stepCorrection1, stepCorrection2) = options.AdamCorrections(step);
+        }
+        stepNetwork.Backward(parameters, squashing, batchLabels, count, gradients, secondOrder: false, options.MapJ,
+            blockwise ? stepBlock : null, out double loss, out int right);
         lossSum += loss;
         correct += right;
         images += count;
-        switch (options.Optimizer)
+        if (options.Optimizer == OptimizerKind.Sdlm)
         {
-            case OptimizerKind.Sgd:
-                CpuOptimizer.Sgd(rate, options.Momentum, options.WeightDecay, parameters, gradients, velocity, trainable);
-                break;
-            case OptimizerKind.Adam:
-                var (c1, c2) = options.AdamCorrections(step);
-                CpuOptimizer.Adam(rate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay,
-                    c1, c2, parameters, gradients, firstMoment, secondMoment, trainable);
-                break;
-            case OptimizerKind.Sdlm:
-                PrepareSdlmStepSizes(rate * count, options.MuAt(rate));
-                CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainableRuns);
-                break;
+            PrepareSdlmStepSizes(rate * count, options.MuAt(rate));
+            CpuOptimizer.SdlmWithStepSizes(options.WeightDecay, parameters, gradients, sdlmStepSizes, trainableRuns);
         }
+    }
+
+    // The step StepBlock applies: the rate, and Adam's bias corrections, of the batch in flight.
+    private float stepRate, stepCorrection1, stepCorrection2;
+
+    /// <summary>SGD's or Adam's step over parameters [from, to), from their gradients (the backward pass's blocks).</summary>
+    private void StepBlock(int from, int to)
+    {
+        int n = to - from;
+        if (options.Optimizer == OptimizerKind.Sgd)
+            CpuOptimizer.Sgd(stepRate, options.Momentum, options.WeightDecay, parameters.AsSpan(from, n), gradients.AsSpan(from, n),
+                velocity.AsSpan(from, n), trainable.AsSpan(from, n));
+        else
+            CpuOptimizer.Adam(stepRate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay,
+                stepCorrection1, stepCorrection2, parameters.AsSpan(from, n), gradients.AsSpan(from, n),
+                firstMoment.AsSpan(from, n), secondMoment.AsSpan(from, n), trainable.AsSpan(from, n));
     }
 
     /// <summary>The SDLM step sizes ε/(μ + h), computed again only when ε, μ or the Hessian estimate changed.</summary>

@@ -43,8 +43,13 @@ internal sealed unsafe partial class TileEngine<TS, TV>
     private bool secondOrder;
     private readonly Action<int, int> backwardChunk, backwardLaneSet, backwardDense;
 
+    /// <summary>
+    /// The batch's parameter gradients into <paramref name="gradients"/>, its loss sum and hits. <paramref name="update"/>,
+    /// when given, is called once for each block [from, to) of the parameters as soon as its gradients are final (see
+    /// <see cref="ChunkSums{TS, TV}.Reduce"/>): nothing here reads the parameters after that, so it may step them.
+    /// </summary>
     public void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
-        out double lossSum, out int correct)
+        out double lossSum, out int correct, Action<int, int>? update = null)
     {
         this.parameters = parameters;
         this.squashing = squashing;
@@ -58,6 +63,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
             {
                 BackwardPattern(gradients, out lossSum, out correct);
                 this.labels = null;
+                update?.Invoke(0, P.Length);
                 return;
             }
             TilePattern();
@@ -78,7 +84,7 @@ internal sealed unsafe partial class TileEngine<TS, TV>
             pool.Run((chunks - 1) * GroupTiles + Math.Min(GroupTiles, lastTiles), backwardLaneSet);
             pool.Run(chunks, backwardDense);
         }
-        chunkSums.Reduce(chunks, gradients, out lossSum, out correct);
+        chunkSums.Reduce(chunks, gradients, update, out lossSum, out correct);
         this.labels = null;
     }
 

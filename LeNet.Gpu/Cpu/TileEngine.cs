@@ -23,7 +23,7 @@ internal unsafe interface ITileEngine : IDisposable
 
     /// <param name="mapJ">The MAP loss's j, for an RBF output (see <see cref="RbfTiles"/>).</param>
     void Backward(float* parameters, Squashing squashing, int* labels, int count, float* gradients, bool secondOrder, float mapJ,
-        out double lossSum, out int correct);
+        out double lossSum, out int correct, Action<int, int>? update = null);
 
     /// <summary>
     /// The backward pass of a per-pattern SDLM step with the update of the dense layers' weights fused in (their
