@@ -116,25 +116,48 @@ internal static unsafe partial class ConvolutionTiles
     public static void ForwardRows<TS, TV>(float* input, int inRow, float* output, int outMaps, int outH, int outW,
         ConvolutionTaps rows, float* weights, float* bias, byte* prefetch = null, int prefetchBytes = 0) where TS : struct, ISimd<TV> where TV : struct
     {
+        int L = TS.Lanes;
         if (inRow == InputSize && outMaps == C1Maps && outH == C1Size && outW == C1Size)
-            C1Rows<TS, TV>(input, output, rows, weights, bias, prefetch, prefetchBytes);
+            C1Rows<TS, TV, StoreSums>(input, rows, weights, bias, new StoreSums(output, C1Size, L), prefetch, prefetchBytes);
         else if (inRow == S2Size && outMaps == C3Maps && outH == C3Size && outW == C3Size)
-            C3Rows<TS, TV>(input, output, rows, weights, bias);
+            C3Rows<TS, TV, StoreSums>(input, rows, weights, bias, new StoreSums(output, C3Size, L));
         else
             throw new ArgumentException($"convolution rows are written for C1 (1@32x32 → 6@28x28) and C3 (6@14x14 → 16@10x10), not {outMaps}@{outH}x{outW} from rows of {inRow}");
     }
 
     /// <summary>
-    /// <see cref="ForwardRows"/> for C1: each output row in strips of 10, 9 and 9, written out; after each row, four
-    /// cache lines of <paramref name="prefetch"/> (<paramref name="prefetchBytes"/> long; none when null) asked for.
+    /// C1 and S2 in one pass, for a forward pass that keeps no C1 and does not squash it: each C1 row's strips as in
+    /// <see cref="ForwardRows"/>, their sums added in horizontal pairs while still in registers (<see cref="PairSums"/>)
+    /// and, on odd rows, into S2's weighted sums c·(top pair + bottom pair) + b; each S2 map squashed once done.
+    /// C1 is never written: S2's sums come from registers, not from C1's 150 KB. The same operations per output as
+    /// C1 then <see cref="SubsamplingTiles.Forward"/>. Prefetches as <see cref="ForwardRows"/>.
     /// </summary>
-    // A method of its own (not inlined into the dispatch): its registers are allocated for C1's loops alone.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void C1Rows<TS, TV>(float* input, float* output, ConvolutionTaps rows, float* weights, float* bias, byte* prefetch, int prefetchBytes)
-        where TS : struct, ISimd<TV> where TV : struct
+    public static void C1ToS2<TS, TV>(float* input, ConvolutionTaps rows, float* weights, float* bias, float* s2Coefficient, float* s2Bias,
+        Squashing squashing, float* s2, byte* prefetch, int prefetchBytes) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
-        var store = new StoreSums();
+        float* carry = stackalloc float[L];
+        C1Rows<TS, TV, PairSums>(input, rows, weights, bias, new PairSums(s2, S2Size, L, s2Coefficient, s2Bias, squashing, carry), prefetch, prefetchBytes);
+    }
+
+    /// <summary>
+    /// C3 and S4 in one pass, as <see cref="C1ToS2"/> does C1 and S2: each C3 row's strip of 10 added in pairs in
+    /// registers, on odd rows into S4's weighted sums; each S4 map squashed once done; C3 never written.
+    /// </summary>
+    public static void C3ToS4<TS, TV>(float* input, ConvolutionTaps rows, float* weights, float* bias, float* s4Coefficient, float* s4Bias,
+        Squashing squashing, float* s4) where TS : struct, ISimd<TV> where TV : struct =>
+        C3Rows<TS, TV, PairSums>(input, rows, weights, bias, new PairSums(s4, S4Size, TS.Lanes, s4Coefficient, s4Bias, squashing, null));
+
+    /// <summary>
+    /// C1's rows in strips of 10, 9 and 9, each strip's sums to <paramref name="end"/>; after each row, four cache
+    /// lines of <paramref name="prefetch"/> (<paramref name="prefetchBytes"/> long; none when null) asked for.
+    /// </summary>
+    // A method of its own for each end (not inlined into a caller): its registers are allocated for C1's loops alone.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void C1Rows<TS, TV, TE>(float* input, ConvolutionTaps rows, float* weights, float* bias, TE end, byte* prefetch, int prefetchBytes)
+        where TS : struct, ISimd<TV> where TV : struct where TE : struct, IStripEnd
+    {
+        int L = TS.Lanes;
         byte* prefetchEnd = prefetch + prefetchBytes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
             for (int o = 0; o < C1Maps; o++)
@@ -142,15 +165,17 @@ internal static unsafe partial class ConvolutionTiles
                 int first = start[o], taps = start[o + 1] - first;
                 int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
                 float mapBias = bias[o];
-                float* mapOut = output + o * C1Size * C1Size * L;
+                end.BeginMap(o);
                 for (int y = 0; y < C1Size; y++)
                 {
-                    float* anchor = input + y * InputSize * L, d = mapOut + y * C1Size * L;
-                    Strip<TS, TV, Width10, StoreSums>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
-                    Strip<TS, TV, Width9, StoreSums>(anchor + 10 * L, d + 10 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
-                    Strip<TS, TV, Width9, StoreSums>(anchor + 19 * L, d + 19 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
+                    float* anchor = input + y * InputSize * L;
+                    end.BeginRow(y);
+                    Strip<TS, TV, Width10, TE>(anchor, end.At(0), mapOffsets, mapWeights, taps, weights, mapBias, ref end);
+                    Strip<TS, TV, Width9, TE>(anchor + 10 * L, end.At(10), mapOffsets, mapWeights, taps, weights, mapBias, ref end);
+                    Strip<TS, TV, Width9, TE>(anchor + 19 * L, end.At(19), mapOffsets, mapWeights, taps, weights, mapBias, ref end);
                     PrefetchRow(ref prefetch, prefetchEnd);
                 }
+                end.EndMap<TS, TV>();
             }
     }
 
@@ -170,51 +195,10 @@ internal static unsafe partial class ConvolutionTiles
         prefetch += 256;
     }
 
-    /// <summary>
-    /// C1 and S2 in one pass, for a forward pass that keeps no C1 and does not squash it: each C1 row's strips as in
-    /// <see cref="C1Rows"/>, their sums added in horizontal pairs while still in registers (<see cref="PairSums"/>)
-    /// and, on odd rows, into S2's weighted sums c·(top pair + bottom pair) + b; each S2 map squashed once done.
-    /// C1 is never written: S2's sums come from registers, not from C1's 150 KB. The same operations per output as
-    /// C1 then <see cref="SubsamplingTiles.Forward"/>. Prefetches as <see cref="C1Rows"/>.
-    /// </summary>
+    /// <summary>C3's rows, one strip of 10 each, Table I's maps, each strip's sums to <paramref name="end"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    public static void C1ToS2<TS, TV>(float* input, ConvolutionTaps rows, float* weights, float* bias, float* s2Coefficient, float* s2Bias,
-        Squashing squashing, float* s2, byte* prefetch, int prefetchBytes) where TS : struct, ISimd<TV> where TV : struct
-    {
-        int L = TS.Lanes;
-        float* carry = stackalloc float[L];
-        byte* prefetchEnd = prefetch + prefetchBytes;
-        fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
-            for (int o = 0; o < C1Maps; o++)
-            {
-                int first = start[o], taps = start[o + 1] - first;
-                int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
-                float mapBias = bias[o];
-                float* s2Map = s2 + o * S2Size * S2Size * L;
-                var pairs = new PairSums { Carry = carry, Coefficient = s2Coefficient[o], Bias = s2Bias[o] };
-                for (int y = 0; y < C1Size; y++)
-                {
-                    float* anchor = input + y * InputSize * L, d = s2Map + (y >> 1) * S2Size * L;
-                    pairs.Bottom = (y & 1) == 1;
-                    pairs.Position = 0;
-                    Strip<TS, TV, Width10, PairSums>(anchor, d, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
-                    pairs.Position = 1;
-                    Strip<TS, TV, Width9, PairSums>(anchor + 10 * L, d + 5 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
-                    pairs.Position = 2;
-                    Strip<TS, TV, Width9, PairSums>(anchor + 19 * L, d + 9 * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
-                    PrefetchRow(ref prefetch, prefetchEnd);
-                }
-                VectorMath.SquashInPlace<TS, TV>(s2Map, S2Size * S2Size, squashing);
-            }
-    }
-
-    /// <summary>
-    /// C3 and S4 in one pass, as <see cref="C1ToS2"/> does C1 and S2: each C3 row's strip of 10 (<see cref="C3Rows"/>)
-    /// added in pairs in registers, on odd rows into S4's weighted sums; each S4 map squashed once done; C3 never written.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    public static void C3ToS4<TS, TV>(float* input, ConvolutionTaps rows, float* weights, float* bias, float* s4Coefficient, float* s4Bias,
-        Squashing squashing, float* s4) where TS : struct, ISimd<TV> where TV : struct
+    private static void C3Rows<TS, TV, TE>(float* input, ConvolutionTaps rows, float* weights, float* bias, TE end)
+        where TS : struct, ISimd<TV> where TV : struct where TE : struct, IStripEnd
     {
         int L = TS.Lanes;
         fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
@@ -223,33 +207,13 @@ internal static unsafe partial class ConvolutionTiles
                 int first = start[o], taps = start[o + 1] - first;
                 int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
                 float mapBias = bias[o];
-                float* s4Map = s4 + o * S4Size * S4Size * L;
-                var pairs = new PairSums { Coefficient = s4Coefficient[o], Bias = s4Bias[o] };
+                end.BeginMap(o);
                 for (int y = 0; y < C3Size; y++)
                 {
-                    pairs.Bottom = (y & 1) == 1;
-                    Strip<TS, TV, Width10, PairSums>(input + y * S2Size * L, s4Map + (y >> 1) * S4Size * L, mapOffsets, mapWeights, taps, weights, mapBias, ref pairs);
+                    end.BeginRow(y);
+                    Strip<TS, TV, Width10, TE>(input + y * S2Size * L, end.At(0), mapOffsets, mapWeights, taps, weights, mapBias, ref end);
                 }
-                VectorMath.SquashInPlace<TS, TV>(s4Map, S4Size * S4Size, squashing);
-            }
-    }
-
-    /// <summary><see cref="ForwardRows"/> for C3: one strip of 10 a row, Table I's maps.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void C3Rows<TS, TV>(float* input, float* output, ConvolutionTaps rows, float* weights, float* bias)
-        where TS : struct, ISimd<TV> where TV : struct
-    {
-        int L = TS.Lanes;
-        var store = new StoreSums();
-        fixed (int* start = rows.Start, offsets = rows.Offset, weightIndex = rows.Weight)
-            for (int o = 0; o < C3Maps; o++)
-            {
-                int first = start[o], taps = start[o + 1] - first;
-                int* mapOffsets = offsets + first, mapWeights = weightIndex + first;
-                float mapBias = bias[o];
-                float* mapOut = output + o * C3Size * C3Size * L;
-                for (int y = 0; y < C3Size; y++)
-                    Strip<TS, TV, Width10, StoreSums>(input + y * S2Size * L, mapOut + y * C3Size * L, mapOffsets, mapWeights, taps, weights, mapBias, ref store);
+                end.EndMap<TS, TV>();
             }
     }
 
@@ -459,18 +423,44 @@ internal struct Squared : IInputTransform
     public static TV Apply<TS, TV>(TV v) where TS : struct, ISimd<TV> where TV : struct => TS.Multiply(v, v);
 }
 
-/// <summary>What a convolution strip does with its W sums (W = TW's value) once its multiply-adds are done.</summary>
+/// <summary>
+/// Where a convolution's row strips put their sums, and what is done with them: the row loops call
+/// <see cref="BeginMap"/> for each output map, <see cref="BeginRow"/> for each of its rows, <see cref="At"/> for the
+/// destination of the strip starting at output column x, <see cref="End"/> with the strip's W sums (W = TW's value)
+/// once its multiply-adds are done, and <see cref="EndMap"/> after the map's last row.
+/// </summary>
 internal unsafe interface IStripEnd
 {
+    void BeginMap(int o);
+    void BeginRow(int y);
+    float* At(int x);
     void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
         where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth;
+    void EndMap<TS, TV>() where TS : struct, ISimd<TV> where TV : struct;
 }
 
-/// <summary>Writes the strip's W sums to d, d + L, …: the layer's outputs.</summary>
-internal unsafe struct StoreSums : IStripEnd
+/// <summary>
+/// Writes the strip's W sums to d, d + L, …: the layer's outputs, maps of size × size at <paramref name="output"/>
+/// (L floats an element).
+/// </summary>
+internal unsafe struct StoreSums(float* output, int size, int lanes) : IStripEnd
 {
+    private float* map, row;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
+    public void BeginMap(int o) => map = output + (long)o * size * size * lanes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginRow(int y) => row = map + (long)y * size * lanes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly float* At(int x) => row + x * lanes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void EndMap<TS, TV>() where TS : struct, ISimd<TV> where TV : struct { }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
         where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
     {
         int L = TS.Lanes, W = TW.Value;
@@ -482,33 +472,61 @@ internal unsafe struct StoreSums : IStripEnd
 }
 
 /// <summary>
-/// C1's strip sums (a row's strips of 10, 9 and 9: positions 0, 1, 2) added in horizontal pairs (x even first) as S2
-/// adds them: on a top row (even y) each pair is stored at d, d + L, …; on a bottom row the top pair there is added
-/// first, then c·sum + b stored. Position 1's last sum (x = 18) waits in <see cref="Carry"/> for position 2's first.
+/// A convolution's strip sums added in horizontal pairs (x even first) as the subsampling layer adds them, into maps of
+/// size × size (L floats an element) at <paramref name="output"/>: on a top row (even y) each pair is stored at
+/// d, d + L, …; on a bottom row the top pair there is added first, then c·sum + b stored with the map's coefficient
+/// and bias; each map squashed once its last row is in. C1's rows go in strips at x = 0, 10 and 19: the strip at 10
+/// keeps its last sum (x = 18) in <paramref name="carry"/> (L floats) for the next strip's first.
 /// </summary>
-internal unsafe struct PairSums : IStripEnd
+internal unsafe struct PairSums(float* output, int size, int lanes, float* coefficients, float* biases, Squashing squashing, float* carry) : IStripEnd
 {
-    public float* Carry;
-    public bool Bottom;
-    public int Position;
-    public float Coefficient, Bias;
+    private float* map, row;
+    private float coefficient, bias;
+    private bool bottom;
+    private int position; // the strip's: 0 (x = 0), 1 (x = 10), 2 (x = 19)
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
+    public void BeginMap(int o)
+    {
+        map = output + (long)o * size * size * lanes;
+        coefficient = coefficients[o];
+        bias = biases[o];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginRow(int y)
+    {
+        row = map + (long)(y >> 1) * size * lanes;
+        bottom = (y & 1) == 1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* At(int x)
+    {
+        position = x == 0 ? 0 : x <= 10 ? 1 : 2;
+        return row + (x >> 1) * lanes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void EndMap<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+        VectorMath.SquashInPlace<TS, TV>(map, size * size, squashing);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void End<TS, TV, TW>(float* d, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, TV a8, TV a9)
         where TS : struct, ISimd<TV> where TV : struct where TW : struct, IRowWidth
     {
-        if (Position == 0)
+        if (position == 0)
         {
             Put<TS, TV>(d, TS.Add(a0, a1), TS.Add(a2, a3), TS.Add(a4, a5), TS.Add(a6, a7), TS.Add(a8, a9), 5);
         }
-        else if (Position == 1)
+        else if (position == 1)
         {
-            TS.Store(Carry, a8);
+            TS.Store(carry, a8);
             Put<TS, TV>(d, TS.Add(a0, a1), TS.Add(a2, a3), TS.Add(a4, a5), TS.Add(a6, a7), default, 4);
         }
         else
         {
-            Put<TS, TV>(d, TS.Add(TS.Load(Carry), a0), TS.Add(a1, a2), TS.Add(a3, a4), TS.Add(a5, a6), TS.Add(a7, a8), 5);
+            Put<TS, TV>(d, TS.Add(TS.Load(carry), a0), TS.Add(a1, a2), TS.Add(a3, a4), TS.Add(a5, a6), TS.Add(a7, a8), 5);
         }
     }
 
@@ -516,13 +534,13 @@ internal unsafe struct PairSums : IStripEnd
     private readonly void Put<TS, TV>(float* d, TV p0, TV p1, TV p2, TV p3, TV p4, int count) where TS : struct, ISimd<TV> where TV : struct
     {
         int L = TS.Lanes;
-        if (!Bottom)
+        if (!bottom)
         {
             TS.Store(d, p0); TS.Store(d + L, p1); TS.Store(d + 2 * L, p2); TS.Store(d + 3 * L, p3);
             if (count == 5) TS.Store(d + 4 * L, p4);
             return;
         }
-        TV c = TS.Broadcast(Coefficient), b = TS.Broadcast(Bias);
+        TV c = TS.Broadcast(coefficient), b = TS.Broadcast(bias);
         TS.Store(d, TS.Fma(c, TS.Add(TS.Load(d), p0), b));
         TS.Store(d + L, TS.Fma(c, TS.Add(TS.Load(d + L), p1), b));
         TS.Store(d + 2 * L, TS.Fma(c, TS.Add(TS.Load(d + 2 * L), p2), b));
