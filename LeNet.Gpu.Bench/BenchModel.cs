@@ -38,3 +38,14 @@ public static class BenchInputs
     /// <summary>Labels 0, 1, …, 9, 0, … for <paramref name="count"/> images.</summary>
     public static int[] Labels(int count) => Enumerable.Range(0, count).Select(i => i % 10).ToArray();
 }
+
+/// <summary>
+/// The bench's training steps' optimizer: SGD (rate 0.01, momentum 0.9, no weight decay) block by block inside
+/// <c>CpuNetwork.Backward</c>, as the trainer steps.
+/// </summary>
+internal static class BenchSgd
+{
+    public static Action<int, int> Blockwise(float[] parameters, float[] gradients, float[] velocity, float[] trainable) =>
+        (from, to) => LeNet.Gpu.Cpu.CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters.AsSpan(from, to - from), gradients.AsSpan(from, to - from),
+            velocity.AsSpan(from, to - from), trainable.AsSpan(from, to - from));
+}

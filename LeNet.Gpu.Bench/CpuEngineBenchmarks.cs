@@ -82,19 +82,17 @@ public class CpuEngineTrainingBenchmarks
         velocity = new float[P.Length];
         trainable = P.TrainableMask();
         network = new CpuNetwork(BatchSize, Threads);
+        sgd = BenchSgd.Blockwise(model.Parameters, gradients, velocity, trainable);
         TrainStep();
     }
 
-    private Action<int, int>? sgd;
+    private Action<int, int> sgd = null!;
 
     [Benchmark]
     public double TrainStep()
     {
         network.Forward(model.Parameters, model.Squashing, images, BatchSize);
-        // SGD block by block inside the backward pass, as the trainer steps.
-        network.Backward(model.Parameters, model.Squashing, labels, BatchSize, gradients, false, 0f, sgd ??= (from, to) =>
-            CpuOptimizer.Sgd(0.01f, 0.9f, 0f, model.Parameters.AsSpan(from, to - from), gradients.AsSpan(from, to - from),
-                velocity.AsSpan(from, to - from), trainable.AsSpan(from, to - from)), out double loss, out _);
+        network.Backward(model.Parameters, model.Squashing, labels, BatchSize, gradients, false, 0f, sgd, out double loss, out _);
         return loss;
     }
 }

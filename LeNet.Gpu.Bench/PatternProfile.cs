@@ -54,12 +54,11 @@ public static unsafe class PatternProfile
             var velocity = new float[P.Length];
             var mask = ParameterLayout.TrainableMask();
             var network = new CpuNetwork(64, 1);
+            var sgd = BenchSgd.Blockwise(parameters, gradients, velocity, mask);
             works.Add(("batch 64 training step, 1 thread (per image)", () =>
             {
                 network.Forward(parameters, model.Squashing, images, 64);
-                network.Backward(parameters, model.Squashing, labels, 64, gradients, false, 0f, (from, to) =>
-                    CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters.AsSpan(from, to - from), gradients.AsSpan(from, to - from),
-                        velocity.AsSpan(from, to - from), mask.AsSpan(from, to - from)), out _, out _);
+                network.Backward(parameters, model.Squashing, labels, 64, gradients, false, 0f, sgd, out _, out _);
             }));
         }
         var p = (float[])LeNetModel.CreateRandom(1).Parameters.Clone();

@@ -151,9 +151,7 @@ public static class ShareReport
         var velocity = new float[P.Length];
         var trainable = P.TrainableMask();
         var network = new CpuNetwork(batch, threads);
-        // SGD with momentum block by block inside the backward pass, as the trainer steps.
-        Action<int, int> sgd = (from, to) => CpuOptimizer.Sgd(0.01f, 0.9f, 0f, parameters.AsSpan(from, to - from),
-            gradients.AsSpan(from, to - from), velocity.AsSpan(from, to - from), trainable.AsSpan(from, to - from));
+        var sgd = BenchSgd.Blockwise(parameters, gradients, velocity, trainable);
         void Step()
         {
             network.Forward(parameters, model.Squashing, images, batch);
